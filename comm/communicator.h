@@ -1,0 +1,65 @@
+// The Communicator: how the ranks of a job talk. It knows nothing of tensors or layers; it moves
+// typed spans of elements. The typed wrappers compute element counts and types, so no caller ever
+// passes bytes where elements are meant. Backends: MPI (mpi_communicator.h) and a single process
+// (single_process_communicator.h); NCCL joins later.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/base/dtype.h"
+#include "core/base/span.h"
+
+namespace rt {
+
+enum class ReduceOp { kSum, kAverage, kMin, kMax };
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string backend() const = 0;
+
+  // In place: every rank ends with the element-wise reduction over all ranks.
+  // kAverage is for floating-point types only.
+  template <typename T>
+  void all_reduce(Span<T> buffer, ReduceOp op) {
+    all_reduce_elements(buffer.data(), buffer.size(), dtype_of<T>(), op);
+  }
+  template <typename T>
+  T all_reduce_value(T value, ReduceOp op) {
+    all_reduce(Span<T>(&value, 1), op);
+    return value;
+  }
+  // Every rank ends with root's elements.
+  template <typename T>
+  void broadcast(Span<T> buffer, int root) {
+    broadcast_elements(buffer.data(), buffer.size(), dtype_of<T>(), root);
+  }
+  // received holds size() blocks of sent.size() elements, rank r's block at r * sent.size().
+  template <typename T>
+  void all_gather(Span<const T> sent, Span<T> received) {
+    check_all_gather_sizes(sent.size(), received.size());
+    all_gather_elements(sent.data(), received.data(), sent.size(), dtype_of<T>());
+  }
+  virtual void barrier() = 0;
+  // Ends every process of the job with a non-zero exit status; `reason` is logged first.
+  [[noreturn]] virtual void abort(const std::string& reason) = 0;
+
+ protected:
+  virtual void all_reduce_elements(void* data, size_t count, DType dtype, ReduceOp op) = 0;
+  virtual void broadcast_elements(void* data, size_t count, DType dtype, int root) = 0;
+  virtual void all_gather_elements(const void* sent, void* received, size_t count, DType dtype) = 0;
+
+ private:
+  void check_all_gather_sizes(size_t sent, size_t received) const;
+};
+
+const char* reduce_op_name(ReduceOp op);
+
+// MPI when MPI is initialised, a single process otherwise.
+std::unique_ptr<Communicator> make_world_communicator();
+
+}  // namespace rt

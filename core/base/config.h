@@ -1,0 +1,62 @@
+// A validated configuration: a TOML file plus `--set section.key=value` overrides.
+//
+// Readers ask for each key with its type, default and allowed range; asking marks the key as
+// known. After every component has read its keys, reject_unknown_keys() turns any key that
+// nobody asked for (a typo, a key of a newer version) into an error. Every error names the key
+// and where its value came from (the file, or the --set override).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+namespace rt {
+
+class Config {
+ public:
+  // Reads `path` (an error names the file and the line of a syntax error), then applies overrides.
+  static Config load_file(const std::string& path, const std::vector<std::string>& overrides = {});
+  // Same, from text; `source` names it in messages.
+  static Config load_string(const std::string& text, const std::string& source,
+                            const std::vector<std::string>& overrides = {});
+
+  int64_t get_int(const std::string& key, int64_t fallback, int64_t min, int64_t max);
+  double get_double(const std::string& key, double fallback, double min, double max);
+  bool get_bool(const std::string& key, bool fallback);
+  // `choices` empty means any string.
+  std::string get_string(const std::string& key, const std::string& fallback,
+                         const std::vector<std::string>& choices = {});
+  // A path: ${NAME} is replaced by the environment variable NAME (an error if it is unset).
+  std::string get_path(const std::string& key, const std::string& fallback);
+  std::vector<int64_t> get_int_list(const std::string& key, const std::vector<int64_t>& fallback,
+                                    int64_t min, int64_t max);
+
+  bool has(const std::string& key) const;
+  // Throws naming every key that no get_*() asked for.
+  void reject_unknown_keys() const;
+  const std::string& source() const { return source_; }
+  // The effective configuration as TOML text (after overrides), for logs and checkpoints.
+  std::string to_toml() const;
+
+ private:
+  Config(toml::table table, std::string source) : table_(std::move(table)), source_(std::move(source)) {}
+  void apply_override(const std::string& assignment);
+  const toml::node* find(const std::string& key);
+  std::string origin(const std::string& key) const;
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const;
+
+  toml::table table_;
+  std::string source_;
+  std::set<std::string> known_keys_;
+  std::map<std::string, std::string> overridden_;  // key -> the --set text that set it
+};
+
+// Replaces ${NAME} with the value of environment variable NAME; throws naming `what` if unset.
+std::string expand_environment(const std::string& text, const std::string& what);
+
+}  // namespace rt

@@ -1,0 +1,65 @@
+#include "core/base/environment.h"
+
+#include <mpi.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <thread>
+
+#include "core/base/check_mpi.h"
+
+namespace rt {
+
+bool started_by_mpi_launcher() {
+  for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "MPI_LOCALNRANKS"}) {
+    if (std::getenv(variable)) return true;
+  }
+  return false;
+}
+
+MpiRuntime::MpiRuntime(int* argc, char*** argv) {
+  int provided = 0;
+  RT_CHECK_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided));
+  RT_CHECK_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+  RT_CHECK(provided >= MPI_THREAD_SERIALIZED,
+           "the MPI library provides thread level {}, ringtrain needs at least MPI_THREAD_SERIALIZED", provided);
+}
+
+MpiRuntime::~MpiRuntime() {
+  if (active()) MPI_Finalize();
+}
+
+bool MpiRuntime::active() {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  return initialized && !finalized;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "unknown-host";
+  return name;
+}
+
+Placement detect_placement() {
+  Placement placement;
+  placement.host = host_name();
+  if (!MpiRuntime::active()) return placement;
+  RT_CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &placement.rank));
+  RT_CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &placement.size));
+  MPI_Comm node = MPI_COMM_NULL;
+  RT_CHECK_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, placement.rank, MPI_INFO_NULL, &node));
+  RT_CHECK_MPI(MPI_Comm_rank(node, &placement.local_rank));
+  RT_CHECK_MPI(MPI_Comm_size(node, &placement.local_size));
+  RT_CHECK_MPI(MPI_Comm_free(&node));
+  return placement;
+}
+
+int default_thread_count(const Placement& placement) {
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, placement.local_size));
+}
+
+}  // namespace rt

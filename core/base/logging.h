@@ -1,0 +1,34 @@
+// Logging with the rank in every line. Progress (info) is printed by rank 0 alone unless every
+// rank is asked to speak (log.all_ranks); warnings and errors are printed by whichever rank has them.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include <fmt/format.h>
+
+namespace rt {
+
+enum class LogLevel { kInfo, kWarning, kError };
+
+// Called once the rank is known; before that, lines carry rank "?".
+void set_log_identity(int rank, int size, const std::string& host);
+void set_log_all_ranks(bool all_ranks);
+void log_line(LogLevel level, const std::string& message);
+// A stream that discards what is written: where ranks other than 0 would repeat rank 0's text.
+std::ostream& null_stream();
+
+template <typename... Args>
+void log_info(fmt::format_string<Args...> format, Args&&... args) {
+  log_line(LogLevel::kInfo, fmt::format(format, std::forward<Args>(args)...));
+}
+template <typename... Args>
+void log_warning(fmt::format_string<Args...> format, Args&&... args) {
+  log_line(LogLevel::kWarning, fmt::format(format, std::forward<Args>(args)...));
+}
+template <typename... Args>
+void log_error(fmt::format_string<Args...> format, Args&&... args) {
+  log_line(LogLevel::kError, fmt::format(format, std::forward<Args>(args)...));
+}
+
+}  // namespace rt

@@ -1,0 +1,41 @@
+// The `ringtrain` command line. main() is the one place that ends the process: any error is
+// printed with this rank's identity and, in a job of several ranks, ends the whole MPI job, so no
+// rank is left waiting in a collective for one that failed.
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "comm/communicator.h"
+#include "core/base/check_hdf5.h"
+#include "core/base/environment.h"
+#include "core/base/logging.h"
+#include "core/cli/commands.h"
+
+int main(int argc, char** argv) {
+  std::unique_ptr<rt::MpiRuntime> mpi;
+  std::unique_ptr<rt::Communicator> comm;
+  try {
+    if (rt::started_by_mpi_launcher()) mpi = std::make_unique<rt::MpiRuntime>(&argc, &argv);
+    rt::Placement placement = rt::detect_placement();
+    rt::set_log_identity(placement.rank, placement.size, placement.host);
+    rt::silence_hdf5_errors();
+    comm = rt::make_world_communicator();
+
+    CLI::App app{"ringtrain: data-parallel training over MPI, from HDF5 shards"};
+    app.require_subcommand(1);
+    std::vector<rt::CommandRunner> commands{rt::add_train_command(app), rt::add_shard_command(app)};
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+      int code = app.exit(error, placement.rank == 0 ? std::cout : rt::null_stream(),
+                          placement.rank == 0 ? std::cerr : rt::null_stream());
+      return code;
+    }
+    for (const rt::CommandRunner& command : commands) command(*comm);
+  } catch (const std::exception& error) {
+    rt::log_error("{}", error.what());
+    if (comm && comm->size() > 1) comm->abort(error.what());
+    return 1;
+  }
+  return 0;
+}

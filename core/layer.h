@@ -1,0 +1,38 @@
+// A layer with explicit forward and backward (no autograd tape).
+//
+// A layer declares its parameters; the Model places them in its flat arenas and hands the layer
+// views of its slices. forward() returns an output the layer owns (valid until its next forward);
+// the layer may keep a reference to its input, which must stay valid until backward().
+// backward() writes the gradients of the layer's parameters and, when asked, returns the gradient
+// of its input.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace rt {
+
+struct ParameterSpec {
+  std::string name;  // unique within the layer, e.g. "weight"
+  Shape shape;
+  int64_t fan_in = 1;  // initialised uniform in +-1/sqrt(fan_in), as PyTorch's Linear
+};
+
+enum class InputGradient { kSkip, kCompute };
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual std::string name() const = 0;
+  virtual std::vector<ParameterSpec> parameter_specs() const { return {}; }
+  // Views of this layer's slices of the parameter and gradient arenas, in parameter_specs() order.
+  virtual void bind_parameters(const std::vector<Tensor>& parameters, const std::vector<Tensor>& gradients) {}
+  // Features per sample of the output, given those of the input.
+  virtual int64_t output_features(int64_t input_features) const = 0;
+  virtual const Tensor& forward(const Tensor& input) = 0;
+  virtual const Tensor& backward(const Tensor& grad_output, InputGradient input_gradient) = 0;
+};
+
+}  // namespace rt

@@ -1,0 +1,53 @@
+#include "core/layers/linear.h"
+
+#include "kernels/kernels.h"
+
+namespace rt {
+
+Linear::Linear(int64_t in, int64_t out, Device device) : in_(in), out_(out), device_(device) {
+  RT_CHECK(in > 0 && out > 0, "Linear layer needs positive sizes, not {} -> {}", in, out);
+}
+
+std::string Linear::name() const { return fmt::format("linear{}x{}", in_, out_); }
+
+std::vector<ParameterSpec> Linear::parameter_specs() const {
+  return {{"weight", {out_, in_}, in_}, {"bias", {out_}, in_}};
+}
+
+void Linear::bind_parameters(const std::vector<Tensor>& parameters, const std::vector<Tensor>& gradients) {
+  weight_ = parameters.at(0);
+  bias_ = parameters.at(1);
+  weight_grad_ = gradients.at(0);
+  bias_grad_ = gradients.at(1);
+}
+
+int64_t Linear::output_features(int64_t input_features) const {
+  RT_CHECK(input_features == in_, "{} expects {} input features, gets {}", name(), in_, input_features);
+  return out_;
+}
+
+const Tensor& Linear::forward(const Tensor& input) {
+  RT_CHECK(input.shape().size() == 2 && input.dim(1) == in_, "{} expects input [rows, {}], gets {}", name(), in_,
+           shape_text(input.shape()));
+  input_ = input;
+  int64_t rows = input.dim(0);
+  const Tensor& output = output_.ensure(rows, out_, device_);
+  kernels::linear_forward(device_, input.data<float>(), weight_.data<float>(), bias_.data<float>(), rows, in_, out_,
+                          output.data<float>());
+  return output;
+}
+
+const Tensor& Linear::backward(const Tensor& grad_output, InputGradient input_gradient) {
+  int64_t rows = input_.dim(0);
+  RT_CHECK(grad_output.shape() == Shape({rows, out_}), "{} backward expects gradient [{}, {}], gets {}", name(), rows,
+           out_, shape_text(grad_output.shape()));
+  kernels::linear_backward_params(device_, grad_output.data<float>(), input_.data<float>(), rows, in_, out_, 0.0f,
+                                  weight_grad_.data<float>(), bias_grad_.data<float>());
+  if (input_gradient == InputGradient::kSkip) return input_grad_.tensor();
+  const Tensor& grad_input = input_grad_.ensure(rows, in_, device_);
+  kernels::linear_backward_input(device_, grad_output.data<float>(), weight_.data<float>(), rows, in_, out_,
+                                 grad_input.data<float>());
+  return grad_input;
+}
+
+}  // namespace rt

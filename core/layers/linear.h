@@ -1,0 +1,26 @@
+// y = x W^T + b, with W [out, in] (PyTorch's layout) and b [out].
+#pragma once
+
+#include "core/layer.h"
+
+namespace rt {
+
+class Linear final : public Layer {
+ public:
+  Linear(int64_t in, int64_t out, Device device = Device::kCpu);
+  std::string name() const override;
+  std::vector<ParameterSpec> parameter_specs() const override;
+  void bind_parameters(const std::vector<Tensor>& parameters, const std::vector<Tensor>& gradients) override;
+  int64_t output_features(int64_t input_features) const override;
+  const Tensor& forward(const Tensor& input) override;
+  const Tensor& backward(const Tensor& grad_output, InputGradient input_gradient) override;
+
+ private:
+  int64_t in_, out_;
+  Device device_;
+  Tensor weight_, bias_, weight_grad_, bias_grad_;
+  Tensor input_;
+  ActivationBuffer output_, input_grad_;
+};
+
+}  // namespace rt

@@ -1,0 +1,98 @@
+#include "core/model.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/base/random.h"
+
+namespace rt {
+
+namespace {
+constexpr int64_t kAlignElements = 16;  // 64 bytes of float
+int64_t align_up(int64_t value) { return (value + kAlignElements - 1) / kAlignElements * kAlignElements; }
+}  // namespace
+
+Model::Model(std::vector<std::unique_ptr<Layer>> layers, int64_t input_features, Device device)
+    : layers_(std::move(layers)), input_features_(input_features), device_(device) {
+  RT_CHECK(!layers_.empty(), "a model needs at least one layer");
+  int64_t features = input_features;
+  for (const auto& layer : layers_) features = layer->output_features(features);
+  output_features_ = features;
+
+  // Arena order: last layer first; within a layer, its declaration order.
+  std::vector<std::vector<int64_t>> layer_slots(layers_.size());
+  for (int64_t l = static_cast<int64_t>(layers_.size()) - 1; l >= 0; --l) {
+    for (const ParameterSpec& spec : layers_[l]->parameter_specs()) {
+      ParameterSlot slot{fmt::format("layer{}.{}.{}", l, layers_[l]->name(), spec.name), spec.shape, arena_elements_,
+                         l, spec.fan_in};
+      arena_elements_ = align_up(arena_elements_ + shape_elements(spec.shape));
+      layer_slots[l].push_back(static_cast<int64_t>(slots_.size()));
+      slots_.push_back(std::move(slot));
+    }
+  }
+  parameters_ = Tensor::zeros({std::max<int64_t>(arena_elements_, 1)}, DType::kFloat32, device_);
+  gradients_ = Tensor::zeros({std::max<int64_t>(arena_elements_, 1)}, DType::kFloat32, device_);
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    std::vector<Tensor> params, grads;
+    for (int64_t index : layer_slots[l]) {
+      const ParameterSlot& slot = slots_[index];
+      params.push_back(Tensor::view(parameters_.data<float>() + slot.offset, slot.shape, DType::kFloat32, device_));
+      grads.push_back(Tensor::view(gradients_.data<float>() + slot.offset, slot.shape, DType::kFloat32, device_));
+    }
+    if (!params.empty()) layers_[l]->bind_parameters(params, grads);
+  }
+}
+
+void Model::initialize(uint64_t seed) {
+  RT_CHECK(device_ == Device::kCpu, "initialising on {} needs a build with CUDA", device_name(device_));
+  std::memset(parameters_.data<float>(), 0, static_cast<size_t>(arena_elements_) * sizeof(float));
+  // Streams follow execution order (slot order reversed) so they do not depend on the arena layout.
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const ParameterSlot& slot = slots_[slots_.size() - 1 - i];
+    Rng rng(seed, i);
+    float bound = 1.0f / std::sqrt(static_cast<float>(slot.fan_in));
+    float* values = parameters_.data<float>() + slot.offset;
+    for (int64_t e = 0; e < shape_elements(slot.shape); ++e) values[e] = rng.uniform(-bound, bound);
+  }
+}
+
+const Tensor& Model::forward(const Tensor& input) {
+  RT_CHECK(input.shape().size() == 2 && input.dim(1) == input_features_, "model expects input [rows, {}], gets {}",
+           input_features_, shape_text(input.shape()));
+  const Tensor* activation = &input;
+  for (const auto& layer : layers_) activation = &layer->forward(*activation);
+  return *activation;
+}
+
+void Model::backward(const Tensor& grad_output) {
+  const Tensor* gradient = &grad_output;
+  for (int64_t l = static_cast<int64_t>(layers_.size()) - 1; l >= 0; --l) {
+    InputGradient needed = l > 0 ? InputGradient::kCompute : InputGradient::kSkip;
+    gradient = &layers_[l]->backward(*gradient, needed);
+    if (on_layer_done_) on_layer_done_(l);
+  }
+}
+
+int64_t Model::parameter_count() const {
+  int64_t count = 0;
+  for (const ParameterSlot& slot : slots_) count += shape_elements(slot.shape);
+  return count;
+}
+
+std::string Model::summary() const {
+  std::string text = fmt::format("{}", input_features_);
+  for (const auto& layer : layers_) text += " -> " + layer->name();
+  return fmt::format("{} ({} parameters, arena {} floats)", text, parameter_count(), arena_elements_);
+}
+
+uint64_t parameter_fingerprint(Span<const float> parameters) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(parameters.data());
+  for (size_t i = 0; i < parameters.size_bytes(); ++i) {
+    hash ^= bytes[i];
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+}  // namespace rt

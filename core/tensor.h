@@ -1,0 +1,64 @@
+// A Tensor: shape, dtype, device and storage. It either owns its storage (shared, 64-byte
+// aligned) or views memory owned elsewhere: a slice of a model's parameter arena, a loader batch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/base/check.h"
+#include "core/base/device.h"
+#include "core/base/dtype.h"
+
+namespace rt {
+
+using Shape = std::vector<int64_t>;
+
+int64_t shape_elements(const Shape& shape);
+std::string shape_text(const Shape& shape);
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // Owning, zero-filled.
+  static Tensor zeros(const Shape& shape, DType dtype = DType::kFloat32, Device device = Device::kCpu);
+  // Non-owning: `data` must outlive the tensor.
+  static Tensor view(void* data, const Shape& shape, DType dtype = DType::kFloat32, Device device = Device::kCpu);
+
+  const Shape& shape() const { return shape_; }
+  int64_t dim(size_t i) const { return shape_.at(i); }
+  int64_t elements() const { return shape_elements(shape_); }
+  DType dtype() const { return dtype_; }
+  Device device() const { return device_; }
+  bool defined() const { return data_ != nullptr; }
+
+  template <typename T>
+  T* data() const {
+    RT_CHECK(dtype_of<T>() == dtype_, "tensor of {} accessed as {}", dtype_name(dtype_), dtype_name(dtype_of<T>()));
+    return static_cast<T*>(data_);
+  }
+  // The same storage seen with the first `rows` rows (rows <= dim(0)).
+  Tensor first_rows(int64_t rows) const;
+
+ private:
+  std::shared_ptr<void> storage_;
+  void* data_ = nullptr;
+  Shape shape_;
+  DType dtype_ = DType::kFloat32;
+  Device device_ = Device::kCpu;
+};
+
+// A [rows, columns] activation buffer that grows to the largest row count asked for and is reused:
+// after the first step of each size, asking again allocates nothing.
+class ActivationBuffer {
+ public:
+  const Tensor& ensure(int64_t rows, int64_t columns, Device device);
+  const Tensor& tensor() const { return view_; }
+
+ private:
+  Tensor storage_;
+  Tensor view_;
+};
+
+}  // namespace rt

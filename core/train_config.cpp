@@ -1,0 +1,39 @@
+#include "core/train_config.h"
+
+namespace rt {
+
+TrainConfig read_train_config(Config& config) {
+  TrainConfig c;
+  c.model_kind = config.get_string("model.kind", c.model_kind, {"mlp"});
+  c.hidden = config.get_int_list("model.hidden", c.hidden, 1, 1 << 20);
+
+  c.epochs = config.get_int("train.epochs", c.epochs, 1, 1000000);
+  c.global_batch = config.get_int("train.global_batch", c.global_batch, 1, 1 << 24);
+  c.seed = static_cast<uint64_t>(config.get_int("train.seed", static_cast<int64_t>(c.seed), 0, INT64_MAX));
+
+  config.get_string("optimizer.kind", "sgd", {"sgd"});
+  c.lr = static_cast<float>(config.get_double("optimizer.lr", c.lr, 0.0, 100.0));
+  c.momentum = static_cast<float>(config.get_double("optimizer.momentum", c.momentum, 0.0, 0.999999));
+  c.weight_decay = static_cast<float>(config.get_double("optimizer.weight_decay", c.weight_decay, 0.0, 1.0));
+  c.schedule = config.get_string("optimizer.schedule", c.schedule, {"constant", "cosine"});
+
+  c.train_dir = config.get_path("data.train_dir", "");
+  c.test_dir = config.get_path("data.test_dir", "");
+  c.eval_batch = config.get_int("data.eval_batch", c.eval_batch, 1, 1 << 24);
+  c.shuffle_window = config.get_int("data.shuffle_window", c.shuffle_window, 1, int64_t{1} << 32);
+  c.prefetch = config.get_int("data.prefetch", c.prefetch, 1, 1024);
+
+  c.device = parse_device(config.get_string("runtime.device", "cpu", {"cpu", "cuda"}));
+  c.threads = config.get_int("runtime.threads", c.threads, 0, 4096);
+
+  c.log_all_ranks = config.get_bool("log.all_ranks", c.log_all_ranks);
+  c.log_every = config.get_int("log.every", c.log_every, 0, INT64_MAX);
+  c.metrics_path = config.get_path("log.metrics", "");
+
+  config.reject_unknown_keys();
+  if (c.train_dir.empty()) throw Error(fmt::format("config error in {}: data.train_dir is required", config.source()));
+  if (c.test_dir.empty()) throw Error(fmt::format("config error in {}: data.test_dir is required", config.source()));
+  return c;
+}
+
+}  // namespace rt

@@ -1,0 +1,45 @@
+// The keys of `ringtrain train`'s configuration (README "Configuration" lists them), read and
+// validated from a Config.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/base/config.h"
+#include "core/base/device.h"
+
+namespace rt {
+
+struct TrainConfig {
+  // [model]
+  std::string model_kind = "mlp";
+  std::vector<int64_t> hidden = {512, 256};
+  // [train]
+  int64_t epochs = 10;
+  int64_t global_batch = 128;
+  uint64_t seed = 1;
+  // [optimizer]
+  float lr = 0.05f;
+  float momentum = 0.9f;
+  float weight_decay = 0.0f;
+  std::string schedule = "constant";  // or "cosine": lr * (1 + cos(pi * step / steps)) / 2
+  // [data]
+  std::string train_dir;
+  std::string test_dir;
+  int64_t eval_batch = 1000;  // per rank
+  int64_t shuffle_window = 16384;
+  int64_t prefetch = 4;
+  // [runtime]
+  Device device = Device::kCpu;
+  int64_t threads = 0;  // 0: the machine's cores shared among its ranks
+  // [log]
+  bool log_all_ranks = false;
+  int64_t log_every = 0;  // steps between progress lines; 0: per epoch only
+  std::string metrics_path;  // JSON lines, one per epoch, written by rank 0
+};
+
+// Reads every key (with its range) and rejects unknown ones.
+TrainConfig read_train_config(Config& config);
+
+}  // namespace rt

@@ -1,0 +1,29 @@
+// The CPU twins of kernels/kernels.h (same arguments, no device).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+namespace rt::kernels::cpu {
+
+void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+          const float* a, const float* b, float beta, float* c);
+void linear_forward(const float* x, const float* weight, const float* bias, int64_t rows, int64_t in,
+                    int64_t out, float* y);
+void linear_backward_input(const float* dy, const float* weight, int64_t rows, int64_t in, int64_t out,
+                           float* dx);
+void linear_backward_params(const float* dy, const float* x, int64_t rows, int64_t in, int64_t out,
+                            float beta, float* dweight, float* dbias);
+void relu_forward(const float* x, float* y, int64_t count);
+void relu_backward(const float* y, const float* dy, float* dx, int64_t count);
+void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
+                           float grad_scale, float* dlogits, double* loss_sum);
+void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
+                   int64_t* correct);
+void sgd_momentum(float* params, const float* grads, float* velocity, int64_t count, float lr,
+                  float momentum, float weight_decay);
+void set_threads(int threads);
+int threads();
+
+}  // namespace rt::kernels::cpu

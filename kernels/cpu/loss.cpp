@@ -1,0 +1,46 @@
+#include <cmath>
+
+#include "core/base/check.h"
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace rt::kernels::cpu {
+
+void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
+                           float grad_scale, float* dlogits, double* loss_sum) {
+  double total = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = logits + r * classes;
+    int32_t label = labels[r];
+    RT_CHECK(label >= 0 && label < classes, "label {} of row {} is outside [0, {})", label, r, classes);
+    float max_logit = row[0];
+    for (int64_t c = 1; c < classes; ++c) max_logit = std::max(max_logit, row[c]);
+    double sum = 0.0;
+    for (int64_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(row[c] - max_logit));
+    double log_sum = std::log(sum);
+    total += log_sum - (row[label] - max_logit);
+    if (dlogits) {
+      float* grad = dlogits + r * classes;
+      for (int64_t c = 0; c < classes; ++c) {
+        double probability = std::exp(static_cast<double>(row[c] - max_logit) - log_sum);
+        grad[c] = static_cast<float>((probability - (c == label ? 1.0 : 0.0)) * grad_scale);
+      }
+    }
+  }
+  *loss_sum += total;
+}
+
+void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
+                   int64_t* correct) {
+  int64_t hits = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = logits + r * classes;
+    int64_t best = 0;
+    for (int64_t c = 1; c < classes; ++c) {
+      if (row[c] > row[best]) best = c;
+    }
+    hits += best == labels[r];
+  }
+  *correct += hits;
+}
+
+}  // namespace rt::kernels::cpu

@@ -1,0 +1,15 @@
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace rt::kernels::cpu {
+
+void sgd_momentum(float* params, const float* grads, float* velocity, int64_t count, float lr,
+                  float momentum, float weight_decay) {
+  for (int64_t i = 0; i < count; ++i) {
+    float grad = grads[i] + weight_decay * params[i];
+    float v = momentum * velocity[i] + grad;
+    velocity[i] = v;
+    params[i] -= lr * v;
+  }
+}
+
+}  // namespace rt::kernels::cpu

@@ -1,0 +1,53 @@
+// The model math on raw buffers, dispatched by device. Every function here has a CPU twin in
+// kernels/cpu (Eigen), which is also the reference the CUDA kernels are tested against.
+//
+// Conventions: matrices are row-major; sizes count elements; an output is fully written unless
+// the function says it accumulates (beta, *_accumulate), so no caller has to clear it first.
+#pragma once
+
+#include <cstdint>
+
+#include "core/base/device.h"
+
+namespace rt::kernels {
+
+enum class Transpose { kNo, kYes };
+
+// C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C. beta == 0 ignores C's old contents.
+void gemm(Device device, Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
+          float alpha, const float* a, const float* b, float beta, float* c);
+
+// Linear layer y[rows,out] = x[rows,in] * w[out,in]^T + bias[out], and its gradients.
+void linear_forward(Device device, const float* x, const float* weight, const float* bias,
+                    int64_t rows, int64_t in, int64_t out, float* y);
+// dx[rows,in] = dy[rows,out] * w[out,in].
+void linear_backward_input(Device device, const float* dy, const float* weight, int64_t rows,
+                           int64_t in, int64_t out, float* dx);
+// dw[out,in] = beta*dw + dy^T x;  dbias[out] = beta*dbias + column sums of dy.
+void linear_backward_params(Device device, const float* dy, const float* x, int64_t rows, int64_t in,
+                            int64_t out, float beta, float* dweight, float* dbias);
+
+// y = max(x, 0) elementwise (x == y allowed).
+void relu_forward(Device device, const float* x, float* y, int64_t count);
+// dx = dy where y > 0, else 0 (dy == dx allowed).
+void relu_backward(Device device, const float* y, const float* dy, float* dx, int64_t count);
+
+// Softmax cross-entropy over logits[rows,classes] with integer labels. Adds the summed loss to
+// *loss_sum. If dlogits is not null, writes dlogits = (softmax - onehot) * grad_scale.
+// Throws if a label is outside [0, classes).
+void softmax_cross_entropy(Device device, const float* logits, const int32_t* labels, int64_t rows,
+                           int64_t classes, float grad_scale, float* dlogits, double* loss_sum);
+
+// Adds to *correct the number of rows whose largest logit is at the label (first maximum wins).
+void count_correct(Device device, const float* logits, const int32_t* labels, int64_t rows,
+                   int64_t classes, int64_t* correct);
+
+// SGD with momentum and weight decay, PyTorch's form: g += wd*p; v = momentum*v + g; p -= lr*v.
+void sgd_momentum(Device device, float* params, const float* grads, float* velocity, int64_t count,
+                  float lr, float momentum, float weight_decay);
+
+// Threads used by CPU kernels in this process.
+void set_cpu_threads(int threads);
+int cpu_threads();
+
+}  // namespace rt::kernels

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that ringtrain needs to build, test and run its example.
+# Used by the README's commands, by .ci/run and by the container build, so all three agree.
+# Usage: scripts/install-deps.sh [--bench]   (--bench adds the PyTorch CPU peer for benchmarks/)
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libopenmpi-dev openmpi-bin
+  libeigen3-dev
+  libhdf5-dev hdf5-tools
+  libgtest-dev
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+  dataset-fashion-mnist
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3 python3-torch python3-h5py python3-numpy libopenblas0-pthread)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

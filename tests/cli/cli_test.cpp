@@ -1,0 +1,144 @@
+// The ringtrain executable end to end. Bad input of every kind gets a one-line error naming the
+// file or key and a non-zero exit; under mpiexec -n 2 the whole job ends quickly even when only
+// one rank saw the problem.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "tests/test_support.h"
+
+namespace rt {
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string output;
+  double seconds = 0;
+};
+
+Outcome run(const std::string& command) {
+  auto start = std::chrono::steady_clock::now();
+  Outcome outcome;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return outcome;
+  std::array<char, 4096> buffer;
+  while (size_t got = fread(buffer.data(), 1, buffer.size(), pipe)) outcome.output.append(buffer.data(), got);
+  int status = pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return outcome;
+}
+
+const std::string kBinary = RINGTRAIN_BINARY;
+// Two ranks, bounded: mpiexec itself kills the job after 60 s, so a hang fails instead of blocking.
+const std::string kMpi2 = std::string(RINGTRAIN_MPIEXEC) + " -n 2 --oversubscribe --timeout 60 ";
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::write_cluster_shards(dir_.file("train"), 400, 3, 8, 3, 5, 1);
+    testing::write_cluster_shards(dir_.file("test"), 100, 1, 8, 3, 5, 2);
+  }
+  // A config whose [data] points at `train` and `test`, plus `extra` lines.
+  std::string config(const std::string& train, const std::string& test, const std::string& extra = "") {
+    std::string path = dir_.file("job.toml");
+    std::ofstream(path, std::ios::trunc) << "[model]\nhidden = [8]\n[train]\nepochs = 1\nglobal_batch = 16\n"
+                                         << "[data]\ntrain_dir = \"" << train << "\"\ntest_dir = \"" << test
+                                         << "\"\n[runtime]\nthreads = 1\n"
+                                         << extra;
+    return path;
+  }
+  void expect_failure(const Outcome& outcome, const std::string& needle) {
+    EXPECT_NE(outcome.exit_code, 0) << outcome.output;
+    EXPECT_NE(outcome.output.find(needle), std::string::npos) << "missing \"" << needle << "\" in:\n"
+                                                              << outcome.output;
+    EXPECT_LT(outcome.seconds, 45.0) << outcome.output;
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(CliTest, HelpListsTheCommands) {
+  Outcome outcome = run(kBinary + " --help");
+  EXPECT_EQ(outcome.exit_code, 0);
+  EXPECT_NE(outcome.output.find("train"), std::string::npos);
+  EXPECT_NE(outcome.output.find("shard"), std::string::npos);
+  EXPECT_NE(run(kBinary + " train --help").output.find("--set"), std::string::npos);
+  EXPECT_NE(run(kBinary).exit_code, 0);
+  EXPECT_NE(run(kBinary + " train").exit_code, 0);
+}
+
+TEST_F(CliTest, TrainsAndExitsZero) {
+  Outcome outcome = run(kBinary + " train " + config(dir_.file("train"), dir_.file("test")));
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+  EXPECT_NE(outcome.output.find("done: test accuracy"), std::string::npos) << outcome.output;
+}
+
+TEST_F(CliTest, TrainsWithTwoRanksAndWritesMetrics) {
+  std::string metrics = dir_.file("metrics.jsonl");
+  Outcome outcome =
+      run(kMpi2 + kBinary + " train " + config(dir_.file("train"), dir_.file("test")) + " --set log.metrics=" + metrics);
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+  EXPECT_NE(outcome.output.find("identical on all 2 ranks"), std::string::npos) << outcome.output;
+  std::ifstream in(metrics);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_NE(line.find("\"test_accuracy\""), std::string::npos) << line;
+}
+
+TEST_F(CliTest, MissingDataDirectoryEndsTheJob) {
+  expect_failure(run(kMpi2 + kBinary + " train " + config("/nonexistent/train", dir_.file("test"))),
+                 "data directory /nonexistent/train does not exist");
+}
+
+TEST_F(CliTest, EmptyDataDirectoryEndsTheJob) {
+  std::string empty = dir_.file("empty");
+  std::filesystem::create_directories(empty);
+  expect_failure(run(kMpi2 + kBinary + " train " + config(empty, dir_.file("test"))), "holds no shards");
+}
+
+TEST_F(CliTest, NonHdf5ShardEndsTheJob) {
+  std::ofstream(dir_.file("train/part-00001.h5"), std::ios::trunc) << "not hdf5";
+  expect_failure(run(kMpi2 + kBinary + " train " + config(dir_.file("train"), dir_.file("test"))),
+                 dir_.file("train/part-00001.h5") + " is not an HDF5 file");
+}
+
+TEST_F(CliTest, UnknownConfigKeyIsNamed) {
+  std::string path = config(dir_.file("train"), dir_.file("test"), "[optimizer]\nlearning_rate = 0.1\n");
+  expect_failure(run(kMpi2 + kBinary + " train " + path), "config error in " + path + ": optimizer.learning_rate is not a known key");
+}
+
+TEST_F(CliTest, BadValueIsNamed) {
+  std::string path = config(dir_.file("train"), dir_.file("test"));
+  expect_failure(run(kBinary + " train " + path + " --set train.epochs=-1"),
+                 "--set train.epochs=-1: train.epochs = -1 is out of range");
+}
+
+TEST_F(CliTest, MissingConfigFileIsNamed) {
+  expect_failure(run(kBinary + " train /nonexistent/job.toml"), "/nonexistent/job.toml");
+}
+
+TEST_F(CliTest, AProblemSeenByOneRankAloneEndsTheWholeJob) {
+  // Rank 1's data mount is missing, as when one node of a cluster lacks it; rank 0 is fine and
+  // would otherwise wait in its first collective for ever.
+  std::string path = config("${RT_TEST_DATA}/train", dir_.file("test"));
+  std::string command = kMpi2 + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then RT_TEST_DATA=/missing; else RT_TEST_DATA=" +
+                        dir_.path() + "; fi; export RT_TEST_DATA; exec " + kBinary + " train " + path + "'";
+  Outcome outcome = run(command);
+  expect_failure(outcome, "[rank 1/2");
+  EXPECT_NE(outcome.output.find("data directory /missing/train does not exist"), std::string::npos) << outcome.output;
+}
+
+TEST_F(CliTest, ShardCommandConvertsIdxAndNamesMissingInput) {
+  expect_failure(run(kBinary + " shard --images /nonexistent/i.gz --labels /nonexistent/l.gz --output " +
+                     dir_.file("out")),
+                 "cannot open IDX file /nonexistent/i.gz");
+  EXPECT_NE(run(kBinary + " shard --output " + dir_.file("out")).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace rt

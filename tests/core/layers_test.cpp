@@ -1,0 +1,123 @@
+// Layer backward passes against central finite differences of a scalar loss
+// L = sum(output * probe), with a fixed random probe, in float with a tolerance fit for float.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "core/base/random.h"
+#include "core/layers/linear.h"
+#include "core/layers/relu.h"
+#include "core/model.h"
+#include "core/models.h"
+#include "kernels/kernels.h"
+
+namespace rt {
+namespace {
+
+std::vector<float> random_values(size_t count, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> values(count);
+  for (float& v : values) v = rng.uniform(-1.0f, 1.0f);
+  return values;
+}
+
+double probe_loss(const Tensor& output, const std::vector<float>& probe) {
+  double sum = 0;
+  for (int64_t i = 0; i < output.elements(); ++i) sum += static_cast<double>(output.data<float>()[i]) * probe[i];
+  return sum;
+}
+
+// Checks d(loss)/d(values[i]) computed analytically against a central difference.
+void expect_gradient(std::vector<float>& values, const std::vector<float>& analytic,
+                     const std::function<double()>& loss, const char* what) {
+  const float h = 1e-3f;
+  for (size_t i = 0; i < values.size(); ++i) {
+    float saved = values[i];
+    values[i] = saved + h;
+    double plus = loss();
+    values[i] = saved - h;
+    double minus = loss();
+    values[i] = saved;
+    double numeric = (plus - minus) / (2.0 * h);
+    ASSERT_NEAR(analytic[i], numeric, 2e-3 * std::max(1.0, std::abs(numeric))) << what << " element " << i;
+  }
+}
+
+TEST(LinearLayer, BackwardMatchesFiniteDifferences) {
+  const int64_t rows = 5, in = 7, out = 4;
+  Linear layer(in, out);
+  std::vector<float> weight = random_values(out * in, 1), bias = random_values(out, 2);
+  std::vector<float> weight_grad(out * in), bias_grad(out);
+  layer.bind_parameters({Tensor::view(weight.data(), {out, in}), Tensor::view(bias.data(), {out})},
+                        {Tensor::view(weight_grad.data(), {out, in}), Tensor::view(bias_grad.data(), {out})});
+  std::vector<float> x = random_values(rows * in, 3), probe = random_values(rows * out, 4);
+  Tensor input = Tensor::view(x.data(), {rows, in});
+  auto loss = [&] { return probe_loss(layer.forward(input), probe); };
+
+  layer.forward(input);
+  const Tensor& grad_input = layer.backward(Tensor::view(probe.data(), {rows, out}), InputGradient::kCompute);
+  std::vector<float> dx(grad_input.data<float>(), grad_input.data<float>() + rows * in);
+
+  expect_gradient(weight, weight_grad, loss, "weight");
+  expect_gradient(bias, bias_grad, loss, "bias");
+  expect_gradient(x, dx, loss, "input");
+}
+
+TEST(ReluLayer, BackwardMatchesFiniteDifferences) {
+  const int64_t rows = 6, features = 9;
+  Relu layer;
+  std::vector<float> x = random_values(rows * features, 5), probe = random_values(rows * features, 6);
+  for (float& v : x) v += v > 0 ? 0.05f : -0.05f;  // keep away from the kink, where the derivative jumps
+  Tensor input = Tensor::view(x.data(), {rows, features});
+  auto loss = [&] { return probe_loss(layer.forward(input), probe); };
+  layer.forward(input);
+  const Tensor& grad_input = layer.backward(Tensor::view(probe.data(), {rows, features}), InputGradient::kCompute);
+  std::vector<float> dx(grad_input.data<float>(), grad_input.data<float>() + rows * features);
+  expect_gradient(x, dx, loss, "input");
+}
+
+TEST(MlpWithSoftmaxLoss, ParameterGradientsMatchFiniteDifferences) {
+  const int64_t rows = 4, in = 6, classes = 3;
+  std::unique_ptr<Model> model = build_mlp(in, {5, 4}, classes);
+  model->initialize(3);
+  std::vector<float> x = random_values(rows * in, 7);
+  std::vector<int32_t> labels{0, 2, 1, 2};
+  Tensor input = Tensor::view(x.data(), {rows, in});
+  std::vector<float> grad_logits(rows * classes);
+  auto loss = [&] {
+    const Tensor& logits = model->forward(input);
+    double sum = 0;
+    kernels::softmax_cross_entropy(Device::kCpu, logits.data<float>(), labels.data(), rows, classes, 1.0f / rows,
+                                   grad_logits.data(), &sum);
+    return sum / rows;
+  };
+  loss();
+  model->backward(Tensor::view(grad_logits.data(), {rows, classes}));
+  Span<float> params = model->parameters(), grads = model->gradients();
+  std::vector<float> values(params.begin(), params.end()), analytic(grads.begin(), grads.end());
+  // Finite differences through the model's own arena.
+  const float h = 1e-3f;
+  for (size_t i = 0; i < values.size(); ++i) {
+    float saved = params[i];
+    params[i] = saved + h;
+    double plus = loss();
+    params[i] = saved - h;
+    double minus = loss();
+    params[i] = saved;
+    double numeric = (plus - minus) / (2.0 * h);
+    ASSERT_NEAR(analytic[i], numeric, 2e-3 * std::max(1.0, std::abs(numeric))) << "parameter element " << i;
+  }
+}
+
+TEST(LinearLayer, RejectsInputOfTheWrongWidth) {
+  Linear layer(3, 2);
+  std::vector<float> weight(6), bias(2), gw(6), gb(2), x(8);
+  layer.bind_parameters({Tensor::view(weight.data(), {2, 3}), Tensor::view(bias.data(), {2})},
+                        {Tensor::view(gw.data(), {2, 3}), Tensor::view(gb.data(), {2})});
+  EXPECT_THROW(layer.forward(Tensor::view(x.data(), {2, 4})), Error);
+}
+
+}  // namespace
+}  // namespace rt

@@ -1,0 +1,154 @@
+// The loader over shards of unequal sizes: every rank gets the same number of batches, the
+// ranks' samples are disjoint and make up the epoch, the order follows the seed, features stay
+// with their labels, and a reading error reaches the caller naming the file.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/base/check.h"
+#include "data/loader.h"
+#include "data/shard_format.h"
+#include "tests/test_support.h"
+
+namespace rt {
+namespace {
+
+const std::vector<int64_t> kSizes{37, 5, 91, 12, 60};  // 205 samples
+constexpr int64_t kClasses = 3;
+
+struct EpochSamples {
+  std::vector<int64_t> ids;  // in delivery order
+  int64_t batches = 0;
+};
+
+EpochSamples read_epoch(Loader& loader, int64_t epoch) {
+  EpochSamples out;
+  loader.start_epoch(epoch);
+  while (const Batch* batch = loader.next()) {
+    ++out.batches;
+    for (int64_t r = 0; r < batch->rows; ++r) {
+      int64_t id = static_cast<int64_t>(batch->features[r * batch->feature_size]);
+      EXPECT_EQ(batch->labels[r], id % kClasses) << "features and label separated for sample " << id;
+      EXPECT_FLOAT_EQ(batch->features[r * batch->feature_size + 1], 0.5f);
+      out.ids.push_back(id);
+    }
+  }
+  return out;
+}
+
+LoaderOptions training(int rank, int size, int64_t batch, uint64_t seed = 7, int64_t window = 16) {
+  LoaderOptions options;
+  options.mode = LoaderMode::kTraining;
+  options.batch = batch;
+  options.rank = rank;
+  options.size = size;
+  options.seed = seed;
+  options.shuffle_window = window;
+  options.prefetch = 2;
+  return options;
+}
+
+class LoaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override { testing::write_indexed_shards(dir_.path(), kSizes, 4, kClasses); }
+  testing::TempDir dir_;
+};
+
+TEST_F(LoaderTest, EveryRankGetsTheSameBatchCountAndTheRanksCoverTheEpochDisjointly) {
+  for (int size : {1, 2, 3, 4}) {
+    for (int64_t epoch : {0, 1, 2}) {
+      const int64_t batch = 7;
+      const int64_t expected_batches = 205 / (batch * size);
+      std::set<int64_t> seen;
+      for (int rank = 0; rank < size; ++rank) {
+        Loader loader(ShardIndex(dir_.path()), training(rank, size, batch));
+        EXPECT_EQ(loader.batches_per_epoch(), expected_batches);
+        EpochSamples samples = read_epoch(loader, epoch);
+        EXPECT_EQ(samples.batches, expected_batches) << "rank " << rank << " of " << size;
+        EXPECT_EQ(static_cast<int64_t>(samples.ids.size()), expected_batches * batch);
+        for (int64_t id : samples.ids) {
+          ASSERT_TRUE(id >= 0 && id < 205);
+          EXPECT_TRUE(seen.insert(id).second) << "sample " << id << " read twice (size " << size << ")";
+        }
+      }
+      // The union is the epoch: every global batch, and only the remainder (< one global batch) left out.
+      EXPECT_EQ(static_cast<int64_t>(seen.size()), expected_batches * batch * size);
+      EXPECT_LT(205 - static_cast<int64_t>(seen.size()), batch * size);
+    }
+  }
+}
+
+TEST_F(LoaderTest, SameSeedSameOrderOtherEpochOrSeedAnotherOrder) {
+  Loader a(ShardIndex(dir_.path()), training(0, 2, 5, 7));
+  Loader b(ShardIndex(dir_.path()), training(0, 2, 5, 7));
+  Loader c(ShardIndex(dir_.path()), training(0, 2, 5, 8));
+  std::vector<int64_t> first = read_epoch(a, 0).ids;
+  EXPECT_EQ(first, read_epoch(b, 0).ids);
+  EXPECT_EQ(first, read_epoch(a, 0).ids);  // rereading an epoch repeats it
+  EXPECT_NE(first, read_epoch(a, 1).ids);
+  EXPECT_NE(first, read_epoch(c, 0).ids);
+}
+
+TEST_F(LoaderTest, OrderIsShuffledWithinTheRank) {
+  Loader loader(ShardIndex(dir_.path()), training(0, 1, 10, 3, 1000));
+  std::vector<int64_t> ids = read_epoch(loader, 0).ids;
+  EXPECT_FALSE(std::is_sorted(ids.begin(), ids.end()));
+}
+
+TEST_F(LoaderTest, EvaluationReadsEverySampleOnceWithAShortLastBatch) {
+  for (int size : {1, 3}) {
+    std::multiset<int64_t> seen;
+    for (int rank = 0; rank < size; ++rank) {
+      LoaderOptions options = training(rank, size, 8);
+      options.mode = LoaderMode::kEvaluation;
+      Loader loader(ShardIndex(dir_.path()), options);
+      EpochSamples samples = read_epoch(loader, 0);
+      EXPECT_EQ(samples.batches, loader.batches_per_epoch());
+      EXPECT_TRUE(std::is_sorted(samples.ids.begin(), samples.ids.end()));
+      seen.insert(samples.ids.begin(), samples.ids.end());
+    }
+    ASSERT_EQ(seen.size(), 205u);
+    for (int64_t id = 0; id < 205; ++id) EXPECT_EQ(seen.count(id), 1u) << id;
+  }
+}
+
+TEST_F(LoaderTest, TooLittleDataForOneGlobalBatchIsAnError) {
+  EXPECT_THROW(Loader(ShardIndex(dir_.path()), training(0, 4, 60)), Error);
+}
+
+TEST_F(LoaderTest, AbandoningAnEpochAndStartingAnotherDoesNotHang) {
+  Loader loader(ShardIndex(dir_.path()), training(0, 1, 4));
+  loader.start_epoch(0);
+  ASSERT_NE(loader.next(), nullptr);
+  EpochSamples samples = read_epoch(loader, 1);
+  EXPECT_EQ(samples.batches, loader.batches_per_epoch());
+}
+
+TEST_F(LoaderTest, AReadErrorOnTheReadingThreadReachesTheCallerNamingTheFile) {
+  // Damage the labels of the largest shard after the index has checked its header.
+  ShardIndex index(dir_.path());
+  std::string damaged = dir_.file("shard-00002.h5");
+  hid_t file = H5Fopen(damaged.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  hid_t labels = H5Dopen2(file, shard_format::kLabels, H5P_DEFAULT);
+  std::vector<int32_t> bad(91, 99);
+  H5Dwrite(labels, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, bad.data());
+  H5Dclose(labels);
+  H5Fclose(file);
+
+  Loader loader(std::move(index), training(0, 1, 5));
+  loader.start_epoch(0);
+  try {
+    while (loader.next()) {
+    }
+    FAIL() << "expected the damaged shard to be reported";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find(damaged), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("label 99"), std::string::npos) << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace rt

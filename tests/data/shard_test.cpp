@@ -1,0 +1,225 @@
+// The shard format: a written shard reads back exactly, and every kind of bad file is refused
+// with an error that names the file and what is wrong.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include "core/base/check.h"
+#include "data/shard_format.h"
+#include "data/shard_index.h"
+#include "data/shard_reader.h"
+#include "data/shard_writer.h"
+#include "tests/test_support.h"
+
+namespace rt {
+namespace {
+
+using testing::TempDir;
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+ShardInfo small_shard(const std::string& path, std::vector<uint8_t>& features, std::vector<int32_t>& labels) {
+  ShardInfo info;
+  info.path = path;
+  info.samples = 5;
+  info.feature_shape = {2, 3};
+  info.classes = 4;
+  info.feature_dtype = DType::kUInt8;
+  info.feature_scale = 0.5;
+  features.resize(30);
+  for (size_t i = 0; i < features.size(); ++i) features[i] = static_cast<uint8_t>(i * 7);
+  labels = {0, 3, 1, 2, 3};
+  return info;
+}
+
+// Opens a valid shard for writing and lets `edit` damage it.
+void edit_shard(const std::string& path, const std::function<void(hid_t)>& edit) {
+  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  edit(file);
+  H5Fclose(file);
+}
+
+void replace_int64_attribute(hid_t file, const char* name, int64_t value) {
+  H5Adelete(file, name);
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t attribute = H5Acreate2(file, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(attribute, H5T_NATIVE_INT64, &value);
+  H5Aclose(attribute);
+  H5Sclose(space);
+}
+
+void replace_dataset(hid_t file, const char* name, hid_t type, std::vector<hsize_t> dims) {
+  H5Ldelete(file, name, H5P_DEFAULT);
+  hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  hid_t dataset = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dclose(dataset);
+  H5Sclose(space);
+}
+
+class ShardFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.file("good.h5");
+    ShardInfo info = small_shard(path_, features_, labels_);
+    write_shard(info, features_.data(), labels_.data());
+  }
+  std::string open_error() {
+    return error_of([&] { ShardReader reader(path_); });
+  }
+  TempDir dir_;
+  std::string path_;
+  std::vector<uint8_t> features_;
+  std::vector<int32_t> labels_;
+};
+
+TEST_F(ShardFile, ReadsBackWhatWasWritten) {
+  ShardReader reader(path_);
+  EXPECT_EQ(reader.info().samples, 5);
+  EXPECT_EQ(reader.info().feature_shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(reader.info().classes, 4);
+  EXPECT_EQ(reader.info().feature_dtype, DType::kUInt8);
+  EXPECT_DOUBLE_EQ(reader.info().feature_scale, 0.5);
+  std::vector<uint8_t> features(18);
+  std::vector<int32_t> labels(3);
+  reader.read(1, 3, features.data(), labels.data());
+  EXPECT_EQ(features, std::vector<uint8_t>(features_.begin() + 6, features_.begin() + 24));
+  EXPECT_EQ(labels, (std::vector<int32_t>{3, 1, 2}));
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".partial"));
+}
+
+TEST_F(ShardFile, ReadingPastTheEndIsRefused) {
+  ShardReader reader(path_);
+  std::vector<uint8_t> features(36);
+  std::vector<int32_t> labels(6);
+  std::string text = error_of([&] { reader.read(2, 4, features.data(), labels.data()); });
+  EXPECT_NE(text.find("rows [2, 6) are outside its 5 samples"), std::string::npos) << text;
+}
+
+TEST_F(ShardFile, MissingFileIsNamed) {
+  std::string text = error_of([&] { ShardReader reader(dir_.file("absent.h5")); });
+  EXPECT_NE(text.find("absent.h5 does not exist"), std::string::npos) << text;
+}
+
+TEST_F(ShardFile, NonHdf5FileIsNamed) {
+  std::ofstream(path_, std::ios::trunc) << "this is not HDF5";
+  std::string text = open_error();
+  EXPECT_NE(text.find(path_ + " is not an HDF5 file"), std::string::npos) << text;
+}
+
+TEST_F(ShardFile, TruncatedFileIsNamed) {
+  std::filesystem::resize_file(path_, std::filesystem::file_size(path_) / 2);
+  std::string text = error_of([&] {
+    ShardReader reader(path_);
+    std::vector<uint8_t> features(30);
+    std::vector<int32_t> labels(5);
+    reader.read(0, 5, features.data(), labels.data());
+  });
+  EXPECT_NE(text.find(path_), std::string::npos) << text;
+  EXPECT_EQ(text.find("(no error)"), std::string::npos);
+}
+
+TEST_F(ShardFile, UnsupportedVersionIsNamed) {
+  edit_shard(path_, [](hid_t file) { replace_int64_attribute(file, shard_format::kAttrVersion, 99); });
+  std::string text = open_error();
+  EXPECT_NE(text.find("format version 99 is not supported"), std::string::npos) << text;
+  EXPECT_NE(text.find(path_), std::string::npos) << text;
+}
+
+TEST_F(ShardFile, MissingAttributeIsNamed) {
+  edit_shard(path_, [](hid_t file) { H5Adelete(file, shard_format::kAttrClasses); });
+  std::string text = open_error();
+  EXPECT_NE(text.find("attribute 'num_classes' is missing"), std::string::npos) << text;
+}
+
+TEST_F(ShardFile, WrongFeatureDtypeIsNamed) {
+  edit_shard(path_, [](hid_t file) { replace_dataset(file, shard_format::kFeatures, H5T_IEEE_F64LE, {5, 2, 3}); });
+  std::string text = open_error();
+  EXPECT_NE(text.find("dataset 'features' has type float64, expected uint8 or float32"), std::string::npos) << text;
+}
+
+TEST_F(ShardFile, WrongFeatureShapeIsNamed) {
+  edit_shard(path_, [](hid_t file) { replace_dataset(file, shard_format::kFeatures, H5T_STD_U8LE, {5, 6}); });
+  std::string text = open_error();
+  EXPECT_NE(text.find("dataset 'features' has shape [5, 6], the attributes say [5, 2, 3]"), std::string::npos) << text;
+}
+
+TEST_F(ShardFile, WrongLabelDtypeIsNamed) {
+  edit_shard(path_, [](hid_t file) { replace_dataset(file, shard_format::kLabels, H5T_STD_I64LE, {5}); });
+  std::string text = open_error();
+  EXPECT_NE(text.find("dataset 'labels' has type int64, expected int32"), std::string::npos) << text;
+}
+
+TEST_F(ShardFile, LabelOutOfRangeIsNamedWhenRead) {
+  edit_shard(path_, [](hid_t file) {
+    hid_t labels = H5Dopen2(file, shard_format::kLabels, H5P_DEFAULT);
+    int32_t bad[5] = {0, 1, 7, 2, 3};
+    H5Dwrite(labels, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, bad);
+    H5Dclose(labels);
+  });
+  ShardReader reader(path_);
+  std::vector<uint8_t> features(30);
+  std::vector<int32_t> labels(5);
+  std::string text = error_of([&] { reader.read(0, 5, features.data(), labels.data()); });
+  EXPECT_NE(text.find("label 7 of row 2 is outside [0, 4)"), std::string::npos) << text;
+  EXPECT_NE(text.find(path_), std::string::npos) << text;
+}
+
+TEST(ShardWriter, RefusesLabelsOutsideTheClasses) {
+  TempDir dir;
+  std::vector<uint8_t> features;
+  std::vector<int32_t> labels;
+  ShardInfo info = small_shard(dir.file("x.h5"), features, labels);
+  labels[4] = 4;
+  EXPECT_THROW(write_shard(info, features.data(), labels.data()), Error);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("x.h5")));
+}
+
+TEST(ShardIndex, ListsShardsInNameOrder) {
+  TempDir dir;
+  testing::write_indexed_shards(dir.path(), {3, 5, 2});
+  std::ofstream(dir.file("README.txt")) << "not a shard";
+  ShardIndex index(dir.path());
+  ASSERT_EQ(index.shards().size(), 3u);
+  EXPECT_EQ(index.shard_sizes(), (std::vector<int64_t>{3, 5, 2}));
+  EXPECT_EQ(index.total_samples(), 10);
+  EXPECT_EQ(index.layout().feature_size(), 4);
+}
+
+TEST(ShardIndex, MissingAndEmptyDirectoriesAreNamed) {
+  TempDir dir;
+  EXPECT_NE(error_of([&] { ShardIndex index(dir.file("nope")); }).find("data directory " + dir.file("nope") + " does not exist"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { ShardIndex index(dir.path()); }).find("holds no shards"), std::string::npos);
+}
+
+TEST(ShardIndex, ShardsThatDisagreeAreNamed) {
+  TempDir dir;
+  testing::write_indexed_shards(dir.path(), {3}, 4, 3);
+  TempDir other;
+  testing::write_indexed_shards(other.path(), {3}, 5, 3);
+  std::filesystem::copy_file(other.file("shard-00000.h5"), dir.file("shard-00001.h5"));
+  std::string text = error_of([&] { ShardIndex index(dir.path()); });
+  EXPECT_NE(text.find("shard-00001.h5 does not match"), std::string::npos) << text;
+}
+
+TEST(ShardIndex, OneBadFileInTheDirectoryIsNamed) {
+  TempDir dir;
+  testing::write_indexed_shards(dir.path(), {3, 3});
+  std::ofstream(dir.file("shard-00001.h5"), std::ios::trunc) << "garbage";
+  std::string text = error_of([&] { ShardIndex index(dir.path()); });
+  EXPECT_NE(text.find("shard-00001.h5 is not an HDF5 file"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace rt

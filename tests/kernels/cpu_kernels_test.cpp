@@ -1,0 +1,216 @@
+// Every CPU kernel against a naive double-precision reference on fresh random inputs. Outputs are
+// poisoned with NaN first, so an element a kernel forgets to write fails the comparison.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/base/check.h"
+#include "core/base/random.h"
+#include "kernels/kernels.h"
+
+namespace rt::kernels {
+namespace {
+
+constexpr Device kCpu = Device::kCpu;
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+std::vector<float> random_values(size_t count, uint64_t seed, float low = -1.0f, float high = 1.0f) {
+  Rng rng(seed);
+  std::vector<float> values(count);
+  for (float& v : values) v = rng.uniform(low, high);
+  return values;
+}
+
+void expect_close(const std::vector<float>& actual, const std::vector<double>& expected, double tolerance) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) {
+    double scale = std::max(1.0, std::abs(expected[i]));
+    ASSERT_LE(std::abs(actual[i] - expected[i]), tolerance * scale) << "element " << i;
+  }
+}
+
+// Naive C = alpha op(A) op(B) + beta C in double.
+std::vector<double> reference_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                                   const std::vector<float>& a, const std::vector<float>& b, float beta,
+                                   const std::vector<float>& c) {
+  std::vector<double> out(static_cast<size_t>(m * n));
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0;
+      for (int64_t p = 0; p < k; ++p) {
+        double av = ta ? a[p * m + i] : a[i * k + p];
+        double bv = tb ? b[j * k + p] : b[p * n + j];
+        sum += av * bv;
+      }
+      out[i * n + j] = alpha * sum + (beta == 0.0f ? 0.0 : beta * static_cast<double>(c[i * n + j]));
+    }
+  }
+  return out;
+}
+
+struct GemmCase {
+  bool ta, tb;
+  int64_t m, n, k;
+  float alpha, beta;
+};
+
+class GemmTest : public ::testing::TestWithParam<GemmCase> {};
+
+TEST_P(GemmTest, MatchesNaiveReference) {
+  GemmCase g = GetParam();
+  std::vector<float> a = random_values(g.m * g.k, 1), b = random_values(g.k * g.n, 2);
+  std::vector<float> c = g.beta == 0.0f ? std::vector<float>(g.m * g.n, kNaN) : random_values(g.m * g.n, 3);
+  std::vector<double> expected = reference_gemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, a, b, g.beta, c);
+  gemm(kCpu, g.ta ? Transpose::kYes : Transpose::kNo, g.tb ? Transpose::kYes : Transpose::kNo, g.m, g.n, g.k,
+       g.alpha, a.data(), b.data(), g.beta, c.data());
+  expect_close(c, expected, 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTransposes, GemmTest,
+                         ::testing::Values(GemmCase{false, false, 7, 5, 3, 1.0f, 0.0f},
+                                           GemmCase{false, true, 33, 17, 65, 1.0f, 0.0f},
+                                           GemmCase{true, false, 16, 31, 9, 0.5f, 1.0f},
+                                           GemmCase{true, true, 5, 64, 130, 2.0f, 0.25f},
+                                           GemmCase{false, false, 128, 96, 200, 1.0f, 1.0f},
+                                           GemmCase{false, false, 1, 1, 1, 1.0f, 0.0f}));
+
+TEST(Linear, ForwardAndGradientsMatchReference) {
+  const int64_t rows = 9, in = 13, out = 6;
+  std::vector<float> x = random_values(rows * in, 4), w = random_values(out * in, 5), bias = random_values(out, 6);
+  std::vector<float> dy = random_values(rows * out, 7);
+
+  std::vector<float> y(rows * out, kNaN);
+  linear_forward(kCpu, x.data(), w.data(), bias.data(), rows, in, out, y.data());
+  std::vector<double> y_ref(rows * out);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      double sum = bias[o];
+      for (int64_t i = 0; i < in; ++i) sum += static_cast<double>(x[r * in + i]) * w[o * in + i];
+      y_ref[r * out + o] = sum;
+    }
+  expect_close(y, y_ref, 1e-5);
+
+  std::vector<float> dx(rows * in, kNaN);
+  linear_backward_input(kCpu, dy.data(), w.data(), rows, in, out, dx.data());
+  std::vector<double> dx_ref(rows * in, 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < in; ++i)
+      for (int64_t o = 0; o < out; ++o) dx_ref[r * in + i] += static_cast<double>(dy[r * out + o]) * w[o * in + i];
+  expect_close(dx, dx_ref, 1e-5);
+
+  // beta = 0 overwrites (poisoned), beta = 1 accumulates onto what is there.
+  for (float beta : {0.0f, 1.0f}) {
+    std::vector<float> dw = beta == 0.0f ? std::vector<float>(out * in, kNaN) : random_values(out * in, 8);
+    std::vector<float> db = beta == 0.0f ? std::vector<float>(out, kNaN) : random_values(out, 9);
+    std::vector<double> dw_ref(out * in), db_ref(out);
+    for (int64_t o = 0; o < out; ++o) {
+      db_ref[o] = beta == 0.0f ? 0.0 : db[o];
+      for (int64_t r = 0; r < rows; ++r) db_ref[o] += dy[r * out + o];
+      for (int64_t i = 0; i < in; ++i) {
+        dw_ref[o * in + i] = beta == 0.0f ? 0.0 : dw[o * in + i];
+        for (int64_t r = 0; r < rows; ++r) dw_ref[o * in + i] += static_cast<double>(dy[r * out + o]) * x[r * in + i];
+      }
+    }
+    linear_backward_params(kCpu, dy.data(), x.data(), rows, in, out, beta, dw.data(), db.data());
+    expect_close(dw, dw_ref, 1e-5);
+    expect_close(db, db_ref, 1e-5);
+  }
+}
+
+TEST(Relu, ForwardAndBackward) {
+  std::vector<float> x = random_values(1000, 10), dy = random_values(1000, 11);
+  std::vector<float> y(1000, kNaN), dx(1000, kNaN);
+  relu_forward(kCpu, x.data(), y.data(), 1000);
+  relu_backward(kCpu, y.data(), dy.data(), dx.data(), 1000);
+  for (size_t i = 0; i < x.size(); ++i) {
+    ASSERT_EQ(y[i], x[i] > 0 ? x[i] : 0.0f);
+    ASSERT_EQ(dx[i], x[i] > 0 ? dy[i] : 0.0f);
+  }
+}
+
+TEST(SoftmaxCrossEntropy, LossAndGradientMatchReference) {
+  const int64_t rows = 17, classes = 10;
+  std::vector<float> logits = random_values(rows * classes, 12, -8.0f, 8.0f);
+  Rng rng(13);
+  std::vector<int32_t> labels(rows);
+  for (int32_t& label : labels) label = static_cast<int32_t>(rng.below(classes));
+  const float scale = 1.0f / rows;
+
+  std::vector<float> grad(rows * classes, kNaN);
+  double loss = 0.25;  // the kernel adds to it
+  softmax_cross_entropy(kCpu, logits.data(), labels.data(), rows, classes, scale, grad.data(), &loss);
+
+  double loss_ref = 0.25;
+  std::vector<double> grad_ref(rows * classes);
+  for (int64_t r = 0; r < rows; ++r) {
+    double sum = 0;
+    for (int64_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(logits[r * classes + c]));
+    loss_ref += std::log(sum) - logits[r * classes + labels[r]];
+    for (int64_t c = 0; c < classes; ++c) {
+      grad_ref[r * classes + c] =
+          (std::exp(static_cast<double>(logits[r * classes + c])) / sum - (c == labels[r] ? 1.0 : 0.0)) * scale;
+    }
+  }
+  EXPECT_NEAR(loss, loss_ref, 1e-9 * std::abs(loss_ref));
+  expect_close(grad, grad_ref, 1e-6);
+}
+
+TEST(SoftmaxCrossEntropy, StableForHugeLogitsAndWithoutGradient) {
+  std::vector<float> logits{1000.0f, -1000.0f, 0.0f};
+  std::vector<int32_t> labels{0};
+  double loss = 0;
+  softmax_cross_entropy(kCpu, logits.data(), labels.data(), 1, 3, 1.0f, nullptr, &loss);
+  EXPECT_TRUE(std::isfinite(loss));
+  EXPECT_NEAR(loss, 0.0, 1e-12);
+}
+
+TEST(SoftmaxCrossEntropy, LabelOutsideTheClassesIsAnError) {
+  std::vector<float> logits(6, 0.0f);
+  std::vector<int32_t> labels{1, 3};
+  double loss = 0;
+  EXPECT_THROW(softmax_cross_entropy(kCpu, logits.data(), labels.data(), 2, 3, 1.0f, nullptr, &loss), Error);
+}
+
+TEST(CountCorrect, CountsArgmaxHitsWithFirstMaximumWinning) {
+  std::vector<float> logits{0.1f, 0.9f, 0.0f,   // argmax 1
+                            2.0f, 2.0f, 1.0f,   // tie: first (0) wins
+                            -1.f, -2.f, -0.5f,  // argmax 2
+                            0.3f, 0.2f, 0.1f};  // argmax 0
+  std::vector<int32_t> labels{1, 1, 2, 2};
+  int64_t correct = 5;  // the kernel adds to it
+  count_correct(kCpu, logits.data(), labels.data(), 4, 3, &correct);
+  EXPECT_EQ(correct, 5 + 2);
+}
+
+TEST(SgdMomentum, MatchesPyTorchFormulaOverSeveralSteps) {
+  const int64_t n = 257;
+  std::vector<float> params = random_values(n, 14), velocity(n, 0.0f);
+  std::vector<double> p_ref(params.begin(), params.end()), v_ref(n, 0.0);
+  const float lr = 0.1f, momentum = 0.9f, wd = 0.01f;
+  for (int step = 0; step < 3; ++step) {
+    std::vector<float> grads = random_values(n, 100 + step);
+    sgd_momentum(kCpu, params.data(), grads.data(), velocity.data(), n, lr, momentum, wd);
+    for (int64_t i = 0; i < n; ++i) {
+      double g = grads[i] + wd * p_ref[i];
+      v_ref[i] = momentum * v_ref[i] + g;
+      p_ref[i] -= lr * v_ref[i];
+    }
+  }
+  expect_close(params, p_ref, 1e-6);
+  expect_close(velocity, v_ref, 1e-6);
+}
+
+TEST(Dispatch, CudaWithoutCudaBuildIsAClearError) {
+  float value = 1.0f;
+  try {
+    relu_forward(Device::kCuda, &value, &value, 1);
+    FAIL() << "expected an error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("relu_forward has no cuda implementation"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace rt::kernels

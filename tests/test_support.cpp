@@ -1,0 +1,79 @@
+#include "tests/test_support.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "core/base/check.h"
+#include "core/base/random.h"
+#include "data/shard_writer.h"
+
+namespace rt::testing {
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "ringtrain-test-XXXXXX").string();
+  RT_CHECK(mkdtemp(pattern.data()) != nullptr, "cannot create a temporary directory");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+void write_indexed_shards(const std::string& dir, const std::vector<int64_t>& sizes, int64_t features,
+                          int64_t classes) {
+  std::filesystem::create_directories(dir);
+  int64_t next = 0;
+  for (size_t s = 0; s < sizes.size(); ++s) {
+    std::vector<float> values(static_cast<size_t>(sizes[s] * features), 0.5f);
+    std::vector<int32_t> labels(static_cast<size_t>(sizes[s]));
+    for (int64_t i = 0; i < sizes[s]; ++i, ++next) {
+      values[static_cast<size_t>(i * features)] = static_cast<float>(next);
+      labels[static_cast<size_t>(i)] = static_cast<int32_t>(next % classes);
+    }
+    ShardInfo info;
+    info.path = fmt::format("{}/shard-{:05d}.h5", dir, s);
+    info.samples = sizes[s];
+    info.feature_shape = {features};
+    info.classes = classes;
+    info.feature_dtype = DType::kFloat32;
+    info.feature_scale = 1.0;
+    write_shard(info, values.data(), labels.data());
+  }
+}
+
+void write_cluster_shards(const std::string& dir, int64_t samples, int64_t shards, int64_t features,
+                          int64_t classes, uint64_t problem_seed, uint64_t sample_seed) {
+  std::filesystem::create_directories(dir);
+  Rng centers_rng(problem_seed, 1);
+  std::vector<float> centers(static_cast<size_t>(classes * features));
+  for (float& c : centers) c = centers_rng.uniform(0.0f, 1.0f);
+  Rng rng(sample_seed, 2);
+  int64_t base = samples / shards, extra = samples % shards;
+  for (int64_t s = 0; s < shards; ++s) {
+    int64_t count = base + (s < extra ? 1 : 0);
+    std::vector<uint8_t> values(static_cast<size_t>(count * features));
+    std::vector<int32_t> labels(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) {
+      int32_t label = static_cast<int32_t>(rng.below(static_cast<uint64_t>(classes)));
+      labels[static_cast<size_t>(i)] = label;
+      for (int64_t f = 0; f < features; ++f) {
+        float value = centers[static_cast<size_t>(label * features + f)] + rng.uniform(-0.25f, 0.25f);
+        value = std::min(1.0f, std::max(0.0f, value));
+        values[static_cast<size_t>(i * features + f)] = static_cast<uint8_t>(value * 255.0f);
+      }
+    }
+    ShardInfo info;
+    info.path = fmt::format("{}/part-{:05d}.h5", dir, s);
+    info.samples = count;
+    info.feature_shape = {features};
+    info.classes = classes;
+    info.feature_dtype = DType::kUInt8;
+    info.feature_scale = 1.0 / 255.0;
+    write_shard(info, values.data(), labels.data());
+  }
+}
+
+}  // namespace rt::testing

@@ -1,0 +1,38 @@
+// Helpers shared by the tests: temporary directories and synthetic shards.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/shard_info.h"
+
+namespace rt::testing {
+
+// A fresh directory, removed with everything in it when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Writes shards of the given sizes as DIR/shard-NNNNN.h5 with float32 features [features]; the
+// first feature of every sample is its global index (0, 1, 2, ... across shards in name order),
+// so tests can tell exactly which samples a loader returned. Labels are index % classes.
+void write_indexed_shards(const std::string& dir, const std::vector<int64_t>& sizes, int64_t features = 4,
+                          int64_t classes = 3);
+
+// Writes a learnable synthetic classification problem: `classes` clusters in `features`
+// dimensions whose centres come from `problem_seed`, and `samples` samples around them drawn from
+// `sample_seed`, split over `shards` shards. Training and test sets share the problem seed.
+void write_cluster_shards(const std::string& dir, int64_t samples, int64_t shards, int64_t features,
+                          int64_t classes, uint64_t problem_seed, uint64_t sample_seed);
+
+}  // namespace rt::testing
