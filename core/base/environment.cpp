@@ -1,6 +1,7 @@
 #include "core/base/environment.h"
 
 #include <mpi.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -57,9 +58,17 @@ Placement detect_placement() {
   return placement;
 }
 
+int cores_available() {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (sched_getaffinity(0, sizeof mask, &mask) == 0) return std::max(1, CPU_COUNT(&mask));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 int default_thread_count(const Placement& placement) {
   int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, cores / std::max(1, placement.local_size));
+  int share = std::max(1, cores / std::max(1, placement.local_size));
+  return std::min(share, cores_available());
 }
 
 }  // namespace rt

@@ -33,7 +33,11 @@ class MpiRuntime {
 // The placement of this process: from MPI_COMM_WORLD when MPI is active, else a single process.
 Placement detect_placement();
 
-// Threads for this rank's math: the machine's cores shared among the ranks on it.
+// Cores this process may run on (its CPU affinity; mpirun binds ranks to cores by default).
+int cores_available();
+
+// Threads for this rank's math: the machine's cores shared among the ranks on it, and never more
+// than the cores the process is bound to (more threads than cores makes OpenMP spin and thrash).
 int default_thread_count(const Placement& placement);
 
 std::string host_name();

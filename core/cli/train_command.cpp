@@ -32,10 +32,14 @@ CommandRunner add_train_command(CLI::App& app) {
     Placement placement = detect_placement();
     int threads = train_config.threads > 0 ? static_cast<int>(train_config.threads) : default_thread_count(placement);
     kernels::set_cpu_threads(threads);
-    log_line(LogLevel::kInfo, fmt::format("rank {} of {} on {} (local rank {} of {}), {} {} thread(s), {} backend",
-                                          placement.rank, placement.size, placement.host, placement.local_rank,
-                                          placement.local_size, device_name(train_config.device), threads,
-                                          comm.backend()));
+    log_line(LogLevel::kInfo,
+             fmt::format("rank {} of {} on {} (local rank {} of {}), {} {} thread(s) on {} available core(s), {} backend",
+                         placement.rank, placement.size, placement.host, placement.local_rank, placement.local_size,
+                         device_name(train_config.device), threads, cores_available(), comm.backend()));
+    if (threads > cores_available()) {
+      log_warning("{} threads on {} core(s) will thrash; mpirun binds each rank to a core unless given --bind-to none",
+                  threads, cores_available());
+    }
     Trainer trainer(train_config, comm);
     trainer.run();
   };

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The same Fashion-MNIST job (seed, global batch 128, 10 epochs) with 1, 2 and 4 ranks on this
+# machine: final test accuracy, which should agree within noise, and samples/s of the whole job.
+# Usage: benchmarks/mlp_cpu/ranks.sh [EPOCHS]      (run by hand; CI never runs it)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+epochs=${1:-10}
+[[ -x build/ringtrain ]] || bash scripts/build.sh
+export RINGTRAIN_DATA=${RINGTRAIN_DATA:-$PWD/data/fashion-mnist}
+[[ -d "$RINGTRAIN_DATA/train" ]] || build/ringtrain shard --idx-dir /usr/share/datasets/fashion-mnist --output "$RINGTRAIN_DATA"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+root_flag=()
+[[ $(id -u) -eq 0 ]] && root_flag=(--allow-run-as-root)
+for ranks in 1 2 4; do
+  mpirun "${root_flag[@]}" --oversubscribe --bind-to none -np "$ranks" build/ringtrain train examples/fashion_mnist/mlp.toml \
+    --set train.epochs="$epochs" --set log.metrics="$out/np$ranks.jsonl" | tail -1
+done
+/usr/bin/python3 - "$out" <<'PY'
+import json, statistics, sys
+rows = {n: [json.loads(l) for l in open(f"{sys.argv[1]}/np{n}.jsonl")] for n in (1, 2, 4)}
+print(f"{'ranks':>6}{'test acc %':>12}{'samples/s':>12}{'all-reduce s/epoch':>20}")
+for n, r in rows.items():
+    print(f"{n:6d}{100 * r[-1]['test_accuracy']:12.2f}{statistics.median(e['samples_per_second'] for e in r[1:]):12.0f}"
+          f"{statistics.median(e['communication_seconds'] for e in r[1:]):20.3f}")
+accuracies = [100 * r[-1]["test_accuracy"] for r in rows.values()]
+print(f"RESULT mlp_cpu_rank_accuracy_spread: ours {max(accuracies) - min(accuracies):.2f} points, goal 0.50 points, ratio {(max(accuracies) - min(accuracies)) / 0.5:.2f}")
+PY

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Fashion-MNIST MLP (784-512-256-10, batch 128, SGD momentum 0.9, lr 0.05, cosine) on the CPU:
+# ringtrain at -np 1 against PyTorch (Debian's python3-torch with OpenBLAS) on the same shards and
+# thread count, beside the GEMM ceiling of one training step on this machine.
+# Usage: benchmarks/mlp_cpu/run.sh [EPOCHS] [THREADS]      (run by hand; CI never runs it)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+epochs=${1:-10}
+threads=${2:-2}
+bash scripts/install-deps.sh --bench
+[[ -x build/ringtrain && -x build/benchmarks/gemm_ceiling ]] || bash scripts/build.sh
+data=${RINGTRAIN_DATA:-$PWD/data/fashion-mnist}
+[[ -d "$data/train" ]] || build/ringtrain shard --idx-dir /usr/share/datasets/fashion-mnist --output "$data"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+echo "== ringtrain, 1 process, $threads threads"
+RINGTRAIN_DATA=$data build/ringtrain train examples/fashion_mnist/mlp.toml --set train.epochs="$epochs" \
+  --set runtime.threads="$threads" --set log.metrics="$out/ringtrain.jsonl"
+
+echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), $threads threads"
+# OpenBLAS misdetects these processors ("Prescott") and runs 2-3x slower unless told the core type.
+OPENBLAS_CORETYPE=SkylakeX OMP_NUM_THREADS=$threads /usr/bin/python3 benchmarks/mlp_cpu/torch_mlp.py \
+  --data "$data" --epochs "$epochs" --threads "$threads" | tee "$out/torch.jsonl"
+
+echo "== GEMM ceiling of one step"
+build/benchmarks/gemm_ceiling 128 "$threads" 784 512 256 10 | tee "$out/ceiling.txt"
+
+/usr/bin/python3 - "$out" <<'PY'
+import json, statistics, sys
+out = sys.argv[1]
+def epochs(name):
+    return [json.loads(line) for line in open(f"{out}/{name}.jsonl")]
+ours, peer = epochs("ringtrain"), epochs("torch")
+ceiling = {k: float(v) for k, v in (line.split() for line in open(f"{out}/ceiling.txt") if not line.startswith("gemm"))}
+# Steady state: the median epoch after the first (which includes warm-up).
+def rate(rows): return statistics.median(r["samples_per_second"] for r in rows[1:] or rows)
+r_ours, r_peer, r_ceiling = rate(ours), rate(peer), ceiling["ceiling_samples_per_second"]
+a_ours, a_peer = ours[-1]["test_accuracy"], peer[-1]["test_accuracy"]
+print()
+print(f"{'':28}{'ringtrain':>12}{'PyTorch':>12}{'ratio':>8}")
+print(f"{'samples/s (median epoch)':28}{r_ours:12.0f}{r_peer:12.0f}{r_ours / r_peer:8.2f}")
+print(f"{'final test accuracy %':28}{100 * a_ours:12.2f}{100 * a_peer:12.2f}")
+print(f"{'GEMM ceiling samples/s':28}{r_ceiling:12.0f}{'':12}{r_ours / r_ceiling:8.2f}")
+print(f"{'achieved GFLOP/s':28}{r_ours * ceiling['flops_per_sample'] / 1e9:12.1f}{r_peer * ceiling['flops_per_sample'] / 1e9:12.1f}")
+print(f"RESULT mlp_cpu_samples_per_second: ours {r_ours:.0f} samples/s, pytorch {r_peer:.0f} samples/s, ratio {r_ours / r_peer:.2f}")
+print(f"RESULT mlp_cpu_test_accuracy: ours {100 * a_ours:.2f} %, pytorch {100 * a_peer:.2f} %, ratio {a_ours / a_peer:.3f}")
+print(f"RESULT mlp_cpu_gemm_ceiling_fraction: ours {r_ours:.0f} samples/s, ceiling {r_ceiling:.0f} samples/s, ratio {r_ours / r_ceiling:.2f}")
+PY
