@@ -133,6 +133,17 @@ TEST_F(CliTest, AProblemSeenByOneRankAloneEndsTheWholeJob) {
   EXPECT_NE(outcome.output.find("data directory /missing/train does not exist"), std::string::npos) << outcome.output;
 }
 
+TEST_F(CliTest, ARankKilledMidTrainingEndsTheWholeJob) {
+  // Rank 1 is killed (SIGKILL) a second into a long run; rank 0 must not wait for it for ever.
+  std::string path = config(dir_.file("train"), dir_.file("test"));
+  std::string command = kMpi2 + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (sleep 1; kill -9 $$) & fi; exec " +
+                        kBinary + " train " + path + " --set train.epochs=1000000'";
+  Outcome outcome = run(command);
+  EXPECT_NE(outcome.exit_code, 0) << outcome.output;
+  EXPECT_NE(outcome.output.find("rank 1"), std::string::npos) << outcome.output;
+  EXPECT_LT(outcome.seconds, 30.0) << outcome.output;
+}
+
 TEST_F(CliTest, ShardCommandConvertsIdxAndNamesMissingInput) {
   expect_failure(run(kBinary + " shard --images /nonexistent/i.gz --labels /nonexistent/l.gz --output " +
                      dir_.file("out")),
