@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 epochs=${1:-10}
 [[ -x build/ringtrain ]] || bash scripts/build.sh
-export RINGTRAIN_DATA=${RINGTRAIN_DATA:-$PWD/data/fashion-mnist}
+export RINGTRAIN_DATA=${RINGTRAIN_DATA:-$PWD/datasets/fashion-mnist}
 [[ -d "$RINGTRAIN_DATA/train" ]] || build/ringtrain shard --idx-dir /usr/share/datasets/fashion-mnist --output "$RINGTRAIN_DATA"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

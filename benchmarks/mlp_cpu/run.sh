@@ -9,7 +9,7 @@ epochs=${1:-10}
 threads=${2:-2}
 bash scripts/install-deps.sh --bench
 [[ -x build/ringtrain && -x build/benchmarks/gemm_ceiling ]] || bash scripts/build.sh
-data=${RINGTRAIN_DATA:-$PWD/data/fashion-mnist}
+data=${RINGTRAIN_DATA:-$PWD/datasets/fashion-mnist}
 [[ -d "$data/train" ]] || build/ringtrain shard --idx-dir /usr/share/datasets/fashion-mnist --output "$data"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

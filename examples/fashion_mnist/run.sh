@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 ranks=${1:-2}
 [[ $# -gt 0 ]] && shift
 idx=/usr/share/datasets/fashion-mnist
-export RINGTRAIN_DATA=${RINGTRAIN_DATA:-$PWD/data/fashion-mnist}
+export RINGTRAIN_DATA=${RINGTRAIN_DATA:-$PWD/datasets/fashion-mnist}
 if [[ ! -d "$RINGTRAIN_DATA/train" ]]; then
   build/ringtrain shard --idx-dir "$idx" --output "$RINGTRAIN_DATA" --train-shards 8 --test-shards 2
 fi

@@ -1,0 +1,193 @@
+#include "data/loader.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "core/base/check.h"
+#include "core/base/random.h"
+#include "data/shard_reader.h"
+
+namespace rt {
+
+Loader::Loader(ShardIndex index, LoaderOptions options) : index_(std::move(index)), options_(options) {
+  RT_CHECK(options_.prefetch >= 1, "loader prefetch must be at least 1, not {}", options_.prefetch);
+  RT_CHECK(options_.shuffle_window >= 1, "loader shuffle window must be at least 1, not {}", options_.shuffle_window);
+  feature_size_ = index_.layout().feature_size();
+  feature_bytes_ = index_.layout().feature_bytes();
+  // The plan of epoch 0 sets the batch count (the same for every epoch) and checks the sizes.
+  RankPlan plan = options_.mode == LoaderMode::kTraining
+                      ? plan_training_epoch(index_.shard_sizes(), options_.seed, 0, options_.rank, options_.size,
+                                            options_.batch)
+                      : plan_evaluation(index_.shard_sizes(), options_.rank, options_.size, options_.batch);
+  batches_per_epoch_ = plan.batches;
+
+  for (int i = 0; i < options_.prefetch + 1; ++i) {
+    auto slot = std::make_unique<Slot>();
+    slot->features.resize(static_cast<size_t>(options_.batch * feature_size_));
+    slot->labels.resize(static_cast<size_t>(options_.batch));
+    slot->batch.features = slot->features.data();
+    slot->batch.labels = slot->labels.data();
+    slot->batch.feature_size = feature_size_;
+    slots_.push_back(std::move(slot));
+  }
+  int64_t window = std::min<int64_t>(options_.shuffle_window, std::max<int64_t>(plan.samples, 1));
+  window_features_.resize(static_cast<size_t>(window * feature_bytes_));
+  window_labels_.resize(static_cast<size_t>(window));
+  window_order_.resize(static_cast<size_t>(window));
+}
+
+Loader::~Loader() { stop(); }
+
+void Loader::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (reader_.joinable()) reader_.join();
+}
+
+void Loader::start_epoch(int64_t epoch) {
+  stop();
+  RankPlan plan = options_.mode == LoaderMode::kTraining
+                      ? plan_training_epoch(index_.shard_sizes(), options_.seed, epoch, options_.rank, options_.size,
+                                            options_.batch)
+                      : plan_evaluation(index_.shard_sizes(), options_.rank, options_.size, options_.batch);
+  free_.clear();
+  ready_.clear();
+  for (auto& slot : slots_) free_.push_back(slot.get());
+  held_ = nullptr;
+  failure_ = nullptr;
+  stopping_ = false;
+  producing_ = true;
+  reader_ = std::thread([this, plan = std::move(plan), epoch]() mutable {
+    try {
+      produce(std::move(plan), epoch);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      failure_ = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      producing_ = false;
+    }
+    changed_.notify_all();
+  });
+}
+
+const Batch* Loader::next() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (held_) {
+    free_.push_back(held_);
+    held_ = nullptr;
+    changed_.notify_all();
+  }
+  changed_.wait(lock, [this] { return !ready_.empty() || !producing_; });
+  if (!ready_.empty()) {
+    held_ = ready_.front();
+    ready_.pop_front();
+    return &held_->batch;
+  }
+  if (failure_) {
+    std::exception_ptr failure = failure_;
+    failure_ = nullptr;
+    std::rethrow_exception(failure);
+  }
+  return nullptr;
+}
+
+Loader::Slot* Loader::take_free_slot() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [this] { return !free_.empty() || stopping_; });
+  if (stopping_) return nullptr;
+  Slot* slot = free_.front();
+  free_.pop_front();
+  return slot;
+}
+
+void Loader::publish(Slot* slot) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ready_.push_back(slot);
+  }
+  changed_.notify_all();
+}
+
+void Loader::fill_batches(const uint8_t* raw, const int32_t* labels, const uint32_t* order, int64_t count,
+                          Slot*& slot, int64_t& filled) {
+  const float scale = static_cast<float>(index_.layout().feature_scale);
+  const bool bytes = index_.layout().feature_dtype == DType::kUInt8;
+  for (int64_t i = 0; i < count; ++i) {
+    if (!slot) {
+      slot = take_free_slot();
+      if (!slot) return;
+      filled = 0;
+    }
+    uint32_t row = order[i];
+    float* out = slot->features.data() + filled * feature_size_;
+    const uint8_t* in = raw + row * feature_bytes_;
+    if (bytes) {
+      for (int64_t f = 0; f < feature_size_; ++f) out[f] = static_cast<float>(in[f]) * scale;
+    } else {
+      std::memcpy(out, in, static_cast<size_t>(feature_bytes_));
+      if (scale != 1.0f) {
+        for (int64_t f = 0; f < feature_size_; ++f) out[f] *= scale;
+      }
+    }
+    slot->labels[filled] = labels[row];
+    if (++filled == options_.batch) {
+      slot->batch.rows = filled;
+      publish(slot);
+      slot = nullptr;
+    }
+  }
+}
+
+void Loader::produce(RankPlan plan, int64_t epoch) {
+  const int64_t window = static_cast<int64_t>(window_labels_.size());
+  const bool shuffle = options_.mode == LoaderMode::kTraining;
+  std::unique_ptr<ShardReader> reader;
+  Slot* slot = nullptr;
+  int64_t filled = 0;
+  int64_t window_index = 0;
+
+  size_t segment = 0;
+  int64_t segment_offset = 0;  // rows of plan.segments[segment] already read
+  while (segment < plan.segments.size()) {
+    // Fill one window with the next rows of the plan.
+    int64_t in_window = 0;
+    while (in_window < window && segment < plan.segments.size()) {
+      const ShardSegment& piece = plan.segments[segment];
+      const std::string& path = index_.shards()[piece.shard].path;
+      if (!reader || reader->info().path != path) reader = std::make_unique<ShardReader>(path);
+      int64_t rows = std::min(window - in_window, piece.count - segment_offset);
+      reader->read(piece.first + segment_offset, rows, window_features_.data() + in_window * feature_bytes_,
+                   window_labels_.data() + in_window);
+      in_window += rows;
+      segment_offset += rows;
+      if (segment_offset == piece.count) {
+        ++segment;
+        segment_offset = 0;
+      }
+    }
+    std::iota(window_order_.begin(), window_order_.begin() + in_window, 0u);
+    if (shuffle) {
+      Rng rng(options_.seed, (static_cast<uint64_t>(epoch) << 40) ^ (static_cast<uint64_t>(options_.rank) << 20) ^
+                                 static_cast<uint64_t>(window_index));
+      rng.shuffle(window_order_.data(), static_cast<uint64_t>(in_window));
+    }
+    fill_batches(window_features_.data(), window_labels_.data(), window_order_.data(), in_window, slot, filled);
+    ++window_index;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return;
+    }
+  }
+  if (slot && filled > 0) {  // the short last batch of an evaluation
+    slot->batch.rows = filled;
+    publish(slot);
+  }
+}
+
+}  // namespace rt

@@ -1,0 +1,93 @@
+// The per-rank loader: reads this rank's share of an epoch (epoch_plan.h) from its shards on a
+// background thread, shuffles it within a bounded window, and hands out batches of float features
+// and int32 labels from a fixed pool of buffers. After the first epoch nothing is allocated.
+//
+// A batch returned by next() stays valid until the following next() or start_epoch(). An error on
+// the reading thread (a bad shard, a failed read) is thrown by next(), naming the file.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "data/epoch_plan.h"
+#include "data/shard_index.h"
+
+namespace rt {
+
+enum class LoaderMode { kTraining, kEvaluation };
+
+struct LoaderOptions {
+  LoaderMode mode = LoaderMode::kTraining;
+  int64_t batch = 64;             // samples per batch on this rank
+  int rank = 0;
+  int size = 1;
+  uint64_t seed = 0;
+  int64_t shuffle_window = 16384;  // samples held for shuffling (training)
+  int prefetch = 4;               // batches read ahead
+};
+
+struct Batch {
+  const float* features = nullptr;  // rows x feature_size
+  const int32_t* labels = nullptr;  // rows
+  int64_t rows = 0;
+  int64_t feature_size = 0;
+};
+
+class Loader {
+ public:
+  Loader(ShardIndex index, LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  const ShardIndex& index() const { return index_; }
+  const LoaderOptions& options() const { return options_; }
+  // Batches of this rank in one epoch; in training the same on every rank.
+  int64_t batches_per_epoch() const { return batches_per_epoch_; }
+  // Starts reading `epoch` (a running epoch is abandoned).
+  void start_epoch(int64_t epoch);
+  // The next batch of the epoch, or nullptr when it is done.
+  const Batch* next();
+
+ private:
+  struct Slot {
+    std::vector<float> features;
+    std::vector<int32_t> labels;
+    Batch batch;
+  };
+  void produce(RankPlan plan, int64_t epoch);
+  void fill_batches(const uint8_t* raw, const int32_t* labels, const uint32_t* order, int64_t count,
+                    Slot*& slot, int64_t& filled);
+  Slot* take_free_slot();
+  void publish(Slot* slot);
+  void stop();
+
+  ShardIndex index_;
+  LoaderOptions options_;
+  int64_t batches_per_epoch_ = 0;
+  int64_t feature_size_ = 0;
+  int64_t feature_bytes_ = 0;
+
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<uint8_t> window_features_;
+  std::vector<int32_t> window_labels_;
+  std::vector<uint32_t> window_order_;
+
+  std::thread reader_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Slot*> free_;
+  std::deque<Slot*> ready_;
+  Slot* held_ = nullptr;
+  bool producing_ = false;
+  bool stopping_ = false;
+  std::exception_ptr failure_;
+};
+
+}  // namespace rt

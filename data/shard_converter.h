@@ -1,0 +1,22 @@
+// Converts an IDX image/label pair (MNIST, Fashion-MNIST) into shards of near-equal size.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rt {
+
+struct ShardConversion {
+  std::string images;      // IDX file of images [count, rows, cols], uint8
+  std::string labels;      // IDX file of labels [count], uint8
+  std::string output_dir;  // created if missing
+  std::string name;        // shards are written as NAME-00000.h5 ...
+  int64_t shards = 1;
+  int64_t classes = 10;
+};
+
+// Writes the shards and returns their paths. Features stay uint8 with feature_scale 1/255.
+std::vector<std::string> convert_idx_to_shards(const ShardConversion& conversion);
+
+}  // namespace rt

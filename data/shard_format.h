@@ -1,0 +1,25 @@
+// Names and limits of the HDF5 shard format; docs/shard-format.md describes it in full.
+#pragma once
+
+#include <cstdint>
+
+namespace rt::shard_format {
+
+constexpr const char* kFormatName = "ringtrain-shard";
+constexpr int64_t kVersion = 1;
+
+// Datasets.
+constexpr const char* kFeatures = "features";  // [samples, feature_shape...], uint8 or float32
+constexpr const char* kLabels = "labels";      // [samples], int32 in [0, num_classes)
+
+// Attributes of the root group.
+constexpr const char* kAttrFormat = "format";                // string, kFormatName
+constexpr const char* kAttrVersion = "format_version";       // int64
+constexpr const char* kAttrSamples = "num_samples";          // int64
+constexpr const char* kAttrFeatureShape = "feature_shape";   // int64[rank]
+constexpr const char* kAttrClasses = "num_classes";          // int64
+constexpr const char* kAttrFeatureScale = "feature_scale";   // float64: float feature = stored * scale
+
+constexpr int64_t kChunkSamples = 1024;  // rows per HDF5 chunk
+
+}  // namespace rt::shard_format

@@ -1,0 +1,51 @@
+#include "data/shard_index.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/base/check.h"
+#include "data/shard_reader.h"
+
+namespace rt {
+
+ShardIndex::ShardIndex(const std::string& directory) : directory_(directory) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  RT_CHECK(fs::exists(directory, error), "data directory {} does not exist", directory);
+  RT_CHECK(fs::is_directory(directory, error), "data directory {} is not a directory", directory);
+  std::vector<std::string> paths;
+  for (const fs::directory_entry& entry : fs::directory_iterator(directory, error)) {
+    if (entry.path().extension() == ".h5") paths.push_back(entry.path().string());
+  }
+  RT_CHECK(!error, "cannot list data directory {}: {}", directory, error.message());
+  RT_CHECK(!paths.empty(), "data directory {} holds no shards (*.h5 files)", directory);
+  std::sort(paths.begin(), paths.end());
+
+  for (const std::string& path : paths) {
+    ShardInfo info = ShardReader(path).info();
+    if (!shards_.empty()) {
+      const ShardInfo& first = shards_.front();
+      RT_CHECK(info.feature_shape == first.feature_shape && info.feature_dtype == first.feature_dtype &&
+                   info.classes == first.classes && info.feature_scale == first.feature_scale,
+               "shard {} does not match {}: features {} [{}] scale {}, {} classes against {} [{}] scale {}, {} classes",
+               path, first.path, dtype_name(info.feature_dtype), fmt::join(info.feature_shape, ", "),
+               info.feature_scale, info.classes, dtype_name(first.feature_dtype), fmt::join(first.feature_shape, ", "),
+               first.feature_scale, first.classes);
+    }
+    shards_.push_back(std::move(info));
+  }
+}
+
+std::vector<int64_t> ShardIndex::shard_sizes() const {
+  std::vector<int64_t> sizes;
+  for (const ShardInfo& shard : shards_) sizes.push_back(shard.samples);
+  return sizes;
+}
+
+int64_t ShardIndex::total_samples() const {
+  int64_t total = 0;
+  for (const ShardInfo& shard : shards_) total += shard.samples;
+  return total;
+}
+
+}  // namespace rt

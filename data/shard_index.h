@@ -1,0 +1,29 @@
+// The shards of one directory (every *.h5 file, in name order), opened once to check that each is
+// a valid shard and that all agree on feature shape, dtype, scale and class count.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "data/shard_info.h"
+
+namespace rt {
+
+class ShardIndex {
+ public:
+  // Throws naming the directory when it is missing or holds no shard, or naming the first bad file.
+  explicit ShardIndex(const std::string& directory);
+
+  const std::string& directory() const { return directory_; }
+  const std::vector<ShardInfo>& shards() const { return shards_; }
+  std::vector<int64_t> shard_sizes() const;
+  int64_t total_samples() const;
+  // What every shard agrees on (the first shard's header).
+  const ShardInfo& layout() const { return shards_.front(); }
+
+ private:
+  std::string directory_;
+  std::vector<ShardInfo> shards_;
+};
+
+}  // namespace rt

@@ -1,0 +1,177 @@
+#include "data/shard_reader.h"
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <vector>
+
+#include "core/base/check_hdf5.h"
+#include "data/shard_format.h"
+
+namespace rt {
+
+namespace {
+
+Hdf5Handle open_attribute(hid_t file, const char* name, const std::string& path) {
+  htri_t exists = H5Aexists(file, name);
+  RT_CHECK(exists > 0, "shard {}: attribute '{}' is missing (not a ringtrain shard?)", path, name);
+  return Hdf5Handle(RT_CHECK_HDF5(H5Aopen(file, name, H5P_DEFAULT), "shard {}: opening attribute {}", path, name),
+                    H5Aclose);
+}
+
+hssize_t attribute_elements(hid_t attribute) {
+  Hdf5Handle space(H5Aget_space(attribute), H5Sclose);
+  return H5Sget_simple_extent_npoints(space.get());
+}
+
+std::vector<int64_t> read_int64s(hid_t file, const char* name, const std::string& path) {
+  Hdf5Handle attribute = open_attribute(file, name, path);
+  Hdf5Handle type(H5Aget_type(attribute.get()), H5Tclose);
+  RT_CHECK(H5Tget_class(type.get()) == H5T_INTEGER, "shard {}: attribute '{}' must hold integers", path, name);
+  std::vector<int64_t> values(static_cast<size_t>(attribute_elements(attribute.get())));
+  RT_CHECK_HDF5(H5Aread(attribute.get(), H5T_NATIVE_INT64, values.data()), "shard {}: reading attribute {}", path,
+                name);
+  return values;
+}
+
+int64_t read_int64(hid_t file, const char* name, const std::string& path) {
+  std::vector<int64_t> values = read_int64s(file, name, path);
+  RT_CHECK(values.size() == 1, "shard {}: attribute '{}' must be one integer, it holds {}", path, name, values.size());
+  return values[0];
+}
+
+double read_double(hid_t file, const char* name, const std::string& path) {
+  Hdf5Handle attribute = open_attribute(file, name, path);
+  Hdf5Handle type(H5Aget_type(attribute.get()), H5Tclose);
+  H5T_class_t type_class = H5Tget_class(type.get());
+  RT_CHECK((type_class == H5T_FLOAT || type_class == H5T_INTEGER) && attribute_elements(attribute.get()) == 1,
+           "shard {}: attribute '{}' must be one number", path, name);
+  double value = 0;
+  RT_CHECK_HDF5(H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &value), "shard {}: reading attribute {}", path, name);
+  return value;
+}
+
+std::string read_string(hid_t file, const char* name, const std::string& path) {
+  Hdf5Handle attribute = open_attribute(file, name, path);
+  Hdf5Handle type(H5Aget_type(attribute.get()), H5Tclose);
+  RT_CHECK(H5Tget_class(type.get()) == H5T_STRING && !H5Tis_variable_str(type.get()),
+           "shard {}: attribute '{}' must be a fixed-length string", path, name);
+  std::string value(H5Tget_size(type.get()), '\0');
+  RT_CHECK_HDF5(H5Aread(attribute.get(), type.get(), value.data()), "shard {}: reading attribute {}", path, name);
+  while (!value.empty() && value.back() == '\0') value.pop_back();
+  return value;
+}
+
+std::vector<int64_t> dataset_dims(hid_t dataset) {
+  Hdf5Handle space(H5Dget_space(dataset), H5Sclose);
+  int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(static_cast<size_t>(std::max(rank, 0)));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  return std::vector<int64_t>(dims.begin(), dims.end());
+}
+
+// "uint8", "int32", "float64"... for messages.
+std::string type_text(hid_t type) {
+  const char* kind = "other";
+  switch (H5Tget_class(type)) {
+    case H5T_INTEGER: kind = H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int"; break;
+    case H5T_FLOAT: kind = "float"; break;
+    case H5T_STRING: return "string";
+    default: return "a non-numeric type";
+  }
+  return fmt::format("{}{}", kind, H5Tget_size(type) * 8);
+}
+
+Hdf5Handle open_dataset(hid_t file, const char* name, const std::string& path) {
+  RT_CHECK(H5Lexists(file, name, H5P_DEFAULT) > 0, "shard {}: dataset '{}' is missing", path, name);
+  return Hdf5Handle(RT_CHECK_HDF5(H5Dopen2(file, name, H5P_DEFAULT), "shard {}: opening dataset {}", path, name),
+                    H5Dclose);
+}
+
+}  // namespace
+
+ShardReader::ShardReader(const std::string& path) {
+  silence_hdf5_errors();
+  info_.path = path;
+  struct stat status {};
+  RT_CHECK(stat(path.c_str(), &status) == 0, "shard {} does not exist or cannot be read", path);
+  RT_CHECK(H5Fis_hdf5(path.c_str()) > 0, "shard {} is not an HDF5 file (or is truncated)", path);
+  file_ = Hdf5Handle(RT_CHECK_HDF5(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "cannot open shard {}", path),
+                     H5Fclose);
+  hid_t file = file_.get();
+
+  std::string format = read_string(file, shard_format::kAttrFormat, path);
+  RT_CHECK(format == shard_format::kFormatName, "shard {}: format is '{}', expected '{}'", path, format,
+           shard_format::kFormatName);
+  int64_t version = read_int64(file, shard_format::kAttrVersion, path);
+  RT_CHECK(version == shard_format::kVersion, "shard {}: format version {} is not supported (this build reads {})",
+           path, version, shard_format::kVersion);
+  info_.samples = read_int64(file, shard_format::kAttrSamples, path);
+  RT_CHECK(info_.samples >= 0, "shard {}: num_samples is {}", path, info_.samples);
+  info_.feature_shape = read_int64s(file, shard_format::kAttrFeatureShape, path);
+  RT_CHECK(!info_.feature_shape.empty(), "shard {}: feature_shape is empty", path);
+  for (int64_t extent : info_.feature_shape) {
+    RT_CHECK(extent > 0, "shard {}: feature_shape has a non-positive extent {}", path, extent);
+  }
+  info_.classes = read_int64(file, shard_format::kAttrClasses, path);
+  RT_CHECK(info_.classes > 0 && info_.classes <= INT32_MAX, "shard {}: num_classes is {}", path, info_.classes);
+  info_.feature_scale = read_double(file, shard_format::kAttrFeatureScale, path);
+  RT_CHECK(std::isfinite(info_.feature_scale) && info_.feature_scale != 0.0, "shard {}: feature_scale is {}", path,
+           info_.feature_scale);
+
+  features_ = open_dataset(file, shard_format::kFeatures, path);
+  Hdf5Handle feature_type(H5Dget_type(features_.get()), H5Tclose);
+  std::string stored = type_text(feature_type.get());
+  if (stored == "uint8") {
+    info_.feature_dtype = DType::kUInt8;
+  } else if (stored == "float32") {
+    info_.feature_dtype = DType::kFloat32;
+  } else {
+    RT_FAIL("shard {}: dataset 'features' has type {}, expected uint8 or float32", path, stored);
+  }
+  std::vector<int64_t> expected_dims{info_.samples};
+  expected_dims.insert(expected_dims.end(), info_.feature_shape.begin(), info_.feature_shape.end());
+  std::vector<int64_t> dims = dataset_dims(features_.get());
+  RT_CHECK(dims == expected_dims, "shard {}: dataset 'features' has shape [{}], the attributes say [{}]", path,
+           fmt::join(dims, ", "), fmt::join(expected_dims, ", "));
+
+  labels_ = open_dataset(file, shard_format::kLabels, path);
+  Hdf5Handle label_type(H5Dget_type(labels_.get()), H5Tclose);
+  stored = type_text(label_type.get());
+  RT_CHECK(stored == "int32", "shard {}: dataset 'labels' has type {}, expected int32", path, stored);
+  dims = dataset_dims(labels_.get());
+  RT_CHECK(dims == std::vector<int64_t>{info_.samples}, "shard {}: dataset 'labels' has shape [{}], expected [{}]",
+           path, fmt::join(dims, ", "), info_.samples);
+}
+
+void ShardReader::read(int64_t first, int64_t count, void* features, int32_t* labels) {
+  RT_CHECK(first >= 0 && count >= 0 && first + count <= info_.samples,
+           "shard {}: rows [{}, {}) are outside its {} samples", info_.path, first, first + count, info_.samples);
+  if (count == 0) return;
+  int rank = static_cast<int>(info_.feature_shape.size()) + 1;
+  std::vector<hsize_t> start(rank, 0), extent(rank);
+  start[0] = static_cast<hsize_t>(first);
+  extent[0] = static_cast<hsize_t>(count);
+  for (int d = 1; d < rank; ++d) extent[d] = static_cast<hsize_t>(info_.feature_shape[d - 1]);
+
+  Hdf5Handle file_space(H5Dget_space(features_.get()), H5Sclose);
+  RT_CHECK_HDF5(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr),
+                "shard {}: selecting rows", info_.path);
+  Hdf5Handle memory_space(H5Screate_simple(rank, extent.data(), nullptr), H5Sclose);
+  hid_t memory_type = info_.feature_dtype == DType::kUInt8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
+  RT_CHECK_HDF5(H5Dread(features_.get(), memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, features),
+                "shard {}: reading features of rows [{}, {})", info_.path, first, first + count);
+
+  Hdf5Handle label_space(H5Dget_space(labels_.get()), H5Sclose);
+  RT_CHECK_HDF5(H5Sselect_hyperslab(label_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr),
+                "shard {}: selecting labels", info_.path);
+  Hdf5Handle label_memory(H5Screate_simple(1, extent.data(), nullptr), H5Sclose);
+  RT_CHECK_HDF5(H5Dread(labels_.get(), H5T_NATIVE_INT32, label_memory.get(), label_space.get(), H5P_DEFAULT, labels),
+                "shard {}: reading labels of rows [{}, {})", info_.path, first, first + count);
+  for (int64_t i = 0; i < count; ++i) {
+    RT_CHECK(labels[i] >= 0 && labels[i] < info_.classes, "shard {}: label {} of row {} is outside [0, {})",
+             info_.path, labels[i], first + i, info_.classes);
+  }
+}
+
+}  // namespace rt
