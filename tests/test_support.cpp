@@ -11,6 +11,15 @@
 
 namespace rt::testing {
 
+std::string error_message(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
 TempDir::TempDir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "ringtrain-test-XXXXXX").string();
   RT_CHECK(mkdtemp(pattern.data()) != nullptr, "cannot create a temporary directory");

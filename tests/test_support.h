@@ -2,12 +2,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "data/shard_info.h"
 
 namespace rt::testing {
+
+// The message of the rt::Error that `action` throws, or "(no error)".
+std::string error_message(const std::function<void()>& action);
 
 // A fresh directory, removed with everything in it when the object dies.
 class TempDir {

@@ -5,23 +5,17 @@
 
 #include "core/base/check.h"
 #include "core/base/check_hdf5.h"
+#include "tests/test_support.h"
 
 namespace rt {
 namespace {
 
-std::string message_of(void (*action)()) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
+using testing::error_message;
 
 TEST(Check, PassingConditionDoesNotThrow) { EXPECT_NO_THROW(RT_CHECK(1 + 1 == 2, "never")); }
 
 TEST(Check, FailingConditionNamesMessageFileLineAndExpression) {
-  std::string text = message_of([] { RT_CHECK(2 < 1, "value {} too small", 7); });
+  std::string text = error_message([] { RT_CHECK(2 < 1, "value {} too small", 7); });
   EXPECT_NE(text.find("value 7 too small"), std::string::npos) << text;
   EXPECT_NE(text.find("tests/base/check_test.cpp:"), std::string::npos) << text;
   EXPECT_NE(text.find("2 < 1"), std::string::npos) << text;
@@ -29,7 +23,7 @@ TEST(Check, FailingConditionNamesMessageFileLineAndExpression) {
 
 TEST(Check, Hdf5FailureCarriesContextAndHdf5Reason) {
   silence_hdf5_errors();
-  std::string text = message_of([] {
+  std::string text = error_message([] {
     RT_CHECK_HDF5(H5Fopen("/nonexistent/ringtrain.h5", H5F_ACC_RDONLY, H5P_DEFAULT), "opening {}", "the test file");
   });
   EXPECT_NE(text.find("opening the test file"), std::string::npos) << text;

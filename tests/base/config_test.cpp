@@ -19,14 +19,7 @@ hidden = [4, 8]
 verbose = true
 )";
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
+using testing::error_message;
 
 TEST(Config, ReadsTypedValuesAndDefaults) {
   Config config = Config::load_string(kText, "test.toml");
@@ -47,7 +40,7 @@ TEST(Config, IntegerIsAcceptedWhereANumberIsExpected) {
 TEST(Config, UnknownKeyIsNamedWithTheFile) {
   Config config = Config::load_string("[train]\nepochs = 3\nepohcs = 4\n", "job.toml");
   config.get_int("train.epochs", 1, 1, 100);
-  std::string text = error_of([&] { config.reject_unknown_keys(); });
+  std::string text = error_message([&] { config.reject_unknown_keys(); });
   EXPECT_NE(text.find("job.toml"), std::string::npos) << text;
   EXPECT_NE(text.find("train.epohcs"), std::string::npos) << text;
   EXPECT_NE(text.find("not a known key"), std::string::npos) << text;
@@ -55,22 +48,22 @@ TEST(Config, UnknownKeyIsNamedWithTheFile) {
 
 TEST(Config, WrongTypeIsNamed) {
   Config config = Config::load_string("[train]\nepochs = \"three\"\n", "job.toml");
-  std::string text = error_of([&] { config.get_int("train.epochs", 1, 1, 100); });
+  std::string text = error_message([&] { config.get_int("train.epochs", 1, 1, 100); });
   EXPECT_NE(text.find("job.toml"), std::string::npos) << text;
   EXPECT_NE(text.find("train.epochs must be an integer"), std::string::npos) << text;
 }
 
 TEST(Config, OutOfRangeIsNamed) {
   Config config = Config::load_string("[train]\nepochs = 0\nlr = -1.0\n", "job.toml");
-  EXPECT_NE(error_of([&] { config.get_int("train.epochs", 1, 1, 100); }).find("train.epochs = 0 is out of range [1, 100]"),
+  EXPECT_NE(error_message([&] { config.get_int("train.epochs", 1, 1, 100); }).find("train.epochs = 0 is out of range [1, 100]"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { config.get_double("train.lr", 1, 0, 10); }).find("train.lr = -1 is out of range"),
+  EXPECT_NE(error_message([&] { config.get_double("train.lr", 1, 0, 10); }).find("train.lr = -1 is out of range"),
             std::string::npos);
 }
 
 TEST(Config, StringOutsideItsChoicesIsNamed) {
   Config config = Config::load_string("[runtime]\ndevice = \"tpu\"\n", "job.toml");
-  std::string text = error_of([&] { config.get_string("runtime.device", "cpu", {"cpu", "cuda"}); });
+  std::string text = error_message([&] { config.get_string("runtime.device", "cpu", {"cpu", "cuda"}); });
   EXPECT_NE(text.find("runtime.device = \"tpu\" is not one of: cpu, cuda"), std::string::npos) << text;
 }
 
@@ -80,7 +73,7 @@ TEST(Config, OverridesKeepTheirTypeAndNameThemselvesInErrors) {
   EXPECT_EQ(config.get_int("train.epochs", 1, 1, 100), 7);
   EXPECT_EQ(config.get_int_list("train.hidden", {}, 1, 100), (std::vector<int64_t>{16, 32}));
   EXPECT_EQ(config.get_string("data.dir", ""), "/mnt/x y");
-  std::string text = error_of([&] { config.get_double("train.lr", 0.1, 0, 1); });
+  std::string text = error_message([&] { config.get_double("train.lr", 0.1, 0, 1); });
   EXPECT_NE(text.find("--set train.lr=abc"), std::string::npos) << text;
   EXPECT_NE(text.find("must be a number, not string \"abc\""), std::string::npos) << text;
 }
@@ -92,14 +85,14 @@ TEST(Config, OverrideOfUnknownKeyIsRejected) {
   config.get_double("train.lr", 0.1, 0, 1);
   config.get_int_list("train.hidden", {}, 1, 100);
   config.get_bool("train.verbose", false);
-  std::string text = error_of([&] { config.reject_unknown_keys(); });
+  std::string text = error_message([&] { config.reject_unknown_keys(); });
   EXPECT_NE(text.find("--set train.epoch=5"), std::string::npos) << text;
 }
 
 TEST(Config, MalformedOverrideIsRejected) {
-  EXPECT_NE(error_of([] { Config::load_string("", "t", {"novalue"}); }).find("expected section.key=value"),
+  EXPECT_NE(error_message([] { Config::load_string("", "t", {"novalue"}); }).find("expected section.key=value"),
             std::string::npos);
-  EXPECT_NE(error_of([] { Config::load_string("[a]\nb = 1\n", "t", {"a.b.c=1"}); }).find("'b' is not a section"),
+  EXPECT_NE(error_message([] { Config::load_string("[a]\nb = 1\n", "t", {"a.b.c=1"}); }).find("'b' is not a section"),
             std::string::npos);
 }
 
@@ -112,7 +105,7 @@ TEST(Config, EnvironmentVariablesExpandInPaths) {
 TEST(Config, UnsetEnvironmentVariableIsNamed) {
   unsetenv("RINGTRAIN_TEST_UNSET");
   Config config = Config::load_string("[data]\ndir = \"${RINGTRAIN_TEST_UNSET}/train\"\n", "job.toml");
-  std::string text = error_of([&] { config.get_path("data.dir", ""); });
+  std::string text = error_message([&] { config.get_path("data.dir", ""); });
   EXPECT_NE(text.find("data.dir"), std::string::npos) << text;
   EXPECT_NE(text.find("RINGTRAIN_TEST_UNSET is not set"), std::string::npos) << text;
 }
@@ -121,12 +114,12 @@ TEST(Config, SyntaxErrorNamesFileAndLine) {
   testing::TempDir dir;
   std::string path = dir.file("bad.toml");
   std::ofstream(path) << "[train]\nepochs = 3\nlr = = 2\n";
-  std::string text = error_of([&] { Config::load_file(path); });
+  std::string text = error_message([&] { Config::load_file(path); });
   EXPECT_NE(text.find(path + " line 3"), std::string::npos) << text;
 }
 
 TEST(Config, MissingFileIsNamed) {
-  std::string text = error_of([] { Config::load_file("/nonexistent/job.toml"); });
+  std::string text = error_message([] { Config::load_file("/nonexistent/job.toml"); });
   EXPECT_NE(text.find("/nonexistent/job.toml"), std::string::npos) << text;
 }
 

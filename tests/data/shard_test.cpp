@@ -19,14 +19,7 @@ namespace {
 
 using testing::TempDir;
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
+using testing::error_message;
 
 ShardInfo small_shard(const std::string& path, std::vector<uint8_t>& features, std::vector<int32_t>& labels) {
   ShardInfo info;
@@ -75,7 +68,7 @@ class ShardFile : public ::testing::Test {
     write_shard(info, features_.data(), labels_.data());
   }
   std::string open_error() {
-    return error_of([&] { ShardReader reader(path_); });
+    return error_message([&] { ShardReader reader(path_); });
   }
   TempDir dir_;
   std::string path_;
@@ -102,12 +95,12 @@ TEST_F(ShardFile, ReadingPastTheEndIsRefused) {
   ShardReader reader(path_);
   std::vector<uint8_t> features(36);
   std::vector<int32_t> labels(6);
-  std::string text = error_of([&] { reader.read(2, 4, features.data(), labels.data()); });
+  std::string text = error_message([&] { reader.read(2, 4, features.data(), labels.data()); });
   EXPECT_NE(text.find("rows [2, 6) are outside its 5 samples"), std::string::npos) << text;
 }
 
 TEST_F(ShardFile, MissingFileIsNamed) {
-  std::string text = error_of([&] { ShardReader reader(dir_.file("absent.h5")); });
+  std::string text = error_message([&] { ShardReader reader(dir_.file("absent.h5")); });
   EXPECT_NE(text.find("absent.h5 does not exist"), std::string::npos) << text;
 }
 
@@ -119,7 +112,7 @@ TEST_F(ShardFile, NonHdf5FileIsNamed) {
 
 TEST_F(ShardFile, TruncatedFileIsNamed) {
   std::filesystem::resize_file(path_, std::filesystem::file_size(path_) / 2);
-  std::string text = error_of([&] {
+  std::string text = error_message([&] {
     ShardReader reader(path_);
     std::vector<uint8_t> features(30);
     std::vector<int32_t> labels(5);
@@ -170,7 +163,7 @@ TEST_F(ShardFile, LabelOutOfRangeIsNamedWhenRead) {
   ShardReader reader(path_);
   std::vector<uint8_t> features(30);
   std::vector<int32_t> labels(5);
-  std::string text = error_of([&] { reader.read(0, 5, features.data(), labels.data()); });
+  std::string text = error_message([&] { reader.read(0, 5, features.data(), labels.data()); });
   EXPECT_NE(text.find("label 7 of row 2 is outside [0, 4)"), std::string::npos) << text;
   EXPECT_NE(text.find(path_), std::string::npos) << text;
 }
@@ -198,9 +191,9 @@ TEST(ShardIndex, ListsShardsInNameOrder) {
 
 TEST(ShardIndex, MissingAndEmptyDirectoriesAreNamed) {
   TempDir dir;
-  EXPECT_NE(error_of([&] { ShardIndex index(dir.file("nope")); }).find("data directory " + dir.file("nope") + " does not exist"),
+  EXPECT_NE(error_message([&] { ShardIndex index(dir.file("nope")); }).find("data directory " + dir.file("nope") + " does not exist"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { ShardIndex index(dir.path()); }).find("holds no shards"), std::string::npos);
+  EXPECT_NE(error_message([&] { ShardIndex index(dir.path()); }).find("holds no shards"), std::string::npos);
 }
 
 TEST(ShardIndex, ShardsThatDisagreeAreNamed) {
@@ -209,7 +202,7 @@ TEST(ShardIndex, ShardsThatDisagreeAreNamed) {
   TempDir other;
   testing::write_indexed_shards(other.path(), {3}, 5, 3);
   std::filesystem::copy_file(other.file("shard-00000.h5"), dir.file("shard-00001.h5"));
-  std::string text = error_of([&] { ShardIndex index(dir.path()); });
+  std::string text = error_message([&] { ShardIndex index(dir.path()); });
   EXPECT_NE(text.find("shard-00001.h5 does not match"), std::string::npos) << text;
 }
 
@@ -217,7 +210,7 @@ TEST(ShardIndex, OneBadFileInTheDirectoryIsNamed) {
   TempDir dir;
   testing::write_indexed_shards(dir.path(), {3, 3});
   std::ofstream(dir.file("shard-00001.h5"), std::ios::trunc) << "garbage";
-  std::string text = error_of([&] { ShardIndex index(dir.path()); });
+  std::string text = error_message([&] { ShardIndex index(dir.path()); });
   EXPECT_NE(text.find("shard-00001.h5 is not an HDF5 file"), std::string::npos) << text;
 }
 
