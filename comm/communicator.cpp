@@ -13,6 +13,15 @@ void Communicator::check_all_gather_sizes(size_t sent, size_t received) const {
            sent, sent * static_cast<size_t>(size()));
 }
 
+void Communicator::check_reduction(DType dtype, ReduceOp op) {
+  bool half = dtype == DType::kBFloat16 || dtype == DType::kFloat16;
+  bool floating = dtype == DType::kFloat32 || dtype == DType::kFloat64;
+  RT_CHECK(!half || op == ReduceOp::kSum, "all_reduce {} of {} elements: 16-bit floats support sum only",
+           reduce_op_name(op), dtype_name(dtype));
+  RT_CHECK(op != ReduceOp::kAverage || floating,
+           "all_reduce average of {} elements: only floating-point types can be averaged", dtype_name(dtype));
+}
+
 const char* reduce_op_name(ReduceOp op) {
   switch (op) {
     case ReduceOp::kSum: return "sum";
@@ -23,8 +32,8 @@ const char* reduce_op_name(ReduceOp op) {
   return "?";
 }
 
-std::unique_ptr<Communicator> make_world_communicator() {
-  if (MpiRuntime::active()) return std::make_unique<MpiCommunicator>();
+std::unique_ptr<Communicator> make_world_communicator(const CommunicatorOptions& options) {
+  if (MpiRuntime::active()) return std::make_unique<MpiCommunicator>(options.hierarchical);
   return std::make_unique<SingleProcessCommunicator>();
 }
 

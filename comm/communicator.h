@@ -22,8 +22,9 @@ class Communicator {
   virtual int size() const = 0;
   virtual std::string backend() const = 0;
 
-  // In place: every rank ends with the element-wise reduction over all ranks.
-  // kAverage is for floating-point types only.
+  // In place: every rank ends with the element-wise reduction over all ranks, bitwise the same on
+  // every rank. kAverage is for float and double; bfloat16 and float16 support kSum alone (summed
+  // in float32 at each step, rounded back to 16 bits).
   template <typename T>
   void all_reduce(Span<T> buffer, ReduceOp op) {
     all_reduce_elements(buffer.data(), buffer.size(), dtype_of<T>(), op);
@@ -53,13 +54,24 @@ class Communicator {
   virtual void broadcast_elements(void* data, size_t count, DType dtype, int root) = 0;
   virtual void all_gather_elements(const void* sent, void* received, size_t count, DType dtype) = 0;
 
+  // Throws unless `op` is defined for `dtype` (see all_reduce).
+  static void check_reduction(DType dtype, ReduceOp op);
+
  private:
   void check_all_gather_sizes(size_t sent, size_t received) const;
 };
 
 const char* reduce_op_name(ReduceOp op);
 
+struct CommunicatorOptions {
+  // All-reduce in three stages: reduce within each node, all-reduce among the node leaders,
+  // broadcast within each node. Nodes are the ranks sharing memory (MPI_Comm_split_type), or, when
+  // the environment variable RINGTRAIN_RANKS_PER_NODE=K is set, consecutive groups of K ranks
+  // (pretend nodes, to test the hierarchy on one machine).
+  bool hierarchical = false;
+};
+
 // MPI when MPI is initialised, a single process otherwise.
-std::unique_ptr<Communicator> make_world_communicator();
+std::unique_ptr<Communicator> make_world_communicator(const CommunicatorOptions& options = {});
 
 }  // namespace rt

@@ -9,8 +9,7 @@
 namespace rt {
 
 void SingleProcessCommunicator::all_reduce_elements(void*, size_t, DType dtype, ReduceOp op) {
-  RT_CHECK(op != ReduceOp::kAverage || dtype == DType::kFloat32 || dtype == DType::kFloat64,
-           "all_reduce average of {} elements: only floating-point types can be averaged", dtype_name(dtype));
+  check_reduction(dtype, op);
 }
 
 void SingleProcessCommunicator::broadcast_elements(void*, size_t, DType, int root) {

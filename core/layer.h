@@ -21,6 +21,8 @@ struct ParameterSpec {
 };
 
 enum class InputGradient { kSkip, kCompute };
+// Whether backward overwrites the parameter gradients or adds to them (gradient accumulation).
+enum class GradientWrite { kOverwrite, kAccumulate };
 
 class Layer {
  public:
@@ -32,7 +34,7 @@ class Layer {
   // Features per sample of the output, given those of the input.
   virtual int64_t output_features(int64_t input_features) const = 0;
   virtual const Tensor& forward(const Tensor& input) = 0;
-  virtual const Tensor& backward(const Tensor& grad_output, InputGradient input_gradient) = 0;
+  virtual const Tensor& backward(const Tensor& grad_output, InputGradient input_gradient, GradientWrite write) = 0;
 };
 
 }  // namespace rt

@@ -16,7 +16,10 @@ Model::Model(std::vector<std::unique_ptr<Layer>> layers, int64_t input_features,
     : layers_(std::move(layers)), input_features_(input_features), device_(device) {
   RT_CHECK(!layers_.empty(), "a model needs at least one layer");
   int64_t features = input_features;
-  for (const auto& layer : layers_) features = layer->output_features(features);
+  for (const auto& layer : layers_) {
+    features = layer->output_features(features);
+    layer_names_.push_back(layer->name());
+  }
   output_features_ = features;
 
   // Arena order: last layer first; within a layer, its declaration order.
@@ -28,6 +31,17 @@ Model::Model(std::vector<std::unique_ptr<Layer>> layers, int64_t input_features,
       arena_elements_ = align_up(arena_elements_ + shape_elements(spec.shape));
       layer_slots[l].push_back(static_cast<int64_t>(slots_.size()));
       slots_.push_back(std::move(slot));
+    }
+  }
+  // Backward of layer l finishes the slots of layers l..end, which come first in the arena: the
+  // final prefix ends where the next earlier layer with parameters starts (or at the arena's end).
+  final_after_layer_.assign(layers_.size(), static_cast<size_t>(arena_elements_));
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    for (int64_t earlier = static_cast<int64_t>(l) - 1; earlier >= 0; --earlier) {
+      if (!layer_slots[earlier].empty()) {
+        final_after_layer_[l] = static_cast<size_t>(slots_[layer_slots[earlier].front()].offset);
+        break;
+      }
     }
   }
   parameters_ = Tensor::zeros({std::max<int64_t>(arena_elements_, 1)}, DType::kFloat32, device_);
@@ -60,16 +74,22 @@ const Tensor& Model::forward(const Tensor& input) {
   RT_CHECK(input.shape().size() == 2 && input.dim(1) == input_features_, "model expects input [rows, {}], gets {}",
            input_features_, shape_text(input.shape()));
   const Tensor* activation = &input;
-  for (const auto& layer : layers_) activation = &layer->forward(*activation);
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    TimelineScope scope(timeline_, TimelineLane::kCompute, layer_names_[l].c_str(), static_cast<int64_t>(l));
+    activation = &layers_[l]->forward(*activation);
+  }
   return *activation;
 }
 
-void Model::backward(const Tensor& grad_output) {
+void Model::backward(const Tensor& grad_output, GradientWrite write) {
   const Tensor* gradient = &grad_output;
   for (int64_t l = static_cast<int64_t>(layers_.size()) - 1; l >= 0; --l) {
     InputGradient needed = l > 0 ? InputGradient::kCompute : InputGradient::kSkip;
-    gradient = &layers_[l]->backward(*gradient, needed);
-    if (on_layer_done_) on_layer_done_(l);
+    {
+      TimelineScope scope(timeline_, TimelineLane::kCompute, layer_names_[static_cast<size_t>(l)].c_str(), l);
+      gradient = &layers_[l]->backward(*gradient, needed, write);
+    }
+    if (on_gradients_final_) on_gradients_final_(final_after_layer_[static_cast<size_t>(l)]);
   }
 }
 
@@ -83,16 +103,6 @@ std::string Model::summary() const {
   std::string text = fmt::format("{}", input_features_);
   for (const auto& layer : layers_) text += " -> " + layer->name();
   return fmt::format("{} ({} parameters, arena {} floats)", text, parameter_count(), arena_elements_);
-}
-
-uint64_t parameter_fingerprint(Span<const float> parameters) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(parameters.data());
-  for (size_t i = 0; i < parameters.size_bytes(); ++i) {
-    hash ^= bytes[i];
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
 }
 
 }  // namespace rt

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/base/span.h"
+#include "core/base/timeline.h"
 #include "core/layer.h"
 
 namespace rt {
@@ -31,9 +32,16 @@ class Model {
   void initialize(uint64_t seed);
   // input [rows, input_features] -> output [rows, output_features].
   const Tensor& forward(const Tensor& input);
-  // Writes every parameter's gradient; `on_layer_done(layer)` is called as each layer finishes.
-  void backward(const Tensor& grad_output);
-  void set_layer_done_callback(std::function<void(int64_t layer)> callback) { on_layer_done_ = std::move(callback); }
+  // Writes (or, with kAccumulate, adds to) every parameter's gradient. As each layer finishes,
+  // `on_gradients_final(n)` (if set) is told that arena elements [0, n) are final.
+  void backward(const Tensor& grad_output, GradientWrite write = GradientWrite::kOverwrite);
+  void set_gradients_final_callback(std::function<void(size_t elements)> callback) {
+    on_gradients_final_ = std::move(callback);
+  }
+  // Records each layer's forward and backward on this timeline (null: none).
+  void set_timeline(Timeline* timeline) { timeline_ = timeline; }
+  // Arena elements whose gradients are final once layers [layer, end) have run backward.
+  size_t gradients_final_after(int64_t layer) const { return final_after_layer_.at(static_cast<size_t>(layer)); }
 
   Span<float> parameters() { return Span<float>(parameters_.data<float>(), arena_elements_); }
   Span<float> gradients() { return Span<float>(gradients_.data<float>(), arena_elements_); }
@@ -54,11 +62,10 @@ class Model {
   int64_t arena_elements_ = 0;
   Tensor parameters_;
   Tensor gradients_;
-  std::function<void(int64_t)> on_layer_done_;
+  std::vector<size_t> final_after_layer_;
+  std::vector<std::string> layer_names_;  // stable storage for timeline event names
+  Timeline* timeline_ = nullptr;
+  std::function<void(size_t)> on_gradients_final_;
 };
-
-// FNV-1a over the bytes of the parameters: equal on two ranks if and only if (barring collisions)
-// their parameters are bitwise identical.
-uint64_t parameter_fingerprint(Span<const float> parameters);
 
 }  // namespace rt

@@ -10,6 +10,7 @@ TrainConfig read_train_config(Config& config) {
   c.epochs = config.get_int("train.epochs", c.epochs, 1, 1000000);
   c.global_batch = config.get_int("train.global_batch", c.global_batch, 1, 1 << 24);
   c.seed = static_cast<uint64_t>(config.get_int("train.seed", static_cast<int64_t>(c.seed), 0, INT64_MAX));
+  c.accumulate = config.get_int("train.accumulate", c.accumulate, 1, 4096);
 
   config.get_string("optimizer.kind", "sgd", {"sgd"});
   c.lr = static_cast<float>(config.get_double("optimizer.lr", c.lr, 0.0, 100.0));
@@ -23,12 +24,20 @@ TrainConfig read_train_config(Config& config) {
   c.shuffle_window = config.get_int("data.shuffle_window", c.shuffle_window, 1, int64_t{1} << 32);
   c.prefetch = config.get_int("data.prefetch", c.prefetch, 1, 1024);
 
+  c.bucket_mb = config.get_double("comm.bucket_mb", c.bucket_mb, 0.0, 65536.0);
+  c.first_bucket_mb = config.get_double("comm.first_bucket_mb", c.first_bucket_mb, 0.0, 65536.0);
+  c.overlap = config.get_bool("comm.overlap", c.overlap);
+  c.wire = config.get_string("comm.wire", c.wire, {"fp32", "bf16", "fp16"});
+  c.hierarchical = config.get_bool("comm.hierarchical", c.hierarchical);
+  c.check_every = config.get_int("comm.check_every", c.check_every, 0, INT64_MAX);
+
   c.device = parse_device(config.get_string("runtime.device", "cpu", {"cpu", "cuda"}));
   c.threads = config.get_int("runtime.threads", c.threads, 0, 4096);
 
   c.log_all_ranks = config.get_bool("log.all_ranks", c.log_all_ranks);
   c.log_every = config.get_int("log.every", c.log_every, 0, INT64_MAX);
   c.metrics_path = config.get_path("log.metrics", "");
+  c.timeline_path = config.get_path("log.timeline", "");
 
   config.reject_unknown_keys();
   if (c.train_dir.empty()) throw Error(fmt::format("config error in {}: data.train_dir is required", config.source()));

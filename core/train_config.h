@@ -19,6 +19,7 @@ struct TrainConfig {
   int64_t epochs = 10;
   int64_t global_batch = 128;
   uint64_t seed = 1;
+  int64_t accumulate = 1;  // micro-batches per optimizer step; gradients are communicated after the last
   // [optimizer]
   float lr = 0.05f;
   float momentum = 0.9f;
@@ -30,6 +31,13 @@ struct TrainConfig {
   int64_t eval_batch = 1000;  // per rank
   int64_t shuffle_window = 16384;
   int64_t prefetch = 4;
+  // [comm]
+  double bucket_mb = 25.0;      // 0: one bucket for the whole arena
+  double first_bucket_mb = 1.0;
+  bool overlap = true;          // all-reduce buckets during backward, on a communication thread
+  std::string wire = "fp32";    // "bf16" / "fp16": 16-bit gradients on the wire
+  bool hierarchical = false;    // reduce in node, all-reduce across node leaders, broadcast in node
+  int64_t check_every = 1000;   // steps between cross-rank parameter checks (also at start and epoch ends)
   // [runtime]
   Device device = Device::kCpu;
   int64_t threads = 0;  // 0: the machine's cores shared among its ranks
@@ -37,6 +45,7 @@ struct TrainConfig {
   bool log_all_ranks = false;
   int64_t log_every = 0;  // steps between progress lines; 0: per epoch only
   std::string metrics_path;  // JSON lines, one per epoch, written by rank 0
+  std::string timeline_path;  // Chrome trace per rank (".rank<r>" is put before the extension)
 };
 
 // Reads every key (with its range) and rejects unknown ones.

@@ -35,12 +35,15 @@ CommandRunner add_train_command(CLI::App& app) {
     log_line(LogLevel::kInfo,
              fmt::format("rank {} of {} on {} (local rank {} of {}), {} {} thread(s) on {} available core(s), {} backend",
                          placement.rank, placement.size, placement.host, placement.local_rank, placement.local_size,
-                         device_name(train_config.device), threads, cores_available(), comm.backend()));
+                         device_name(train_config.device), threads, cores_available(),
+                         train_config.hierarchical ? "mpi-hierarchical" : comm.backend()));
     if (threads > cores_available()) {
       log_warning("{} threads on {} core(s) will thrash; mpirun binds each rank to a core unless given --bind-to none",
                   threads, cores_available());
     }
-    Trainer trainer(train_config, comm);
+    std::unique_ptr<Communicator> hierarchical;
+    if (train_config.hierarchical && comm.size() > 1) hierarchical = make_world_communicator({true});
+    Trainer trainer(train_config, hierarchical ? *hierarchical : comm);
     trainer.run();
   };
 }

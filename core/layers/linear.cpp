@@ -37,11 +37,12 @@ const Tensor& Linear::forward(const Tensor& input) {
   return output;
 }
 
-const Tensor& Linear::backward(const Tensor& grad_output, InputGradient input_gradient) {
+const Tensor& Linear::backward(const Tensor& grad_output, InputGradient input_gradient, GradientWrite write) {
   int64_t rows = input_.dim(0);
   RT_CHECK(grad_output.shape() == Shape({rows, out_}), "{} backward expects gradient [{}, {}], gets {}", name(), rows,
            out_, shape_text(grad_output.shape()));
-  kernels::linear_backward_params(device_, grad_output.data<float>(), input_.data<float>(), rows, in_, out_, 0.0f,
+  kernels::linear_backward_params(device_, grad_output.data<float>(), input_.data<float>(), rows, in_, out_,
+                                  write == GradientWrite::kAccumulate ? 1.0f : 0.0f,
                                   weight_grad_.data<float>(), bias_grad_.data<float>());
   if (input_gradient == InputGradient::kSkip) return input_grad_.tensor();
   const Tensor& grad_input = input_grad_.ensure(rows, in_, device_);

@@ -13,7 +13,7 @@ class Linear final : public Layer {
   void bind_parameters(const std::vector<Tensor>& parameters, const std::vector<Tensor>& gradients) override;
   int64_t output_features(int64_t input_features) const override;
   const Tensor& forward(const Tensor& input) override;
-  const Tensor& backward(const Tensor& grad_output, InputGradient input_gradient) override;
+  const Tensor& backward(const Tensor& grad_output, InputGradient input_gradient, GradientWrite write) override;
 
  private:
   int64_t in_, out_;

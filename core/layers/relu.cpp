@@ -11,7 +11,7 @@ const Tensor& Relu::forward(const Tensor& input) {
   return output;
 }
 
-const Tensor& Relu::backward(const Tensor& grad_output, InputGradient input_gradient) {
+const Tensor& Relu::backward(const Tensor& grad_output, InputGradient input_gradient, GradientWrite) {
   const Tensor& output = output_.tensor();
   RT_CHECK(grad_output.shape() == output.shape(), "relu backward expects gradient {}, gets {}",
            shape_text(output.shape()), shape_text(grad_output.shape()));

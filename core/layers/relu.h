@@ -11,7 +11,7 @@ class Relu final : public Layer {
   std::string name() const override { return "relu"; }
   int64_t output_features(int64_t input_features) const override { return input_features; }
   const Tensor& forward(const Tensor& input) override;
-  const Tensor& backward(const Tensor& grad_output, InputGradient input_gradient) override;
+  const Tensor& backward(const Tensor& grad_output, InputGradient input_gradient, GradientWrite write) override;
 
  private:
   Device device_;

@@ -57,7 +57,8 @@ TEST(LinearLayer, BackwardMatchesFiniteDifferences) {
   auto loss = [&] { return probe_loss(layer.forward(input), probe); };
 
   layer.forward(input);
-  const Tensor& grad_input = layer.backward(Tensor::view(probe.data(), {rows, out}), InputGradient::kCompute);
+  const Tensor& grad_input = layer.backward(Tensor::view(probe.data(), {rows, out}), InputGradient::kCompute,
+                                             GradientWrite::kOverwrite);
   std::vector<float> dx(grad_input.data<float>(), grad_input.data<float>() + rows * in);
 
   expect_gradient(weight, weight_grad, loss, "weight");
@@ -73,7 +74,8 @@ TEST(ReluLayer, BackwardMatchesFiniteDifferences) {
   Tensor input = Tensor::view(x.data(), {rows, features});
   auto loss = [&] { return probe_loss(layer.forward(input), probe); };
   layer.forward(input);
-  const Tensor& grad_input = layer.backward(Tensor::view(probe.data(), {rows, features}), InputGradient::kCompute);
+  const Tensor& grad_input = layer.backward(Tensor::view(probe.data(), {rows, features}), InputGradient::kCompute,
+                                             GradientWrite::kOverwrite);
   std::vector<float> dx(grad_input.data<float>(), grad_input.data<float>() + rows * features);
   expect_gradient(x, dx, loss, "input");
 }
@@ -98,6 +100,24 @@ TEST(MlpWithSoftmaxLoss, ParameterGradientsMatchFiniteDifferences) {
   // Finite differences through the model's own arena.
   Span<float> grads = model->gradients();
   expect_gradient(model->parameters(), std::vector<float>(grads.begin(), grads.end()), loss, "parameter");
+}
+
+TEST(LinearLayer, AccumulateAddsToTheGradientsOverwriteReplacesThem) {
+  const int64_t rows = 3, in = 4, out = 2;
+  Linear layer(in, out);
+  std::vector<float> weight = random_values(out * in, 8), bias = random_values(out, 9);
+  std::vector<float> weight_grad(out * in, 0.0f), bias_grad(out, 0.0f);
+  layer.bind_parameters({Tensor::view(weight.data(), {out, in}), Tensor::view(bias.data(), {out})},
+                        {Tensor::view(weight_grad.data(), {out, in}), Tensor::view(bias_grad.data(), {out})});
+  std::vector<float> x = random_values(rows * in, 10), dy = random_values(rows * out, 11);
+  layer.forward(Tensor::view(x.data(), {rows, in}));
+  layer.backward(Tensor::view(dy.data(), {rows, out}), InputGradient::kSkip, GradientWrite::kOverwrite);
+  std::vector<float> once_w = weight_grad, once_b = bias_grad;
+  layer.backward(Tensor::view(dy.data(), {rows, out}), InputGradient::kSkip, GradientWrite::kAccumulate);
+  for (size_t i = 0; i < once_w.size(); ++i) EXPECT_FLOAT_EQ(weight_grad[i], 2 * once_w[i]);
+  for (size_t i = 0; i < once_b.size(); ++i) EXPECT_FLOAT_EQ(bias_grad[i], 2 * once_b[i]);
+  layer.backward(Tensor::view(dy.data(), {rows, out}), InputGradient::kSkip, GradientWrite::kOverwrite);
+  EXPECT_EQ(weight_grad, once_w);
 }
 
 TEST(LinearLayer, RejectsInputOfTheWrongWidth) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <set>
 
+#include "comm/consistency.h"
 #include "core/model.h"
 #include "core/models.h"
 
@@ -44,15 +45,17 @@ TEST(Model, LayersComputeWithTheArenaItself) {
   EXPECT_FLOAT_EQ(y.data<float>()[0], 2.0f * 3.0f - 4.0f + 0.5f);
 }
 
-TEST(Model, BackwardFillsTheGradientArenaAndReportsLayersInReverse) {
-  std::unique_ptr<Model> model = build_mlp(4, {3}, 2);
+TEST(Model, BackwardFillsTheArenaAndReportsAGrowingFinalPrefix) {
+  std::unique_ptr<Model> model = build_mlp(4, {3}, 2);  // arena: last Linear [0, 32), first Linear [32, 64)
   model->initialize(1);
-  std::vector<int64_t> done;
-  model->set_layer_done_callback([&](int64_t layer) { done.push_back(layer); });
+  std::vector<size_t> final_prefix;
+  model->set_gradients_final_callback([&](size_t elements) { final_prefix.push_back(elements); });
   std::vector<float> x(8, 0.5f), dy(4, 1.0f);
   model->forward(Tensor::view(x.data(), {2, 4}));
   model->backward(Tensor::view(dy.data(), {2, 2}));
-  EXPECT_EQ(done, (std::vector<int64_t>{2, 1, 0}));
+  // After the last Linear and after the ReLU, the last Linear's slots are final; after the first, all.
+  EXPECT_EQ(final_prefix, (std::vector<size_t>{32, 32, 64}));
+  EXPECT_EQ(model->parameters().size(), 64u);
   const ParameterSlot& last_bias = model->slots()[1];
   EXPECT_FLOAT_EQ(model->gradients()[last_bias.offset], 2.0f);  // sum over the 2 rows of dy = 1
 }
@@ -62,12 +65,12 @@ TEST(Model, InitialisationIsDeterministicFromTheSeedAndBounded) {
   a->initialize(42);
   b->initialize(42);
   c->initialize(43);
-  auto fingerprint = [](Model& m) {
+  auto fingerprint_of = [](Model& m) {
     Span<float> p = m.parameters();
-    return parameter_fingerprint(Span<const float>(p.data(), p.size()));
+    return fingerprint(Span<const float>(p.data(), p.size()));
   };
-  EXPECT_EQ(fingerprint(*a), fingerprint(*b));
-  EXPECT_NE(fingerprint(*a), fingerprint(*c));
+  EXPECT_EQ(fingerprint_of(*a), fingerprint_of(*b));
+  EXPECT_NE(fingerprint_of(*a), fingerprint_of(*c));
   for (const ParameterSlot& slot : a->slots()) {
     float bound = 1.0f / std::sqrt(static_cast<float>(slot.fan_in));
     std::set<float> distinct;
@@ -82,9 +85,9 @@ TEST(Model, InitialisationIsDeterministicFromTheSeedAndBounded) {
 
 TEST(Model, FingerprintSeesASingleBitFlip) {
   std::vector<float> values(1000, 1.0f);
-  uint64_t before = parameter_fingerprint(Span<const float>(values.data(), values.size()));
+  uint64_t before = fingerprint(Span<const float>(values.data(), values.size()));
   values[777] = std::nextafter(1.0f, 2.0f);
-  EXPECT_NE(before, parameter_fingerprint(Span<const float>(values.data(), values.size())));
+  EXPECT_NE(before, fingerprint(Span<const float>(values.data(), values.size())));
 }
 
 }  // namespace

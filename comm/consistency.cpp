@@ -1,0 +1,39 @@
+#include "comm/consistency.h"
+
+#include <map>
+#include <vector>
+
+#include "core/base/check.h"
+
+namespace rt {
+
+uint64_t fingerprint(Span<const float> values) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(values.data());
+  for (size_t i = 0; i < values.size_bytes(); ++i) {
+    hash ^= bytes[i];
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+uint64_t check_identical_across_ranks(Communicator& comm, Span<const float> values, const std::string& when) {
+  auto mine = static_cast<int64_t>(fingerprint(values));
+  std::vector<int64_t> all(static_cast<size_t>(comm.size()));
+  comm.all_gather(Span<const int64_t>(&mine, 1), Span<int64_t>(all));
+  std::map<int64_t, int> votes;
+  for (int64_t print : all) ++votes[print];
+  if (votes.size() == 1) return static_cast<uint64_t>(mine);
+  int64_t majority = votes.begin()->first;
+  for (const auto& [print, count] : votes) {
+    if (count > votes[majority]) majority = print;
+  }
+  std::vector<std::string> differing;
+  for (size_t r = 0; r < all.size(); ++r) {
+    if (all[r] != majority) differing.push_back(fmt::format("{} ({:016x})", r, static_cast<uint64_t>(all[r])));
+  }
+  RT_FAIL("parameters differ between ranks at {}: rank(s) {} differ from the others ({:016x})", when,
+          fmt::join(differing, ", "), static_cast<uint64_t>(majority));
+}
+
+}  // namespace rt

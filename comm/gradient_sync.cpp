@@ -1,0 +1,128 @@
+#include "comm/gradient_sync.h"
+
+#include <algorithm>
+
+#include "core/base/check.h"
+
+namespace rt {
+
+WireFormat parse_wire_format(const std::string& name) {
+  if (name == "fp32") return WireFormat::kFloat32;
+  if (name == "bf16") return WireFormat::kBFloat16;
+  if (name == "fp16") return WireFormat::kFloat16;
+  RT_FAIL("unknown gradient wire format \"{}\" (expected fp32, bf16 or fp16)", name);
+}
+
+std::vector<GradientBucket> plan_buckets(size_t elements, const GradientSyncOptions& options) {
+  std::vector<GradientBucket> buckets;
+  size_t first = options.first_bucket_bytes / sizeof(float);
+  size_t rest = options.bucket_bytes / sizeof(float);
+  size_t offset = 0;
+  while (offset < elements) {
+    size_t size = buckets.empty() && first > 0 ? first : rest;
+    size_t count = size == 0 ? elements - offset : std::min(size, elements - offset);
+    buckets.push_back({offset, count});
+    offset += count;
+  }
+  return buckets;
+}
+
+GradientSynchronizer::GradientSynchronizer(Communicator& comm, Span<float> gradients, GradientSyncOptions options,
+                                           Timeline* timeline)
+    : comm_(comm), gradients_(gradients), options_(options), timeline_(timeline),
+      buckets_(plan_buckets(gradients.size(), options)) {
+  if (options_.wire != WireFormat::kFloat32) wire_.resize(gradients.size());
+  if (options_.overlap && comm_.size() > 1) thread_ = std::thread([this] { run_thread(); });
+}
+
+GradientSynchronizer::~GradientSynchronizer() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void GradientSynchronizer::communicate(size_t index) {
+  TimelineScope scope(timeline_, TimelineLane::kCommunication, "all-reduce bucket", static_cast<int64_t>(index));
+  const GradientBucket& bucket = buckets_[index];
+  Span<float> values = gradients_.subspan(bucket.offset, bucket.count);
+  if (options_.wire == WireFormat::kFloat32) {
+    comm_.all_reduce(values, ReduceOp::kAverage);
+    return;
+  }
+  // Pre-scale by 1/size so the 16-bit sum is the average and cannot overflow where the average does not.
+  const float scale = 1.0f / static_cast<float>(comm_.size());
+  uint16_t* wire = wire_.data() + bucket.offset;
+  if (options_.wire == WireFormat::kBFloat16) {
+    auto* halves = reinterpret_cast<bfloat16*>(wire);
+    for (size_t i = 0; i < bucket.count; ++i) halves[i] = to_bfloat16(values[i] * scale);
+    comm_.all_reduce(Span<bfloat16>(halves, bucket.count), ReduceOp::kSum);
+    for (size_t i = 0; i < bucket.count; ++i) values[i] = to_float(halves[i]);
+  } else {
+    auto* halves = reinterpret_cast<float16*>(wire);
+    for (size_t i = 0; i < bucket.count; ++i) halves[i] = to_float16(values[i] * scale);
+    comm_.all_reduce(Span<float16>(halves, bucket.count), ReduceOp::kSum);
+    for (size_t i = 0; i < bucket.count; ++i) values[i] = to_float(halves[i]);
+  }
+}
+
+void GradientSynchronizer::run_thread() {
+  for (;;) {
+    size_t bucket = 0;
+    bool failed = false;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [this] { return stopping_ || completed_ < launched_; });
+      if (stopping_) return;
+      bucket = completed_;
+      failed = failure_ != nullptr;  // after a failure the remaining buckets are skipped
+    }
+    try {
+      if (!failed) communicate(bucket);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      failure_ = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++completed_;
+    }
+    changed_.notify_all();
+  }
+}
+
+void GradientSynchronizer::launch_up_to(size_t ready) {
+  size_t launch = launched_;
+  while (launch < buckets_.size() && buckets_[launch].offset + buckets_[launch].count <= ready) ++launch;
+  if (launch == launched_) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    launched_ = launch;
+  }
+  changed_.notify_all();
+}
+
+void GradientSynchronizer::gradients_ready(size_t ready) {
+  if (thread_.joinable()) launch_up_to(ready);
+}
+
+void GradientSynchronizer::wait() {
+  if (thread_.joinable()) {
+    launch_up_to(gradients_.size());
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return completed_ == buckets_.size(); });
+    launched_ = completed_ = 0;
+    if (failure_) {
+      std::exception_ptr failure = failure_;
+      failure_ = nullptr;
+      std::rethrow_exception(failure);
+    }
+    return;
+  }
+  if (comm_.size() == 1) return;  // the average over one rank is the gradient itself
+  for (size_t bucket = 0; bucket < buckets_.size(); ++bucket) communicate(bucket);
+}
+
+}  // namespace rt

@@ -1,0 +1,80 @@
+// Gradient synchronisation: averages a gradient arena across the ranks in buckets, overlapped
+// with the backward pass.
+//
+// The arena is laid out in reverse order of execution, so backward completes it from offset 0
+// upwards: the caller says how far it is final (gradients_ready), and every bucket that lies
+// wholly inside that prefix starts its all-reduce at once, on a communication thread, while
+// backward goes on. A bucket is a slice of the arena, never a copy (except into the 16-bit wire
+// buffer when compressing). wait() returns when every bucket is averaged. Buckets are
+// all-reduced in order, so every rank issues the same collectives in the same order.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "core/base/timeline.h"
+
+namespace rt {
+
+enum class WireFormat { kFloat32, kBFloat16, kFloat16 };
+WireFormat parse_wire_format(const std::string& name);  // "fp32", "bf16", "fp16"
+
+struct GradientSyncOptions {
+  size_t bucket_bytes = size_t{25} << 20;
+  size_t first_bucket_bytes = size_t{1} << 20;  // smaller, so communication starts early
+  bool overlap = true;                          // false: all buckets after backward, on the caller's thread
+  WireFormat wire = WireFormat::kFloat32;       // 16-bit formats are pre-scaled by 1/size and summed
+};
+
+struct GradientBucket {
+  size_t offset = 0;  // elements into the arena
+  size_t count = 0;
+};
+
+// Cuts `elements` into a first bucket of first_bucket_bytes, then buckets of bucket_bytes (the
+// last one shorter); a size of 0 means one bucket for everything.
+std::vector<GradientBucket> plan_buckets(size_t elements, const GradientSyncOptions& options);
+
+class GradientSynchronizer {
+ public:
+  GradientSynchronizer(Communicator& comm, Span<float> gradients, GradientSyncOptions options,
+                       Timeline* timeline = nullptr);
+  ~GradientSynchronizer();
+  GradientSynchronizer(const GradientSynchronizer&) = delete;
+  GradientSynchronizer& operator=(const GradientSynchronizer&) = delete;
+
+  const std::vector<GradientBucket>& buckets() const { return buckets_; }
+  // Gradients [0, ready) of the arena are final for this step.
+  void gradients_ready(size_t ready);
+  // Starts what is left and returns when the whole arena is averaged; rethrows a failure of the
+  // communication thread.
+  void wait();
+
+ private:
+  void communicate(size_t bucket);
+  void run_thread();
+  void launch_up_to(size_t ready);
+
+  Communicator& comm_;
+  Span<float> gradients_;
+  GradientSyncOptions options_;
+  Timeline* timeline_;
+  std::vector<GradientBucket> buckets_;
+  std::vector<uint16_t> wire_;  // the 16-bit copy of the arena, when compressing
+
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  size_t launched_ = 0;   // buckets handed to the communication thread this step
+  size_t completed_ = 0;  // buckets averaged this step
+  bool stopping_ = false;
+  std::exception_ptr failure_;
+};
+
+}  // namespace rt

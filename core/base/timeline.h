@@ -1,0 +1,68 @@
+// A per-rank timeline of what each thread did, written as a Chrome trace (open it in Perfetto or
+// chrome://tracing): forward, backward per layer, each bucket's all-reduce, optimizer, data wait.
+// Recording appends to a buffer reserved up front (no allocation while training); events past its
+// capacity are counted and dropped.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace rt {
+
+enum class TimelineLane { kCompute = 0, kCommunication = 1, kData = 2 };
+
+class Timeline {
+ public:
+  // An empty path gives a disabled timeline that records nothing. Otherwise rank r writes
+  // PATH with ".rank<r>" put before its extension (trace.json -> trace.rank0.json).
+  Timeline(const std::string& path, int rank, size_t capacity = size_t{1} << 20);
+  bool enabled() const { return enabled_; }
+  double now_us() const;
+  // `name` must outlive the timeline (a literal, or a string owned by the model).
+  void record(TimelineLane lane, const char* name, double start_us, double end_us, int64_t index = -1);
+  // Writes the file (an error names it if it cannot be written).
+  void write() const;
+  const std::string& file() const { return file_; }
+  size_t events() const;
+
+ private:
+  struct Event {
+    const char* name;
+    TimelineLane lane;
+    int64_t index;
+    double start_us;
+    double end_us;
+  };
+  bool enabled_ = false;
+  int rank_ = 0;
+  std::string file_;
+  std::chrono::steady_clock::time_point origin_;
+  mutable std::mutex mutex_;
+  std::vector<Event> events_;
+  size_t dropped_ = 0;
+};
+
+// Records the span from its construction to its destruction.
+class TimelineScope {
+ public:
+  TimelineScope(Timeline* timeline, TimelineLane lane, const char* name, int64_t index = -1)
+      : timeline_(timeline && timeline->enabled() ? timeline : nullptr), lane_(lane), name_(name), index_(index),
+        start_(timeline_ ? timeline_->now_us() : 0) {}
+  ~TimelineScope() {
+    if (timeline_) timeline_->record(lane_, name_, start_, timeline_->now_us(), index_);
+  }
+  TimelineScope(const TimelineScope&) = delete;
+  TimelineScope& operator=(const TimelineScope&) = delete;
+
+ private:
+  Timeline* timeline_;
+  TimelineLane lane_;
+  const char* name_;
+  int64_t index_;
+  double start_;
+};
+
+}  // namespace rt
