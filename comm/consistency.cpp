@@ -24,9 +24,10 @@ uint64_t check_identical_across_ranks(Communicator& comm, Span<const float> valu
   std::map<int64_t, int> votes;
   for (int64_t print : all) ++votes[print];
   if (votes.size() == 1) return static_cast<uint64_t>(mine);
-  int64_t majority = votes.begin()->first;
-  for (const auto& [print, count] : votes) {
-    if (count > votes[majority]) majority = print;
+  // The majority; on a tie, the group of the lowest rank (rank 0's parameters are the reference).
+  int64_t majority = all[0];
+  for (int64_t print : all) {
+    if (votes[print] > votes[majority]) majority = print;
   }
   std::vector<std::string> differing;
   for (size_t r = 0; r < all.size(); ++r) {

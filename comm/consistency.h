@@ -14,7 +14,7 @@ namespace rt {
 uint64_t fingerprint(Span<const float> values);
 
 // Compares the fingerprint of `values` across all ranks (one all-gather of 8 bytes per rank).
-// Throws naming the ranks that differ from the majority, and `when` (e.g. "step 1200").
+// Throws naming the ranks that differ from the majority (on a tie, from rank 0's group), and `when` (e.g. "step 1200").
 // Returns the common fingerprint.
 uint64_t check_identical_across_ranks(Communicator& comm, Span<const float> values, const std::string& when);
 

@@ -36,10 +36,9 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   train_options.seed = config_.seed;
   train_options.shuffle_window = config_.shuffle_window;
   train_options.prefetch = static_cast<int>(config_.prefetch);
+  train_options.batches_per_step = config_.accumulate;
   train_loader_ = std::make_unique<Loader>(ShardIndex(config_.train_dir), train_options);
   steps_per_epoch_ = train_loader_->batches_per_epoch() / config_.accumulate;
-  RT_CHECK(steps_per_epoch_ > 0, "{} batches per epoch are fewer than train.accumulate = {}",
-           train_loader_->batches_per_epoch(), config_.accumulate);
 
   LoaderOptions test_options = train_options;
   test_options.mode = LoaderMode::kEvaluation;
@@ -144,8 +143,6 @@ EpochMetrics Trainer::train_epoch(int64_t epoch) {
                loss_sum / static_cast<double>(samples));
     }
   }
-  while (train_loader_->next()) {
-  }  // micro-batches that do not fill a step
   metrics.train_seconds = seconds_since(start);
 
   double totals[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(samples)};

@@ -41,12 +41,13 @@ void check_job(int rank, int size, int64_t local_batch) {
 }  // namespace
 
 RankPlan plan_training_epoch(const std::vector<int64_t>& shard_sizes, uint64_t seed, int64_t epoch, int rank,
-                             int size, int64_t local_batch) {
+                             int size, int64_t local_batch, int64_t batches_per_step) {
   check_job(rank, size, local_batch);
+  RT_CHECK(batches_per_step >= 1, "batches per step must be at least 1, not {}", batches_per_step);
   int64_t samples = total(shard_sizes);
-  int64_t global_batch = local_batch * size;
+  int64_t global_batch = local_batch * size * batches_per_step;
   RankPlan plan;
-  plan.batches = samples / global_batch;
+  plan.batches = samples / global_batch * batches_per_step;
   RT_CHECK(plan.batches > 0, "the training data holds {} samples, fewer than one global batch of {}", samples,
            global_batch);
   plan.samples = plan.batches * local_batch;

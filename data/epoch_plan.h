@@ -27,8 +27,10 @@ struct RankPlan {
   int64_t batches = 0;
 };
 
+// `batches_per_step` > 1 (gradient accumulation) keeps the batch count a multiple of it, and the
+// samples of each rank those of local_batch * batches_per_step batches without accumulation.
 RankPlan plan_training_epoch(const std::vector<int64_t>& shard_sizes, uint64_t seed, int64_t epoch, int rank,
-                             int size, int64_t local_batch);
+                             int size, int64_t local_batch, int64_t batches_per_step = 1);
 RankPlan plan_evaluation(const std::vector<int64_t>& shard_sizes, int rank, int size, int64_t local_batch);
 
 }  // namespace rt

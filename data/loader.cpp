@@ -18,7 +18,7 @@ Loader::Loader(ShardIndex index, LoaderOptions options) : index_(std::move(index
   // The plan of epoch 0 sets the batch count (the same for every epoch) and checks the sizes.
   RankPlan plan = options_.mode == LoaderMode::kTraining
                       ? plan_training_epoch(index_.shard_sizes(), options_.seed, 0, options_.rank, options_.size,
-                                            options_.batch)
+                                            options_.batch, options_.batches_per_step)
                       : plan_evaluation(index_.shard_sizes(), options_.rank, options_.size, options_.batch);
   batches_per_epoch_ = plan.batches;
 
@@ -52,7 +52,7 @@ void Loader::start_epoch(int64_t epoch) {
   stop();
   RankPlan plan = options_.mode == LoaderMode::kTraining
                       ? plan_training_epoch(index_.shard_sizes(), options_.seed, epoch, options_.rank, options_.size,
-                                            options_.batch)
+                                            options_.batch, options_.batches_per_step)
                       : plan_evaluation(index_.shard_sizes(), options_.rank, options_.size, options_.batch);
   free_.clear();
   ready_.clear();

@@ -25,6 +25,7 @@ enum class LoaderMode { kTraining, kEvaluation };
 struct LoaderOptions {
   LoaderMode mode = LoaderMode::kTraining;
   int64_t batch = 64;             // samples per batch on this rank
+  int64_t batches_per_step = 1;   // training: micro-batches per optimizer step (see plan_training_epoch)
   int rank = 0;
   int size = 1;
   uint64_t seed = 0;

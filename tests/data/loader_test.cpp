@@ -114,6 +114,17 @@ TEST_F(LoaderTest, EvaluationReadsEverySampleOnceWithAShortLastBatch) {
   }
 }
 
+TEST_F(LoaderTest, MicroBatchesOfAStepReadWhatTheWholeBatchWouldHave) {
+  for (int rank = 0; rank < 2; ++rank) {
+    Loader whole(ShardIndex(dir_.path()), training(rank, 2, 14));
+    LoaderOptions options = training(rank, 2, 7);
+    options.batches_per_step = 2;
+    Loader micro(ShardIndex(dir_.path()), options);
+    EXPECT_EQ(micro.batches_per_epoch(), 2 * whole.batches_per_epoch());
+    EXPECT_EQ(read_epoch(micro, 1).ids, read_epoch(whole, 1).ids);
+  }
+}
+
 TEST_F(LoaderTest, TooLittleDataForOneGlobalBatchIsAnError) {
   EXPECT_THROW(Loader(ShardIndex(dir_.path()), training(0, 4, 60)), Error);
 }

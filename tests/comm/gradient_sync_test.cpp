@@ -1,0 +1,148 @@
+// Every synchronisation mode against the plain single all-reduce of the whole arena, under
+// mpiexec -n 2 and -n 4: bucketed and overlapped (bucket boundaries that cut tensors, a bucket
+// larger than the arena, one tensor), 16-bit wire formats within their tolerance, hierarchical
+// with pretend nodes. In every mode all ranks end bitwise identical.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "comm/consistency.h"
+#include "comm/gradient_sync.h"
+#include "comm/mpi_communicator.h"
+#include "core/base/check.h"
+#include "core/base/random.h"
+
+namespace rt {
+namespace {
+
+class GradientSyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override { comm_ = make_world_communicator(); }
+
+  // This rank's gradients: different on every rank, fresh for each seed.
+  std::vector<float> rank_gradients(size_t count, uint64_t seed) const {
+    Rng rng(seed, static_cast<uint64_t>(comm_->rank()));
+    std::vector<float> values(count);
+    for (float& v : values) v = rng.uniform(-1.0f, 1.0f);
+    return values;
+  }
+  std::vector<float> plain_average(std::vector<float> values) const {
+    comm_->all_reduce(Span<float>(values), ReduceOp::kAverage);
+    return values;
+  }
+  // Runs a step the way backward does: the final prefix grows by `stride` elements at a time.
+  void synchronise(GradientSynchronizer& sync, size_t count, size_t stride) {
+    for (size_t ready = stride; ready < count; ready += stride) sync.gradients_ready(ready);
+    sync.wait();
+  }
+  void expect_identical_on_all_ranks(const std::vector<float>& values) {
+    EXPECT_NO_THROW(check_identical_across_ranks(*comm_, Span<const float>(values.data(), values.size()), "test"));
+  }
+  static void expect_close(const std::vector<float>& actual, const std::vector<float>& expected, float tolerance) {
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 0; i < actual.size(); ++i) ASSERT_NEAR(actual[i], expected[i], tolerance) << "element " << i;
+  }
+
+  std::unique_ptr<Communicator> comm_;
+};
+
+struct Mode {
+  size_t first_bytes, bytes, stride;
+  bool overlap;
+};
+
+TEST_F(GradientSyncTest, BucketedAndOverlappedEqualThePlainAllReduce) {
+  const size_t count = 10007;  // prime: buckets never divide it
+  for (Mode mode : {Mode{0, 0, 1000, true},            // one bucket for everything
+                    Mode{0, size_t{25} << 20, 1000, true},  // a bucket larger than the arena
+                    Mode{400, 4000, 333, true},        // buckets that cut every "tensor" of 333
+                    Mode{400, 4000, 333, false},       // the same, after backward
+                    Mode{4, 4, 10007, true},           // one element per bucket... from a single tensor
+                    Mode{1 << 20, 1 << 20, 7, true}}) {
+    if (mode.bytes == 4 && count > 2000) continue;
+    std::vector<float> gradients = rank_gradients(count, mode.stride + mode.bytes);
+    std::vector<float> expected = plain_average(gradients);
+    GradientSyncOptions options;
+    options.first_bucket_bytes = mode.first_bytes;
+    options.bucket_bytes = mode.bytes;
+    options.overlap = mode.overlap;
+    GradientSynchronizer sync(*comm_, Span<float>(gradients), options);
+    for (int step = 0; step < 2; ++step) {  // the synchroniser is reused step after step
+      std::vector<float> fresh = rank_gradients(count, 100 * step + mode.stride);
+      std::copy(fresh.begin(), fresh.end(), gradients.begin());
+      expected = plain_average(fresh);
+      synchronise(sync, count, mode.stride);
+      expect_close(gradients, expected, 1e-6f);
+      expect_identical_on_all_ranks(gradients);
+    }
+  }
+}
+
+TEST_F(GradientSyncTest, ManyTinyBucketsFromOneTensor) {
+  std::vector<float> gradients = rank_gradients(257, 5);
+  std::vector<float> expected = plain_average(gradients);
+  GradientSyncOptions options;
+  options.first_bucket_bytes = 4;
+  options.bucket_bytes = 12;
+  GradientSynchronizer sync(*comm_, Span<float>(gradients), options);
+  EXPECT_EQ(sync.buckets().size(), 1u + 86u);
+  synchronise(sync, 257, 257);
+  expect_close(gradients, expected, 1e-6f);
+  expect_identical_on_all_ranks(gradients);
+}
+
+TEST_F(GradientSyncTest, SixteenBitWireFormatsStayWithinTheirPrecision) {
+  for (auto [wire, tolerance] : {std::pair{WireFormat::kBFloat16, 2e-2f}, std::pair{WireFormat::kFloat16, 2e-3f}}) {
+    std::vector<float> gradients = rank_gradients(5000, 9);
+    std::vector<float> expected = plain_average(gradients);
+    GradientSyncOptions options;
+    options.first_bucket_bytes = 1024;
+    options.bucket_bytes = 8192;
+    options.wire = wire;
+    GradientSynchronizer sync(*comm_, Span<float>(gradients), options);
+    synchronise(sync, 5000, 500);
+    expect_close(gradients, expected, tolerance);
+    expect_identical_on_all_ranks(gradients);
+    double error = 0;
+    for (size_t i = 0; i < gradients.size(); ++i) error = std::max(error, double(std::abs(gradients[i] - expected[i])));
+    EXPECT_GT(error, 0.0) << "16-bit rounding should show";
+  }
+}
+
+TEST_F(GradientSyncTest, HierarchicalWithPretendNodesEqualsThePlainAllReduce) {
+  setenv("RINGTRAIN_RANKS_PER_NODE", "2", 1);
+  MpiCommunicator hierarchical(true);
+  unsetenv("RINGTRAIN_RANKS_PER_NODE");
+  EXPECT_EQ(hierarchical.nodes(), (comm_->size() + 1) / 2);
+  std::vector<float> gradients = rank_gradients(3001, 13);
+  std::vector<float> expected = plain_average(gradients);
+  GradientSyncOptions options;
+  options.first_bucket_bytes = 400;
+  options.bucket_bytes = 4000;
+  GradientSynchronizer sync(hierarchical, Span<float>(gradients), options);
+  synchronise(sync, 3001, 300);
+  expect_close(gradients, expected, 1e-6f);
+  expect_identical_on_all_ranks(gradients);
+
+  std::vector<int64_t> exact{comm_->rank() + 1};
+  hierarchical.all_reduce(Span<int64_t>(exact), ReduceOp::kSum);
+  EXPECT_EQ(exact[0], comm_->size() * (comm_->size() + 1) / 2);
+}
+
+TEST_F(GradientSyncTest, ADifferingRankIsNamedByTheConsistencyCheck) {
+  std::vector<float> parameters(100, 0.5f);
+  EXPECT_NO_THROW(check_identical_across_ranks(*comm_, Span<const float>(parameters.data(), 100), "step 1"));
+  if (comm_->rank() == 1) parameters[42] = std::nextafter(0.5f, 1.0f);
+  try {
+    check_identical_across_ranks(*comm_, Span<const float>(parameters.data(), 100), "step 2");
+    FAIL() << "the differing rank went unnoticed";
+  } catch (const Error& error) {
+    std::string text = error.what();
+    EXPECT_NE(text.find("at step 2: rank(s) 1 ("), std::string::npos) << text;
+  }
+}
+
+}  // namespace
+}  // namespace rt
