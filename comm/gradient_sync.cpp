@@ -49,20 +49,18 @@ void GradientSynchronizer::communicate(size_t index) {
   const GradientBucket& bucket = buckets_[index];
   Span<float> values = gradients_.subspan(bucket.offset, bucket.count);
   if (options_.wire == WireFormat::kFloat32) {
-    comm_.all_reduce(values, ReduceOp::kAverage);
+    comm_.all_reduce(values, ReduceOp::kSum);
     return;
   }
-  // Pre-scale by 1/size so the 16-bit sum is the average and cannot overflow where the average does not.
-  const float scale = 1.0f / static_cast<float>(comm_.size());
   uint16_t* wire = wire_.data() + bucket.offset;
   if (options_.wire == WireFormat::kBFloat16) {
     auto* halves = reinterpret_cast<bfloat16*>(wire);
-    for (size_t i = 0; i < bucket.count; ++i) halves[i] = to_bfloat16(values[i] * scale);
+    for (size_t i = 0; i < bucket.count; ++i) halves[i] = to_bfloat16(values[i]);
     comm_.all_reduce(Span<bfloat16>(halves, bucket.count), ReduceOp::kSum);
     for (size_t i = 0; i < bucket.count; ++i) values[i] = to_float(halves[i]);
   } else {
     auto* halves = reinterpret_cast<float16*>(wire);
-    for (size_t i = 0; i < bucket.count; ++i) halves[i] = to_float16(values[i] * scale);
+    for (size_t i = 0; i < bucket.count; ++i) halves[i] = to_float16(values[i]);
     comm_.all_reduce(Span<float16>(halves, bucket.count), ReduceOp::kSum);
     for (size_t i = 0; i < bucket.count; ++i) values[i] = to_float(halves[i]);
   }
@@ -121,7 +119,7 @@ void GradientSynchronizer::wait() {
     }
     return;
   }
-  if (comm_.size() == 1) return;  // the average over one rank is the gradient itself
+  if (comm_.size() == 1) return;  // the sum over one rank is the gradient itself
   for (size_t bucket = 0; bucket < buckets_.size(); ++bucket) communicate(bucket);
 }
 

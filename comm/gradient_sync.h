@@ -1,5 +1,6 @@
-// Gradient synchronisation: averages a gradient arena across the ranks in buckets, overlapped
-// with the backward pass.
+// Gradient synchronisation: sums a gradient arena across the ranks in buckets, overlapped with
+// the backward pass. Callers scale their loss by 1/size (the trainer differentiates the mean loss
+// of the global batch), so the sum is the average without a further pass over the arena.
 //
 // The arena is laid out in reverse order of execution, so backward completes it from offset 0
 // upwards: the caller says how far it is final (gradients_ready), and every bucket that lies
@@ -29,7 +30,7 @@ struct GradientSyncOptions {
   size_t bucket_bytes = size_t{25} << 20;
   size_t first_bucket_bytes = size_t{1} << 20;  // smaller, so communication starts early
   bool overlap = true;                          // false: all buckets after backward, on the caller's thread
-  WireFormat wire = WireFormat::kFloat32;       // 16-bit formats are pre-scaled by 1/size and summed
+  WireFormat wire = WireFormat::kFloat32;       // 16-bit: converted, summed in 16 bits, converted back
 };
 
 struct GradientBucket {
@@ -52,8 +53,8 @@ class GradientSynchronizer {
   const std::vector<GradientBucket>& buckets() const { return buckets_; }
   // Gradients [0, ready) of the arena are final for this step.
   void gradients_ready(size_t ready);
-  // Starts what is left and returns when the whole arena is averaged; rethrows a failure of the
-  // communication thread.
+  // Starts what is left and returns when the whole arena is summed across the ranks; rethrows a
+  // failure of the communication thread.
   void wait();
 
  private:
@@ -72,7 +73,7 @@ class GradientSynchronizer {
   std::mutex mutex_;
   std::condition_variable changed_;
   size_t launched_ = 0;   // buckets handed to the communication thread this step
-  size_t completed_ = 0;  // buckets averaged this step
+  size_t completed_ = 0;  // buckets summed this step
   bool stopping_ = false;
   std::exception_ptr failure_;
 };

@@ -108,7 +108,9 @@ EpochMetrics Trainer::train_epoch(int64_t epoch) {
       }
       const Tensor& grad_logits = grad_logits_.ensure(batch->rows, classes, config_.device);
       double micro_loss = 0;
-      const float grad_scale = 1.0f / static_cast<float>(batch->rows * config_.accumulate);
+      // The gradient of the mean loss over the global batch: the synchroniser's sum over the
+      // ranks is then the average, with no extra pass over the arena.
+      const float grad_scale = 1.0f / static_cast<float>(batch->rows * config_.accumulate * comm_.size());
       kernels::softmax_cross_entropy(config_.device, logits->data<float>(), batch->labels, batch->rows, classes,
                                      grad_scale, grad_logits.data<float>(), &micro_loss);
       kernels::count_correct(config_.device, logits->data<float>(), batch->labels, batch->rows, classes, &correct);

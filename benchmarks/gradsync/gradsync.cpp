@@ -1,0 +1,63 @@
+// Synchronising a realistic gradient set, ResNet-50's 161 tensors (25.6 M parameters, 102 MB),
+// per tensor with MPI_Allreduce (one call each, as a framework without fusion does) against
+// ringtrain's GradientSynchronizer over the flat arena, at several bucket sizes. Run under mpirun
+// (benchmarks/gradsync/run.sh).
+#include <mpi.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <numeric>
+#include <vector>
+
+#include "benchmarks/bench_util.h"
+#include "benchmarks/gradsync/resnet50_shapes.h"
+#include "comm/gradient_sync.h"
+#include "core/base/environment.h"
+
+int main(int argc, char** argv) {
+  rt::MpiRuntime mpi(&argc, &argv);
+  std::unique_ptr<rt::Communicator> comm = rt::make_world_communicator();
+  std::vector<int64_t> sizes = rt::bench::resnet50_tensor_sizes();
+  const int64_t total = std::accumulate(sizes.begin(), sizes.end(), int64_t{0});
+  std::vector<float> arena(static_cast<size_t>(total), 0.0f);  // zeros: repeated averaging keeps them finite
+  const int repeats = 10;
+
+  double per_tensor = rt::bench::time_collective(2, repeats, [&] {
+    int64_t offset = 0;
+    for (int64_t size : sizes) {
+      MPI_Allreduce(MPI_IN_PLACE, arena.data() + offset, static_cast<int>(size), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+      offset += size;
+    }
+  });
+  if (comm->rank() == 0) {
+    std::printf("ResNet-50 gradients: %zu tensors, %lld parameters, %.1f MB, %d ranks\n", sizes.size(),
+                static_cast<long long>(total), total * 4 / 1e6, comm->size());
+    std::printf("%-34s %10s %8s %14s\n", "method", "ms/sync", "calls", "vs per tensor");
+    std::printf("%-34s %10.2f %8zu %14.2f\n", "MPI_Allreduce per tensor", per_tensor * 1e3, sizes.size(), 1.0);
+  }
+  double default_buckets = 0, best = 1e9;
+  for (double megabytes : {0.25, 1.0, 4.0, 25.0, 0.0}) {
+    rt::GradientSyncOptions options;
+    options.bucket_bytes = static_cast<size_t>(megabytes * (1 << 20));
+    options.first_bucket_bytes = std::min<size_t>(options.bucket_bytes, size_t{1} << 20);
+    rt::GradientSynchronizer sync(*comm, rt::Span<float>(arena), options);
+    double seconds = rt::bench::time_collective(2, repeats, [&] {
+      sync.gradients_ready(arena.size());
+      sync.wait();
+    });
+    if (megabytes == 25.0) default_buckets = seconds;
+    best = std::min(best, seconds);
+    if (comm->rank() == 0) {
+      std::string name = megabytes > 0 ? fmt::format("ringtrain buckets of {} MiB", megabytes) : "ringtrain one bucket (whole arena)";
+      std::printf("%-34s %10.2f %8zu %14.2f\n", name.c_str(), seconds * 1e3, sync.buckets().size(), per_tensor / seconds);
+    }
+  }
+  if (comm->rank() == 0) {
+    std::printf("RESULT gradsync_np%d_default_25MiB: ours %.2f ms, per_tensor %.2f ms, ratio %.2f\n", comm->size(),
+                default_buckets * 1e3, per_tensor * 1e3, default_buckets / per_tensor);
+    std::printf("RESULT gradsync_np%d_best_bucket: ours %.2f ms, per_tensor %.2f ms, ratio %.2f\n", comm->size(),
+                best * 1e3, per_tensor * 1e3, best / per_tensor);
+  }
+  return 0;
+}
