@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "tests/test_support.h"
 
@@ -88,6 +89,22 @@ TEST_F(CliTest, TrainsWithTwoRanksAndWritesMetrics) {
   std::string line;
   ASSERT_TRUE(std::getline(in, line));
   EXPECT_NE(line.find("\"test_accuracy\""), std::string::npos) << line;
+}
+
+TEST_F(CliTest, WritesATimelinePerRankWithLayersAndBuckets) {
+  std::string timeline = dir_.file("trace.json");
+  Outcome outcome = run(kMpi2 + kBinary + " train " + config(dir_.file("train"), dir_.file("test")) +
+                        " --set log.timeline=" + timeline + " --set comm.bucket_mb=0.0001 --set train.accumulate=2" +
+                        " --set comm.hierarchical=true --set comm.wire=fp16");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+  EXPECT_NE(outcome.output.find("mpi-hierarchical"), std::string::npos) << outcome.output;
+  for (const char* rank : {"0", "1"}) {
+    std::ifstream in(dir_.file(std::string("trace.rank") + rank + ".json"));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const char* event : {"\"all-reduce bucket\"", "\"linear8x8\"", "\"optimizer\"", "\"data wait\"", "\"traceEvents\""}) {
+      EXPECT_NE(text.find(event), std::string::npos) << event << " missing from rank " << rank << "'s timeline";
+    }
+  }
 }
 
 TEST_F(CliTest, MissingDataDirectoryEndsTheJob) {
