@@ -2,18 +2,13 @@
 # The same Fashion-MNIST job (seed, global batch 128, 10 epochs) with 1, 2 and 4 ranks on this
 # machine: final test accuracy, which should agree within noise, and samples/s of the whole job.
 # Usage: benchmarks/mlp_cpu/ranks.sh [EPOCHS]      (run by hand; CI never runs it)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
 epochs=${1:-10}
-[[ -x build/ringtrain ]] || bash scripts/build.sh
-export RINGTRAIN_DATA=${RINGTRAIN_DATA:-$PWD/datasets/fashion-mnist}
-[[ -d "$RINGTRAIN_DATA/train" ]] || build/ringtrain shard --idx-dir /usr/share/datasets/fashion-mnist --output "$RINGTRAIN_DATA"
+source "$(dirname "$0")/../common.sh"
+ensure_fashion_mnist
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-root_flag=()
-[[ $(id -u) -eq 0 ]] && root_flag=(--allow-run-as-root)
 for ranks in 1 2 4; do
-  mpirun "${root_flag[@]}" --oversubscribe --bind-to none -np "$ranks" build/ringtrain train examples/fashion_mnist/mlp.toml \
+  "${mpirun[@]}" --bind-to none -np "$ranks" build/ringtrain train examples/fashion_mnist/mlp.toml \
     --set train.epochs="$epochs" --set log.metrics="$out/np$ranks.jsonl" | tail -1
 done
 /usr/bin/python3 - "$out" <<'PY'

@@ -3,14 +3,12 @@
 # ringtrain at -np 1 against PyTorch (Debian's python3-torch with OpenBLAS) on the same shards and
 # thread count, beside the GEMM ceiling of one training step on this machine.
 # Usage: benchmarks/mlp_cpu/run.sh [EPOCHS] [THREADS]      (run by hand; CI never runs it)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
 epochs=${1:-10}
 threads=${2:-2}
-bash scripts/install-deps.sh --bench
-[[ -x build/ringtrain && -x build/benchmarks/gemm_ceiling ]] || bash scripts/build.sh
-data=${RINGTRAIN_DATA:-$PWD/datasets/fashion-mnist}
-[[ -d "$data/train" ]] || build/ringtrain shard --idx-dir /usr/share/datasets/fashion-mnist --output "$data"
+bash "$(dirname "$0")/../../scripts/install-deps.sh" --bench
+source "$(dirname "$0")/../common.sh"
+ensure_fashion_mnist
+data=$RINGTRAIN_DATA
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

@@ -3,18 +3,13 @@
 # ranks, for the Fashion-MNIST MLP and for a larger MLP whose compute dominates. Prints samples/s
 # per rank and the weak-scaling efficiency (per-rank rate at 2 ranks / at 1). Run by hand.
 # Usage: benchmarks/scaling/run.sh [EPOCHS]
-set -euo pipefail
-cd "$(dirname "$0")/../.."
 epochs=${1:-2}
-[[ -x build/ringtrain ]] || bash scripts/build.sh
-export RINGTRAIN_DATA=${RINGTRAIN_DATA:-$PWD/datasets/fashion-mnist}
-[[ -d "$RINGTRAIN_DATA/train" ]] || build/ringtrain shard --idx-dir /usr/share/datasets/fashion-mnist --output "$RINGTRAIN_DATA"
+source "$(dirname "$0")/../common.sh"
+ensure_fashion_mnist
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-root_flag=()
-[[ $(id -u) -eq 0 ]] && root_flag=(--allow-run-as-root)
 run() {  # NAME RANKS PER_RANK_BATCH HIDDEN
-  mpirun "${root_flag[@]}" -np "$2" build/ringtrain train examples/fashion_mnist/mlp.toml --set train.epochs="$epochs" \
+  "${mpirun[@]}" -np "$2" build/ringtrain train examples/fashion_mnist/mlp.toml --set train.epochs="$epochs" \
     --set train.global_batch=$(($2 * $3)) --set model.hidden="$4" --set runtime.threads=1 \
     --set log.metrics="$out/$1-np$2.jsonl" | tail -1
 }
