@@ -1,10 +1,23 @@
 #include "comm/gradient_sync.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/base/check.h"
 
 namespace rt {
+
+bool all_finite(Span<const float> values) {
+  // NaN and infinity are the values whose exponent bits are all ones; an integer OR over the
+  // whole span vectorises (a float sum would not, without -ffast-math).
+  uint32_t any = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &values[i], sizeof bits);
+    any |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return any == 0;
+}
 
 WireFormat parse_wire_format(const std::string& name) {
   if (name == "fp32") return WireFormat::kFloat32;
@@ -50,8 +63,16 @@ void GradientSynchronizer::communicate(size_t index) {
   Span<float> values = gradients_.subspan(bucket.offset, bucket.count);
   if (options_.wire == WireFormat::kFloat32) {
     comm_.all_reduce(values, ReduceOp::kSum);
-    return;
+  } else {
+    sum_in_16_bits(bucket, values);
   }
+  if (!all_finite(Span<const float>(values.data(), values.size()))) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    nonfinite_ = true;
+  }
+}
+
+void GradientSynchronizer::sum_in_16_bits(const GradientBucket& bucket, Span<float> values) {
   uint16_t* wire = wire_.data() + bucket.offset;
   if (options_.wire == WireFormat::kBFloat16) {
     auto* halves = reinterpret_cast<bfloat16*>(wire);
@@ -106,7 +127,7 @@ void GradientSynchronizer::gradients_ready(size_t ready) {
   if (thread_.joinable()) launch_up_to(ready);
 }
 
-void GradientSynchronizer::wait() {
+bool GradientSynchronizer::wait() {
   if (thread_.joinable()) {
     launch_up_to(gradients_.size());
     std::unique_lock<std::mutex> lock(mutex_);
@@ -117,10 +138,16 @@ void GradientSynchronizer::wait() {
       failure_ = nullptr;
       std::rethrow_exception(failure);
     }
-    return;
+  } else if (comm_.size() == 1) {
+    // The sum over one rank is the gradient itself; only the check remains.
+    nonfinite_ = !all_finite(Span<const float>(gradients_.data(), gradients_.size()));
+  } else {
+    for (size_t bucket = 0; bucket < buckets_.size(); ++bucket) communicate(bucket);
   }
-  if (comm_.size() == 1) return;  // the sum over one rank is the gradient itself
-  for (size_t bucket = 0; bucket < buckets_.size(); ++bucket) communicate(bucket);
+  std::lock_guard<std::mutex> lock(mutex_);
+  bool finite = !nonfinite_;
+  nonfinite_ = false;
+  return finite;
 }
 
 }  // namespace rt

@@ -54,11 +54,15 @@ class GradientSynchronizer {
   // Gradients [0, ready) of the arena are final for this step.
   void gradients_ready(size_t ready);
   // Starts what is left and returns when the whole arena is summed across the ranks; rethrows a
-  // failure of the communication thread.
-  void wait();
+  // failure of the communication thread. Returns false when the summed gradients hold a NaN or an
+  // infinity: the sum carries any rank's non-finite value to every rank, so all ranks see the same
+  // answer without another collective. Each bucket is checked right after its all-reduce, while
+  // it is still in cache.
+  bool wait();
 
  private:
   void communicate(size_t bucket);
+  void sum_in_16_bits(const GradientBucket& bucket, Span<float> values);
   void run_thread();
   void launch_up_to(size_t ready);
 
@@ -76,6 +80,10 @@ class GradientSynchronizer {
   size_t completed_ = 0;  // buckets summed this step
   bool stopping_ = false;
   std::exception_ptr failure_;
+  bool nonfinite_ = false;  // a bucket of this step held NaN or infinity
 };
+
+// True when every value is finite.
+bool all_finite(Span<const float> values);
 
 }  // namespace rt

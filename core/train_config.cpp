@@ -11,6 +11,7 @@ TrainConfig read_train_config(Config& config) {
   c.global_batch = config.get_int("train.global_batch", c.global_batch, 1, 1 << 24);
   c.seed = static_cast<uint64_t>(config.get_int("train.seed", static_cast<int64_t>(c.seed), 0, INT64_MAX));
   c.accumulate = config.get_int("train.accumulate", c.accumulate, 1, 4096);
+  c.max_nonfinite_steps = config.get_int("train.max_nonfinite_steps", c.max_nonfinite_steps, 1, 1000000);
 
   config.get_string("optimizer.kind", "sgd", {"sgd"});
   c.lr = static_cast<float>(config.get_double("optimizer.lr", c.lr, 0.0, 100.0));
@@ -30,6 +31,11 @@ TrainConfig read_train_config(Config& config) {
   c.wire = config.get_string("comm.wire", c.wire, {"fp32", "bf16", "fp16"});
   c.hierarchical = config.get_bool("comm.hierarchical", c.hierarchical);
   c.check_every = config.get_int("comm.check_every", c.check_every, 0, INT64_MAX);
+
+  c.checkpoint_dir = config.get_path("checkpoint.dir", "");
+  c.checkpoint_every = config.get_int("checkpoint.every", c.checkpoint_every, 0, INT64_MAX);
+  c.checkpoint_keep = config.get_int("checkpoint.keep", c.checkpoint_keep, 1, 1000000);
+  c.grace_seconds = config.get_double("checkpoint.grace_seconds", c.grace_seconds, 1.0, 86400.0);
 
   c.device = parse_device(config.get_string("runtime.device", "cpu", {"cpu", "cuda"}));
   c.threads = config.get_int("runtime.threads", c.threads, 0, 4096);

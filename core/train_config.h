@@ -20,6 +20,7 @@ struct TrainConfig {
   int64_t global_batch = 128;
   uint64_t seed = 1;
   int64_t accumulate = 1;  // micro-batches per optimizer step; gradients are communicated after the last
+  int64_t max_nonfinite_steps = 5;  // steps in a row with NaN/Inf gradients (each skipped) before the job stops
   // [optimizer]
   float lr = 0.05f;
   float momentum = 0.9f;
@@ -38,6 +39,15 @@ struct TrainConfig {
   std::string wire = "fp32";    // "bf16" / "fp16": 16-bit gradients on the wire
   bool hierarchical = false;    // reduce in node, all-reduce across node leaders, broadcast in node
   int64_t check_every = 1000;   // steps between cross-rank parameter checks (also at start and epoch ends)
+  // [checkpoint]
+  std::string checkpoint_dir;      // empty: no checkpoints
+  int64_t checkpoint_every = 0;    // steps between checkpoints; 0: only at epoch ends and on SIGTERM
+  int64_t checkpoint_keep = 3;
+  double grace_seconds = 30;       // after SIGTERM, the process ends within this even if unfinished
+  // Not from the file: the command line's --resume ("none", "auto" or a checkpoint directory),
+  // and a hash of the effective configuration, stored in checkpoints.
+  std::string resume = "none";
+  uint64_t config_hash = 0;
   // [runtime]
   Device device = Device::kCpu;
   int64_t threads = 0;  // 0: the machine's cores shared among its ranks

@@ -4,6 +4,7 @@
 
 #include "comm/consistency.h"
 #include "core/base/logging.h"
+#include "core/base/termination.h"
 #include "core/models.h"
 #include "kernels/kernels.h"
 
@@ -73,22 +74,70 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
            config_.accumulate > 1 ? fmt::format(" x {} micro-batches", config_.accumulate) : std::string());
   log_info("gradients: {} bucket(s), {} on the wire, {}, {} communicator", sync_->buckets().size(), config_.wire,
            config_.overlap ? "overlapped with backward" : "after backward", comm_.backend());
-  check_ranks_identical("start");
+  if (!config_.checkpoint_dir.empty()) {
+    checkpoints_ = std::make_unique<CheckpointStore>(config_.checkpoint_dir, config_.checkpoint_keep);
+  }
 }
 
 Trainer::~Trainer() = default;
 
-EpochMetrics Trainer::train_epoch(int64_t epoch) {
-  EpochMetrics metrics;
+bool Trainer::any_rank_terminating() {
+  int32_t mine = termination_requested() ? 1 : 0;
+  return comm_.all_reduce_value(mine, ReduceOp::kMax) != 0;
+}
+
+std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums) {
+  // Every rank's running sums of the epoch go into the checkpoint, so a resume continues them.
+  std::vector<double> all(3 * static_cast<size_t>(comm_.size()));
+  comm_.all_gather(Span<const double>(rank_sums.data(), 3), Span<double>(all));
+  TrainingState state = state_;
+  state.ranks = comm_.size();
+  state.config_hash = config_.config_hash;
+  state.epoch_loss_sums.clear();
+  state.epoch_correct.clear();
+  state.epoch_samples.clear();
+  for (int r = 0; r < comm_.size(); ++r) {
+    state.epoch_loss_sums.push_back(all[3 * r]);
+    state.epoch_correct.push_back(static_cast<int64_t>(all[3 * r + 1]));
+    state.epoch_samples.push_back(static_cast<int64_t>(all[3 * r + 2]));
+  }
+  std::string path;
+  if (comm_.rank() == 0) {
+    Span<float> parameters = model_->parameters(), velocity = optimizer_->velocity();
+    path = checkpoints_->save(state, Span<const float>(parameters.data(), parameters.size()),
+                              Span<const float>(velocity.data(), velocity.size()));
+  }
+  comm_.barrier();  // committed before any rank goes on (or exits)
+  log_info("checkpoint of step {} written to {}", state_.step, path);
+  last_checkpoint_ = path;
+  return path;
+}
+
+bool Trainer::train_epoch(EpochMetrics& metrics) {
+  const int64_t epoch = state_.epoch;
   metrics.epoch = epoch + 1;
-  double loss_sum = 0;
-  int64_t correct = 0, samples = 0;
+  // This rank's running sums of the epoch: loss, correct, samples (restored when resuming).
+  std::vector<double> sums(3, 0.0);
+  if (static_cast<int64_t>(state_.epoch_loss_sums.size()) == comm_.size()) {
+    sums = {state_.epoch_loss_sums[comm_.rank()], static_cast<double>(state_.epoch_correct[comm_.rank()]),
+            static_cast<double>(state_.epoch_samples[comm_.rank()])};
+  } else if (!state_.epoch_loss_sums.empty() && comm_.rank() == 0) {  // written by another rank count: rank 0 carries them
+    for (size_t r = 0; r < state_.epoch_loss_sums.size(); ++r) {
+      sums[0] += state_.epoch_loss_sums[r];
+      sums[1] += static_cast<double>(state_.epoch_correct[r]);
+      sums[2] += static_cast<double>(state_.epoch_samples[r]);
+    }
+  }
+  state_.epoch_loss_sums.clear();
+  state_.epoch_correct.clear();
+  state_.epoch_samples.clear();
+  int64_t correct = 0;
   const int64_t classes = model_->output_features();
   const int64_t total_steps = config_.epochs * steps_per_epoch_;
   Clock::time_point start = Clock::now();
 
-  train_loader_->start_epoch(epoch);
-  for (int64_t step = 0; step < steps_per_epoch_; ++step) {
+  train_loader_->start_epoch(epoch, state_.step_in_epoch * config_.accumulate);
+  while (state_.step_in_epoch < steps_per_epoch_) {
     for (int64_t micro = 0; micro < config_.accumulate; ++micro) {
       const bool last = micro + 1 == config_.accumulate;
       Clock::time_point wait_start = Clock::now();
@@ -98,7 +147,8 @@ EpochMetrics Trainer::train_epoch(int64_t epoch) {
         batch = train_loader_->next();
       }
       metrics.data_wait_seconds += seconds_since(wait_start);
-      RT_CHECK(batch != nullptr, "the loader ended the epoch early, at step {} of {}", step, steps_per_epoch_);
+      RT_CHECK(batch != nullptr, "the loader ended the epoch early, at step {} of {}", state_.step_in_epoch,
+               steps_per_epoch_);
 
       Tensor input = Tensor::view(const_cast<float*>(batch->features), {batch->rows, batch->feature_size});
       const Tensor* logits;
@@ -121,38 +171,57 @@ EpochMetrics Trainer::train_epoch(int64_t epoch) {
             last ? std::function<void(size_t)>([this](size_t n) { sync_->gradients_ready(n); }) : nullptr);
         model_->backward(grad_logits, micro == 0 ? GradientWrite::kOverwrite : GradientWrite::kAccumulate);
       }
-      loss_sum += micro_loss;
-      samples += batch->rows;
+      sums[0] += micro_loss;
+      sums[2] += static_cast<double>(batch->rows);
     }
+    sums[1] += static_cast<double>(correct);
+    correct = 0;
     Clock::time_point comm_start = Clock::now();
+    bool finite;
     {
       TimelineScope scope(&timeline_, TimelineLane::kCompute, "gradient wait");
-      sync_->wait();
+      finite = sync_->wait();
     }
     metrics.communication_seconds += seconds_since(comm_start);
-    {
+    if (finite) {
       TimelineScope scope(&timeline_, TimelineLane::kCompute, "optimizer");
-      optimizer_->set_lr(scheduled_lr(config_.schedule, config_.lr, step_, total_steps));
+      optimizer_->set_lr(scheduled_lr(config_.schedule, config_.lr, state_.step, total_steps));
       optimizer_->step();
+      state_.consecutive_nonfinite = 0;
+    } else {
+      // Every rank sees the same summed gradients, so every rank skips this step alike.
+      ++state_.skipped_steps;
+      ++state_.consecutive_nonfinite;
+      log_warning("step {}: the gradients hold NaN or infinity; step skipped ({} in a row, {} in all)", state_.step + 1,
+                  state_.consecutive_nonfinite, state_.skipped_steps);
+      RT_CHECK(state_.consecutive_nonfinite < config_.max_nonfinite_steps,
+               "{} steps in a row had NaN or infinite gradients (train.max_nonfinite_steps = {}); stopping",
+               state_.consecutive_nonfinite, config_.max_nonfinite_steps);
     }
-    ++step_;
+    ++state_.step;
+    ++state_.step_in_epoch;
     ++metrics.steps;
-    if (config_.check_every > 0 && step_ % config_.check_every == 0) {
-      check_ranks_identical(fmt::format("step {}", step_));
+    if (config_.check_every > 0 && state_.step % config_.check_every == 0) {
+      check_ranks_identical(fmt::format("step {}", state_.step));
     }
     if (config_.log_every > 0 && metrics.steps % config_.log_every == 0) {
-      log_info("epoch {} step {}/{}: loss {:.4f} (this rank's batch)", epoch + 1, metrics.steps, steps_per_epoch_,
-               loss_sum / static_cast<double>(samples));
+      log_info("epoch {} step {}/{}: loss {:.4f} (this rank's batches)", epoch + 1, state_.step_in_epoch,
+               steps_per_epoch_, sums[0] / sums[2]);
     }
+    const bool terminating = any_rank_terminating();
+    if (checkpoints_ && (terminating || (config_.checkpoint_every > 0 && state_.step % config_.checkpoint_every == 0 &&
+                                         state_.step_in_epoch < steps_per_epoch_))) {
+      save_checkpoint(sums);
+    }
+    if (terminating) return false;
   }
   metrics.train_seconds = seconds_since(start);
 
-  double totals[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(samples)};
-  comm_.all_reduce(Span<double>(totals, 3), ReduceOp::kSum);
-  metrics.train_loss = totals[0] / totals[2];
-  metrics.train_accuracy = totals[1] / totals[2];
-  metrics.samples_per_second = totals[2] / metrics.train_seconds;
-  return metrics;
+  comm_.all_reduce(Span<double>(sums), ReduceOp::kSum);
+  metrics.train_loss = sums[0] / sums[2];
+  metrics.train_accuracy = sums[1] / sums[2];
+  metrics.samples_per_second = static_cast<double>(metrics.steps * config_.global_batch) / metrics.train_seconds;
+  return true;
 }
 
 void Trainer::evaluate(EpochMetrics& metrics) {
@@ -179,12 +248,67 @@ uint64_t Trainer::check_ranks_identical(const std::string& when) {
   return check_identical_across_ranks(comm_, Span<const float>(parameters.data(), parameters.size()), when);
 }
 
+void Trainer::restore() {
+  RT_CHECK(checkpoints_ || (config_.resume != "auto"), "--resume auto needs checkpoint.dir in the configuration");
+  std::optional<Checkpoint> checkpoint;
+  std::string text;
+  if (comm_.rank() == 0) {
+    checkpoint = config_.resume == "auto" ? checkpoints_->load_newest() : CheckpointStore::load(config_.resume);
+    if (checkpoint) text = serialize_state(checkpoint->state);
+  }
+  // Rank 0 read it; everyone gets the same: the state as text, then the arenas.
+  int64_t length = comm_.all_reduce_value(static_cast<int64_t>(text.size()), ReduceOp::kMax);
+  if (length == 0) {
+    log_info("no valid checkpoint in {}: starting from the beginning", checkpoints_->directory());
+    return;
+  }
+  text.resize(static_cast<size_t>(length));
+  comm_.broadcast(Span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()), 0);
+  state_ = parse_state(text, "the checkpoint state from rank 0");
+  Span<float> parameters = model_->parameters(), velocity = optimizer_->velocity();
+  int64_t sizes[2] = {0, 0};
+  if (comm_.rank() == 0) {
+    sizes[0] = static_cast<int64_t>(checkpoint->parameters.size());
+    sizes[1] = static_cast<int64_t>(checkpoint->optimizer_state.size());
+  }
+  comm_.broadcast(Span<int64_t>(sizes, 2), 0);
+  RT_CHECK(sizes[0] == static_cast<int64_t>(parameters.size()) && sizes[1] == static_cast<int64_t>(velocity.size()),
+           "the checkpoint holds {} parameters and {} optimizer values; this model has {} and {}", sizes[0], sizes[1],
+           parameters.size(), velocity.size());
+  if (comm_.rank() == 0) {
+    std::copy(checkpoint->parameters.begin(), checkpoint->parameters.end(), parameters.begin());
+    std::copy(checkpoint->optimizer_state.begin(), checkpoint->optimizer_state.end(), velocity.begin());
+  }
+  comm_.broadcast(parameters, 0);
+  comm_.broadcast(velocity, 0);
+  RT_CHECK(state_.step_in_epoch <= steps_per_epoch_ && state_.epoch <= config_.epochs,
+           "the checkpoint is at epoch {} step {}, outside this run of {} epochs of {} steps", state_.epoch + 1,
+           state_.step_in_epoch, config_.epochs, steps_per_epoch_);
+  if (state_.config_hash != config_.config_hash) {
+    log_warning("the checkpoint was written with a different configuration; resuming anyway");
+  }
+  if (state_.ranks != comm_.size()) {
+    log_warning("the checkpoint was written by {} ranks, resuming with {}: the rest of this epoch reads a different "
+                "split of the data than an uninterrupted run would", state_.ranks, comm_.size());
+  }
+  log_info("resumed from {}: step {}, epoch {}, step {} of {} in the epoch",
+           comm_.rank() == 0 ? checkpoint->path : std::string("rank 0's checkpoint"), state_.step, state_.epoch + 1,
+           state_.step_in_epoch, steps_per_epoch_);
+}
+
 TrainingResult Trainer::run() {
   TrainingResult result;
-  for (int64_t epoch = 0; epoch < config_.epochs; ++epoch) {
-    EpochMetrics metrics = train_epoch(epoch);
+  if (config_.resume != "none") restore();
+  check_ranks_identical("start");
+  std::vector<double> no_sums(3, 0.0);
+  while (state_.epoch < config_.epochs) {
+    EpochMetrics metrics;
+    if (!train_epoch(metrics)) {
+      result.preempted = true;
+      break;
+    }
     evaluate(metrics);
-    result.parameter_fingerprint = check_ranks_identical(fmt::format("the end of epoch {}", epoch + 1));
+    result.parameter_fingerprint = check_ranks_identical(fmt::format("the end of epoch {}", state_.epoch + 1));
     log_info("epoch {}/{}: loss {:.4f} train acc {:.2f}% test loss {:.4f} test acc {:.2f}% | {:.0f} samples/s, "
              "{:.2f} s (data wait {:.3f} s, gradient wait {:.3f} s)",
              metrics.epoch, config_.epochs, metrics.train_loss, 100 * metrics.train_accuracy, metrics.test_loss,
@@ -192,11 +316,23 @@ TrainingResult Trainer::run() {
              metrics.communication_seconds);
     metrics_log_.write(metrics);
     result.epochs.push_back(metrics);
+    ++state_.epoch;
+    state_.step_in_epoch = 0;
+    if (checkpoints_) save_checkpoint(no_sums);
   }
   timeline_.write();
   if (timeline_.enabled()) log_info("timeline written to {} (and one file per rank)", timeline_.file());
-  log_info("done: test accuracy {:.2f}%, parameter fingerprint {:016x} (identical on all {} ranks)",
-           100 * result.epochs.back().test_accuracy, result.parameter_fingerprint, comm_.size());
+  result.skipped_steps = state_.skipped_steps;
+  result.last_checkpoint = last_checkpoint_;
+  if (result.preempted) {
+    log_info("stopped by signal {} after step {}; resume with --resume auto", termination_signal(), state_.step);
+    return result;
+  }
+  log_info("done: test accuracy {:.2f}%, parameter fingerprint {:016x} (identical on all {} ranks){}",
+           result.epochs.empty() ? 0.0 : 100 * result.epochs.back().test_accuracy, result.parameter_fingerprint,
+           comm_.size(),
+           state_.skipped_steps > 0 ? fmt::format(", {} step(s) skipped for non-finite gradients", state_.skipped_steps)
+                                    : std::string());
   return result;
 }
 

@@ -48,8 +48,10 @@ void Loader::stop() {
   if (reader_.joinable()) reader_.join();
 }
 
-void Loader::start_epoch(int64_t epoch) {
+void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   stop();
+  RT_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch_, "cannot start epoch {} at batch {} of {}", epoch,
+           first_batch, batches_per_epoch_);
   RankPlan plan = options_.mode == LoaderMode::kTraining
                       ? plan_training_epoch(index_.shard_sizes(), options_.seed, epoch, options_.rank, options_.size,
                                             options_.batch, options_.batches_per_step)
@@ -61,9 +63,10 @@ void Loader::start_epoch(int64_t epoch) {
   failure_ = nullptr;
   stopping_ = false;
   producing_ = true;
-  reader_ = std::thread([this, plan = std::move(plan), epoch]() mutable {
+  const int64_t skip_samples = first_batch * options_.batch;
+  reader_ = std::thread([this, plan = std::move(plan), epoch, skip_samples]() mutable {
     try {
-      produce(std::move(plan), epoch);
+      produce(std::move(plan), epoch, skip_samples);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       failure_ = std::current_exception();
@@ -144,7 +147,7 @@ void Loader::fill_batches(const uint8_t* raw, const int32_t* labels, const uint3
   }
 }
 
-void Loader::produce(RankPlan plan, int64_t epoch) {
+void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples) {
   const int64_t window = static_cast<int64_t>(window_labels_.size());
   const bool shuffle = options_.mode == LoaderMode::kTraining;
   std::unique_ptr<ShardReader> reader;
@@ -155,15 +158,19 @@ void Loader::produce(RankPlan plan, int64_t epoch) {
   size_t segment = 0;
   int64_t segment_offset = 0;  // rows of plan.segments[segment] already read
   while (segment < plan.segments.size()) {
-    // Fill one window with the next rows of the plan.
+    // Fill one window with the next rows of the plan; a window wholly before the resume point is
+    // walked through without reading.
+    const bool skipped = skip_samples >= window;
     int64_t in_window = 0;
     while (in_window < window && segment < plan.segments.size()) {
       const ShardSegment& piece = plan.segments[segment];
-      const std::string& path = index_.shards()[piece.shard].path;
-      if (!reader || reader->info().path != path) reader = std::make_unique<ShardReader>(path);
       int64_t rows = std::min(window - in_window, piece.count - segment_offset);
-      reader->read(piece.first + segment_offset, rows, window_features_.data() + in_window * feature_bytes_,
-                   window_labels_.data() + in_window);
+      if (!skipped) {
+        const std::string& path = index_.shards()[piece.shard].path;
+        if (!reader || reader->info().path != path) reader = std::make_unique<ShardReader>(path);
+        reader->read(piece.first + segment_offset, rows, window_features_.data() + in_window * feature_bytes_,
+                     window_labels_.data() + in_window);
+      }
       in_window += rows;
       segment_offset += rows;
       if (segment_offset == piece.count) {
@@ -171,13 +178,20 @@ void Loader::produce(RankPlan plan, int64_t epoch) {
         segment_offset = 0;
       }
     }
+    if (skipped) {
+      skip_samples -= in_window;
+      ++window_index;
+      continue;
+    }
     std::iota(window_order_.begin(), window_order_.begin() + in_window, 0u);
     if (shuffle) {
       Rng rng(options_.seed, (static_cast<uint64_t>(epoch) << 40) ^ (static_cast<uint64_t>(options_.rank) << 20) ^
                                  static_cast<uint64_t>(window_index));
       rng.shuffle(window_order_.data(), static_cast<uint64_t>(in_window));
     }
-    fill_batches(window_features_.data(), window_labels_.data(), window_order_.data(), in_window, slot, filled);
+    fill_batches(window_features_.data(), window_labels_.data(), window_order_.data() + skip_samples,
+                 in_window - skip_samples, slot, filled);
+    skip_samples = 0;
     ++window_index;
     {
       std::lock_guard<std::mutex> lock(mutex_);

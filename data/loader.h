@@ -51,8 +51,10 @@ class Loader {
   const LoaderOptions& options() const { return options_; }
   // Batches of this rank in one epoch; in training the same on every rank.
   int64_t batches_per_epoch() const { return batches_per_epoch_; }
-  // Starts reading `epoch` (a running epoch is abandoned).
-  void start_epoch(int64_t epoch);
+  // Starts reading `epoch` (a running epoch is abandoned), from its batch `first_batch`: the
+  // batches before it are skipped without reading their windows, and the rest come exactly as in
+  // an uninterrupted epoch (a resumed run sees the samples an uninterrupted one would).
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
   // The next batch of the epoch, or nullptr when it is done.
   const Batch* next();
 
@@ -62,7 +64,7 @@ class Loader {
     std::vector<int32_t> labels;
     Batch batch;
   };
-  void produce(RankPlan plan, int64_t epoch);
+  void produce(RankPlan plan, int64_t epoch, int64_t skip_samples);
   void fill_batches(const uint8_t* raw, const int32_t* labels, const uint32_t* order, int64_t count,
                     Slot*& slot, int64_t& filled);
   Slot* take_free_slot();

@@ -1,5 +1,6 @@
 // The subcommands of the `ringtrain` executable. Each registers its options on the CLI11 app and
-// returns the function that runs it once the command line is parsed.
+// returns the function that runs it once the command line is parsed: it returns the process's
+// exit code, or -1 when its command was not the one given.
 #pragma once
 
 #include <functional>
@@ -10,7 +11,11 @@
 
 namespace rt {
 
-using CommandRunner = std::function<void(Communicator&)>;
+using CommandRunner = std::function<int(Communicator&)>;
+
+// The exit code of a run stopped by SIGTERM after writing its checkpoint (128 + SIGTERM, as a
+// shell reports a process ended by it), so schedulers see it was cut short and can requeue it.
+constexpr int kExitPreempted = 143;
 
 CommandRunner add_train_command(CLI::App& app);
 CommandRunner add_shard_command(CLI::App& app);

@@ -31,7 +31,10 @@ int main(int argc, char** argv) {
                           placement.rank == 0 ? std::cerr : rt::null_stream());
       return code;
     }
-    for (const rt::CommandRunner& command : commands) command(*comm);
+    for (const rt::CommandRunner& command : commands) {
+      int code = command(*comm);
+      if (code >= 0) return code;
+    }
   } catch (const std::exception& error) {
     rt::log_error("{}", error.what());
     if (comm && comm->size() > 1) comm->abort(error.what());

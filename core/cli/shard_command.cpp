@@ -48,7 +48,7 @@ CommandRunner add_shard_command(CLI::App& app) {
   labels->needs(images);
 
   return [command, a, idx_dir, images](Communicator& comm) {
-    if (!command->parsed()) return;
+    if (!command->parsed()) return -1;
     if (idx_dir->count() == 0 && images->count() == 0) {
       throw CLI::RequiredError("--idx-dir or --images with --labels");
     }
@@ -63,6 +63,7 @@ CommandRunner add_shard_command(CLI::App& app) {
       }
     }
     comm.barrier();
+    return 0;
   };
 }
 

@@ -1,9 +1,13 @@
+#include <chrono>
+#include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/base/config.h"
 #include "core/base/environment.h"
 #include "core/base/logging.h"
+#include "core/base/termination.h"
 #include "core/cli/commands.h"
 #include "core/trainer.h"
 #include "kernels/kernels.h"
@@ -14,7 +18,26 @@ namespace {
 struct TrainArguments {
   std::string config_path;
   std::vector<std::string> overrides;
+  std::string resume = "none";
 };
+
+uint64_t text_hash(const std::string& text) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ULL;
+  return hash;
+}
+
+// After a termination signal, the run has `grace` seconds to checkpoint and leave; past that the
+// process ends anyway (a scheduler would kill it soon after), saying so.
+void start_grace_watchdog(double grace) {
+  std::thread([grace] {
+    while (!termination_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::duration<double>(grace));
+    log_error("signal {} arrived {:.0f} s ago and the run has not finished its checkpoint; ending now",
+              termination_signal(), grace);
+    std::_Exit(kExitPreempted);
+  }).detach();
+}
 }  // namespace
 
 CommandRunner add_train_command(CLI::App& app) {
@@ -23,10 +46,17 @@ CommandRunner add_train_command(CLI::App& app) {
   command->add_option("config", arguments->config_path, "TOML configuration file")->required()->check(CLI::ExistingFile);
   command->add_option("--set", arguments->overrides, "Override a key: --set section.key=value (repeatable)")
       ->type_name("KEY=VALUE");
+  command->add_option("--resume", arguments->resume,
+                      "none; auto (the newest valid checkpoint in checkpoint.dir, if any); or a checkpoint directory")
+      ->capture_default_str();
   return [command, arguments](Communicator& comm) {
-    if (!command->parsed()) return;
+    if (!command->parsed()) return -1;
+    install_termination_handler();
     Config config = Config::load_file(arguments->config_path, arguments->overrides);
     TrainConfig train_config = read_train_config(config);
+    train_config.resume = arguments->resume;
+    train_config.config_hash = text_hash(config.to_toml());
+    start_grace_watchdog(train_config.grace_seconds);
     set_log_all_ranks(train_config.log_all_ranks);
 
     Placement placement = detect_placement();
@@ -44,7 +74,14 @@ CommandRunner add_train_command(CLI::App& app) {
     std::unique_ptr<Communicator> hierarchical;
     if (train_config.hierarchical && comm.size() > 1) hierarchical = make_world_communicator({true});
     Trainer trainer(train_config, hierarchical ? *hierarchical : comm);
-    trainer.run();
+    TrainingResult result = trainer.run();
+    if (result.preempted) {
+      log_info("exiting with code {} (preempted{})", kExitPreempted,
+               result.last_checkpoint.empty() ? ", no checkpoint.dir configured"
+                                              : ", checkpoint " + result.last_checkpoint);
+      return kExitPreempted;
+    }
+    return 0;
   };
 }
 

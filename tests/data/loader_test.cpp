@@ -23,9 +23,9 @@ struct EpochSamples {
   int64_t batches = 0;
 };
 
-EpochSamples read_epoch(Loader& loader, int64_t epoch) {
+EpochSamples read_epoch(Loader& loader, int64_t epoch, int64_t first_batch = 0) {
   EpochSamples out;
-  loader.start_epoch(epoch);
+  loader.start_epoch(epoch, first_batch);
   while (const Batch* batch = loader.next()) {
     ++out.batches;
     for (int64_t r = 0; r < batch->rows; ++r) {
@@ -122,6 +122,19 @@ TEST_F(LoaderTest, MicroBatchesOfAStepReadWhatTheWholeBatchWouldHave) {
     Loader micro(ShardIndex(dir_.path()), options);
     EXPECT_EQ(micro.batches_per_epoch(), 2 * whole.batches_per_epoch());
     EXPECT_EQ(read_epoch(micro, 1).ids, read_epoch(whole, 1).ids);
+  }
+}
+
+TEST_F(LoaderTest, StartingAtAnyBatchGivesTheRestOfTheUninterruptedEpoch) {
+  for (int64_t window : {16, 1000}) {  // the resume point inside the first window, and many windows in
+    Loader loader(ShardIndex(dir_.path()), training(1, 2, 5, 7, window));
+    std::vector<int64_t> whole = read_epoch(loader, 3).ids;
+    for (int64_t first : {int64_t{0}, int64_t{1}, int64_t{3}, int64_t{7}, loader.batches_per_epoch() - 1,
+                          loader.batches_per_epoch()}) {
+      EpochSamples rest = read_epoch(loader, 3, first);
+      EXPECT_EQ(rest.batches, loader.batches_per_epoch() - first);
+      EXPECT_EQ(rest.ids, std::vector<int64_t>(whole.begin() + first * 5, whole.end())) << "from batch " << first;
+    }
   }
 }
 

@@ -1,0 +1,27 @@
+#include "core/base/termination.h"
+
+#include <csignal>
+
+namespace rt {
+
+namespace {
+volatile std::sig_atomic_t received_signal = 0;
+extern "C" void on_termination(int signal) { received_signal = signal; }
+}  // namespace
+
+void install_termination_handler() {
+  static bool installed = false;
+  if (installed) return;
+  installed = true;
+  struct sigaction action {};
+  action.sa_handler = on_termination;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+bool termination_requested() { return received_signal != 0; }
+int termination_signal() { return received_signal; }
+void request_termination(int signal) { received_signal = signal; }
+
+}  // namespace rt

@@ -1,0 +1,17 @@
+// A termination request (SIGTERM, as schedulers send before preempting a VM, or SIGINT) turned
+// into a flag that the trainer polls between steps, so it can finish the step, write a
+// checkpoint and exit cleanly instead of dying mid-write.
+#pragma once
+
+namespace rt {
+
+// Installs the handler for SIGTERM and SIGINT (once; later calls do nothing).
+void install_termination_handler();
+// True once a termination signal has arrived.
+bool termination_requested();
+// The signal that arrived (0 if none).
+int termination_signal();
+// For tests: behave as if `signal` had arrived.
+void request_termination(int signal);
+
+}  // namespace rt
