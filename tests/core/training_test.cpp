@@ -6,11 +6,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "comm/communicator.h"
 #include "core/base/check.h"
+#include "core/base/random.h"
 #include "core/trainer.h"
+#include "data/shard_writer.h"
 #include "kernels/kernels.h"
 #include "tests/test_support.h"
 
@@ -121,6 +124,56 @@ TEST_F(TrainingTest, EverySynchronisationModeTrainsTheSameModel) {
   std::unique_ptr<Communicator> hierarchical = make_world_communicator({true});
   unsetenv("RINGTRAIN_RANKS_PER_NODE");
   EXPECT_LT(max_difference(train_parameters(config(), *hierarchical), reference), 1e-5f);
+}
+
+// Training data in which sample `poisoned` has a NaN feature (a corrupt record): the rank that
+// reads it gets NaN gradients, the sum carries them to every rank, and every rank skips that step.
+void write_poisoned_shards(const std::string& dir, int64_t samples, int64_t poisoned) {
+  std::filesystem::create_directories(dir);
+  Rng rng(3);
+  std::vector<float> features(static_cast<size_t>(samples * 12));
+  std::vector<int32_t> labels(static_cast<size_t>(samples));
+  for (int64_t i = 0; i < samples; ++i) {
+    labels[i] = static_cast<int32_t>(i % 4);
+    for (int64_t f = 0; f < 12; ++f) features[i * 12 + f] = (f % 4 == labels[i] ? 1.0f : 0.0f) + rng.uniform(-0.2f, 0.2f);
+  }
+  features[poisoned * 12 + 5] = std::nanf("");
+  ShardInfo info;
+  info.path = dir + "/poisoned.h5";
+  info.samples = samples;
+  info.feature_shape = {12};
+  info.classes = 4;
+  info.feature_dtype = DType::kFloat32;
+  write_shard(info, features.data(), labels.data());
+}
+
+TEST_F(TrainingTest, NonFiniteGradientsOnOneRankAreSkippedByAllRanks) {
+  std::vector<uint8_t> path(4096, 0);
+  std::unique_ptr<testing::TempDir> dir;
+  if (comm_->rank() == 0) {
+    dir = std::make_unique<testing::TempDir>();
+    write_poisoned_shards(dir->path(), 640, 77);
+    std::memcpy(path.data(), dir->path().data(), dir->path().size());
+  }
+  comm_->broadcast(Span<uint8_t>(path), 0);
+  TrainConfig c = config();
+  c.train_dir = reinterpret_cast<const char*>(path.data());
+  c.epochs = 2;
+  Trainer trainer(c, *comm_);
+  TrainingResult result = trainer.run();  // checks at each epoch end that all ranks are identical
+  EXPECT_EQ(result.skipped_steps, 2);  // the poisoned sample is in one step of each epoch
+  for (float value : trainer.model().parameters()) ASSERT_TRUE(std::isfinite(value));
+  EXPECT_GT(result.epochs.back().train_accuracy, 0.9);  // it learned (the test set is another problem)
+  comm_->barrier();
+}
+
+TEST_F(TrainingTest, TooManyNonFiniteStepsInARowStopTheJobOnEveryRank) {
+  TrainConfig c = config();
+  c.lr = 1e30f;  // parameters overflow after the first step, and every gradient after is NaN
+  c.max_nonfinite_steps = 3;
+  Trainer trainer(c, *comm_);
+  std::string text = testing::error_message([&] { trainer.run(); });
+  EXPECT_NE(text.find("3 steps in a row had NaN or infinite gradients"), std::string::npos) << text;
 }
 
 TEST_F(TrainingTest, AGlobalBatchThatDoesNotSplitIsRefusedOnEveryRank) {
