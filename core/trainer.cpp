@@ -299,7 +299,7 @@ void Trainer::restore() {
 TrainingResult Trainer::run() {
   TrainingResult result;
   if (config_.resume != "none") restore();
-  check_ranks_identical("start");
+  result.parameter_fingerprint = check_ranks_identical("start");
   std::vector<double> no_sums(3, 0.0);
   while (state_.epoch < config_.epochs) {
     EpochMetrics metrics;
@@ -328,9 +328,10 @@ TrainingResult Trainer::run() {
     log_info("stopped by signal {} after step {}; resume with --resume auto", termination_signal(), state_.step);
     return result;
   }
-  log_info("done: test accuracy {:.2f}%, parameter fingerprint {:016x} (identical on all {} ranks){}",
-           result.epochs.empty() ? 0.0 : 100 * result.epochs.back().test_accuracy, result.parameter_fingerprint,
-           comm_.size(),
+  log_info("done: {}, parameter fingerprint {:016x} (identical on all {} ranks){}",
+           result.epochs.empty() ? std::string("no epoch was left to train")
+                                 : fmt::format("test accuracy {:.2f}%", 100 * result.epochs.back().test_accuracy),
+           result.parameter_fingerprint, comm_.size(),
            state_.skipped_steps > 0 ? fmt::format(", {} step(s) skipped for non-finite gradients", state_.skipped_steps)
                                     : std::string());
   return result;

@@ -1,5 +1,10 @@
 #include "tests/test_support.h"
 
+#include <sys/wait.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -10,6 +15,19 @@
 #include "data/shard_writer.h"
 
 namespace rt::testing {
+
+Outcome run(const std::string& command) {
+  auto start = std::chrono::steady_clock::now();
+  Outcome outcome;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return outcome;
+  std::array<char, 4096> buffer;
+  while (size_t got = fread(buffer.data(), 1, buffer.size(), pipe)) outcome.output.append(buffer.data(), got);
+  int status = pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return outcome;
+}
 
 std::string error_message(const std::function<void()>& action) {
   try {

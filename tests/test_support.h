@@ -10,6 +10,14 @@
 
 namespace rt::testing {
 
+// What a shell command did: exit code (128 + signal if killed), stdout and stderr together, time.
+struct Outcome {
+  int exit_code = -1;
+  std::string output;
+  double seconds = 0;
+};
+Outcome run(const std::string& command);
+
 // The message of the rt::Error that `action` throws, or "(no error)".
 std::string error_message(const std::function<void()>& action);
 

@@ -2,7 +2,6 @@
 // file or key and a non-zero exit; under mpiexec -n 2 the whole job ends quickly even when only
 // one rank saw the problem.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <array>
 #include <chrono>
@@ -16,24 +15,8 @@
 namespace rt {
 namespace {
 
-struct Outcome {
-  int exit_code = -1;
-  std::string output;
-  double seconds = 0;
-};
-
-Outcome run(const std::string& command) {
-  auto start = std::chrono::steady_clock::now();
-  Outcome outcome;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return outcome;
-  std::array<char, 4096> buffer;
-  while (size_t got = fread(buffer.data(), 1, buffer.size(), pipe)) outcome.output.append(buffer.data(), got);
-  int status = pclose(pipe);
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return outcome;
-}
+using testing::Outcome;
+using testing::run;
 
 const std::string kBinary = RINGTRAIN_BINARY;
 // Two ranks, bounded: mpiexec itself kills the job after 60 s, so a hang fails instead of blocking.

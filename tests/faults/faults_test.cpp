@@ -1,0 +1,132 @@
+// What clusters do to jobs, done for real to the ringtrain binary under mpiexec -n 2 (-n 4 for the
+// resume with another rank count): SIGTERM, SIGKILL of the ranks at arbitrary moments (including
+// while they write checkpoints, once every step), a rank that exits early. Each must end the job
+// within its bound with no process left behind, and every resume must end with bitwise the same
+// parameters as a run that was never interrupted.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "tests/test_support.h"
+
+namespace rt {
+namespace {
+
+using testing::Outcome;
+using testing::run;
+
+const std::string kBinary = RINGTRAIN_BINARY;
+std::string mpiexec(int ranks) {
+  return std::string(RINGTRAIN_MPIEXEC) + " -n " + std::to_string(ranks) + " --oversubscribe --timeout 100 ";
+}
+
+std::string fingerprint_of(const std::string& output) {
+  std::smatch match;
+  return std::regex_search(output, match, std::regex("parameter fingerprint ([0-9a-f]{16})")) ? match[1].str() : "";
+}
+
+class FaultsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_ = new testing::TempDir();
+    // Few features, so the clusters overlap and the loss stays well above zero all the run long.
+    testing::write_cluster_shards(data_->file("train"), 1600, 4, 4, 4, 9, 1);
+    testing::write_cluster_shards(data_->file("test"), 200, 1, 4, 4, 9, 2);
+    // The uninterrupted run every resumed run must reproduce.
+    Outcome reference = run(mpiexec(2) + kBinary + " train " + write_config(data_->file("reference.toml"), ""));
+    reference_ = fingerprint_of(reference.output);
+    ASSERT_FALSE(reference_.empty()) << reference.output;
+  }
+  static void TearDownTestSuite() { delete data_; }
+
+  // The job's config; `checkpoints` empty means no checkpoint section.
+  static std::string write_config(const std::string& path, const std::string& checkpoints, int every = 20) {
+    std::ofstream out(path, std::ios::trunc);
+    out << "[model]\nhidden = [256, 256]\n[train]\nepochs = 40\nglobal_batch = 16\n[data]\ntrain_dir = \""
+        << data_->file("train") << "\"\ntest_dir = \"" << data_->file("test") << "\"\n[runtime]\nthreads = 1\n";
+    if (!checkpoints.empty()) out << "[checkpoint]\ndir = \"" << checkpoints << "\"\nevery = " << every << "\n";
+    return path;
+  }
+  // Runs `job` in the background until a checkpoint of `checkpoints` is committed, waits
+  // `delay_seconds` more, then does `action` (a shell command; $job is the job's process id).
+  Outcome run_until_checkpoint(const std::string& job, const std::string& checkpoints, double delay_seconds,
+                               const std::string& action) {
+    return run("sh -c '" + job + " & job=$!; i=0; until ls " + checkpoints +
+               "/*/manifest.json >/dev/null 2>&1 || [ $i -ge 600 ]; do sleep 0.05; i=$((i+1)); done; sleep " +
+               std::to_string(delay_seconds) + "; " + action + "; wait $job'");
+  }
+  // No process of the job (its ranks name the config file) is left running.
+  void expect_no_process_left(const std::string& config) {
+    // "[r]ingtrain" matches the ranks' command lines but not this shell's own.
+    Outcome left = run("pgrep -af '[r]ingtrain train " + config + "'");
+    EXPECT_NE(left.exit_code, 0) << "processes left behind:\n" << left.output;
+  }
+
+  static testing::TempDir* data_;
+  static std::string reference_;
+  testing::TempDir dir_;
+};
+testing::TempDir* FaultsTest::data_ = nullptr;
+std::string FaultsTest::reference_;
+
+TEST_F(FaultsTest, SigtermWritesACheckpointAndTheResumedRunEndsLikeAnUninterruptedOne) {
+  std::string config = write_config(dir_.file("job.toml"), dir_.file("ck"));
+  std::string job = mpiexec(2) + kBinary + " train " + config;
+  Outcome stopped = run_until_checkpoint(job, dir_.file("ck"), 0.2, "kill -TERM $job");
+  EXPECT_NE(stopped.exit_code, 0) << stopped.output;
+  EXPECT_NE(stopped.output.find("exiting with code 143 (preempted, checkpoint"), std::string::npos) << stopped.output;
+  EXPECT_LT(stopped.seconds, 60);
+  expect_no_process_left(config);
+
+  Outcome resumed = run(job + " --resume auto");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed from " + dir_.file("ck/step-")), std::string::npos) << resumed.output;
+  EXPECT_EQ(fingerprint_of(resumed.output), reference_) << resumed.output;
+}
+
+TEST_F(FaultsTest, RanksKilledAtAnyMomentEvenWhileCheckpointingResumeToTheSameResult) {
+  // A checkpoint every step, so the kills land in the middle of writing one as often as not.
+  std::string config = write_config(dir_.file("job.toml"), dir_.file("ck"), 1);
+  std::string job = mpiexec(2) + kBinary + " train " + config + " --resume auto";
+  for (int kill = 1; kill <= 4; ++kill) {
+    Outcome killed = run_until_checkpoint(job, dir_.file("ck"), 0.13 * kill,
+                                          "pkill -KILL -f \"^" + kBinary + " train " + config + "\"");
+    EXPECT_NE(killed.exit_code, 0) << killed.output;
+    EXPECT_LT(killed.seconds, 60);
+    EXPECT_EQ(killed.output.find("error:"), std::string::npos) << "a resume failed:\n" << killed.output;
+    expect_no_process_left(config);
+  }
+  Outcome finished = run(job);
+  EXPECT_EQ(finished.exit_code, 0) << finished.output;
+  EXPECT_EQ(fingerprint_of(finished.output), reference_) << finished.output;
+}
+
+TEST_F(FaultsTest, ACheckpointOfTwoRanksResumesWithFourAndWithOne) {
+  std::string config = write_config(dir_.file("job.toml"), dir_.file("ck"));
+  Outcome first = run(mpiexec(2) + kBinary + " train " + config + " --set train.epochs=1");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  for (int ranks : {4, 1}) {
+    std::filesystem::copy(dir_.file("ck"), dir_.file("ck" + std::to_string(ranks)), std::filesystem::copy_options::recursive);
+    Outcome more = run(mpiexec(ranks) + kBinary + " train " + config + " --set checkpoint.dir=" +
+                       dir_.file("ck" + std::to_string(ranks)) + " --set train.epochs=2 --resume auto");
+    EXPECT_EQ(more.exit_code, 0) << more.output;
+    EXPECT_NE(more.output.find("written by 2 ranks, resuming with " + std::to_string(ranks)), std::string::npos)
+        << more.output;
+    EXPECT_NE(more.output.find("epoch 2/2"), std::string::npos) << more.output;
+    EXPECT_EQ(more.output.find("epoch 1/2"), std::string::npos) << "epoch 1 was trained again:\n" << more.output;
+  }
+}
+
+TEST_F(FaultsTest, ARankThatExitsEarlyEndsTheWholeJob) {
+  std::string config = write_config(dir_.file("job.toml"), "");
+  Outcome outcome = run(mpiexec(2) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then exit 3; fi; exec " + kBinary +
+                        " train " + config + "'");
+  EXPECT_NE(outcome.exit_code, 0) << outcome.output;
+  EXPECT_LT(outcome.seconds, 30) << outcome.output;
+  expect_no_process_left(config);
+}
+
+}  // namespace
+}  // namespace rt
