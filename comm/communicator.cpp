@@ -7,6 +7,50 @@
 
 namespace rt {
 
+std::string describe(const CollectiveCall& call) {
+  const char* kind = "?";
+  switch (call.kind) {
+    case CollectiveKind::kAllReduce: kind = "all-reduce"; break;
+    case CollectiveKind::kBroadcast: kind = "broadcast"; break;
+    case CollectiveKind::kAllGather: kind = "all-gather"; break;
+    case CollectiveKind::kBarrier: return fmt::format("#{} barrier", call.sequence);
+  }
+  return fmt::format("#{} {} of {} {}", call.sequence, kind, call.count, dtype_name(call.dtype));
+}
+
+void Communicator::begin_collective(CollectiveKind kind, size_t count, DType dtype) {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  current_ = {++calls_, kind, count, dtype};
+  for (uint64_t word : {static_cast<uint64_t>(kind), static_cast<uint64_t>(count), static_cast<uint64_t>(dtype)}) {
+    fingerprint_ = (fingerprint_ ^ word) * 0x100000001b3ULL;
+  }
+  in_progress_ = true;
+  started_ = std::chrono::steady_clock::now();
+}
+
+void Communicator::end_collective() {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  last_ = current_;
+  in_progress_ = false;
+}
+
+uint64_t Communicator::collective_fingerprint() const {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  return fingerprint_;
+}
+
+CollectiveCall Communicator::last_collective() const {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  return last_;
+}
+
+std::optional<std::pair<CollectiveCall, std::chrono::steady_clock::time_point>> Communicator::collective_in_progress()
+    const {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  if (!in_progress_) return std::nullopt;
+  return std::make_pair(current_, started_);
+}
+
 void Communicator::check_all_gather_sizes(size_t sent, size_t received) const {
   RT_CHECK(received == sent * static_cast<size_t>(size()),
            "all_gather: receive span holds {} elements, {} ranks x {} sent need {}", received, size(),
@@ -33,7 +77,9 @@ const char* reduce_op_name(ReduceOp op) {
 }
 
 std::unique_ptr<Communicator> make_world_communicator(const CommunicatorOptions& options) {
-  if (MpiRuntime::active()) return std::make_unique<MpiCommunicator>(options.hierarchical);
+  if (MpiRuntime::active()) {
+    return std::make_unique<MpiCommunicator>(options.hierarchical, options.collective_timeout_seconds);
+  }
   return std::make_unique<SingleProcessCommunicator>();
 }
 

@@ -4,7 +4,11 @@
 // (single_process_communicator.h); NCCL joins later.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/base/dtype.h"
@@ -13,6 +17,19 @@
 namespace rt {
 
 enum class ReduceOp { kSum, kAverage, kMin, kMax };
+
+enum class CollectiveKind : int64_t { kAllReduce = 1, kBroadcast = 2, kAllGather = 3, kBarrier = 4 };
+
+// One collective as this rank called it: its place in the sequence of this communicator's
+// collectives, what it was and how many elements of which type.
+struct CollectiveCall {
+  uint64_t sequence = 0;  // 1 for the first
+  CollectiveKind kind = CollectiveKind::kBarrier;
+  uint64_t count = 0;
+  DType dtype = DType::kUInt8;
+};
+// "#57 all-reduce of 1000 float32"
+std::string describe(const CollectiveCall& call);
 
 class Communicator {
  public:
@@ -27,6 +44,7 @@ class Communicator {
   // in float32 at each step, rounded back to 16 bits).
   template <typename T>
   void all_reduce(Span<T> buffer, ReduceOp op) {
+    Tracked call(*this, CollectiveKind::kAllReduce, buffer.size(), dtype_of<T>());
     all_reduce_elements(buffer.data(), buffer.size(), dtype_of<T>(), op);
   }
   template <typename T>
@@ -37,15 +55,28 @@ class Communicator {
   // Every rank ends with root's elements.
   template <typename T>
   void broadcast(Span<T> buffer, int root) {
+    Tracked call(*this, CollectiveKind::kBroadcast, buffer.size(), dtype_of<T>());
     broadcast_elements(buffer.data(), buffer.size(), dtype_of<T>(), root);
   }
   // received holds size() blocks of sent.size() elements, rank r's block at r * sent.size().
   template <typename T>
   void all_gather(Span<const T> sent, Span<T> received) {
     check_all_gather_sizes(sent.size(), received.size());
+    Tracked call(*this, CollectiveKind::kAllGather, sent.size(), dtype_of<T>());
     all_gather_elements(sent.data(), received.data(), sent.size(), dtype_of<T>());
   }
-  virtual void barrier() = 0;
+  void barrier() {
+    Tracked call(*this, CollectiveKind::kBarrier, 0, DType::kUInt8);
+    barrier_all();
+  }
+
+  // A hash of every collective this rank has called, in order, with kinds, counts and types: equal
+  // on all ranks exactly when they called the same collectives (check_collectives_agree compares it).
+  uint64_t collective_fingerprint() const;
+  // The last collective this rank completed (sequence 0 if none).
+  CollectiveCall last_collective() const;
+  // The collective in progress on this rank and when it began, if any.
+  std::optional<std::pair<CollectiveCall, std::chrono::steady_clock::time_point>> collective_in_progress() const;
   // Ends every process of the job with a non-zero exit status; `reason` is logged first.
   [[noreturn]] virtual void abort(const std::string& reason) = 0;
 
@@ -53,12 +84,36 @@ class Communicator {
   virtual void all_reduce_elements(void* data, size_t count, DType dtype, ReduceOp op) = 0;
   virtual void broadcast_elements(void* data, size_t count, DType dtype, int root) = 0;
   virtual void all_gather_elements(const void* sent, void* received, size_t count, DType dtype) = 0;
+  virtual void barrier_all() = 0;
 
   // Throws unless `op` is defined for `dtype` (see all_reduce).
   static void check_reduction(DType dtype, ReduceOp op);
 
  private:
+  // Records a collective from its start to its end (also when it throws).
+  class Tracked {
+   public:
+    Tracked(Communicator& comm, CollectiveKind kind, size_t count, DType dtype) : comm_(comm) {
+      comm_.begin_collective(kind, count, dtype);
+    }
+    ~Tracked() { comm_.end_collective(); }
+    Tracked(const Tracked&) = delete;
+    Tracked& operator=(const Tracked&) = delete;
+
+   private:
+    Communicator& comm_;
+  };
+  void begin_collective(CollectiveKind kind, size_t count, DType dtype);
+  void end_collective();
   void check_all_gather_sizes(size_t sent, size_t received) const;
+
+  mutable std::mutex calls_mutex_;
+  uint64_t calls_ = 0;
+  uint64_t fingerprint_ = 0xcbf29ce484222325ULL;
+  CollectiveCall current_;
+  CollectiveCall last_;
+  bool in_progress_ = false;
+  std::chrono::steady_clock::time_point started_;
 };
 
 const char* reduce_op_name(ReduceOp op);
@@ -69,6 +124,9 @@ struct CommunicatorOptions {
   // the environment variable RINGTRAIN_RANKS_PER_NODE=K is set, consecutive groups of K ranks
   // (pretend nodes, to test the hierarchy on one machine).
   bool hierarchical = false;
+  // A collective that waits longer than this ends the job with a report of which ranks did not
+  // arrive (MPI only; 0: no watchdog).
+  double collective_timeout_seconds = 0;
 };
 
 // MPI when MPI is initialised, a single process otherwise.

@@ -37,4 +37,28 @@ uint64_t check_identical_across_ranks(Communicator& comm, Span<const float> valu
           fmt::join(differing, ", "), static_cast<uint64_t>(majority));
 }
 
+bool check_collectives_agree(Communicator& comm, bool flag, const std::string& when) {
+  auto fingerprint = static_cast<int64_t>(comm.collective_fingerprint());
+  CollectiveCall last = comm.last_collective();
+  // max(~x) is ~min(x): one MAX reduction gives the flag, the largest and the smallest fingerprint.
+  int64_t values[3] = {flag ? 1 : 0, fingerprint, ~fingerprint};
+  comm.all_reduce(Span<int64_t>(values, 3), ReduceOp::kMax);
+  if (values[1] == ~values[2]) return values[0] != 0;
+
+  int64_t mine[5] = {fingerprint, static_cast<int64_t>(last.sequence), static_cast<int64_t>(last.kind),
+                     static_cast<int64_t>(last.count), static_cast<int64_t>(last.dtype)};
+  std::vector<int64_t> all(5 * static_cast<size_t>(comm.size()));
+  comm.all_gather(Span<const int64_t>(mine, 5), Span<int64_t>(all));
+  std::map<int64_t, std::vector<int>> groups;  // fingerprint -> ranks
+  for (int r = 0; r < comm.size(); ++r) groups[all[5 * r]].push_back(r);
+  std::vector<std::string> parts;
+  for (const auto& [print, ranks] : groups) {
+    const int64_t* row = &all[5 * static_cast<size_t>(ranks.front())];
+    CollectiveCall call{static_cast<uint64_t>(row[1]), static_cast<CollectiveKind>(row[2]),
+                        static_cast<uint64_t>(row[3]), static_cast<DType>(row[4])};
+    parts.push_back(fmt::format("rank(s) {} last called {}", fmt::join(ranks, ", "), describe(call)));
+  }
+  RT_FAIL("ranks called different collectives by {}: {}", when, fmt::join(parts, "; "));
+}
+
 }  // namespace rt

@@ -18,4 +18,11 @@ uint64_t fingerprint(Span<const float> values);
 // Returns the common fingerprint.
 uint64_t check_identical_across_ranks(Communicator& comm, Span<const float> values, const std::string& when);
 
+// One small all-reduce that does two things each step: returns whether `flag` is set on any rank,
+// and checks that all ranks have called the same collectives (kinds, sizes, types, order) so far.
+// Ranks that differ (a rank-dependent branch around a collective, say) would otherwise hang or
+// silently mix gradients of different layouts; this throws naming them and the collective each
+// called last, at `when`.
+bool check_collectives_agree(Communicator& comm, bool flag, const std::string& when);
+
 }  // namespace rt

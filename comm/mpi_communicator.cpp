@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/base/check_mpi.h"
 #include "core/base/logging.h"
@@ -71,7 +73,8 @@ void scale(void* data, size_t count, T factor) {
 
 }  // namespace
 
-MpiCommunicator::MpiCommunicator(bool hierarchical) : hierarchical_(hierarchical) {
+MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_seconds)
+    : hierarchical_(hierarchical), timeout_seconds_(collective_timeout_seconds) {
   RT_CHECK_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
   RT_CHECK_MPI(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
   RT_CHECK_MPI(MPI_Comm_rank(comm_, &rank_));
@@ -91,13 +94,23 @@ MpiCommunicator::MpiCommunicator(bool hierarchical) : hierarchical_(hierarchical
     int leader = node_rank == 0 ? 1 : 0;
     RT_CHECK_MPI(MPI_Allreduce(&leader, &nodes_, 1, MPI_INT, MPI_SUM, comm_));
   }
+  if (timeout_seconds_ > 0 && size_ > 1) {
+    RT_CHECK_MPI(MPI_Comm_dup(comm_, &watchdog_comm_));
+    watchdog_ = std::thread([this] { watch(); });
+  }
 }
 
 MpiCommunicator::~MpiCommunicator() {
+  {
+    std::lock_guard<std::mutex> lock(watchdog_mutex_);
+    stopping_ = true;
+  }
+  watchdog_stop_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (finalized) return;
-  for (MPI_Comm* comm : {&leaders_, &node_, &comm_}) {
+  for (MPI_Comm* comm : {&watchdog_comm_, &leaders_, &node_, &comm_}) {
     if (*comm != MPI_COMM_NULL) MPI_Comm_free(comm);
   }
   for (MPI_Op* op : {&bfloat16_sum_, &float16_sum_}) {
@@ -151,7 +164,106 @@ void MpiCommunicator::all_gather_elements(const void* sent, void* received, size
                              mpi_type(dtype), comm_));
 }
 
-void MpiCommunicator::barrier() { RT_CHECK_MPI(MPI_Barrier(comm_)); }
+namespace {
+constexpr int kReportTag = 7301;
+constexpr double kGatherSeconds = 5.0;  // at most, rank 0 collects reports this long before ending the job
+using Report = std::vector<int64_t>;    // rank, sequence, kind, count, dtype, waited milliseconds
+
+CollectiveCall call_of(const Report& report) {
+  return {static_cast<uint64_t>(report[1]), static_cast<CollectiveKind>(report[2]), static_cast<uint64_t>(report[3]),
+          static_cast<DType>(report[4])};
+}
+
+// Receives the reports that have arrived (rank 0).
+void receive_reports(MPI_Comm comm, std::vector<Report>& reports) {
+  for (;;) {
+    int arrived = 0;
+    MPI_Status status;
+    if (MPI_Iprobe(MPI_ANY_SOURCE, kReportTag, comm, &arrived, &status) != MPI_SUCCESS || !arrived) return;
+    Report report(6);
+    MPI_Recv(report.data(), 6, MPI_INT64_T, status.MPI_SOURCE, kReportTag, comm, MPI_STATUS_IGNORE);
+    reports.push_back(report);
+  }
+}
+}  // namespace
+
+void MpiCommunicator::watch() {
+  std::vector<Report> reports;  // rank 0: reports of waiting ranks
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(watchdog_mutex_);
+      if (watchdog_stop_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) return;
+    }
+    auto in_progress = collective_in_progress();
+    double waited = in_progress ? std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                                  in_progress->second).count()
+                                : 0.0;
+    if (rank_ == 0) {
+      receive_reports(watchdog_comm_, reports);
+      // Others have waited past the timeout: rank 0 is late itself, or is waiting too.
+      if (!reports.empty() && (!in_progress || waited < timeout_seconds_)) {
+        gather_reports(reports, size_ - 1);
+        end_job_for_late_ranks(in_progress ? in_progress->first : CollectiveCall{}, waited, reports);
+      }
+    }
+    if (in_progress && waited >= timeout_seconds_) report_timeout(in_progress->first, waited);
+  }
+}
+
+void MpiCommunicator::gather_reports(std::vector<std::vector<int64_t>>& reports, size_t expected) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kGatherSeconds);
+  while (reports.size() < expected && std::chrono::steady_clock::now() < deadline) {
+    receive_reports(watchdog_comm_, reports);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+void MpiCommunicator::report_timeout(const CollectiveCall& call, double waited) {
+  if (rank_ == 0) {
+    std::vector<Report> reports;
+    gather_reports(reports, size_ - 1);
+    end_job_for_late_ranks(call, waited, reports);
+  }
+  Report mine{rank_, static_cast<int64_t>(call.sequence), static_cast<int64_t>(call.kind),
+              static_cast<int64_t>(call.count), static_cast<int64_t>(call.dtype), static_cast<int64_t>(waited * 1000)};
+  MPI_Send(mine.data(), 6, MPI_INT64_T, 0, kReportTag, watchdog_comm_);
+  // Rank 0 ends the job with the full picture; if it is the rank that is missing, we do.
+  std::this_thread::sleep_for(std::chrono::duration<double>(kGatherSeconds + 3.0));
+  log_error("collective {} has waited {:.1f} s (timeout {:.0f} s) and rank 0 has not answered: ending the job",
+            describe(call), waited, timeout_seconds_);
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  std::abort();
+}
+
+void MpiCommunicator::end_job_for_late_ranks(const CollectiveCall& waiting, double waited,
+                                             const std::vector<Report>& reports) {
+  // The collective the most ranks wait in is the one the job is stuck at.
+  std::vector<bool> reported(static_cast<size_t>(size_), false);
+  std::vector<std::string> elsewhere;
+  CollectiveCall stuck = waiting.sequence > 0 ? waiting : call_of(reports.front());
+  double longest = waiting.sequence > 0 ? waited : 0.0;
+  for (const Report& report : reports) {
+    CollectiveCall call = call_of(report);
+    reported[static_cast<size_t>(report[0])] = true;
+    longest = std::max(longest, static_cast<double>(report[5]) / 1000.0);
+    if (call.sequence != stuck.sequence || call.kind != stuck.kind || call.count != stuck.count ||
+        call.dtype != stuck.dtype) {
+      elsewhere.push_back(fmt::format("rank {} waits in {}", report[0], describe(call)));
+    }
+  }
+  if (waiting.sequence > 0) reported[0] = true;
+  std::vector<int> missing;
+  for (int r = 0; r < size_; ++r) {
+    if (!reported[static_cast<size_t>(r)]) missing.push_back(r);
+  }
+  log_error("collective {} timed out after {:.1f} s (timeout {:.0f} s): rank(s) {} did not arrive{}{}", describe(stuck),
+            longest, timeout_seconds_, fmt::join(missing, ", "), elsewhere.empty() ? "" : "; ",
+            fmt::join(elsewhere, "; "));
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  std::abort();
+}
+
+void MpiCommunicator::barrier_all() { RT_CHECK_MPI(MPI_Barrier(comm_)); }
 
 void MpiCommunicator::abort(const std::string& reason) {
   log_error("aborting the job: {}", reason);

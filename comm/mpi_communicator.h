@@ -2,9 +2,20 @@
 // thrown, never fatal). Element counts above INT_MAX are sent in several calls. bfloat16 and
 // float16 travel as 16-bit words reduced by MPI operations of our own. With `hierarchical`, an
 // all-reduce runs as reduce in the node, all-reduce among node leaders, broadcast in the node.
+//
+// With a collective timeout, a watchdog thread watches this rank's collective in progress. Past
+// the timeout it reports to rank 0 (on a communicator of its own) which collective it waits in;
+// rank 0 gathers the reports for a moment and ends the job with one message naming the ranks that
+// did not arrive and those that wait in a different collective. If rank 0 itself is the one
+// missing, every other rank ends the job with its own report shortly after.
 #pragma once
 
 #include <mpi.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "comm/communicator.h"
 
@@ -12,7 +23,8 @@ namespace rt {
 
 class MpiCommunicator final : public Communicator {
  public:
-  explicit MpiCommunicator(bool hierarchical = false);  // requires MPI to be initialised
+  // Requires MPI to be initialised. A timeout of 0 starts no watchdog.
+  explicit MpiCommunicator(bool hierarchical = false, double collective_timeout_seconds = 0);
   ~MpiCommunicator() override;
 
   int rank() const override { return rank_; }
@@ -20,16 +32,23 @@ class MpiCommunicator final : public Communicator {
   std::string backend() const override { return hierarchical_ ? "mpi-hierarchical" : "mpi"; }
   // Nodes seen by the hierarchical all-reduce (1 when it is off).
   int nodes() const { return nodes_; }
-  void barrier() override;
+
   [[noreturn]] void abort(const std::string& reason) override;
 
  protected:
   void all_reduce_elements(void* data, size_t count, DType dtype, ReduceOp op) override;
   void broadcast_elements(void* data, size_t count, DType dtype, int root) override;
   void all_gather_elements(const void* sent, void* received, size_t count, DType dtype) override;
+  void barrier_all() override;
 
  private:
   void all_reduce_piece(void* data, int count, DType dtype, ReduceOp op);
+  void watch();
+  // Rank 0: receives reports until `expected` have come or the gathering time is over.
+  void gather_reports(std::vector<std::vector<int64_t>>& reports, size_t expected);
+  [[noreturn]] void report_timeout(const CollectiveCall& call, double waited);
+  [[noreturn]] void end_job_for_late_ranks(const CollectiveCall& waiting, double waited,
+                                           const std::vector<std::vector<int64_t>>& reports);
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   MPI_Comm node_ = MPI_COMM_NULL;     // hierarchical: the ranks of this node
@@ -40,6 +59,13 @@ class MpiCommunicator final : public Communicator {
   int size_ = 1;
   MPI_Op bfloat16_sum_ = MPI_OP_NULL;
   MPI_Op float16_sum_ = MPI_OP_NULL;
+
+  double timeout_seconds_ = 0;
+  MPI_Comm watchdog_comm_ = MPI_COMM_NULL;
+  std::thread watchdog_;
+  std::mutex watchdog_mutex_;
+  std::condition_variable watchdog_stop_;
+  bool stopping_ = false;
 };
 
 }  // namespace rt

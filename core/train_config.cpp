@@ -31,6 +31,7 @@ TrainConfig read_train_config(Config& config) {
   c.wire = config.get_string("comm.wire", c.wire, {"fp32", "bf16", "fp16"});
   c.hierarchical = config.get_bool("comm.hierarchical", c.hierarchical);
   c.check_every = config.get_int("comm.check_every", c.check_every, 0, INT64_MAX);
+  c.timeout_seconds = config.get_double("comm.timeout_seconds", c.timeout_seconds, 0.0, 1e7);
 
   c.checkpoint_dir = config.get_path("checkpoint.dir", "");
   c.checkpoint_every = config.get_int("checkpoint.every", c.checkpoint_every, 0, INT64_MAX);

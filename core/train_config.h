@@ -39,6 +39,7 @@ struct TrainConfig {
   std::string wire = "fp32";    // "bf16" / "fp16": 16-bit gradients on the wire
   bool hierarchical = false;    // reduce in node, all-reduce across node leaders, broadcast in node
   int64_t check_every = 1000;   // steps between cross-rank parameter checks (also at start and epoch ends)
+  double timeout_seconds = 300; // a collective waiting longer ends the job, naming the ranks that did not arrive
   // [checkpoint]
   std::string checkpoint_dir;      // empty: no checkpoints
   int64_t checkpoint_every = 0;    // steps between checkpoints; 0: only at epoch ends and on SIGTERM

@@ -81,11 +81,6 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
 
 Trainer::~Trainer() = default;
 
-bool Trainer::any_rank_terminating() {
-  int32_t mine = termination_requested() ? 1 : 0;
-  return comm_.all_reduce_value(mine, ReduceOp::kMax) != 0;
-}
-
 std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums) {
   // Every rank's running sums of the epoch go into the checkpoint, so a resume continues them.
   std::vector<double> all(3 * static_cast<size_t>(comm_.size()));
@@ -208,7 +203,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
       log_info("epoch {} step {}/{}: loss {:.4f} (this rank's batches)", epoch + 1, state_.step_in_epoch,
                steps_per_epoch_, sums[0] / sums[2]);
     }
-    const bool terminating = any_rank_terminating();
+    const bool terminating = check_collectives_agree(comm_, termination_requested(), fmt::format("step {}", state_.step));
     if (checkpoints_ && (terminating || (config_.checkpoint_every > 0 && state_.step % config_.checkpoint_every == 0 &&
                                          state_.step_in_epoch < steps_per_epoch_))) {
       save_checkpoint(sums);

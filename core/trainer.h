@@ -51,7 +51,6 @@ class Trainer {
   uint64_t check_ranks_identical(const std::string& when);
   void restore();
   std::string save_checkpoint(const std::vector<double>& rank_sums);
-  bool any_rank_terminating();
 
   TrainConfig config_;
   Communicator& comm_;

@@ -66,14 +66,14 @@ CommandRunner add_train_command(CLI::App& app) {
              fmt::format("rank {} of {} on {} (local rank {} of {}), {} {} thread(s) on {} available core(s), {} backend",
                          placement.rank, placement.size, placement.host, placement.local_rank, placement.local_size,
                          device_name(train_config.device), threads, cores_available(),
-                         train_config.hierarchical ? "mpi-hierarchical" : comm.backend()));
+                         train_config.hierarchical && comm.size() > 1 ? "mpi-hierarchical" : comm.backend()));
     if (threads > cores_available()) {
       log_warning("{} threads on {} core(s) will thrash; mpirun binds each rank to a core unless given --bind-to none",
                   threads, cores_available());
     }
-    std::unique_ptr<Communicator> hierarchical;
-    if (train_config.hierarchical && comm.size() > 1) hierarchical = make_world_communicator({true});
-    Trainer trainer(train_config, hierarchical ? *hierarchical : comm);
+    // Training gets a communicator of its own, with the hierarchy and collective watchdog asked for.
+    std::unique_ptr<Communicator> training = make_world_communicator({train_config.hierarchical, train_config.timeout_seconds});
+    Trainer trainer(train_config, *training);
     TrainingResult result = trainer.run();
     if (result.preempted) {
       log_info("exiting with code {} (preempted{})", kExitPreempted,

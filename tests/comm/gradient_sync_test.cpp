@@ -13,6 +13,7 @@
 #include "comm/mpi_communicator.h"
 #include "core/base/check.h"
 #include "core/base/random.h"
+#include "tests/test_support.h"
 
 namespace rt {
 namespace {
@@ -144,6 +145,27 @@ TEST_F(GradientSyncTest, ADifferingRankIsNamedByTheConsistencyCheck) {
     std::string text = error.what();
     EXPECT_NE(text.find("at step 2: rank(s) 1 ("), std::string::npos) << text;
   }
+}
+
+TEST_F(GradientSyncTest, CollectivesThatDifferBetweenRanksAreNamedWithinTheStep) {
+  std::unique_ptr<Communicator> comm = make_world_communicator();
+  std::vector<float> same(8, 1.0f);
+  comm->all_reduce(Span<float>(same), ReduceOp::kSum);
+  EXPECT_FALSE(check_collectives_agree(*comm, false, "step 1"));
+  EXPECT_TRUE(check_collectives_agree(*comm, comm->rank() == comm->size() - 1, "step 2"));  // one rank's flag
+  // Rank 1 sums its 4 values as int32 where the others sum floats: MPI moves the same bytes and
+  // completes, silently mixing the two; the step's check catches it.
+  if (comm->rank() == 1) {
+    std::vector<int32_t> ints(4, 1);
+    comm->all_reduce(Span<int32_t>(ints), ReduceOp::kSum);
+  } else {
+    std::vector<float> floats(4, 1.0f);
+    comm->all_reduce(Span<float>(floats), ReduceOp::kSum);
+  }
+  std::string text = testing::error_message([&] { check_collectives_agree(*comm, false, "step 3"); });
+  EXPECT_NE(text.find("ranks called different collectives by step 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("rank(s) 1 last called #"), std::string::npos) << text;
+  EXPECT_NE(text.find("all-reduce of 4 int32"), std::string::npos) << text;
 }
 
 }  // namespace
