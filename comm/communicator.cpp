@@ -78,7 +78,8 @@ const char* reduce_op_name(ReduceOp op) {
 
 std::unique_ptr<Communicator> make_world_communicator(const CommunicatorOptions& options) {
   if (MpiRuntime::active()) {
-    return std::make_unique<MpiCommunicator>(options.hierarchical, options.collective_timeout_seconds);
+    return std::make_unique<MpiCommunicator>(options.hierarchical, options.collective_timeout_seconds,
+                                             options.verify_collectives);
   }
   return std::make_unique<SingleProcessCommunicator>();
 }

@@ -127,6 +127,11 @@ struct CommunicatorOptions {
   // A collective that waits longer than this ends the job with a report of which ranks did not
   // arrive (MPI only; 0: no watchdog).
   double collective_timeout_seconds = 0;
+  // Before each collective, ranks compare what they are about to call (kind, count, type, and the
+  // fingerprint of all collectives before it) on a communicator of its own: ranks that differ are
+  // named before any data moves, instead of hanging or mixing buffers of different layouts.
+  // Costs one 16-byte all-reduce per collective.
+  bool verify_collectives = true;
 };
 
 // MPI when MPI is initialised, a single process otherwise.

@@ -73,7 +73,7 @@ void scale(void* data, size_t count, T factor) {
 
 }  // namespace
 
-MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_seconds)
+MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_seconds, bool verify_collectives)
     : hierarchical_(hierarchical), timeout_seconds_(collective_timeout_seconds) {
   RT_CHECK_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
   RT_CHECK_MPI(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
@@ -94,6 +94,7 @@ MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_se
     int leader = node_rank == 0 ? 1 : 0;
     RT_CHECK_MPI(MPI_Allreduce(&leader, &nodes_, 1, MPI_INT, MPI_SUM, comm_));
   }
+  if (verify_collectives && size_ > 1) RT_CHECK_MPI(MPI_Comm_dup(comm_, &verify_comm_));
   if (timeout_seconds_ > 0 && size_ > 1) {
     RT_CHECK_MPI(MPI_Comm_dup(comm_, &watchdog_comm_));
     watchdog_ = std::thread([this] { watch(); });
@@ -110,7 +111,7 @@ MpiCommunicator::~MpiCommunicator() {
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (finalized) return;
-  for (MPI_Comm* comm : {&watchdog_comm_, &leaders_, &node_, &comm_}) {
+  for (MPI_Comm* comm : {&verify_comm_, &watchdog_comm_, &leaders_, &node_, &comm_}) {
     if (*comm != MPI_COMM_NULL) MPI_Comm_free(comm);
   }
   for (MPI_Op* op : {&bfloat16_sum_, &float16_sum_}) {
@@ -138,8 +139,32 @@ void MpiCommunicator::all_reduce_piece(void* data, int count, DType dtype, Reduc
   RT_CHECK_MPI(MPI_Bcast(data, count, type, 0, node_));
 }
 
+void MpiCommunicator::verify_call() {
+  if (verify_comm_ == MPI_COMM_NULL) return;
+  auto in_progress = collective_in_progress();
+  const CollectiveCall call = in_progress ? in_progress->first : CollectiveCall{};
+  // The fingerprint already includes this call; MAX of (x, ~x) gives the largest and smallest.
+  auto print = static_cast<int64_t>(collective_fingerprint());
+  int64_t header[2] = {print, ~print};
+  RT_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, header, 2, MPI_INT64_T, MPI_MAX, verify_comm_));
+  if (header[0] == ~header[1]) return;
+  int64_t mine[5] = {print, static_cast<int64_t>(call.sequence), static_cast<int64_t>(call.kind),
+                     static_cast<int64_t>(call.count), static_cast<int64_t>(call.dtype)};
+  std::vector<int64_t> all(5 * static_cast<size_t>(size_));
+  RT_CHECK_MPI(MPI_Allgather(mine, 5, MPI_INT64_T, all.data(), 5, MPI_INT64_T, verify_comm_));
+  std::vector<std::string> parts;
+  for (int r = 0; r < size_; ++r) {
+    const int64_t* row = &all[5 * static_cast<size_t>(r)];
+    CollectiveCall theirs{static_cast<uint64_t>(row[1]), static_cast<CollectiveKind>(row[2]),
+                          static_cast<uint64_t>(row[3]), static_cast<DType>(row[4])};
+    parts.push_back(fmt::format("rank {} calls {}", r, describe(theirs)));
+  }
+  RT_FAIL("ranks are about to call different collectives (nothing was sent): {}", fmt::join(parts, "; "));
+}
+
 void MpiCommunicator::all_reduce_elements(void* data, size_t count, DType dtype, ReduceOp op) {
   check_reduction(dtype, op);
+  verify_call();
   auto* bytes = static_cast<char*>(data);
   size_t element = dtype_size(dtype);
   in_pieces(count, [&](size_t offset, int piece) { all_reduce_piece(bytes + offset * element, piece, dtype, op); });
@@ -151,6 +176,7 @@ void MpiCommunicator::all_reduce_elements(void* data, size_t count, DType dtype,
 
 void MpiCommunicator::broadcast_elements(void* data, size_t count, DType dtype, int root) {
   RT_CHECK(root >= 0 && root < size_, "broadcast root {} is not a rank of {}", root, size_);
+  verify_call();
   auto* bytes = static_cast<char*>(data);
   size_t element = dtype_size(dtype);
   in_pieces(count, [&](size_t offset, int piece) {
@@ -160,6 +186,7 @@ void MpiCommunicator::broadcast_elements(void* data, size_t count, DType dtype, 
 
 void MpiCommunicator::all_gather_elements(const void* sent, void* received, size_t count, DType dtype) {
   RT_CHECK(count <= static_cast<size_t>(INT_MAX), "all_gather of {} elements per rank exceeds MPI's int count", count);
+  verify_call();
   RT_CHECK_MPI(MPI_Allgather(sent, static_cast<int>(count), mpi_type(dtype), received, static_cast<int>(count),
                              mpi_type(dtype), comm_));
 }
@@ -263,7 +290,10 @@ void MpiCommunicator::end_job_for_late_ranks(const CollectiveCall& waiting, doub
   std::abort();
 }
 
-void MpiCommunicator::barrier_all() { RT_CHECK_MPI(MPI_Barrier(comm_)); }
+void MpiCommunicator::barrier_all() {
+  verify_call();
+  RT_CHECK_MPI(MPI_Barrier(comm_));
+}
 
 void MpiCommunicator::abort(const std::string& reason) {
   log_error("aborting the job: {}", reason);

@@ -24,7 +24,8 @@ namespace rt {
 class MpiCommunicator final : public Communicator {
  public:
   // Requires MPI to be initialised. A timeout of 0 starts no watchdog.
-  explicit MpiCommunicator(bool hierarchical = false, double collective_timeout_seconds = 0);
+  explicit MpiCommunicator(bool hierarchical = false, double collective_timeout_seconds = 0,
+                           bool verify_collectives = false);
   ~MpiCommunicator() override;
 
   int rank() const override { return rank_; }
@@ -43,6 +44,8 @@ class MpiCommunicator final : public Communicator {
 
  private:
   void all_reduce_piece(void* data, int count, DType dtype, ReduceOp op);
+  // With verify_collectives: throws on every rank, naming them, unless all are about to call the same collective.
+  void verify_call();
   void watch();
   // Rank 0: receives reports until `expected` have come or the gathering time is over.
   void gather_reports(std::vector<std::vector<int64_t>>& reports, size_t expected);
@@ -61,6 +64,7 @@ class MpiCommunicator final : public Communicator {
   MPI_Op float16_sum_ = MPI_OP_NULL;
 
   double timeout_seconds_ = 0;
+  MPI_Comm verify_comm_ = MPI_COMM_NULL;  // verify_collectives: headers travel here, apart from data
   MPI_Comm watchdog_comm_ = MPI_COMM_NULL;
   std::thread watchdog_;
   std::mutex watchdog_mutex_;

@@ -32,6 +32,7 @@ TrainConfig read_train_config(Config& config) {
   c.hierarchical = config.get_bool("comm.hierarchical", c.hierarchical);
   c.check_every = config.get_int("comm.check_every", c.check_every, 0, INT64_MAX);
   c.timeout_seconds = config.get_double("comm.timeout_seconds", c.timeout_seconds, 0.0, 1e7);
+  c.verify_collectives = config.get_bool("comm.verify_collectives", c.verify_collectives);
 
   c.checkpoint_dir = config.get_path("checkpoint.dir", "");
   c.checkpoint_every = config.get_int("checkpoint.every", c.checkpoint_every, 0, INT64_MAX);

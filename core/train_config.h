@@ -40,6 +40,7 @@ struct TrainConfig {
   bool hierarchical = false;    // reduce in node, all-reduce across node leaders, broadcast in node
   int64_t check_every = 1000;   // steps between cross-rank parameter checks (also at start and epoch ends)
   double timeout_seconds = 300; // a collective waiting longer ends the job, naming the ranks that did not arrive
+  bool verify_collectives = true;  // ranks compare each collective's header before any data moves
   // [checkpoint]
   std::string checkpoint_dir;      // empty: no checkpoints
   int64_t checkpoint_every = 0;    // steps between checkpoints; 0: only at epoch ends and on SIGTERM

@@ -148,7 +148,9 @@ TEST_F(GradientSyncTest, ADifferingRankIsNamedByTheConsistencyCheck) {
 }
 
 TEST_F(GradientSyncTest, CollectivesThatDifferBetweenRanksAreNamedWithinTheStep) {
-  std::unique_ptr<Communicator> comm = make_world_communicator();
+  CommunicatorOptions options;
+  options.verify_collectives = false;  // the per-step check alone
+  std::unique_ptr<Communicator> comm = make_world_communicator(options);
   std::vector<float> same(8, 1.0f);
   comm->all_reduce(Span<float>(same), ReduceOp::kSum);
   EXPECT_FALSE(check_collectives_agree(*comm, false, "step 1"));
@@ -166,6 +168,22 @@ TEST_F(GradientSyncTest, CollectivesThatDifferBetweenRanksAreNamedWithinTheStep)
   EXPECT_NE(text.find("ranks called different collectives by step 3"), std::string::npos) << text;
   EXPECT_NE(text.find("rank(s) 1 last called #"), std::string::npos) << text;
   EXPECT_NE(text.find("all-reduce of 4 int32"), std::string::npos) << text;
+}
+
+TEST_F(GradientSyncTest, CollectivesOfDifferentSizesAreNamedBeforeAnyDataMoves) {
+  CommunicatorOptions options;
+  options.verify_collectives = true;
+  std::unique_ptr<Communicator> comm = make_world_communicator(options);
+  std::vector<float> same(8, 1.0f);
+  comm->all_reduce(Span<float>(same), ReduceOp::kSum);
+  EXPECT_EQ(same[0], static_cast<float>(comm->size()));
+  // Rank 1 all-reduces 4 floats where the others all-reduce 8: refused on every rank, naming them.
+  std::vector<float> values(comm->rank() == 1 ? 4 : 8, 1.0f);
+  std::string text = testing::error_message([&] { comm->all_reduce(Span<float>(values), ReduceOp::kSum); });
+  EXPECT_NE(text.find("ranks are about to call different collectives"), std::string::npos) << text;
+  EXPECT_NE(text.find("rank 1 calls #2 all-reduce of 4 float32"), std::string::npos) << text;
+  EXPECT_NE(text.find("rank 0 calls #2 all-reduce of 8 float32"), std::string::npos) << text;
+  EXPECT_EQ(values[0], 1.0f) << "data moved";
 }
 
 }  // namespace
