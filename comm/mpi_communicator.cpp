@@ -233,7 +233,7 @@ void MpiCommunicator::watch() {
         end_job_for_late_ranks(in_progress ? in_progress->first : CollectiveCall{}, waited, reports);
       }
     }
-    if (in_progress && waited >= timeout_seconds_) report_timeout(in_progress->first, waited);
+    if (in_progress && waited >= timeout_seconds_) report_timeout(in_progress->first, waited, reports);
   }
 }
 
@@ -245,9 +245,8 @@ void MpiCommunicator::gather_reports(std::vector<std::vector<int64_t>>& reports,
   }
 }
 
-void MpiCommunicator::report_timeout(const CollectiveCall& call, double waited) {
-  if (rank_ == 0) {
-    std::vector<Report> reports;
+void MpiCommunicator::report_timeout(const CollectiveCall& call, double waited, std::vector<Report>& reports) {
+  if (rank_ == 0) {  // with the reports that came before its own timeout
     gather_reports(reports, size_ - 1);
     end_job_for_late_ranks(call, waited, reports);
   }

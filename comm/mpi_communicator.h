@@ -49,7 +49,9 @@ class MpiCommunicator final : public Communicator {
   void watch();
   // Rank 0: receives reports until `expected` have come or the gathering time is over.
   void gather_reports(std::vector<std::vector<int64_t>>& reports, size_t expected);
-  [[noreturn]] void report_timeout(const CollectiveCall& call, double waited);
+  // `reports`: those rank 0 has received so far.
+  [[noreturn]] void report_timeout(const CollectiveCall& call, double waited,
+                                   std::vector<std::vector<int64_t>>& reports);
   [[noreturn]] void end_job_for_late_ranks(const CollectiveCall& waiting, double waited,
                                            const std::vector<std::vector<int64_t>>& reports);
 
