@@ -1,0 +1,53 @@
+// Elementwise kernels: ReLU forward and backward, SGD with momentum over the whole arena.
+// Grid-stride loops with 64-bit indices, so any size works with a bounded grid.
+#include "core/base/check_cuda.h"
+#include "kernels/cuda/context.h"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace rt::kernels::cuda {
+
+namespace {
+
+__global__ void relu_forward_kernel(const float* x, float* y, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  }
+}
+
+__global__ void relu_backward_kernel(const float* y, const float* dy, float* dx, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  }
+}
+
+// One pass over parameters, gradients and velocity (PyTorch's formulation, as the CPU twin).
+__global__ void sgd_momentum_kernel(float* params, const float* grads, float* velocity, int64_t count, float lr,
+                                    float momentum, float weight_decay) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    float grad = grads[i] + weight_decay * params[i];
+    float v = momentum * velocity[i] + grad;
+    velocity[i] = v;
+    params[i] -= lr * v;
+  }
+}
+
+}  // namespace
+
+void relu_forward(const float* x, float* y, int64_t count) {
+  relu_forward_kernel<<<blocks_for(count), kThreads, 0, current_stream()>>>(x, y, count);
+  RT_CHECK_LAUNCH(relu_forward_kernel);
+}
+
+void relu_backward(const float* y, const float* dy, float* dx, int64_t count) {
+  relu_backward_kernel<<<blocks_for(count), kThreads, 0, current_stream()>>>(y, dy, dx, count);
+  RT_CHECK_LAUNCH(relu_backward_kernel);
+}
+
+void sgd_momentum(float* params, const float* grads, float* velocity, int64_t count, float lr, float momentum,
+                  float weight_decay) {
+  sgd_momentum_kernel<<<blocks_for(count), kThreads, 0, current_stream()>>>(params, grads, velocity, count, lr,
+                                                                             momentum, weight_decay);
+  RT_CHECK_LAUNCH(sgd_momentum_kernel);
+}
+
+}  // namespace rt::kernels::cuda

@@ -1,0 +1,93 @@
+// Softmax cross-entropy and argmax accuracy: one block per row, the row's maximum and sum of
+// exponentials reduced in shared memory, then one more pass to write the gradient.
+#include <cmath>
+
+#include "core/base/check_cuda.h"
+#include "kernels/cuda/context.h"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace rt::kernels::cuda {
+
+namespace {
+
+template <typename T, typename Op>
+__device__ T block_reduce(T value, T* shared, Op op) {
+  shared[threadIdx.x] = value;
+  __syncthreads();
+  for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) shared[threadIdx.x] = op(shared[threadIdx.x], shared[threadIdx.x + stride]);
+    __syncthreads();
+  }
+  T result = shared[0];
+  __syncthreads();
+  return result;
+}
+
+struct Max {
+  __device__ float operator()(float a, float b) const { return a > b ? a : b; }
+};
+struct Sum {
+  __device__ double operator()(double a, double b) const { return a + b; }
+};
+
+__global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t* labels, int64_t classes,
+                                             float grad_scale, float* dlogits, double* loss_sum) {
+  __shared__ float shared_max[kThreads];
+  __shared__ double shared_sum[kThreads];
+  const int64_t row = blockIdx.x;
+  const float* x = logits + row * classes;
+  const int32_t label = labels[row];
+  const bool valid = label >= 0 && label < classes;
+
+  float local_max = -INFINITY;
+  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) local_max = fmaxf(local_max, x[c]);
+  const float max_logit = block_reduce(local_max, shared_max, Max());
+  double local_sum = 0.0;
+  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) local_sum += exp(static_cast<double>(x[c] - max_logit));
+  const double log_sum = log(block_reduce(local_sum, shared_sum, Sum()));
+
+  if (threadIdx.x == 0) {
+    double loss = valid ? log_sum - static_cast<double>(x[label] - max_logit) : NAN;
+    atomicAdd(loss_sum, loss);
+  }
+  if (dlogits) {
+    float* grad = dlogits + row * classes;
+    for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
+      double probability = exp(static_cast<double>(x[c] - max_logit) - log_sum);
+      grad[c] = valid ? static_cast<float>((probability - (c == label ? 1.0 : 0.0)) * grad_scale) : NAN;
+    }
+  }
+}
+
+// A thread per row; the first maximum wins, as on the CPU.
+__global__ void count_correct_kernel(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
+                                     unsigned long long* correct) {
+  int64_t row = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (row >= rows) return;
+  const float* x = logits + row * classes;
+  int64_t best = 0;
+  for (int64_t c = 1; c < classes; ++c) {
+    if (x[c] > x[best]) best = c;
+  }
+  if (best == labels[row]) atomicAdd(correct, 1ULL);
+}
+
+}  // namespace
+
+void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
+                           float grad_scale, float* dlogits, double* loss_sum) {
+  if (rows == 0) return;
+  softmax_cross_entropy_kernel<<<static_cast<unsigned>(rows), kThreads, 0, current_stream()>>>(
+      logits, labels, classes, grad_scale, dlogits, loss_sum);
+  RT_CHECK_LAUNCH(softmax_cross_entropy_kernel);
+}
+
+void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t classes, int64_t* correct) {
+  if (rows == 0) return;
+  static_assert(sizeof(int64_t) == sizeof(unsigned long long), "the counter is added to as 64 bits");
+  count_correct_kernel<<<blocks_for(rows), kThreads, 0, current_stream()>>>(
+      logits, labels, rows, classes, reinterpret_cast<unsigned long long*>(correct));
+  RT_CHECK_LAUNCH(count_correct_kernel);
+}
+
+}  // namespace rt::kernels::cuda

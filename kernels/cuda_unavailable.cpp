@@ -1,0 +1,40 @@
+// The CUDA entry points of a build without CUDA: no device, and every kernel an error that says so.
+#include "core/base/check.h"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace rt::kernels::cuda {
+
+namespace {
+[[noreturn]] void unavailable(const char* what) { RT_FAIL("{} needs a build of ringtrain with CUDA", what); }
+}  // namespace
+
+int device_count() { return 0; }
+void set_device(int) { unavailable("set_device"); }
+void synchronize() { unavailable("synchronize"); }
+void set_tf32(bool) { unavailable("set_tf32"); }
+void* allocate(size_t) { unavailable("GPU memory"); }
+void release(void*) noexcept {}
+void copy_to_device(void*, const void*, size_t) { unavailable("copy_to_device"); }
+void copy_to_host(void*, const void*, size_t) { unavailable("copy_to_host"); }
+void fill_bytes(void*, int, size_t) { unavailable("fill_bytes"); }
+void gemm(Transpose, Transpose, int64_t, int64_t, int64_t, float, const float*, const float*, float, float*) {
+  unavailable("kernel gemm");
+}
+void linear_forward(const float*, const float*, const float*, int64_t, int64_t, int64_t, float*) {
+  unavailable("kernel linear_forward");
+}
+void linear_backward_input(const float*, const float*, int64_t, int64_t, int64_t, float*) {
+  unavailable("kernel linear_backward_input");
+}
+void linear_backward_params(const float*, const float*, int64_t, int64_t, int64_t, float, float*, float*) {
+  unavailable("kernel linear_backward_params");
+}
+void relu_forward(const float*, float*, int64_t) { unavailable("kernel relu_forward"); }
+void relu_backward(const float*, const float*, float*, int64_t) { unavailable("kernel relu_backward"); }
+void softmax_cross_entropy(const float*, const int32_t*, int64_t, int64_t, float, float*, double*) {
+  unavailable("kernel softmax_cross_entropy");
+}
+void count_correct(const float*, const int32_t*, int64_t, int64_t, int64_t*) { unavailable("kernel count_correct"); }
+void sgd_momentum(float*, const float*, float*, int64_t, float, float, float) { unavailable("kernel sgd_momentum"); }
+
+}  // namespace rt::kernels::cuda
