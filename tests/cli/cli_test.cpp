@@ -90,6 +90,20 @@ TEST_F(CliTest, WritesATimelinePerRankWithLayersAndBuckets) {
   }
 }
 
+TEST_F(CliTest, InfoShowsEveryRankTheVersionsThePathsAndTheSchedulerVariables) {
+  std::string path = config(dir_.file("train"), "${RT_TEST_DATA}/nowhere");
+  Outcome outcome = run("RT_TEST_DATA=" + dir_.path() + " AZ_BATCHAI_INPUT_DATASET=/mnt/batchai/input " + kMpi2 +
+                        "-x RT_TEST_DATA -x AZ_BATCHAI_INPUT_DATASET " + kBinary + " info " + path);
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+  for (const std::string& needle :
+       {std::string("ringtrain info: 2 rank(s)"), std::string("rank    1  host "), std::string("local rank 1 of 2"),
+        std::string("MPI: Open MPI"), std::string("HDF5: 1."), std::string("data.train_dir  " + dir_.file("train") + " (exists, "),
+        std::string("data.test_dir   " + dir_.path() + "/nowhere (MISSING, "),
+        std::string("AZ_BATCHAI_INPUT_DATASET=/mnt/batchai/input")}) {
+    EXPECT_NE(outcome.output.find(needle), std::string::npos) << "missing \"" << needle << "\" in:\n" << outcome.output;
+  }
+}
+
 TEST_F(CliTest, MissingDataDirectoryEndsTheJob) {
   expect_failure(run(kMpi2 + kBinary + " train " + config("/nonexistent/train", dir_.file("test"))),
                  "data directory /nonexistent/train does not exist");
