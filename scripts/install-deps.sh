@@ -12,7 +12,11 @@ packages=(
   libgtest-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   dataset-fashion-mnist
+  rclone fuse3
 )
+# Node.js and npm (for the Azure Storage emulator of scripts/blob-mount.sh): Debian's, unless a
+# Node.js that brings its own npm is already installed.
+command -v npm >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3 python3-torch python3-h5py python3-numpy libopenblas0-pthread)
 fi

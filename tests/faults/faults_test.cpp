@@ -9,6 +9,8 @@
 #include <fstream>
 #include <regex>
 
+#include <unistd.h>
+
 #include "tests/test_support.h"
 
 namespace rt {
@@ -41,11 +43,14 @@ class FaultsTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete data_; }
 
-  // The job's config; `checkpoints` empty means no checkpoint section.
-  static std::string write_config(const std::string& path, const std::string& checkpoints, int every = 20) {
+  // The job's config; `checkpoints` empty means no checkpoint section; `data` the folder that holds
+  // train/ and test/ (the test suite's own by default).
+  static std::string write_config(const std::string& path, const std::string& checkpoints, int every = 20,
+                                  std::string data = "") {
+    if (data.empty()) data = data_->path();
     std::ofstream out(path, std::ios::trunc);
     out << "[model]\nhidden = [256, 256]\n[train]\nepochs = 40\nglobal_batch = 16\n[data]\ntrain_dir = \""
-        << data_->file("train") << "\"\ntest_dir = \"" << data_->file("test") << "\"\n[runtime]\nthreads = 1\n";
+        << data << "/train\"\ntest_dir = \"" << data << "/test\"\n[runtime]\nthreads = 1\n";
     if (!checkpoints.empty()) out << "[checkpoint]\ndir = \"" << checkpoints << "\"\nevery = " << every << "\n";
     return path;
   }
@@ -129,6 +134,46 @@ TEST_F(FaultsTest, AStoppedRankIsNamedByTheWatchdogAndTheJobEnds) {
   EXPECT_NE(outcome.output.find("timed out after"), std::string::npos) << outcome.output;
   EXPECT_NE(outcome.output.find("rank(s) 2 did not arrive"), std::string::npos) << outcome.output;
   EXPECT_LT(outcome.seconds, 1 + 3 + 5 + 10) << outcome.output;  // stop, timeout, gathering, start-up
+  expect_no_process_left(config);
+}
+
+// An Azurite blob container mounted with rclone (scripts/blob-mount.sh), unmounted and stopped
+// when the test ends, whatever happens in it.
+class BlobMount {
+ public:
+  explicit BlobMount(const std::string& dir) : dir_(dir) {
+    Outcome started = run(std::string(RINGTRAIN_SOURCE_DIR) + "/scripts/blob-mount.sh start " + dir_ + " " +
+                          std::to_string(20000 + getpid() % 10000));
+    ok_ = started.exit_code == 0;
+    log_ = started.output;
+  }
+  ~BlobMount() { run(std::string(RINGTRAIN_SOURCE_DIR) + "/scripts/blob-mount.sh stop " + dir_); }
+  bool ok() const { return ok_; }
+  const std::string& log() const { return log_; }
+  std::string mount() const { return dir_ + "/mnt"; }
+  void upload(const std::string& local, const std::string& name) {
+    run(std::string(RINGTRAIN_SOURCE_DIR) + "/scripts/blob-mount.sh upload " + dir_ + " " + local + " " + name);
+  }
+
+ private:
+  std::string dir_, log_;
+  bool ok_ = false;
+};
+
+TEST_F(FaultsTest, TrainingReadsAndCheckpointsOnABlobMountAndResumesFromIt) {
+  BlobMount blob(dir_.file("blob"));
+  ASSERT_TRUE(blob.ok()) << blob.log();
+  blob.upload(data_->file("train"), "data/train");
+  blob.upload(data_->file("test"), "data/test");
+  std::string config = write_config(dir_.file("job.toml"), blob.mount() + "/ck", 20, blob.mount() + "/data");
+  std::string job = mpiexec(2) + kBinary + " train " + config;
+  Outcome stopped = run_until_checkpoint(job, blob.mount() + "/ck", 0.2, "kill -TERM $job");
+  EXPECT_NE(stopped.output.find("exiting with code 143 (preempted, checkpoint " + blob.mount() + "/ck/step-"),
+            std::string::npos) << stopped.output;
+  Outcome resumed = run(job + " --resume auto");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed from " + blob.mount() + "/ck/step-"), std::string::npos) << resumed.output;
+  EXPECT_EQ(fingerprint_of(resumed.output), reference_) << resumed.output;
   expect_no_process_left(config);
 }
 

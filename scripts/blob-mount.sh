@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A real Azure Blob mount on this machine, for tests and benchmarks: the Azure Storage emulator
+# Azurite (npm package, blob service only) on 127.0.0.1, a container in it, and an rclone FUSE
+# mount of that container, as blobfuse or rclone mount a real container on a cluster VM.
+#
+#   scripts/blob-mount.sh start DIR [PORT]   starts everything under DIR and mounts the container at
+#                                            DIR/mnt (read-write, --vfs-cache-mode writes); prints it
+#   scripts/blob-mount.sh stop DIR           unmounts and stops everything started under DIR
+#   scripts/blob-mount.sh upload DIR SRC NAME  copies the local folder SRC to NAME in the container
+#
+# Azurite is installed with npm under build/tools/azurite on first use.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+command=$1
+dir=$2
+port=${3:-10000}
+conf="$dir/rclone.conf"
+tools="$here/build/tools/azurite"
+
+case "$command" in
+  start)
+    mkdir -p "$dir/store" "$dir/mnt" "$dir/cache"
+    if [[ ! -x "$tools/node_modules/.bin/azurite-blob" ]]; then
+      mkdir -p "$tools"
+      (cd "$tools" && npm install --silent --no-audit --no-fund azurite@3 >/dev/null)
+    fi
+    "$tools/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" --location "$dir/store" \
+      --silent >"$dir/azurite.log" 2>&1 &
+    echo $! >"$dir/azurite.pid"
+    printf '[blob]\ntype = azureblob\nuse_emulator = true\nendpoint = http://127.0.0.1:%s/devstoreaccount1\n' \
+      "$port" >"$conf"
+    for _ in $(seq 100); do
+      rclone --config "$conf" mkdir blob:ringtrain 2>/dev/null && break
+      sleep 0.1
+    done
+    # Uploads start as soon as a file is closed (no write-back delay), so a committed checkpoint is
+    # in the container, not only in the local cache.
+    rclone --config "$conf" mount blob:ringtrain "$dir/mnt" --daemon --vfs-cache-mode writes \
+      --vfs-write-back 0s --cache-dir "$dir/cache"
+    for _ in $(seq 100); do
+      grep -q " $dir/mnt fuse.rclone " /proc/mounts && break
+      sleep 0.1
+    done
+    grep -q " $dir/mnt fuse.rclone " /proc/mounts || { echo "blob-mount: the mount did not appear" >&2; exit 1; }
+    echo "$dir/mnt"
+    ;;
+  upload)
+    rclone --config "$conf" copy "$3" "blob:ringtrain/$4"
+    ;;
+  stop)
+    if grep -q " $dir/mnt fuse.rclone " /proc/mounts; then fusermount3 -u "$dir/mnt" || fusermount3 -uz "$dir/mnt"; fi
+    if [[ -f "$dir/azurite.pid" ]]; then kill "$(cat "$dir/azurite.pid")" 2>/dev/null || true; rm -f "$dir/azurite.pid"; fi
+    ;;
+  *)
+    echo "usage: blob-mount.sh start|stop|upload DIR ..." >&2
+    exit 2
+    ;;
+esac
