@@ -24,6 +24,9 @@ TrainConfig read_train_config(Config& config) {
   c.eval_batch = config.get_int("data.eval_batch", c.eval_batch, 1, 1 << 24);
   c.shuffle_window = config.get_int("data.shuffle_window", c.shuffle_window, 1, int64_t{1} << 32);
   c.prefetch = config.get_int("data.prefetch", c.prefetch, 1, 1024);
+  c.on_bad_shard = config.get_string("data.on_bad_shard", c.on_bad_shard, {"stop", "skip"});
+  c.read_retries = config.get_int("data.read_retries", c.read_retries, 0, 100);
+  c.retry_backoff_ms = config.get_int("data.retry_backoff_ms", c.retry_backoff_ms, 0, 600000);
 
   c.bucket_mb = config.get_double("comm.bucket_mb", c.bucket_mb, 0.0, 65536.0);
   c.first_bucket_mb = config.get_double("comm.first_bucket_mb", c.first_bucket_mb, 0.0, 65536.0);

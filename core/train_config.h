@@ -32,6 +32,9 @@ struct TrainConfig {
   int64_t eval_batch = 1000;  // per rank
   int64_t shuffle_window = 16384;
   int64_t prefetch = 4;
+  std::string on_bad_shard = "stop";  // or "skip": leave shards that fail their checks out, on every rank alike
+  int64_t read_retries = 3;
+  int64_t retry_backoff_ms = 100;
   // [comm]
   double bucket_mb = 25.0;      // 0: one bucket for the whole arena
   double first_bucket_mb = 1.0;

@@ -38,13 +38,15 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   train_options.shuffle_window = config_.shuffle_window;
   train_options.prefetch = static_cast<int>(config_.prefetch);
   train_options.batches_per_step = config_.accumulate;
-  train_loader_ = std::make_unique<Loader>(ShardIndex(config_.train_dir), train_options);
+  train_options.retries = ReadRetries{static_cast<int>(config_.read_retries), static_cast<int>(config_.retry_backoff_ms)};
+  const BadShardPolicy policy = config_.on_bad_shard == "skip" ? BadShardPolicy::kSkip : BadShardPolicy::kStop;
+  train_loader_ = std::make_unique<Loader>(ShardIndex(config_.train_dir, policy), train_options);
   steps_per_epoch_ = train_loader_->batches_per_epoch() / config_.accumulate;
 
   LoaderOptions test_options = train_options;
   test_options.mode = LoaderMode::kEvaluation;
   test_options.batch = config_.eval_batch;
-  test_loader_ = std::make_unique<Loader>(ShardIndex(config_.test_dir), test_options);
+  test_loader_ = std::make_unique<Loader>(ShardIndex(config_.test_dir, policy), test_options);
 
   const ShardInfo& train_layout = train_loader_->index().layout();
   const ShardInfo& test_layout = test_loader_->index().layout();

@@ -167,7 +167,7 @@ void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples) {
       int64_t rows = std::min(window - in_window, piece.count - segment_offset);
       if (!skipped) {
         const std::string& path = index_.shards()[piece.shard].path;
-        if (!reader || reader->info().path != path) reader = std::make_unique<ShardReader>(path);
+        if (!reader || reader->info().path != path) reader = std::make_unique<ShardReader>(path, options_.retries);
         reader->read(piece.first + segment_offset, rows, window_features_.data() + in_window * feature_bytes_,
                      window_labels_.data() + in_window);
       }

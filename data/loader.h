@@ -17,6 +17,7 @@
 
 #include "data/epoch_plan.h"
 #include "data/shard_index.h"
+#include "data/shard_reader.h"
 
 namespace rt {
 
@@ -31,6 +32,7 @@ struct LoaderOptions {
   uint64_t seed = 0;
   int64_t shuffle_window = 16384;  // samples held for shuffling (training)
   int prefetch = 4;               // batches read ahead
+  ReadRetries retries;            // for reads that fail on a flaky mount
 };
 
 struct Batch {

@@ -4,11 +4,24 @@
 #include <filesystem>
 
 #include "core/base/check.h"
+#include "core/base/logging.h"
 #include "data/shard_reader.h"
 
 namespace rt {
 
-ShardIndex::ShardIndex(const std::string& directory) : directory_(directory) {
+namespace {
+// Throws unless `info` agrees with `first` on everything a batch depends on.
+void check_same_layout(const ShardInfo& info, const ShardInfo& first) {
+  RT_CHECK(info.feature_shape == first.feature_shape && info.feature_dtype == first.feature_dtype &&
+               info.classes == first.classes && info.feature_scale == first.feature_scale,
+           "shard {} does not match {}: features {} [{}] scale {}, {} classes against {} [{}] scale {}, {} classes",
+           info.path, first.path, dtype_name(info.feature_dtype), fmt::join(info.feature_shape, ", "),
+           info.feature_scale, info.classes, dtype_name(first.feature_dtype), fmt::join(first.feature_shape, ", "),
+           first.feature_scale, first.classes);
+}
+}  // namespace
+
+ShardIndex::ShardIndex(const std::string& directory, BadShardPolicy policy) : directory_(directory) {
   namespace fs = std::filesystem;
   std::error_code error;
   RT_CHECK(fs::exists(directory, error), "data directory {} does not exist", directory);
@@ -22,18 +35,18 @@ ShardIndex::ShardIndex(const std::string& directory) : directory_(directory) {
   std::sort(paths.begin(), paths.end());
 
   for (const std::string& path : paths) {
-    ShardInfo info = ShardReader(path).info();
-    if (!shards_.empty()) {
-      const ShardInfo& first = shards_.front();
-      RT_CHECK(info.feature_shape == first.feature_shape && info.feature_dtype == first.feature_dtype &&
-                   info.classes == first.classes && info.feature_scale == first.feature_scale,
-               "shard {} does not match {}: features {} [{}] scale {}, {} classes against {} [{}] scale {}, {} classes",
-               path, first.path, dtype_name(info.feature_dtype), fmt::join(info.feature_shape, ", "),
-               info.feature_scale, info.classes, dtype_name(first.feature_dtype), fmt::join(first.feature_shape, ", "),
-               first.feature_scale, first.classes);
+    try {
+      ShardInfo info = ShardReader(path).info();
+      if (!shards_.empty()) check_same_layout(info, shards_.front());
+      shards_.push_back(std::move(info));
+    } catch (const Error& error) {
+      if (policy == BadShardPolicy::kStop) throw;
+      log_warning("leaving out bad shard {}: {}", path, error.what());
+      skipped_.push_back(path);
     }
-    shards_.push_back(std::move(info));
   }
+  RT_CHECK(!shards_.empty(), "data directory {} holds no usable shard ({} left out as bad)", directory,
+           skipped_.size());
 }
 
 std::vector<int64_t> ShardIndex::shard_sizes() const {

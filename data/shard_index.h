@@ -9,13 +9,21 @@
 
 namespace rt {
 
+// What to do with a shard that fails its checks: stop the job (naming it), or leave it out with
+// a warning. Every rank checks every shard's header alike, so every rank leaves out the same ones
+// and batch counts stay equal.
+enum class BadShardPolicy { kStop, kSkip };
+
 class ShardIndex {
  public:
-  // Throws naming the directory when it is missing or holds no shard, or naming the first bad file.
-  explicit ShardIndex(const std::string& directory);
+  // Throws naming the directory when it is missing or holds no (usable) shard, or, with kStop,
+  // naming the first bad file.
+  explicit ShardIndex(const std::string& directory, BadShardPolicy policy = BadShardPolicy::kStop);
 
   const std::string& directory() const { return directory_; }
   const std::vector<ShardInfo>& shards() const { return shards_; }
+  // Files left out by BadShardPolicy::kSkip.
+  const std::vector<std::string>& skipped() const { return skipped_; }
   std::vector<int64_t> shard_sizes() const;
   int64_t total_samples() const;
   // What every shard agrees on (the first shard's header).
@@ -24,6 +32,7 @@ class ShardIndex {
  private:
   std::string directory_;
   std::vector<ShardInfo> shards_;
+  std::vector<std::string> skipped_;
 };
 
 }  // namespace rt

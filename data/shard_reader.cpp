@@ -2,10 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <thread>
 #include <vector>
 
 #include "core/base/check_hdf5.h"
+#include "core/base/logging.h"
 #include "data/shard_format.h"
 
 namespace rt {
@@ -90,9 +94,20 @@ Hdf5Handle open_dataset(hid_t file, const char* name, const std::string& path) {
 
 }  // namespace
 
-ShardReader::ShardReader(const std::string& path) {
+namespace {
+std::atomic<int> injected_failures{0};
+}  // namespace
+
+void ShardReader::inject_read_failures(int count) { injected_failures = count; }
+
+ShardReader::ShardReader(const std::string& path, ReadRetries retries) : retries_(retries) {
   silence_hdf5_errors();
   info_.path = path;
+  open();
+}
+
+void ShardReader::open() {
+  const std::string& path = info_.path;
   struct stat status {};
   RT_CHECK(stat(path.c_str(), &status) == 0, "shard {} does not exist or cannot be read", path);
   RT_CHECK(H5Fis_hdf5(path.c_str()) > 0, "shard {} is not an HDF5 file (or is truncated)", path);
@@ -148,6 +163,30 @@ void ShardReader::read(int64_t first, int64_t count, void* features, int32_t* la
   RT_CHECK(first >= 0 && count >= 0 && first + count <= info_.samples,
            "shard {}: rows [{}, {}) are outside its {} samples", info_.path, first, first + count, info_.samples);
   if (count == 0) return;
+  for (int attempt = 0;; ++attempt) {
+    try {
+      read_once(first, count, features, labels);
+      break;
+    } catch (const Error& error) {
+      if (attempt >= retries_.attempts) {
+        RT_FAIL("shard {}: reading rows [{}, {}) failed {} time(s): {}", info_.path, first, first + count, attempt + 1,
+                error.what());
+      }
+      log_warning("shard {}: read failed ({}), retrying in {} ms", info_.path, error.what(),
+                  retries_.backoff_ms << attempt);
+      std::this_thread::sleep_for(std::chrono::milliseconds(retries_.backoff_ms << attempt));
+      file_.reset();
+      open();  // a flaky mount may have dropped the file: start again from the path
+    }
+  }
+  for (int64_t i = 0; i < count; ++i) {
+    RT_CHECK(labels[i] >= 0 && labels[i] < info_.classes, "shard {}: label {} of row {} is outside [0, {})",
+             info_.path, labels[i], first + i, info_.classes);
+  }
+}
+
+void ShardReader::read_once(int64_t first, int64_t count, void* features, int32_t* labels) {
+  if (injected_failures > 0 && injected_failures-- > 0) RT_FAIL("injected read failure (as EIO from the mount)");
   int rank = static_cast<int>(info_.feature_shape.size()) + 1;
   std::vector<hsize_t> start(rank, 0), extent(rank);
   start[0] = static_cast<hsize_t>(first);
@@ -168,10 +207,6 @@ void ShardReader::read(int64_t first, int64_t count, void* features, int32_t* la
   Hdf5Handle label_memory(H5Screate_simple(1, extent.data(), nullptr), H5Sclose);
   RT_CHECK_HDF5(H5Dread(labels_.get(), H5T_NATIVE_INT32, label_memory.get(), label_space.get(), H5P_DEFAULT, labels),
                 "shard {}: reading labels of rows [{}, {})", info_.path, first, first + count);
-  for (int64_t i = 0; i < count; ++i) {
-    RT_CHECK(labels[i] >= 0 && labels[i] < info_.classes, "shard {}: label {} of row {} is outside [0, {})",
-             info_.path, labels[i], first + i, info_.classes);
-  }
 }
 
 }  // namespace rt

@@ -10,9 +10,19 @@
 
 namespace rt {
 
+// Reads that fail (a flaky mount: EIO, a short read) are tried again this many times, after
+// backoff_ms, 2 x backoff_ms, ... reopening the file each time, before the error is reported.
+struct ReadRetries {
+  int attempts = 3;
+  int backoff_ms = 100;
+};
+
 class ShardReader {
  public:
-  explicit ShardReader(const std::string& path);
+  explicit ShardReader(const std::string& path, ReadRetries retries = {});
+
+  // Test hook: the next `count` reads of any reader fail as a flaky mount's would.
+  static void inject_read_failures(int count);
 
   const ShardInfo& info() const { return info_; }
   // Reads rows [first, first + count): features as stored (info().feature_dtype, feature_size()
@@ -20,7 +30,11 @@ class ShardReader {
   void read(int64_t first, int64_t count, void* features, int32_t* labels);
 
  private:
+  void open();
+  void read_once(int64_t first, int64_t count, void* features, int32_t* labels);
+
   ShardInfo info_;
+  ReadRetries retries_;
   Hdf5Handle file_;
   Hdf5Handle features_;
   Hdf5Handle labels_;

@@ -56,6 +56,8 @@ void write_dataset(hid_t file, const char* name, hid_t stored_type, hid_t memory
     std::vector<hsize_t> chunk = dims;
     chunk[0] = std::min<hsize_t>(dims[0], shard_format::kChunkSamples);
     RT_CHECK_HDF5(H5Pset_chunk(properties.get(), rank, chunk.data()), "{}: chunking {}", path, name);
+    // A checksum per chunk: a corrupt or half-written chunk fails its read instead of training on garbage.
+    RT_CHECK_HDF5(H5Pset_fletcher32(properties.get()), "{}: checksum filter for {}", path, name);
   }
   Hdf5Handle dataset(RT_CHECK_HDF5(H5Dcreate2(file, name, stored_type, space.get(), H5P_DEFAULT, properties.get(),
                                               H5P_DEFAULT),

@@ -121,6 +121,20 @@ TEST_F(CliTest, NonHdf5ShardEndsTheJob) {
                  dir_.file("train/part-00001.h5") + " is not an HDF5 file");
 }
 
+TEST_F(CliTest, WithOnBadShardSkipEveryRankLeavesTheSameBadShardOutAndTrains) {
+  std::ofstream(dir_.file("train/part-00009.h5"), std::ios::trunc) << "not hdf5";
+  Outcome outcome = run(kMpi2 + kBinary + " train " + config(dir_.file("train"), dir_.file("test")) +
+                        " --set data.on_bad_shard=skip --set log.all_ranks=true");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+  for (const char* rank : {"[rank 0/2", "[rank 1/2"}) {
+    EXPECT_NE(outcome.output.find(std::string(rank)), std::string::npos) << outcome.output;
+  }
+  size_t first = outcome.output.find("leaving out bad shard " + dir_.file("train/part-00009.h5"));
+  ASSERT_NE(first, std::string::npos) << outcome.output;
+  EXPECT_NE(outcome.output.find("leaving out bad shard", first + 1), std::string::npos) << "only one rank left it out";
+  EXPECT_NE(outcome.output.find("identical on all 2 ranks"), std::string::npos) << outcome.output;
+}
+
 TEST_F(CliTest, UnknownConfigKeyIsNamed) {
   std::string path = config(dir_.file("train"), dir_.file("test"), "[optimizer]\nlearning_rate = 0.1\n");
   expect_failure(run(kMpi2 + kBinary + " train " + path), "config error in " + path + ": optimizer.learning_rate is not a known key");

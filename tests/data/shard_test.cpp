@@ -168,6 +168,58 @@ TEST_F(ShardFile, LabelOutOfRangeIsNamedWhenRead) {
   EXPECT_NE(text.find(path_), std::string::npos) << text;
 }
 
+TEST(ShardChecksum, ACorruptChunkFailsItsReadNamingTheFile) {
+  TempDir dir;
+  std::vector<int64_t> sizes{3000};
+  testing::write_indexed_shards(dir.path(), sizes, 16, 3);
+  std::string path = dir.file("shard-00000.h5");
+  {  // change one byte in the middle of the file: inside the features' chunks
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    auto middle = static_cast<std::streamoff>(std::filesystem::file_size(path) / 2);
+    file.seekg(middle);
+    char c = 0;
+    file.get(c);
+    file.seekp(middle);
+    file.put(static_cast<char>(c ^ 0x01));
+  }
+  ShardReader reader(path, ReadRetries{0, 0});
+  std::vector<float> features(3000 * 16);
+  std::vector<int32_t> labels(3000);
+  std::string text = error_message([&] { reader.read(0, 3000, features.data(), labels.data()); });
+  EXPECT_NE(text.find(path), std::string::npos) << text;
+  EXPECT_NE(text.find("Fletcher32"), std::string::npos) << text;
+}
+
+TEST(ShardRetries, TransientReadErrorsAreRetriedThenReportedNamingTheFile) {
+  TempDir dir;
+  testing::write_indexed_shards(dir.path(), {10}, 4, 3);
+  std::string path = dir.file("shard-00000.h5");
+  ShardReader reader(path, ReadRetries{3, 1});
+  std::vector<float> features(40);
+  std::vector<int32_t> labels(10);
+  ShardReader::inject_read_failures(3);  // as many as the retries: the fourth attempt succeeds
+  reader.read(0, 10, features.data(), labels.data());
+  EXPECT_EQ(features[4], 1.0f);  // sample 1's first feature is its index
+  ShardReader::inject_read_failures(4);  // one more than the retries
+  std::string text = error_message([&] { reader.read(0, 10, features.data(), labels.data()); });
+  ShardReader::inject_read_failures(0);
+  EXPECT_NE(text.find(path + ": reading rows [0, 10) failed 4 time(s)"), std::string::npos) << text;
+}
+
+TEST(ShardIndex, TheSkipPolicyLeavesBadShardsOutTheStopPolicyNamesThem) {
+  TempDir dir;
+  testing::write_indexed_shards(dir.path(), {3, 4});
+  std::ofstream(dir.file("shard-00002.h5"), std::ios::trunc) << "garbage";
+  EXPECT_THROW(ShardIndex index(dir.path(), BadShardPolicy::kStop), Error);
+  ShardIndex index(dir.path(), BadShardPolicy::kSkip);
+  EXPECT_EQ(index.shard_sizes(), (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(index.skipped(), (std::vector<std::string>{dir.file("shard-00002.h5")}));
+  TempDir bad;
+  std::ofstream(bad.file("only.h5")) << "garbage";
+  EXPECT_NE(error_message([&] { ShardIndex index(bad.path(), BadShardPolicy::kSkip); }).find("no usable shard"),
+            std::string::npos);
+}
+
 TEST(ShardWriter, RefusesLabelsOutsideTheClasses) {
   TempDir dir;
   std::vector<uint8_t> features;
