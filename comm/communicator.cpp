@@ -4,6 +4,7 @@
 #include "comm/single_process_communicator.h"
 #include "core/base/check.h"
 #include "core/base/environment.h"
+#include "core/base/hash.h"
 
 namespace rt {
 
@@ -21,9 +22,8 @@ std::string describe(const CollectiveCall& call) {
 void Communicator::begin_collective(CollectiveKind kind, size_t count, DType dtype) {
   std::lock_guard<std::mutex> lock(calls_mutex_);
   current_ = {++calls_, kind, count, dtype};
-  for (uint64_t word : {static_cast<uint64_t>(kind), static_cast<uint64_t>(count), static_cast<uint64_t>(dtype)}) {
-    fingerprint_ = (fingerprint_ ^ word) * 0x100000001b3ULL;
-  }
+  const uint64_t words[3] = {static_cast<uint64_t>(kind), static_cast<uint64_t>(count), static_cast<uint64_t>(dtype)};
+  fingerprint_ = fnv1a(words, sizeof words, fingerprint_);
   in_progress_ = true;
   started_ = std::chrono::steady_clock::now();
 }

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/base/dtype.h"
+#include "core/base/hash.h"
 #include "core/base/span.h"
 
 namespace rt {
@@ -109,7 +110,7 @@ class Communicator {
 
   mutable std::mutex calls_mutex_;
   uint64_t calls_ = 0;
-  uint64_t fingerprint_ = 0xcbf29ce484222325ULL;
+  uint64_t fingerprint_ = kFnvOffset;
   CollectiveCall current_;
   CollectiveCall last_;
   bool in_progress_ = false;

@@ -4,18 +4,11 @@
 #include <vector>
 
 #include "core/base/check.h"
+#include "core/base/hash.h"
 
 namespace rt {
 
-uint64_t fingerprint(Span<const float> values) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(values.data());
-  for (size_t i = 0; i < values.size_bytes(); ++i) {
-    hash ^= bytes[i];
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
+uint64_t fingerprint(Span<const float> values) { return fnv1a(values.data(), values.size_bytes()); }
 
 uint64_t check_identical_across_ranks(Communicator& comm, Span<const float> values, const std::string& when) {
   auto mine = static_cast<int64_t>(fingerprint(values));

@@ -6,6 +6,7 @@
 
 #include "core/base/config.h"
 #include "core/base/environment.h"
+#include "core/base/hash.h"
 #include "core/base/logging.h"
 #include "core/base/termination.h"
 #include "core/cli/commands.h"
@@ -20,12 +21,6 @@ struct TrainArguments {
   std::vector<std::string> overrides;
   std::string resume = "none";
 };
-
-uint64_t text_hash(const std::string& text) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ULL;
-  return hash;
-}
 
 // After a termination signal, the run has `grace` seconds to checkpoint and leave; past that the
 // process ends anyway (a scheduler would kill it soon after), saying so.
@@ -55,7 +50,8 @@ CommandRunner add_train_command(CLI::App& app) {
     Config config = Config::load_file(arguments->config_path, arguments->overrides);
     TrainConfig train_config = read_train_config(config);
     train_config.resume = arguments->resume;
-    train_config.config_hash = text_hash(config.to_toml());
+    const std::string effective = config.to_toml();
+    train_config.config_hash = fnv1a(effective.data(), effective.size());
     start_grace_watchdog(train_config.grace_seconds);
     set_log_all_ranks(train_config.log_all_ranks);
 
