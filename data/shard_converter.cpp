@@ -1,6 +1,9 @@
 #include "data/shard_converter.h"
 
 #include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "core/base/check.h"
 #include "data/idx_file.h"
@@ -28,6 +31,7 @@ std::vector<std::string> convert_idx_to_shards(const ShardConversion& conversion
   int64_t feature_size = images.shape[1] * images.shape[2];
   std::vector<int32_t> all_labels(labels.values.begin(), labels.values.end());
   std::vector<std::string> paths;
+  nlohmann::json manifest = {{"format", "ringtrain-shard"}, {"format_version", 1}, {"shards", nlohmann::json::array()}};
   int64_t base = count / conversion.shards, extra = count % conversion.shards, first = 0;
   for (int64_t s = 0; s < conversion.shards; ++s) {
     ShardInfo info;
@@ -39,8 +43,16 @@ std::vector<std::string> convert_idx_to_shards(const ShardConversion& conversion
     info.feature_scale = 1.0 / 255.0;
     write_shard(info, images.values.data() + first * feature_size, all_labels.data() + first);
     paths.push_back(info.path);
+    manifest["shards"].push_back({{"file", std::filesystem::path(info.path).filename().string()},
+                                  {"bytes", std::filesystem::file_size(info.path)},
+                                  {"samples", info.samples}});
     first += info.samples;
   }
+  manifest["total_samples"] = count;
+  std::string manifest_path = fmt::format("{}/{}-manifest.json", conversion.output_dir, conversion.name);
+  std::ofstream out(manifest_path, std::ios::trunc);
+  out << manifest.dump(2) << '\n';
+  RT_CHECK(out.good(), "cannot write {}", manifest_path);
   return paths;
 }
 

@@ -16,7 +16,9 @@ struct ShardConversion {
   int64_t classes = 10;
 };
 
-// Writes the shards and returns their paths. Features stay uint8 with feature_scale 1/255.
+// Writes the shards and returns their paths, then OUTPUT_DIR/NAME-manifest.json listing every
+// shard's file name, size in bytes and sample count (what a loader or an upload can check against).
+// Features stay uint8 with feature_scale 1/255.
 std::vector<std::string> convert_idx_to_shards(const ShardConversion& conversion);
 
 }  // namespace rt

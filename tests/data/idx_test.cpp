@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
+
+#include <nlohmann/json.hpp>
 
 #include "core/base/check.h"
 #include "data/idx_file.h"
@@ -76,6 +80,14 @@ TEST(ShardConverter, CutsIdxIntoNearEqualShardsThatReadBack) {
   EXPECT_EQ(features[0], 16);  // sample 4, first pixel
   EXPECT_EQ(shard_labels, (std::vector<int32_t>{1, 2, 0}));
   EXPECT_NEAR(reader.info().feature_scale, 1.0 / 255.0, 1e-12);
+
+  std::ifstream manifest_file(dir.file("out/train-manifest.json"));
+  nlohmann::json manifest = nlohmann::json::parse(manifest_file);
+  EXPECT_EQ(manifest["total_samples"], 10);
+  ASSERT_EQ(manifest["shards"].size(), 3u);
+  EXPECT_EQ(manifest["shards"][1]["file"], "train-00001.h5");
+  EXPECT_EQ(manifest["shards"][1]["samples"], 3);
+  EXPECT_EQ(manifest["shards"][1]["bytes"], std::filesystem::file_size(paths[1]));
 }
 
 TEST(ShardConverter, MismatchedCountsAreAnError) {
