@@ -19,6 +19,22 @@ std::string describe(const CollectiveCall& call) {
   return fmt::format("#{} {} of {} {}", call.sequence, kind, call.count, dtype_name(call.dtype));
 }
 
+bool operator==(const CollectiveCall& a, const CollectiveCall& b) {
+  return a.sequence == b.sequence && a.kind == b.kind && a.count == b.count && a.dtype == b.dtype;
+}
+
+void encode_call(const CollectiveCall& call, int64_t* words) {
+  words[0] = static_cast<int64_t>(call.sequence);
+  words[1] = static_cast<int64_t>(call.kind);
+  words[2] = static_cast<int64_t>(call.count);
+  words[3] = static_cast<int64_t>(call.dtype);
+}
+
+CollectiveCall decode_call(const int64_t* words) {
+  return {static_cast<uint64_t>(words[0]), static_cast<CollectiveKind>(words[1]), static_cast<uint64_t>(words[2]),
+          static_cast<DType>(words[3])};
+}
+
 void Communicator::begin_collective(CollectiveKind kind, size_t count, DType dtype) {
   std::lock_guard<std::mutex> lock(calls_mutex_);
   current_ = {++calls_, kind, count, dtype};

@@ -31,6 +31,13 @@ struct CollectiveCall {
 };
 // "#57 all-reduce of 1000 float32"
 std::string describe(const CollectiveCall& call);
+bool operator==(const CollectiveCall& a, const CollectiveCall& b);
+inline bool operator!=(const CollectiveCall& a, const CollectiveCall& b) { return !(a == b); }
+
+// A CollectiveCall as kCallWords int64 words, for exchanging between ranks, and back.
+constexpr size_t kCallWords = 4;
+void encode_call(const CollectiveCall& call, int64_t* words);
+CollectiveCall decode_call(const int64_t* words);
 
 class Communicator {
  public:

@@ -38,17 +38,16 @@ bool check_collectives_agree(Communicator& comm, bool flag, const std::string& w
   comm.all_reduce(Span<int64_t>(values, 3), ReduceOp::kMax);
   if (values[1] == ~values[2]) return values[0] != 0;
 
-  int64_t mine[5] = {fingerprint, static_cast<int64_t>(last.sequence), static_cast<int64_t>(last.kind),
-                     static_cast<int64_t>(last.count), static_cast<int64_t>(last.dtype)};
-  std::vector<int64_t> all(5 * static_cast<size_t>(comm.size()));
-  comm.all_gather(Span<const int64_t>(mine, 5), Span<int64_t>(all));
+  constexpr size_t kRow = 1 + kCallWords;  // fingerprint, last call
+  int64_t mine[kRow] = {fingerprint};
+  encode_call(last, mine + 1);
+  std::vector<int64_t> all(kRow * static_cast<size_t>(comm.size()));
+  comm.all_gather(Span<const int64_t>(mine, kRow), Span<int64_t>(all));
   std::map<int64_t, std::vector<int>> groups;  // fingerprint -> ranks
-  for (int r = 0; r < comm.size(); ++r) groups[all[5 * r]].push_back(r);
+  for (int r = 0; r < comm.size(); ++r) groups[all[kRow * r]].push_back(r);
   std::vector<std::string> parts;
   for (const auto& [print, ranks] : groups) {
-    const int64_t* row = &all[5 * static_cast<size_t>(ranks.front())];
-    CollectiveCall call{static_cast<uint64_t>(row[1]), static_cast<CollectiveKind>(row[2]),
-                        static_cast<uint64_t>(row[3]), static_cast<DType>(row[4])};
+    CollectiveCall call = decode_call(&all[kRow * static_cast<size_t>(ranks.front()) + 1]);
     parts.push_back(fmt::format("rank(s) {} last called {}", fmt::join(ranks, ", "), describe(call)));
   }
   RT_FAIL("ranks called different collectives by {}: {}", when, fmt::join(parts, "; "));

@@ -148,16 +148,13 @@ void MpiCommunicator::verify_call() {
   int64_t header[2] = {print, ~print};
   RT_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, header, 2, MPI_INT64_T, MPI_MAX, verify_comm_));
   if (header[0] == ~header[1]) return;
-  int64_t mine[5] = {print, static_cast<int64_t>(call.sequence), static_cast<int64_t>(call.kind),
-                     static_cast<int64_t>(call.count), static_cast<int64_t>(call.dtype)};
-  std::vector<int64_t> all(5 * static_cast<size_t>(size_));
-  RT_CHECK_MPI(MPI_Allgather(mine, 5, MPI_INT64_T, all.data(), 5, MPI_INT64_T, verify_comm_));
+  int64_t mine[kCallWords];
+  encode_call(call, mine);
+  std::vector<int64_t> all(kCallWords * static_cast<size_t>(size_));
+  RT_CHECK_MPI(MPI_Allgather(mine, kCallWords, MPI_INT64_T, all.data(), kCallWords, MPI_INT64_T, verify_comm_));
   std::vector<std::string> parts;
   for (int r = 0; r < size_; ++r) {
-    const int64_t* row = &all[5 * static_cast<size_t>(r)];
-    CollectiveCall theirs{static_cast<uint64_t>(row[1]), static_cast<CollectiveKind>(row[2]),
-                          static_cast<uint64_t>(row[3]), static_cast<DType>(row[4])};
-    parts.push_back(fmt::format("rank {} calls {}", r, describe(theirs)));
+    parts.push_back(fmt::format("rank {} calls {}", r, describe(decode_call(&all[kCallWords * static_cast<size_t>(r)]))));
   }
   RT_FAIL("ranks are about to call different collectives (nothing was sent): {}", fmt::join(parts, "; "));
 }
@@ -194,12 +191,11 @@ void MpiCommunicator::all_gather_elements(const void* sent, void* received, size
 namespace {
 constexpr int kReportTag = 7301;
 constexpr double kGatherSeconds = 5.0;  // at most, rank 0 collects reports this long before ending the job
-using Report = std::vector<int64_t>;    // rank, sequence, kind, count, dtype, waited milliseconds
+using Report = std::vector<int64_t>;    // rank, the call (kCallWords), waited milliseconds
+constexpr int kReportWords = 2 + static_cast<int>(kCallWords);
 
-CollectiveCall call_of(const Report& report) {
-  return {static_cast<uint64_t>(report[1]), static_cast<CollectiveKind>(report[2]), static_cast<uint64_t>(report[3]),
-          static_cast<DType>(report[4])};
-}
+CollectiveCall call_of(const Report& report) { return decode_call(&report[1]); }
+double waited_seconds(const Report& report) { return static_cast<double>(report[1 + kCallWords]) / 1000.0; }
 
 // Receives the reports that have arrived (rank 0).
 void receive_reports(MPI_Comm comm, std::vector<Report>& reports) {
@@ -207,8 +203,8 @@ void receive_reports(MPI_Comm comm, std::vector<Report>& reports) {
     int arrived = 0;
     MPI_Status status;
     if (MPI_Iprobe(MPI_ANY_SOURCE, kReportTag, comm, &arrived, &status) != MPI_SUCCESS || !arrived) return;
-    Report report(6);
-    MPI_Recv(report.data(), 6, MPI_INT64_T, status.MPI_SOURCE, kReportTag, comm, MPI_STATUS_IGNORE);
+    Report report(kReportWords);
+    MPI_Recv(report.data(), kReportWords, MPI_INT64_T, status.MPI_SOURCE, kReportTag, comm, MPI_STATUS_IGNORE);
     reports.push_back(report);
   }
 }
@@ -250,9 +246,11 @@ void MpiCommunicator::report_timeout(const CollectiveCall& call, double waited, 
     gather_reports(reports, size_ - 1);
     end_job_for_late_ranks(call, waited, reports);
   }
-  Report mine{rank_, static_cast<int64_t>(call.sequence), static_cast<int64_t>(call.kind),
-              static_cast<int64_t>(call.count), static_cast<int64_t>(call.dtype), static_cast<int64_t>(waited * 1000)};
-  MPI_Send(mine.data(), 6, MPI_INT64_T, 0, kReportTag, watchdog_comm_);
+  Report mine(kReportWords);
+  mine[0] = rank_;
+  encode_call(call, &mine[1]);
+  mine[1 + kCallWords] = static_cast<int64_t>(waited * 1000);
+  MPI_Send(mine.data(), kReportWords, MPI_INT64_T, 0, kReportTag, watchdog_comm_);
   // Rank 0 ends the job with the full picture; if it is the rank that is missing, we do.
   std::this_thread::sleep_for(std::chrono::duration<double>(kGatherSeconds + 3.0));
   log_error("collective {} has waited {:.1f} s (timeout {:.0f} s) and rank 0 has not answered: ending the job",
@@ -271,9 +269,8 @@ void MpiCommunicator::end_job_for_late_ranks(const CollectiveCall& waiting, doub
   for (const Report& report : reports) {
     CollectiveCall call = call_of(report);
     reported[static_cast<size_t>(report[0])] = true;
-    longest = std::max(longest, static_cast<double>(report[5]) / 1000.0);
-    if (call.sequence != stuck.sequence || call.kind != stuck.kind || call.count != stuck.count ||
-        call.dtype != stuck.dtype) {
+    longest = std::max(longest, waited_seconds(report));
+    if (call != stuck) {
       elsewhere.push_back(fmt::format("rank {} waits in {}", report[0], describe(call)));
     }
   }
