@@ -40,8 +40,6 @@ class Model {
   }
   // Records each layer's forward and backward on this timeline (null: none).
   void set_timeline(Timeline* timeline) { timeline_ = timeline; }
-  // Arena elements whose gradients are final once layers [layer, end) have run backward.
-  size_t gradients_final_after(int64_t layer) const { return final_after_layer_.at(static_cast<size_t>(layer)); }
 
   Span<float> parameters() { return Span<float>(parameters_.data<float>(), arena_elements_); }
   Span<float> gradients() { return Span<float>(gradients_.data<float>(), arena_elements_); }

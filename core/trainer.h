@@ -42,7 +42,6 @@ class Trainer {
   ~Trainer();
   TrainingResult run();
   Model& model() { return *model_; }
-  int64_t steps_per_epoch() const { return steps_per_epoch_; }
 
  private:
   // Trains the rest of epoch state_.epoch; false when a termination request stopped it early.

@@ -60,6 +60,5 @@ void sgd_momentum(Device device, float* params, const float* grads, float* veloc
 }
 
 void set_cpu_threads(int threads) { cpu::set_threads(threads); }
-int cpu_threads() { return cpu::threads(); }
 
 }  // namespace rt::kernels

@@ -48,6 +48,5 @@ void sgd_momentum(Device device, float* params, const float* grads, float* veloc
 
 // Threads used by CPU kernels in this process.
 void set_cpu_threads(int threads);
-int cpu_threads();
 
 }  // namespace rt::kernels

@@ -116,10 +116,6 @@ const toml::node* Config::find(const std::string& key) {
   return view.node();
 }
 
-bool Config::has(const std::string& key) const {
-  return static_cast<bool>(const_cast<toml::table&>(table_).at_path(key));
-}
-
 std::string Config::origin(const std::string& key) const {
   auto it = overridden_.find(key);
   return it != overridden_.end() ? "--set " + it->second : source_;

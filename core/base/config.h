@@ -36,7 +36,6 @@ class Config {
   std::vector<int64_t> get_int_list(const std::string& key, const std::vector<int64_t>& fallback,
                                     int64_t min, int64_t max);
 
-  bool has(const std::string& key) const;
   // Throws naming every key that no get_*() asked for.
   void reject_unknown_keys() const;
   const std::string& source() const { return source_; }

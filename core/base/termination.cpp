@@ -22,6 +22,5 @@ void install_termination_handler() {
 
 bool termination_requested() { return received_signal != 0; }
 int termination_signal() { return received_signal; }
-void request_termination(int signal) { received_signal = signal; }
 
 }  // namespace rt

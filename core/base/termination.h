@@ -11,7 +11,5 @@ void install_termination_handler();
 bool termination_requested();
 // The signal that arrived (0 if none).
 int termination_signal();
-// For tests: behave as if `signal` had arrived.
-void request_termination(int signal);
 
 }  // namespace rt

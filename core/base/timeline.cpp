@@ -47,11 +47,6 @@ void Timeline::record(TimelineLane lane, const char* name, double start_us, doub
   events_.push_back({name, lane, index, start_us, end_us});
 }
 
-size_t Timeline::events() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return events_.size();
-}
-
 void Timeline::write() const {
   if (!enabled_) return;
   std::lock_guard<std::mutex> lock(mutex_);

@@ -26,7 +26,6 @@ class Timeline {
   // Writes the file (an error names it if it cannot be written).
   void write() const;
   const std::string& file() const { return file_; }
-  size_t events() const;
 
  private:
   struct Event {

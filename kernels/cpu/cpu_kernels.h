@@ -24,6 +24,5 @@ void count_correct(const float* logits, const int32_t* labels, int64_t rows, int
 void sgd_momentum(float* params, const float* grads, float* velocity, int64_t count, float lr,
                   float momentum, float weight_decay);
 void set_threads(int threads);
-int threads();
 
 }  // namespace rt::kernels::cpu

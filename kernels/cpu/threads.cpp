@@ -11,6 +11,4 @@ void set_threads(int threads) {
   Eigen::setNbThreads(threads);
 }
 
-int threads() { return Eigen::nbThreads(); }
-
 }  // namespace rt::kernels::cpu
