@@ -58,16 +58,17 @@ Model::Model(std::vector<std::unique_ptr<Layer>> layers, int64_t input_features,
 }
 
 void Model::initialize(uint64_t seed) {
-  RT_CHECK(device_ == Device::kCpu, "initialising on {} needs a build with CUDA", device_name(device_));
-  std::memset(parameters_.data<float>(), 0, static_cast<size_t>(arena_elements_) * sizeof(float));
+  // Drawn on the host (the same values on every device), then placed on the model's device.
+  std::vector<float> values(static_cast<size_t>(std::max<int64_t>(arena_elements_, 1)), 0.0f);
   // Streams follow execution order (slot order reversed) so they do not depend on the arena layout.
   for (size_t i = 0; i < slots_.size(); ++i) {
     const ParameterSlot& slot = slots_[slots_.size() - 1 - i];
     Rng rng(seed, i);
     float bound = 1.0f / std::sqrt(static_cast<float>(slot.fan_in));
-    float* values = parameters_.data<float>() + slot.offset;
-    for (int64_t e = 0; e < shape_elements(slot.shape); ++e) values[e] = rng.uniform(-bound, bound);
+    float* slot_values = values.data() + slot.offset;
+    for (int64_t e = 0; e < shape_elements(slot.shape); ++e) slot_values[e] = rng.uniform(-bound, bound);
   }
+  upload(device_, values.data(), parameters_.data<float>(), static_cast<size_t>(arena_elements_) * sizeof(float));
 }
 
 const Tensor& Model::forward(const Tensor& input) {

@@ -1,7 +1,9 @@
 #include "core/tensor.h"
 
-#include <cstdlib>
 #include <cstring>
+
+#include "core/base/host_memory.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace rt {
 
@@ -14,16 +16,22 @@ int64_t shape_elements(const Shape& shape) {
 std::string shape_text(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
-  RT_CHECK(device == Device::kCpu, "tensors on {} need a build with CUDA", device_name(device));
   for (int64_t extent : shape) RT_CHECK(extent >= 0, "tensor shape {} has a negative extent", shape_text(shape));
   size_t bytes = static_cast<size_t>(shape_elements(shape)) * dtype_size(dtype);
   size_t rounded = (bytes + 63) / 64 * 64;
-  void* memory = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  RT_CHECK(memory != nullptr, "cannot allocate {} bytes for a tensor of shape {}", bytes, shape_text(shape));
-  std::memset(memory, 0, rounded);
+  if (rounded == 0) rounded = 64;
   Tensor tensor;
-  tensor.storage_ = std::shared_ptr<void>(memory, std::free);
-  tensor.data_ = memory;
+  if (device == Device::kCpu) {
+    void* memory = aligned_host_allocate(rounded);
+    std::memset(memory, 0, rounded);
+    tensor.storage_ = std::shared_ptr<void>(memory, aligned_host_release);
+  } else {
+    void* memory = kernels::cuda::allocate(rounded);  // throws, saying so, in a build without CUDA
+    tensor.storage_ = std::shared_ptr<void>(memory, kernels::cuda::release);
+    kernels::cuda::fill_bytes(memory, 0, rounded);
+    kernels::cuda::synchronize();
+  }
+  tensor.data_ = tensor.storage_.get();
   tensor.shape_ = shape;
   tensor.dtype_ = dtype;
   tensor.device_ = device;
@@ -45,6 +53,22 @@ Tensor Tensor::first_rows(int64_t rows) const {
   Tensor tensor = *this;
   tensor.shape_[0] = rows;
   return tensor;
+}
+
+void download(Device device, const void* source, void* host, size_t bytes) {
+  if (device == Device::kCpu) {
+    if (bytes > 0 && source != host) std::memcpy(host, source, bytes);
+  } else {
+    kernels::cuda::copy_to_host(host, source, bytes);
+  }
+}
+
+void upload(Device device, const void* host, void* destination, size_t bytes) {
+  if (device == Device::kCpu) {
+    if (bytes > 0 && host != destination) std::memcpy(destination, host, bytes);
+  } else {
+    kernels::cuda::copy_to_device(destination, host, bytes);
+  }
 }
 
 const Tensor& ActivationBuffer::ensure(int64_t rows, int64_t columns, Device device) {

@@ -49,6 +49,11 @@ class Tensor {
   Device device_ = Device::kCpu;
 };
 
+// Copies `bytes` between host memory and memory on `device` (a plain copy for the CPU); both wait
+// for the copy to finish.
+void download(Device device, const void* source, void* host, size_t bytes);
+void upload(Device device, const void* host, void* destination, size_t bytes);
+
 // A [rows, columns] activation buffer that grows to the largest row count asked for and is reused:
 // after the first step of each size, asking again allocates nothing.
 class ActivationBuffer {

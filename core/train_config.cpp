@@ -36,6 +36,7 @@ TrainConfig read_train_config(Config& config) {
   c.check_every = config.get_int("comm.check_every", c.check_every, 0, INT64_MAX);
   c.timeout_seconds = config.get_double("comm.timeout_seconds", c.timeout_seconds, 0.0, 1e7);
   c.verify_collectives = config.get_bool("comm.verify_collectives", c.verify_collectives);
+  c.backend = config.get_string("comm.backend", c.backend, {"auto", "nccl", "mpi"});
 
   c.checkpoint_dir = config.get_path("checkpoint.dir", "");
   c.checkpoint_every = config.get_int("checkpoint.every", c.checkpoint_every, 0, INT64_MAX);
@@ -44,6 +45,7 @@ TrainConfig read_train_config(Config& config) {
 
   c.device = parse_device(config.get_string("runtime.device", "cpu", {"cpu", "cuda"}));
   c.threads = config.get_int("runtime.threads", c.threads, 0, 4096);
+  c.precision = config.get_string("runtime.precision", c.precision, {"fp32", "tf32"});
 
   c.log_all_ranks = config.get_bool("log.all_ranks", c.log_all_ranks);
   c.log_every = config.get_int("log.every", c.log_every, 0, INT64_MAX);

@@ -44,6 +44,9 @@ struct TrainConfig {
   int64_t check_every = 1000;   // steps between cross-rank parameter checks (also at start and epoch ends)
   double timeout_seconds = 300; // a collective waiting longer ends the job, naming the ranks that did not arrive
   bool verify_collectives = true;  // ranks compare each collective's header before any data moves
+  // GPU gradients: "nccl"; "mpi" (staged through page-locked host memory); "auto": NCCL when the
+  // build has it and each rank of a host has a GPU of its own, else MPI. CPU gradients always use MPI.
+  std::string backend = "auto";
   // [checkpoint]
   std::string checkpoint_dir;      // empty: no checkpoints
   int64_t checkpoint_every = 0;    // steps between checkpoints; 0: only at epoch ends and on SIGTERM
@@ -56,6 +59,7 @@ struct TrainConfig {
   // [runtime]
   Device device = Device::kCpu;
   int64_t threads = 0;  // 0: the machine's cores shared among its ranks
+  std::string precision = "fp32";  // CUDA matrix products: "fp32", or "tf32" (tensor cores, 10-bit mantissa inputs)
   // [log]
   bool log_all_ranks = false;
   int64_t log_every = 0;  // steps between progress lines; 0: per epoch only

@@ -3,8 +3,10 @@
 #include <chrono>
 
 #include "comm/consistency.h"
+#include "core/base/environment.h"
 #include "core/base/logging.h"
 #include "core/base/termination.h"
+#include "core/gpu_binding.h"
 #include "core/models.h"
 #include "kernels/kernels.h"
 
@@ -21,8 +23,16 @@ size_t megabytes_to_bytes(double megabytes) { return static_cast<size_t>(megabyt
 Trainer::Trainer(const TrainConfig& config, Communicator& comm)
     : config_(config), comm_(comm), timeline_(config.timeline_path, comm.rank()),
       metrics_log_(comm.rank() == 0 ? config.metrics_path : "") {
-  RT_CHECK(config_.device == Device::kCpu, "runtime.device = \"{}\": this build of ringtrain has no CUDA support",
-           device_name(config_.device));
+  const Device device = config_.device;
+  if (device == Device::kCuda) {
+    require_gpu("runtime.device = \"cuda\"");
+    compute_stream_ = std::make_unique<kernels::cuda::Stream>();
+    compute_scope_ = std::make_unique<kernels::cuda::StreamScope>(compute_stream_->handle());
+    kernels::cuda::set_tf32(config_.precision == "tf32");
+  } else {
+    RT_CHECK(config_.precision == "fp32", "runtime.precision = \"{}\" applies to runtime.device = \"cuda\" only",
+             config_.precision);
+  }
   const int64_t split = comm_.size() * config_.accumulate;
   RT_CHECK(config_.global_batch % split == 0,
            "train.global_batch = {} cannot be split evenly across {} ranks x {} accumulated micro-batches",
@@ -39,6 +49,7 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   train_options.prefetch = static_cast<int>(config_.prefetch);
   train_options.batches_per_step = config_.accumulate;
   train_options.retries = ReadRetries{static_cast<int>(config_.read_retries), static_cast<int>(config_.retry_backoff_ms)};
+  if (device == Device::kCuda) train_options.allocator = {kernels::cuda::allocate_pinned, kernels::cuda::release_pinned};
   const BadShardPolicy policy = config_.on_bad_shard == "skip" ? BadShardPolicy::kSkip : BadShardPolicy::kStop;
   train_loader_ = std::make_unique<Loader>(ShardIndex(config_.train_dir, policy), train_options);
   steps_per_epoch_ = train_loader_->batches_per_epoch() / config_.accumulate;
@@ -47,6 +58,8 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   test_options.mode = LoaderMode::kEvaluation;
   test_options.batch = config_.eval_batch;
   test_loader_ = std::make_unique<Loader>(ShardIndex(config_.test_dir, policy), test_options);
+  train_batches_ = std::make_unique<DeviceBatches>(*train_loader_, device);
+  test_batches_ = std::make_unique<DeviceBatches>(*test_loader_, device);
 
   const ShardInfo& train_layout = train_loader_->index().layout();
   const ShardInfo& test_layout = test_loader_->index().layout();
@@ -58,15 +71,24 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   model_ = build_mlp(train_layout.feature_size(), config_.hidden, train_layout.classes, config_.device);
   model_->initialize(config_.seed);
   model_->set_timeline(&timeline_);
-  comm_.broadcast(model_->parameters(), 0);
+  // Every rank starts from rank 0's parameters.
+  Span<float> parameters = on_host(model_->parameters(), host_parameters_);
+  comm_.broadcast(parameters, 0);
+  upload(device, parameters.data(), model_->parameters().data(), parameters.size() * sizeof(float));
   optimizer_ = std::make_unique<Sgd>(model_->parameters(), model_->gradients(),
                                      SgdOptions{config_.lr, config_.momentum, config_.weight_decay}, config_.device);
+  loss_counter_ = Tensor::zeros({1}, DType::kFloat64, device);
+  correct_counter_ = Tensor::zeros({1}, DType::kInt64, device);
   GradientSyncOptions sync_options;
   sync_options.bucket_bytes = megabytes_to_bytes(config_.bucket_mb);
   sync_options.first_bucket_bytes = megabytes_to_bytes(config_.first_bucket_mb);
   sync_options.overlap = config_.overlap;
   sync_options.wire = parse_wire_format(config_.wire);
-  sync_ = std::make_unique<GradientSynchronizer>(comm_, model_->gradients(), sync_options, &timeline_);
+  if (device == Device::kCpu) {
+    sync_ = std::make_unique<GradientSynchronizer>(comm_, model_->gradients(), sync_options, &timeline_);
+  } else {
+    set_up_gpu_sync(sync_options);
+  }
 
   log_info("model {}", model_->summary());
   log_info("data: {} training samples in {} shards, {} test samples in {} shards; {} steps of {} x {} ranks{} per epoch",
@@ -74,14 +96,79 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
            test_loader_->index().total_samples(), test_loader_->index().shards().size(), steps_per_epoch_,
            micro_batch_, comm_.size(),
            config_.accumulate > 1 ? fmt::format(" x {} micro-batches", config_.accumulate) : std::string());
-  log_info("gradients: {} bucket(s), {} on the wire, {}, {} communicator", sync_->buckets().size(), config_.wire,
-           config_.overlap ? "overlapped with backward" : "after backward", comm_.backend());
+  log_info("gradients: {} bucket(s), {} on the wire, {}, summed by {}",
+           sync_ ? sync_->buckets().size() : device_sync_ ? device_sync_->buckets().size() : 0, config_.wire,
+           config_.overlap ? "overlapped with backward" : "after backward", gradient_transport());
   if (!config_.checkpoint_dir.empty()) {
     checkpoints_ = std::make_unique<CheckpointStore>(config_.checkpoint_dir, config_.checkpoint_keep);
   }
 }
 
 Trainer::~Trainer() = default;
+
+void Trainer::set_up_gpu_sync(const GradientSyncOptions& options) {
+  if (comm_.size() == 1) return;  // the sum over one rank is the gradient itself
+  // NCCL needs a GPU per rank; every rank must make the same choice, so they agree on it.
+  const Placement placement = detect_placement();
+  const bool own_gpu = placement.local_size <= kernels::cuda::device_count();
+  const bool all_own_gpu = comm_.all_reduce_value<int32_t>(own_gpu ? 1 : 0, ReduceOp::kMin) == 1;
+  bool use_nccl = config_.backend == "nccl" || (config_.backend == "auto" && NcclCommunicator::available() && all_own_gpu);
+  if (config_.backend == "nccl") {
+    RT_CHECK(all_own_gpu, "comm.backend = \"nccl\" needs a GPU per rank, but some host runs more ranks than it has GPUs "
+             "(this one: {} ranks, {} GPU(s)); use comm.backend = \"mpi\" or fewer ranks per host",
+             placement.local_size, kernels::cuda::device_count());
+  }
+  Span<float> gradients = model_->gradients();
+  if (use_nccl) {
+    RT_CHECK(!config_.hierarchical, "comm.hierarchical applies to the MPI backend; NCCL chooses its own rings and trees");
+    nccl_ = std::make_unique<NcclCommunicator>(comm_, config_.timeout_seconds);
+    device_sync_ = make_nccl_gradient_synchronizer(*nccl_, gradients.data(), gradients.size(), options,
+                                                   compute_stream_->handle());
+  } else {
+    device_sync_ = make_staged_gradient_synchronizer(comm_, gradients.data(), gradients.size(), options,
+                                                     compute_stream_->handle());
+  }
+}
+
+std::string Trainer::gradient_transport() const {
+  if (device_sync_) return device_sync_->transport();
+  if (comm_.size() == 1) return "none (one rank)";
+  return config_.hierarchical ? "mpi-hierarchical" : comm_.backend();
+}
+
+bool Trainer::synchronize_gradients() {
+  if (sync_) return sync_->wait();
+  if (device_sync_) device_sync_->wait();
+  // Every rank holds the same sums, so every rank reaches the same answer.
+  Span<float> gradients = model_->gradients();
+  return kernels::cuda::all_finite(gradients.data(), static_cast<int64_t>(gradients.size()));
+}
+
+void Trainer::take_counters(double& loss, double& correct) {
+  double loss_value = 0;
+  int64_t correct_value = 0;
+  download(config_.device, loss_counter_.data<double>(), &loss_value, sizeof loss_value);
+  download(config_.device, correct_counter_.data<int64_t>(), &correct_value, sizeof correct_value);
+  const double zero_loss = 0;
+  const int64_t zero_correct = 0;
+  upload(config_.device, &zero_loss, loss_counter_.data<double>(), sizeof zero_loss);
+  upload(config_.device, &zero_correct, correct_counter_.data<int64_t>(), sizeof zero_correct);
+  loss = loss_value;
+  correct = static_cast<double>(correct_value);
+}
+
+Span<float> Trainer::on_host(Span<float> values, std::vector<float>& mirror) {
+  if (config_.device == Device::kCpu) return values;
+  mirror.resize(values.size());
+  download(config_.device, values.data(), mirror.data(), values.size() * sizeof(float));
+  return Span<float>(mirror);
+}
+
+std::vector<float> Trainer::parameters_on_host() {
+  std::vector<float> mirror;
+  Span<float> values = on_host(model_->parameters(), mirror);
+  return std::vector<float>(values.begin(), values.end());
+}
 
 std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums) {
   // Every rank's running sums of the epoch go into the checkpoint, so a resume continues them.
@@ -100,7 +187,8 @@ std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums) {
   }
   std::string path;
   if (comm_.rank() == 0) {
-    Span<float> parameters = model_->parameters(), velocity = optimizer_->velocity();
+    Span<float> parameters = on_host(model_->parameters(), host_parameters_);
+    Span<float> velocity = on_host(optimizer_->velocity(), host_velocity_);
     path = checkpoints_->save(state, Span<const float>(parameters.data(), parameters.size()),
                               Span<const float>(velocity.data(), velocity.size()));
   }
@@ -128,56 +216,61 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
   state_.epoch_loss_sums.clear();
   state_.epoch_correct.clear();
   state_.epoch_samples.clear();
-  int64_t correct = 0;
   const int64_t classes = model_->output_features();
+  auto add_counters = [&] {
+    double loss = 0, correct = 0;
+    take_counters(loss, correct);
+    sums[0] += loss;
+    sums[1] += correct;
+  };
   const int64_t total_steps = config_.epochs * steps_per_epoch_;
   Clock::time_point start = Clock::now();
 
-  train_loader_->start_epoch(epoch, state_.step_in_epoch * config_.accumulate);
+  train_batches_->start_epoch(epoch, state_.step_in_epoch * config_.accumulate);
   while (state_.step_in_epoch < steps_per_epoch_) {
     for (int64_t micro = 0; micro < config_.accumulate; ++micro) {
       const bool last = micro + 1 == config_.accumulate;
       Clock::time_point wait_start = Clock::now();
-      const Batch* batch;
+      const DeviceBatch* batch;
       {
         TimelineScope scope(&timeline_, TimelineLane::kData, "data wait");
-        batch = train_loader_->next();
+        batch = train_batches_->next();
       }
       metrics.data_wait_seconds += seconds_since(wait_start);
       RT_CHECK(batch != nullptr, "the loader ended the epoch early, at step {} of {}", state_.step_in_epoch,
                steps_per_epoch_);
 
-      Tensor input = Tensor::view(const_cast<float*>(batch->features), {batch->rows, batch->feature_size});
       const Tensor* logits;
       {
         TimelineScope scope(&timeline_, TimelineLane::kCompute, "forward");
-        logits = &model_->forward(input);
+        logits = &model_->forward(batch->features);
       }
       const Tensor& grad_logits = grad_logits_.ensure(batch->rows, classes, config_.device);
-      double micro_loss = 0;
       // The gradient of the mean loss over the global batch: the synchroniser's sum over the
       // ranks is then the average, with no extra pass over the arena.
       const float grad_scale = 1.0f / static_cast<float>(batch->rows * config_.accumulate * comm_.size());
       kernels::softmax_cross_entropy(config_.device, logits->data<float>(), batch->labels, batch->rows, classes,
-                                     grad_scale, grad_logits.data<float>(), &micro_loss);
-      kernels::count_correct(config_.device, logits->data<float>(), batch->labels, batch->rows, classes, &correct);
+                                     grad_scale, grad_logits.data<float>(), loss_counter_.data<double>());
+      kernels::count_correct(config_.device, logits->data<float>(), batch->labels, batch->rows, classes,
+                             correct_counter_.data<int64_t>());
       {
         TimelineScope scope(&timeline_, TimelineLane::kCompute, "backward");
         // Only the last micro-batch's backward finishes gradients, so only it starts buckets.
         model_->set_gradients_final_callback(
-            last ? std::function<void(size_t)>([this](size_t n) { sync_->gradients_ready(n); }) : nullptr);
+            last ? std::function<void(size_t)>([this](size_t n) {
+              if (sync_) sync_->gradients_ready(n);
+              if (device_sync_) device_sync_->gradients_ready(n);
+            })
+                 : nullptr);
         model_->backward(grad_logits, micro == 0 ? GradientWrite::kOverwrite : GradientWrite::kAccumulate);
       }
-      sums[0] += micro_loss;
       sums[2] += static_cast<double>(batch->rows);
     }
-    sums[1] += static_cast<double>(correct);
-    correct = 0;
     Clock::time_point comm_start = Clock::now();
     bool finite;
     {
       TimelineScope scope(&timeline_, TimelineLane::kCompute, "gradient wait");
-      finite = sync_->wait();
+      finite = synchronize_gradients();
     }
     metrics.communication_seconds += seconds_since(comm_start);
     if (finite) {
@@ -202,16 +295,19 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
       check_ranks_identical(fmt::format("step {}", state_.step));
     }
     if (config_.log_every > 0 && metrics.steps % config_.log_every == 0) {
+      add_counters();
       log_info("epoch {} step {}/{}: loss {:.4f} (this rank's batches)", epoch + 1, state_.step_in_epoch,
                steps_per_epoch_, sums[0] / sums[2]);
     }
     const bool terminating = check_collectives_agree(comm_, termination_requested(), fmt::format("step {}", state_.step));
     if (checkpoints_ && (terminating || (config_.checkpoint_every > 0 && state_.step % config_.checkpoint_every == 0 &&
                                          state_.step_in_epoch < steps_per_epoch_))) {
+      add_counters();
       save_checkpoint(sums);
     }
     if (terminating) return false;
   }
+  add_counters();
   metrics.train_seconds = seconds_since(start);
 
   comm_.all_reduce(Span<double>(sums), ReduceOp::kSum);
@@ -222,26 +318,26 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
 }
 
 void Trainer::evaluate(EpochMetrics& metrics) {
-  double loss_sum = 0;
-  int64_t correct = 0, samples = 0;
+  int64_t samples = 0;
   const int64_t classes = model_->output_features();
-  test_loader_->start_epoch(0);
-  while (const Batch* batch = test_loader_->next()) {
-    Tensor input = Tensor::view(const_cast<float*>(batch->features), {batch->rows, batch->feature_size});
-    const Tensor& logits = model_->forward(input);
+  test_batches_->start_epoch(0);
+  while (const DeviceBatch* batch = test_batches_->next()) {
+    const Tensor& logits = model_->forward(batch->features);
     kernels::softmax_cross_entropy(config_.device, logits.data<float>(), batch->labels, batch->rows, classes, 0.0f,
-                                   nullptr, &loss_sum);
-    kernels::count_correct(config_.device, logits.data<float>(), batch->labels, batch->rows, classes, &correct);
+                                   nullptr, loss_counter_.data<double>());
+    kernels::count_correct(config_.device, logits.data<float>(), batch->labels, batch->rows, classes,
+                           correct_counter_.data<int64_t>());
     samples += batch->rows;
   }
-  double totals[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(samples)};
+  double totals[3] = {0, 0, static_cast<double>(samples)};
+  take_counters(totals[0], totals[1]);
   comm_.all_reduce(Span<double>(totals, 3), ReduceOp::kSum);
   metrics.test_loss = totals[0] / totals[2];
   metrics.test_accuracy = totals[1] / totals[2];
 }
 
 uint64_t Trainer::check_ranks_identical(const std::string& when) {
-  Span<float> parameters = model_->parameters();
+  Span<float> parameters = on_host(model_->parameters(), host_parameters_);
   return check_identical_across_ranks(comm_, Span<const float>(parameters.data(), parameters.size()), when);
 }
 
@@ -262,7 +358,8 @@ void Trainer::restore() {
   text.resize(static_cast<size_t>(length));
   comm_.broadcast(Span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()), 0);
   state_ = parse_state(text, "the checkpoint state from rank 0");
-  Span<float> parameters = model_->parameters(), velocity = optimizer_->velocity();
+  Span<float> parameters = on_host(model_->parameters(), host_parameters_);
+  Span<float> velocity = on_host(optimizer_->velocity(), host_velocity_);
   int64_t sizes[2] = {0, 0};
   if (comm_.rank() == 0) {
     sizes[0] = static_cast<int64_t>(checkpoint->parameters.size());
@@ -278,6 +375,8 @@ void Trainer::restore() {
   }
   comm_.broadcast(parameters, 0);
   comm_.broadcast(velocity, 0);
+  upload(config_.device, parameters.data(), model_->parameters().data(), parameters.size() * sizeof(float));
+  upload(config_.device, velocity.data(), optimizer_->velocity().data(), velocity.size() * sizeof(float));
   RT_CHECK(state_.step_in_epoch <= steps_per_epoch_ && state_.epoch <= config_.epochs,
            "the checkpoint is at epoch {} step {}, outside this run of {} epochs of {} steps", state_.epoch + 1,
            state_.step_in_epoch, config_.epochs, steps_per_epoch_);

@@ -7,6 +7,11 @@
 // bitwise identical; a fingerprint of the parameters is compared across ranks at the start,
 // every comm.check_every steps and at the end of each epoch to prove it.
 //
+// On the GPU (runtime.device = "cuda") the model, its arenas and the optimizer state live on this
+// rank's GPU and every kernel runs on the trainer's compute stream; batches are copied in ahead
+// (device_batches.h); gradients are summed by NCCL or staged through MPI (device_gradient_sync.h);
+// the host waits once per step, for the all-reduce and the non-finite check.
+//
 // Faults: a step whose summed gradients hold NaN or infinity is skipped by every rank alike;
 // SIGTERM finishes the step, writes a checkpoint and returns; a checkpoint (checkpoint.h) resumes
 // the run exactly where it stopped: parameters, momentum, step, the data position and the
@@ -17,14 +22,18 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "comm/device_gradient_sync.h"
 #include "comm/gradient_sync.h"
+#include "comm/nccl_communicator.h"
 #include "core/base/timeline.h"
 #include "core/checkpoint.h"
+#include "core/device_batches.h"
 #include "core/metrics_log.h"
 #include "core/model.h"
 #include "core/sgd.h"
 #include "core/train_config.h"
 #include "data/loader.h"
+#include "kernels/cuda/stream.h"
 
 namespace rt {
 
@@ -42,6 +51,10 @@ class Trainer {
   ~Trainer();
   TrainingResult run();
   Model& model() { return *model_; }
+  // The parameters as host values (copied from the GPU on a GPU run).
+  std::vector<float> parameters_on_host();
+  // What sums the gradients: "mpi", "mpi-hierarchical", "nccl", "mpi-staged", or "none" for one rank.
+  std::string gradient_transport() const;
 
  private:
   // Trains the rest of epoch state_.epoch; false when a termination request stopped it early.
@@ -50,9 +63,19 @@ class Trainer {
   uint64_t check_ranks_identical(const std::string& when);
   void restore();
   std::string save_checkpoint(const std::vector<double>& rank_sums);
+  void set_up_gpu_sync(const GradientSyncOptions& options);
+  // Sums the gradients across the ranks; false when they hold NaN or infinity.
+  bool synchronize_gradients();
+  // The loss sum and correct count accumulated on the model's device since the last call, reset.
+  void take_counters(double& loss, double& correct);
+  // A host view of a span of the model's device memory (the span itself on the CPU).
+  Span<float> on_host(Span<float> values, std::vector<float>& mirror);
 
   TrainConfig config_;
   Communicator& comm_;
+  // GPU runs: the compute stream (made the thread's kernel stream while the trainer lives).
+  std::unique_ptr<kernels::cuda::Stream> compute_stream_;
+  std::unique_ptr<kernels::cuda::StreamScope> compute_scope_;
   int64_t micro_batch_ = 0;  // samples per micro-batch on this rank
   int64_t steps_per_epoch_ = 0;
   TrainingState state_;  // step, epoch and position; the epoch's sums live in train_epoch
@@ -61,10 +84,19 @@ class Trainer {
   Timeline timeline_;
   std::unique_ptr<Loader> train_loader_;
   std::unique_ptr<Loader> test_loader_;
+  std::unique_ptr<DeviceBatches> train_batches_;
+  std::unique_ptr<DeviceBatches> test_batches_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<Sgd> optimizer_;
-  std::unique_ptr<GradientSynchronizer> sync_;
+  std::unique_ptr<GradientSynchronizer> sync_;  // CPU gradients
+  std::unique_ptr<NcclCommunicator> nccl_;
+  std::unique_ptr<DeviceGradientSynchronizer> device_sync_;  // GPU gradients, more than one rank
   ActivationBuffer grad_logits_;
+  // Loss sum (double) and correct count (int64) accumulated by the loss kernels, on the device.
+  Tensor loss_counter_;
+  Tensor correct_counter_;
+  std::vector<float> host_parameters_;  // GPU runs: host copies for checks and checkpoints
+  std::vector<float> host_velocity_;
   MetricsLog metrics_log_;
 };
 

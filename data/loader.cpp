@@ -24,8 +24,8 @@ Loader::Loader(ShardIndex index, LoaderOptions options) : index_(std::move(index
 
   for (int i = 0; i < options_.prefetch + 1; ++i) {
     auto slot = std::make_unique<Slot>();
-    slot->features.resize(static_cast<size_t>(options_.batch * feature_size_));
-    slot->labels.resize(static_cast<size_t>(options_.batch));
+    slot->features = HostArray<float>(static_cast<size_t>(options_.batch * feature_size_), options_.allocator);
+    slot->labels = HostArray<int32_t>(static_cast<size_t>(options_.batch), options_.allocator);
     slot->batch.features = slot->features.data();
     slot->batch.labels = slot->labels.data();
     slot->batch.feature_size = feature_size_;

@@ -1,6 +1,7 @@
 // The per-rank loader: reads this rank's share of an epoch (epoch_plan.h) from its shards on a
 // background thread, shuffles it within a bounded window, and hands out batches of float features
-// and int32 labels from a fixed pool of buffers. After the first epoch nothing is allocated.
+// and int32 labels from a fixed pool of buffers (from LoaderOptions::allocator: page-locked on a GPU
+// run, so batches copy to the GPU asynchronously). After the first epoch nothing is allocated.
 //
 // A batch returned by next() stays valid until the following next() or start_epoch(). An error on
 // the reading thread (a bad shard, a failed read) is thrown by next(), naming the file.
@@ -15,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/base/host_memory.h"
 #include "data/epoch_plan.h"
 #include "data/shard_index.h"
 #include "data/shard_reader.h"
@@ -33,6 +35,7 @@ struct LoaderOptions {
   int64_t shuffle_window = 16384;  // samples held for shuffling (training)
   int prefetch = 4;               // batches read ahead
   ReadRetries retries;            // for reads that fail on a flaky mount
+  HostAllocator allocator = plain_host_allocator();  // for the batch buffers (pinned on a GPU run)
 };
 
 struct Batch {
@@ -62,8 +65,8 @@ class Loader {
 
  private:
   struct Slot {
-    std::vector<float> features;
-    std::vector<int32_t> labels;
+    HostArray<float> features;
+    HostArray<int32_t> labels;
     Batch batch;
   };
   void produce(RankPlan plan, int64_t epoch, int64_t skip_samples);

@@ -17,6 +17,22 @@ void release(void*) noexcept {}
 void copy_to_device(void*, const void*, size_t) { unavailable("copy_to_device"); }
 void copy_to_host(void*, const void*, size_t) { unavailable("copy_to_host"); }
 void fill_bytes(void*, int, size_t) { unavailable("fill_bytes"); }
+std::string device_description(int) { unavailable("device_description"); }
+void* allocate_pinned(size_t) { unavailable("pinned memory"); }
+void release_pinned(void*) noexcept {}
+StreamHandle create_stream() { unavailable("create_stream"); }
+void destroy_stream(StreamHandle) noexcept {}
+StreamHandle current_stream_handle() { return nullptr; }
+void set_current_stream(StreamHandle) { unavailable("set_current_stream"); }
+EventHandle create_event(bool) { unavailable("create_event"); }
+void destroy_event(EventHandle) noexcept {}
+void record_event(EventHandle, StreamHandle) { unavailable("record_event"); }
+void stream_wait_event(StreamHandle, EventHandle) { unavailable("stream_wait_event"); }
+void synchronize_event(EventHandle) { unavailable("synchronize_event"); }
+float elapsed_milliseconds(EventHandle, EventHandle) { unavailable("elapsed_milliseconds"); }
+void synchronize_stream(StreamHandle) { unavailable("synchronize_stream"); }
+void copy_async(void*, const void*, size_t, StreamHandle) { unavailable("copy_async"); }
+bool all_finite(const float*, int64_t) { unavailable("kernel all_finite"); }
 void gemm(Transpose, Transpose, int64_t, int64_t, int64_t, float, const float*, const float*, float, float*) {
   unavailable("kernel gemm");
 }

@@ -10,6 +10,7 @@
 #include "core/base/logging.h"
 #include "core/base/termination.h"
 #include "core/cli/commands.h"
+#include "core/gpu_binding.h"
 #include "core/trainer.h"
 #include "kernels/kernels.h"
 
@@ -58,12 +59,16 @@ CommandRunner add_train_command(CLI::App& app) {
     Placement placement = detect_placement();
     int threads = train_config.threads > 0 ? static_cast<int>(train_config.threads) : default_thread_count(placement);
     kernels::set_cpu_threads(threads);
-    log_line(LogLevel::kInfo,
-             fmt::format("rank {} of {} on {} (local rank {} of {}), {} {} thread(s) on {} available core(s), {} backend",
-                         placement.rank, placement.size, placement.host, placement.local_rank, placement.local_size,
-                         device_name(train_config.device), threads, cores_available(),
-                         train_config.hierarchical && comm.size() > 1 ? "mpi-hierarchical" : comm.backend()));
-    if (threads > cores_available()) {
+    // The first line of each rank says where it runs: host, local rank, and its GPU or CPU threads.
+    std::string compute = fmt::format("cpu, {} thread(s) on {} available core(s)", threads, cores_available());
+    if (train_config.device == Device::kCuda) {
+      GpuBinding gpu = bind_gpu(placement.local_rank);
+      compute = fmt::format("cuda, GPU {} of {} ({})", gpu.device, gpu.visible, gpu.description);
+    }
+    log_line(LogLevel::kInfo, fmt::format("rank {} of {} on {} (local rank {} of {}), {}", placement.rank,
+                                          placement.size, placement.host, placement.local_rank, placement.local_size,
+                                          compute));
+    if (train_config.device == Device::kCpu && threads > cores_available()) {
       log_warning("{} threads on {} core(s) will thrash; mpirun binds each rank to a core unless given --bind-to none",
                   threads, cores_available());
     }

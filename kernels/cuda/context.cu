@@ -2,6 +2,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
@@ -13,8 +15,12 @@ struct ThreadContext {
   cudaStream_t stream = nullptr;  // the legacy default stream until a stream is set
   cublasHandle_t blas = nullptr;
   bool tf32 = false;
+  unsigned* finite_flag = nullptr;  // all_finite's result: on the device, then in pinned memory
+  unsigned* finite_flag_host = nullptr;
   ~ThreadContext() {
     if (blas) cublasDestroy(blas);
+    if (finite_flag) cudaFree(finite_flag);
+    if (finite_flag_host) cudaFreeHost(finite_flag_host);
   }
 };
 thread_local ThreadContext context;
@@ -53,6 +59,14 @@ int device_count() {
 }
 
 void set_device(int device) { RT_CHECK_CUDA(cudaSetDevice(device)); }
+
+std::string device_description(int device) {
+  cudaDeviceProp properties;
+  RT_CHECK_CUDA(cudaGetDeviceProperties(&properties, device));
+  char bus[32] = {0};
+  RT_CHECK_CUDA(cudaDeviceGetPCIBusId(bus, sizeof bus, device));
+  return fmt::format("{}, {} GiB, bus {}", properties.name, properties.totalGlobalMem >> 30, bus);
+}
 void synchronize() { RT_CHECK_CUDA(cudaStreamSynchronize(context.stream)); }
 
 void* allocate(size_t bytes) {
@@ -73,6 +87,86 @@ void copy_to_host(void* host, const void* device, size_t bytes) {
 }
 void fill_bytes(void* device, int byte, size_t bytes) {
   RT_CHECK_CUDA(cudaMemsetAsync(device, byte, bytes, context.stream));
+}
+
+}  // namespace rt::kernels::cuda
+
+namespace rt::kernels::cuda {
+
+void* allocate_pinned(size_t bytes) {
+  void* pointer = nullptr;
+  if (bytes > 0) RT_CHECK_CUDA(cudaMallocHost(&pointer, bytes));
+  return pointer;
+}
+void release_pinned(void* pointer) noexcept {
+  if (pointer) cudaFreeHost(pointer);
+}
+
+StreamHandle create_stream() {
+  cudaStream_t stream = nullptr;
+  RT_CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  return stream;
+}
+void destroy_stream(StreamHandle stream) noexcept {
+  if (stream) cudaStreamDestroy(static_cast<cudaStream_t>(stream));
+}
+StreamHandle current_stream_handle() { return context.stream; }
+void set_current_stream(StreamHandle stream) { set_stream(static_cast<cudaStream_t>(stream)); }
+
+EventHandle create_event(bool timing) {
+  cudaEvent_t event = nullptr;
+  RT_CHECK_CUDA(cudaEventCreateWithFlags(&event, timing ? cudaEventDefault : cudaEventDisableTiming));
+  return event;
+}
+void destroy_event(EventHandle event) noexcept {
+  if (event) cudaEventDestroy(static_cast<cudaEvent_t>(event));
+}
+void record_event(EventHandle event, StreamHandle stream) {
+  RT_CHECK_CUDA(cudaEventRecord(static_cast<cudaEvent_t>(event), static_cast<cudaStream_t>(stream)));
+}
+void stream_wait_event(StreamHandle stream, EventHandle event) {
+  RT_CHECK_CUDA(cudaStreamWaitEvent(static_cast<cudaStream_t>(stream), static_cast<cudaEvent_t>(event), 0));
+}
+void synchronize_event(EventHandle event) { RT_CHECK_CUDA(cudaEventSynchronize(static_cast<cudaEvent_t>(event))); }
+float elapsed_milliseconds(EventHandle start, EventHandle end) {
+  float milliseconds = 0;
+  RT_CHECK_CUDA(cudaEventElapsedTime(&milliseconds, static_cast<cudaEvent_t>(start), static_cast<cudaEvent_t>(end)));
+  return milliseconds;
+}
+void synchronize_stream(StreamHandle stream) {
+  RT_CHECK_CUDA(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)));
+}
+void copy_async(void* destination, const void* source, size_t bytes, StreamHandle stream) {
+  RT_CHECK_CUDA(cudaMemcpyAsync(destination, source, bytes, cudaMemcpyDefault, static_cast<cudaStream_t>(stream)));
+}
+
+namespace {
+// NaN and infinity are the floats whose exponent bits are all ones.
+__global__ void nonfinite_kernel(const float* values, int64_t count, unsigned* flag) {
+  unsigned any = 0;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    any |= (__float_as_uint(values[i]) & 0x7f800000u) == 0x7f800000u;
+  }
+  if (__syncthreads_or(any) && threadIdx.x == 0) atomicOr(flag, 1u);
+}
+}  // namespace
+
+bool all_finite(const float* values, int64_t count) {
+  if (!context.finite_flag) {
+    RT_CHECK_CUDA(cudaMalloc(&context.finite_flag, sizeof(unsigned)));
+    RT_CHECK_CUDA(cudaMallocHost(&context.finite_flag_host, sizeof(unsigned)));
+  }
+  RT_CHECK_CUDA(cudaMemsetAsync(context.finite_flag, 0, sizeof(unsigned), context.stream));
+  if (count > 0) {
+    // A bounded grid: each thread reads many values, so the flag sees few atomics.
+    unsigned blocks = std::min(blocks_for(count), 1024u);
+    nonfinite_kernel<<<blocks, kThreads, 0, context.stream>>>(values, count, context.finite_flag);
+    RT_CHECK_LAUNCH(nonfinite_kernel);
+  }
+  RT_CHECK_CUDA(cudaMemcpyAsync(context.finite_flag_host, context.finite_flag, sizeof(unsigned),
+                                cudaMemcpyDeviceToHost, context.stream));
+  RT_CHECK_CUDA(cudaStreamSynchronize(context.stream));
+  return *context.finite_flag_host == 0;
 }
 
 }  // namespace rt::kernels::cuda

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "kernels/kernels.h"
 
@@ -22,12 +23,39 @@ void synchronize();
 // TF32 tensor cores for float32 matrix products (default off: exact fp32).
 void set_tf32(bool enabled);
 
-// Device memory; the owning RAII type over it is DeviceBuffer (device_buffer.h).
+// "NVIDIA H100 80GB HBM3, 79 GiB, bus 0000:1b:00.0"
+std::string device_description(int device);
+
+// Device memory; the owning RAII type over it is DeviceBuffer (device_buffer.h). The copies and
+// fill_bytes are ordered on the calling thread's stream; copy_to_device and copy_to_host wait for it.
 void* allocate(size_t bytes);
 void release(void* pointer) noexcept;
 void copy_to_device(void* device, const void* host, size_t bytes);
 void copy_to_host(void* host, const void* device, size_t bytes);
 void fill_bytes(void* device, int byte, size_t bytes);
+// Page-locked host memory, which the GPU copies from asynchronously (PinnedBuffer owns it).
+void* allocate_pinned(size_t bytes);
+void release_pinned(void* pointer) noexcept;
+
+// Streams and events as opaque handles, so callers need no CUDA header; Stream and Event
+// (stream.h) own them. A null stream is the legacy default stream.
+using StreamHandle = void*;
+using EventHandle = void*;
+StreamHandle create_stream();  // non-blocking: no implicit ordering against the default stream
+void destroy_stream(StreamHandle stream) noexcept;
+StreamHandle current_stream_handle();
+void set_current_stream(StreamHandle stream);  // the calling thread's kernels and cuBLAS run on it
+EventHandle create_event(bool timing);
+void destroy_event(EventHandle event) noexcept;
+void record_event(EventHandle event, StreamHandle stream);
+void stream_wait_event(StreamHandle stream, EventHandle event);  // the stream waits; the host does not
+void synchronize_event(EventHandle event);                       // the host waits
+float elapsed_milliseconds(EventHandle start, EventHandle end);  // events created with timing
+void synchronize_stream(StreamHandle stream);
+void copy_async(void* destination, const void* source, size_t bytes, StreamHandle stream);
+
+// True when every value is finite; waits for the calling thread's stream (one small copy back).
+bool all_finite(const float* values, int64_t count);
 
 void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           const float* b, float beta, float* c);

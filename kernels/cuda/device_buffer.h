@@ -1,5 +1,6 @@
-// An owning buffer of T on the GPU: allocated on construction, freed on destruction (which never
-// throws), movable, not copyable. Sizes count elements.
+// Owning buffers of T on the GPU (DeviceBuffer) and in page-locked host memory (PinnedBuffer):
+// allocated on construction, freed on destruction (which never throws), movable, not copyable.
+// Sizes count elements.
 #pragma once
 
 #include <utility>
@@ -36,6 +37,30 @@ class DeviceBuffer {
   }
   // All bytes 0xff: NaN for float, so an element a kernel forgets to write shows.
   void poison() { fill_bytes(data_, 0xff, count_ * sizeof(T)); }
+
+ private:
+  T* data_ = nullptr;
+  size_t count_ = 0;
+};
+
+template <typename T>
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  explicit PinnedBuffer(size_t count) : data_(static_cast<T*>(allocate_pinned(count * sizeof(T)))), count_(count) {}
+  ~PinnedBuffer() { release_pinned(data_); }
+  PinnedBuffer(PinnedBuffer&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), count_(std::exchange(other.count_, 0)) {}
+  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(count_, other.count_);
+    return *this;
+  }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+
+  T* data() const { return data_; }
+  size_t size() const { return count_; }
 
  private:
   T* data_ = nullptr;
