@@ -1,7 +1,8 @@
 // A Loader's batches where the model computes. On the CPU they are the loader's own buffers. On
 // the GPU they are copies in device memory, double-buffered: while the step on one buffer runs,
 // the next batch is copied from the loader's page-locked buffer into the other on a stream of its
-// own, so the copy overlaps the previous step's compute.
+// own, so the copy overlaps the previous step's compute. Features the loader hands out as stored
+// bytes (LoaderOptions::stored_features) are copied as bytes and converted to float on the GPU.
 //
 // Ordering on the GPU: work queued on the calling thread's stream after next() waits for that
 // batch's copy (a stream wait, not a host wait), and a buffer is refilled only after everything

@@ -49,7 +49,10 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   train_options.prefetch = static_cast<int>(config_.prefetch);
   train_options.batches_per_step = config_.accumulate;
   train_options.retries = ReadRetries{static_cast<int>(config_.read_retries), static_cast<int>(config_.retry_backoff_ms)};
-  if (device == Device::kCuda) train_options.allocator = {kernels::cuda::allocate_pinned, kernels::cuda::release_pinned};
+  if (device == Device::kCuda) {
+    train_options.allocator = {kernels::cuda::allocate_pinned, kernels::cuda::release_pinned};
+    train_options.stored_features = true;  // uint8 images cross the bus as bytes, converted on the GPU
+  }
   const BadShardPolicy policy = config_.on_bad_shard == "skip" ? BadShardPolicy::kSkip : BadShardPolicy::kStop;
   train_loader_ = std::make_unique<Loader>(ShardIndex(config_.train_dir, policy), train_options);
   steps_per_epoch_ = train_loader_->batches_per_epoch() / config_.accumulate;

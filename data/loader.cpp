@@ -21,12 +21,20 @@ Loader::Loader(ShardIndex index, LoaderOptions options) : index_(std::move(index
                                             options_.batch, options_.batches_per_step)
                       : plan_evaluation(index_.shard_sizes(), options_.rank, options_.size, options_.batch);
   batches_per_epoch_ = plan.batches;
+  hand_out_stored_ = options_.stored_features && index_.layout().feature_dtype == DType::kUInt8;
 
   for (int i = 0; i < options_.prefetch + 1; ++i) {
     auto slot = std::make_unique<Slot>();
-    slot->features = HostArray<float>(static_cast<size_t>(options_.batch * feature_size_), options_.allocator);
+    const size_t elements = static_cast<size_t>(options_.batch * feature_size_);
+    if (hand_out_stored_) {
+      slot->stored = HostArray<uint8_t>(elements, options_.allocator);
+      slot->batch.stored = slot->stored.data();
+      slot->batch.scale = static_cast<float>(index_.layout().feature_scale);
+    } else {
+      slot->features = HostArray<float>(elements, options_.allocator);
+      slot->batch.features = slot->features.data();
+    }
     slot->labels = HostArray<int32_t>(static_cast<size_t>(options_.batch), options_.allocator);
-    slot->batch.features = slot->features.data();
     slot->batch.labels = slot->labels.data();
     slot->batch.feature_size = feature_size_;
     slots_.push_back(std::move(slot));
@@ -128,11 +136,14 @@ void Loader::fill_batches(const uint8_t* raw, const int32_t* labels, const uint3
       filled = 0;
     }
     uint32_t row = order[i];
-    float* out = slot->features.data() + filled * feature_size_;
     const uint8_t* in = raw + row * feature_bytes_;
-    if (bytes) {
+    if (hand_out_stored_) {
+      std::memcpy(slot->stored.data() + filled * feature_size_, in, static_cast<size_t>(feature_bytes_));
+    } else if (bytes) {
+      float* out = slot->features.data() + filled * feature_size_;
       for (int64_t f = 0; f < feature_size_; ++f) out[f] = static_cast<float>(in[f]) * scale;
     } else {
+      float* out = slot->features.data() + filled * feature_size_;
       std::memcpy(out, in, static_cast<size_t>(feature_bytes_));
       if (scale != 1.0f) {
         for (int64_t f = 0; f < feature_size_; ++f) out[f] *= scale;

@@ -31,6 +31,11 @@ void linear_backward_params(Device device, const float* dy, const float* x, int6
   cuda::linear_backward_params(dy, x, rows, in, out, beta, dweight, dbias);
 }
 
+void bytes_to_float(Device device, const uint8_t* bytes, float* y, int64_t count, float scale) {
+  if (device == Device::kCpu) return cpu::bytes_to_float(bytes, y, count, scale);
+  cuda::bytes_to_float(bytes, y, count, scale);
+}
+
 void relu_forward(Device device, const float* x, float* y, int64_t count) {
   if (device == Device::kCpu) return cpu::relu_forward(x, y, count);
   cuda::relu_forward(x, y, count);

@@ -27,6 +27,9 @@ void linear_backward_input(Device device, const float* dy, const float* weight, 
 void linear_backward_params(Device device, const float* dy, const float* x, int64_t rows, int64_t in,
                             int64_t out, float beta, float* dweight, float* dbias);
 
+// y = bytes * scale elementwise: features stored as uint8 (images), as float.
+void bytes_to_float(Device device, const uint8_t* bytes, float* y, int64_t count, float scale);
+
 // y = max(x, 0) elementwise (x == y allowed).
 void relu_forward(Device device, const float* x, float* y, int64_t count);
 // dx = dy where y > 0, else 0 (dy == dx allowed).

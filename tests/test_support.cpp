@@ -49,6 +49,19 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
+// The header of DIR/shard-NNNNN.h5.
+static ShardInfo numbered_shard(const std::string& dir, size_t number, int64_t samples, int64_t features, int64_t classes,
+                         DType dtype, double scale) {
+  ShardInfo info;
+  info.path = fmt::format("{}/shard-{:05d}.h5", dir, number);
+  info.samples = samples;
+  info.feature_shape = {features};
+  info.classes = classes;
+  info.feature_dtype = dtype;
+  info.feature_scale = scale;
+  return info;
+}
+
 void write_indexed_shards(const std::string& dir, const std::vector<int64_t>& sizes, int64_t features,
                           int64_t classes) {
   std::filesystem::create_directories(dir);
@@ -60,14 +73,24 @@ void write_indexed_shards(const std::string& dir, const std::vector<int64_t>& si
       values[static_cast<size_t>(i * features)] = static_cast<float>(next);
       labels[static_cast<size_t>(i)] = static_cast<int32_t>(next % classes);
     }
-    ShardInfo info;
-    info.path = fmt::format("{}/shard-{:05d}.h5", dir, s);
-    info.samples = sizes[s];
-    info.feature_shape = {features};
-    info.classes = classes;
-    info.feature_dtype = DType::kFloat32;
-    info.feature_scale = 1.0;
-    write_shard(info, values.data(), labels.data());
+    write_shard(numbered_shard(dir, s, sizes[s], features, classes, DType::kFloat32, 1.0), values.data(),
+                labels.data());
+  }
+}
+
+void write_byte_shards(const std::string& dir, const std::vector<int64_t>& sizes, int64_t features,
+                       int64_t classes) {
+  std::filesystem::create_directories(dir);
+  int64_t next = 0;
+  for (size_t s = 0; s < sizes.size(); ++s) {
+    std::vector<uint8_t> values(static_cast<size_t>(sizes[s] * features));
+    std::vector<int32_t> labels(static_cast<size_t>(sizes[s]));
+    for (int64_t i = 0; i < sizes[s]; ++i, ++next) {
+      for (int64_t f = 0; f < features; ++f) values[static_cast<size_t>(i * features + f)] = (7 * next + f) % 256;
+      labels[static_cast<size_t>(i)] = static_cast<int32_t>(next % classes);
+    }
+    write_shard(numbered_shard(dir, s, sizes[s], features, classes, DType::kUInt8, 1.0 / 255.0), values.data(),
+                labels.data());
   }
 }
 

@@ -41,6 +41,11 @@ class TempDir {
 void write_indexed_shards(const std::string& dir, const std::vector<int64_t>& sizes, int64_t features = 4,
                           int64_t classes = 3);
 
+// As write_indexed_shards, with uint8 features (sample i, feature f: (7 i + f) % 256) scaled by 1/255,
+// as images are stored.
+void write_byte_shards(const std::string& dir, const std::vector<int64_t>& sizes, int64_t features = 4,
+                       int64_t classes = 3);
+
 // Writes a learnable synthetic classification problem: `classes` clusters in `features`
 // dimensions whose centres come from `problem_seed`, and `samples` samples around them drawn from
 // `sample_seed`, split over `shards` shards. Training and test sets share the problem seed.

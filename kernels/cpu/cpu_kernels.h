@@ -16,6 +16,7 @@ void linear_backward_input(const float* dy, const float* weight, int64_t rows, i
 void linear_backward_params(const float* dy, const float* x, int64_t rows, int64_t in, int64_t out,
                             float beta, float* dweight, float* dbias);
 void relu_forward(const float* x, float* y, int64_t count);
+void bytes_to_float(const uint8_t* bytes, float* y, int64_t count, float scale);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t count);
 void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
                            float grad_scale, float* dlogits, double* loss_sum);

@@ -1,4 +1,4 @@
-// Elementwise kernels: ReLU forward and backward, SGD with momentum over the whole arena.
+// Elementwise kernels: uint8 features to float, ReLU forward and backward, SGD with momentum over the whole arena.
 // Grid-stride loops with 64-bit indices, so any size works with a bounded grid.
 #include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
@@ -20,6 +20,13 @@ __global__ void relu_backward_kernel(const float* y, const float* dy, float* dx,
   }
 }
 
+// Stored uint8 features to float, as the loader does on the CPU.
+__global__ void bytes_to_float_kernel(const uint8_t* bytes, float* y, int64_t count, float scale) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    y[i] = static_cast<float>(bytes[i]) * scale;
+  }
+}
+
 // One pass over parameters, gradients and velocity (PyTorch's formulation, as the CPU twin).
 __global__ void sgd_momentum_kernel(float* params, const float* grads, float* velocity, int64_t count, float lr,
                                     float momentum, float weight_decay) {
@@ -36,6 +43,12 @@ __global__ void sgd_momentum_kernel(float* params, const float* grads, float* ve
 void relu_forward(const float* x, float* y, int64_t count) {
   relu_forward_kernel<<<blocks_for(count), kThreads, 0, current_stream()>>>(x, y, count);
   RT_CHECK_LAUNCH(relu_forward_kernel);
+}
+
+void bytes_to_float(const uint8_t* bytes, float* y, int64_t count, float scale) {
+  if (count == 0) return;
+  bytes_to_float_kernel<<<blocks_for(count), kThreads, 0, current_stream()>>>(bytes, y, count, scale);
+  RT_CHECK_LAUNCH(bytes_to_float_kernel);
 }
 
 void relu_backward(const float* y, const float* dy, float* dx, int64_t count) {

@@ -176,3 +176,45 @@ TEST_F(LoaderTest, AReadErrorOnTheReadingThreadReachesTheCallerNamingTheFile) {
 
 }  // namespace
 }  // namespace rt
+
+namespace rt {
+namespace {
+
+TEST(LoaderStoredFeatures, HandsOutTheStoredBytesOfUint8ShardsAndFloatsOtherwise) {
+  testing::TempDir bytes_dir, float_dir;
+  testing::write_byte_shards(bytes_dir.path(), {30, 17}, 5, 3);
+  testing::write_indexed_shards(float_dir.path(), {30, 17}, 5, 3);
+  LoaderOptions options = training(0, 1, 8, 5, 10);
+  LoaderOptions stored = options;
+  stored.stored_features = true;
+
+  Loader floats(ShardIndex(bytes_dir.path()), options);
+  Loader raw(ShardIndex(bytes_dir.path()), stored);
+  floats.start_epoch(2);
+  raw.start_epoch(2);
+  int64_t batches = 0;
+  while (const Batch* expected = floats.next()) {
+    const Batch* batch = raw.next();
+    ASSERT_NE(batch, nullptr);
+    ASSERT_EQ(batch->features, nullptr);
+    ASSERT_NE(batch->stored, nullptr);
+    ASSERT_EQ(batch->rows, expected->rows);
+    for (int64_t i = 0; i < batch->rows * 5; ++i) {
+      ASSERT_EQ(static_cast<float>(batch->stored[i]) * batch->scale, expected->features[i]) << i;
+    }
+    for (int64_t r = 0; r < batch->rows; ++r) ASSERT_EQ(batch->labels[r], expected->labels[r]);
+    ++batches;
+  }
+  EXPECT_EQ(raw.next(), nullptr);
+  EXPECT_EQ(batches, 5);
+
+  Loader float_shards(ShardIndex(float_dir.path()), stored);  // float32 shards: the option does not apply
+  float_shards.start_epoch(0);
+  const Batch* batch = float_shards.next();
+  ASSERT_NE(batch, nullptr);
+  EXPECT_NE(batch->features, nullptr);
+  EXPECT_EQ(batch->stored, nullptr);
+}
+
+}  // namespace
+}  // namespace rt

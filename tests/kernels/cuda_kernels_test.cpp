@@ -10,6 +10,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device_buffer.h"
+#include "kernels/cuda/stream.h"
 
 namespace rt::kernels {
 namespace {
@@ -134,6 +135,73 @@ TEST_F(CudaKernelTest, ALabelOutsideTheClassesMakesTheRowNonFinite) {
   std::vector<float> grad = dgrad.download();
   EXPECT_TRUE(std::isfinite(grad[0]));
   EXPECT_TRUE(std::isnan(grad[5]));
+}
+
+TEST_F(CudaKernelTest, Tf32ProductsDifferFromFp32ButStayWithinTheirBound) {
+  const int64_t n = 512;
+  std::vector<float> a = random(n * n), b = random(n * n);
+  DeviceBuffer<float> da(a), db(b), exact(n * n), reduced(n * n);
+  cuda::set_tf32(false);
+  cuda::gemm(Transpose::kNo, Transpose::kNo, n, n, n, 1.0f, da.data(), db.data(), 0.0f, exact.data());
+  cuda::set_tf32(true);
+  cuda::gemm(Transpose::kNo, Transpose::kNo, n, n, n, 1.0f, da.data(), db.data(), 0.0f, reduced.data());
+  cuda::set_tf32(false);
+  std::vector<float> e = exact.download(), r = reduced.download();
+  double largest = 0;
+  for (size_t i = 0; i < e.size(); ++i) largest = std::max(largest, static_cast<double>(std::abs(e[i] - r[i])));
+  EXPECT_GT(largest, 0.0) << "TF32 was asked for, but the product is bitwise the fp32 one";
+  EXPECT_LT(largest, 1e-3 * std::sqrt(double(n)) * 4);  // entries are sums of 512 products of magnitude < 1
+}
+
+TEST_F(CudaKernelTest, BytesToFloatMatchesTheCpuBitwise) {
+  const int64_t count = 100'001;
+  std::vector<uint8_t> bytes(count);
+  for (int64_t i = 0; i < count; ++i) bytes[i] = static_cast<uint8_t>((i * 37) % 256);
+  std::vector<float> expected(count);
+  cpu::bytes_to_float(bytes.data(), expected.data(), count, 1.0f / 255.0f);
+  DeviceBuffer<uint8_t> dbytes(bytes);
+  DeviceBuffer<float> dy(count);
+  dy.poison();
+  cuda::bytes_to_float(dbytes.data(), dy.data(), count, 1.0f / 255.0f);
+  std::vector<float> got = dy.download();
+  for (int64_t i = 0; i < count; ++i) ASSERT_EQ(got[i], expected[i]) << i;
+}
+
+TEST_F(CudaKernelTest, AllFiniteFindsANanOrInfinityAnywhere) {
+  const size_t count = 1'000'003;  // more than one pass of the bounded grid
+  std::vector<float> values = random(count);
+  DeviceBuffer<float> device(values);
+  EXPECT_TRUE(cuda::all_finite(device.data(), static_cast<int64_t>(count)));
+  for (size_t where : {size_t{0}, size_t{777'777}, count - 1}) {
+    for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+      std::vector<float> poisoned = values;
+      poisoned[where] = bad;
+      device.upload(poisoned);
+      EXPECT_FALSE(cuda::all_finite(device.data(), static_cast<int64_t>(count))) << where << " " << bad;
+    }
+  }
+  EXPECT_TRUE(cuda::all_finite(device.data(), 0));
+}
+
+TEST_F(CudaKernelTest, AsyncCopiesFromPinnedMemoryAreOrderedByEvents) {
+  const size_t count = 1 << 20;
+  cuda::PinnedBuffer<float> host(count), back(count);
+  for (size_t i = 0; i < count; ++i) host.data()[i] = static_cast<float>(i);
+  DeviceBuffer<float> device(count);
+  device.poison();
+  cuda::Stream copy_stream, compute_stream;
+  cuda::Event copied;
+  cuda::copy_async(device.data(), host.data(), count * sizeof(float), copy_stream.handle());
+  copied.record(copy_stream.handle());
+  // The compute stream waits for the copy without the host waiting, then works on the data.
+  cuda::stream_wait_event(compute_stream.handle(), copied.handle());
+  {
+    cuda::StreamScope scope(compute_stream.handle());
+    cuda::relu_forward(device.data(), device.data(), static_cast<int64_t>(count));
+    cuda::copy_async(back.data(), device.data(), count * sizeof(float), compute_stream.handle());
+  }
+  compute_stream.synchronize();
+  for (size_t i = 0; i < count; ++i) ASSERT_EQ(back.data()[i], static_cast<float>(i)) << i;
 }
 
 }  // namespace
