@@ -51,7 +51,7 @@ TempDir::~TempDir() {
 
 // The header of DIR/shard-NNNNN.h5.
 static ShardInfo numbered_shard(const std::string& dir, size_t number, int64_t samples, int64_t features, int64_t classes,
-                         DType dtype, double scale) {
+                                DType dtype, double scale) {
   ShardInfo info;
   info.path = fmt::format("{}/shard-{:05d}.h5", dir, number);
   info.samples = samples;

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The checks that need a GPU, for a GPU machine where ringtrain's binaries are on PATH (a build's
+# or a folder of binaries built elsewhere): the GPU test binaries at 1, 2 and 4 ranks (ranks share
+# the GPU where there are fewer GPUs), the Fashion-MNIST example on the GPU at 1 and 2 ranks,
+# benchmarks/mlp_gpu/run.sh, and the overlap benchmark with cores to spare (the GPU machine's).
+# Usage: scripts/gpu-checks.sh IDX_DIR       (IDX_DIR: the Fashion-MNIST IDX files)
+# Each check is time-bounded; the exit status is the number of checks that failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+idx=${1:?usage: scripts/gpu-checks.sh IDX_DIR}
+failures=0
+check() {
+  local limit=$1
+  shift
+  echo "=== $*"
+  local start=$SECONDS
+  timeout "$limit" "$@"
+  local rc=$?
+  echo "=== exit $rc after $((SECONDS - start)) s: $*"
+  [[ $rc -eq 0 ]] || failures=$((failures + 1))
+}
+# No binding: a rank's loader and communication threads get cores of their own.
+launcher=(mpirun --oversubscribe --mca btl_vader_single_copy_mechanism none)
+[[ $(id -u) -eq 0 ]] && launcher+=(--allow-run-as-root)
+mpirun=("${launcher[@]}" --bind-to none)
+nvidia-smi -L
+
+check 120 kernels_cuda_test
+check 120 core_cuda_test
+for ranks in 1 2 4; do check 120 "${mpirun[@]}" --timeout 100 -np "$ranks" comm_cuda_mpi_test; done
+for ranks in 2 4; do check 180 "${mpirun[@]}" --timeout 170 -np "$ranks" training_cuda_mpi_test; done
+
+export RINGTRAIN_DATA=$PWD/datasets/fashion-mnist
+[[ -d "$RINGTRAIN_DATA/train" ]] ||
+  check 120 ringtrain shard --idx-dir "$idx" --output "$RINGTRAIN_DATA" --train-shards 8 --test-shards 2
+for ranks in 1 2; do
+  check 180 "${mpirun[@]}" -np "$ranks" ringtrain train examples/fashion_mnist/mlp.toml --set runtime.device=cuda
+done
+FASHION_MNIST_IDX=$idx check 300 bash benchmarks/mlp_gpu/run.sh 5
+
+# Issue-4 overlap: 2 ranks with a core each for math and for communication, and bound to one core each.
+for bucket in 25 4; do
+  check 60 "${mpirun[@]}" -np 2 overlap 32 60 "$bucket" 784 1024 1024 1024 10
+done
+check 60 "${launcher[@]}" --bind-to core -np 2 overlap 32 60 25 784 1024 1024 1024 10
+echo "=== checks failed: $failures"
+exit "$failures"
