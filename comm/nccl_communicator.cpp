@@ -104,19 +104,15 @@ void NcclCommunicator::synchronize() {
     ncclResult_t async_error = ncclSuccess;
     RT_CHECK_NCCL(ncclCommGetAsyncError(state_->comm, &async_error));
     if (async_error != ncclSuccess && async_error != ncclInProgress) {
-      state_->aborted = true;
-      ncclCommAbort(state_->comm);
-      state_->comm = nullptr;
+      state_->aborted = true;  // aborted when destroyed: aborting here could wait on the stuck stream
       RT_FAIL("rank {}: NCCL reported an error during a collective: {} ({})", rank_, ncclGetErrorString(async_error),
               ncclGetLastError(nullptr));
     }
     const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (state_->timeout_seconds > 0 && waited > state_->timeout_seconds) {
       state_->aborted = true;
-      ncclCommAbort(state_->comm);
-      state_->comm = nullptr;
       RT_FAIL("rank {}: an NCCL collective did not finish within {:.1f} s (comm.timeout_seconds): a peer rank is "
-              "dead, stalled or not calling it; NCCL communicator aborted",
+              "dead, stalled or not calling it",
               rank_, state_->timeout_seconds);
     }
     // Spin briefly (collectives of a training step take microseconds), then yield the core.
@@ -143,11 +139,7 @@ void NcclCommunicator::all_gather_elements(const void* sent, void* received, siz
 void NcclCommunicator::barrier_all() { bootstrap_.barrier(); }
 
 void NcclCommunicator::abort(const std::string& reason) {
-  if (state_->comm && !state_->aborted) {
-    state_->aborted = true;
-    ncclCommAbort(state_->comm);
-    state_->comm = nullptr;
-  }
+  // No ncclCommAbort first: it can wait for a stuck stream, and ending the job ends NCCL too.
   bootstrap_.abort(reason);
   std::abort();  // not reached: the bootstrap's abort does not return
 }

@@ -7,7 +7,8 @@
 //
 // Collectives run on the communicator's own stream. Waiting for them polls NCCL's asynchronous
 // error state: an NCCL error, or a collective not done within the timeout (a dead or stalled
-// peer), aborts the NCCL communicator and throws an error naming this rank, instead of hanging.
+// peer), throws an error naming this rank instead of hanging; the communicator is then unusable and
+// is aborted (ncclCommAbort) when destroyed.
 #pragma once
 
 #include <cstddef>
@@ -44,7 +45,7 @@ class NcclCommunicator final : public Communicator {
   // Waits until everything queued on the stream is done (see the top of this file).
   void synchronize();
 
-  // Aborts NCCL's communicator, then ends the job through the bootstrap communicator.
+  // Ends the job through the bootstrap communicator.
   [[noreturn]] void abort(const std::string& reason) override;
 
  protected:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <future>
 #include <numeric>
 
 #include "core/base/check.h"
@@ -40,8 +41,10 @@ Loader::Loader(ShardIndex index, LoaderOptions options) : index_(std::move(index
     slots_.push_back(std::move(slot));
   }
   int64_t window = std::min<int64_t>(options_.shuffle_window, std::max<int64_t>(plan.samples, 1));
-  window_features_.resize(static_cast<size_t>(window * feature_bytes_));
-  window_labels_.resize(static_cast<size_t>(window));
+  for (int w = 0; w < 2; ++w) {
+    window_features_[w].resize(static_cast<size_t>(window * feature_bytes_));
+    window_labels_[w].resize(static_cast<size_t>(window));
+  }
   window_order_.resize(static_cast<size_t>(window));
 }
 
@@ -159,51 +162,63 @@ void Loader::fill_batches(const uint8_t* raw, const int32_t* labels, const uint3
 }
 
 void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples) {
-  const int64_t window = static_cast<int64_t>(window_labels_.size());
+  const int64_t window = static_cast<int64_t>(window_order_.size());
   const bool shuffle = options_.mode == LoaderMode::kTraining;
-  std::unique_ptr<ShardReader> reader;
-  Slot* slot = nullptr;
-  int64_t filled = 0;
-  int64_t window_index = 0;
-
   size_t segment = 0;
-  int64_t segment_offset = 0;  // rows of plan.segments[segment] already read
-  while (segment < plan.segments.size()) {
-    // Fill one window with the next rows of the plan; a window wholly before the resume point is
-    // walked through without reading.
-    const bool skipped = skip_samples >= window;
-    int64_t in_window = 0;
-    while (in_window < window && segment < plan.segments.size()) {
+  int64_t segment_offset = 0;  // rows of plan.segments[segment] already taken
+  // Takes up to `rows` next rows of the plan, calling read(shard, first row, count, rows so far).
+  auto take = [&](int64_t rows, const auto& read) {
+    int64_t taken = 0;
+    while (taken < rows && segment < plan.segments.size()) {
       const ShardSegment& piece = plan.segments[segment];
-      int64_t rows = std::min(window - in_window, piece.count - segment_offset);
-      if (!skipped) {
-        const std::string& path = index_.shards()[piece.shard].path;
-        if (!reader || reader->info().path != path) reader = std::make_unique<ShardReader>(path, options_.retries);
-        reader->read(piece.first + segment_offset, rows, window_features_.data() + in_window * feature_bytes_,
-                     window_labels_.data() + in_window);
-      }
-      in_window += rows;
-      segment_offset += rows;
+      int64_t count = std::min(rows - taken, piece.count - segment_offset);
+      read(piece.shard, piece.first + segment_offset, count, taken);
+      taken += count;
+      segment_offset += count;
       if (segment_offset == piece.count) {
         ++segment;
         segment_offset = 0;
       }
     }
-    if (skipped) {
-      skip_samples -= in_window;
-      ++window_index;
-      continue;
-    }
+    return taken;
+  };
+  // Windows wholly before the resume point are walked through without reading.
+  int64_t window_index = 0;
+  while (skip_samples >= window && segment < plan.segments.size()) {
+    skip_samples -= take(window, [](size_t, int64_t, int64_t, int64_t) {});
+    ++window_index;
+  }
+  std::unique_ptr<ShardReader> reader;
+  auto read_window = [&](int buffer) {
+    return take(window, [&](size_t shard, int64_t first, int64_t count, int64_t at) {
+      const std::string& path = index_.shards()[shard].path;
+      if (!reader || reader->info().path != path) reader = std::make_unique<ShardReader>(path, options_.retries);
+      reader->read(first, count, window_features_[buffer].data() + at * feature_bytes_,
+                   window_labels_[buffer].data() + at);
+    });
+  };
+
+  // Two windows in flight: the next one is read on a helper thread while this one is shuffled and
+  // cut into batches, so reading and copying overlap.
+  Slot* slot = nullptr;
+  int64_t filled = 0;
+  int current = 0;
+  int64_t in_window = read_window(current);
+  while (in_window > 0) {
+    std::future<int64_t> next;
+    if (segment < plan.segments.size()) next = std::async(std::launch::async, read_window, 1 - current);
     std::iota(window_order_.begin(), window_order_.begin() + in_window, 0u);
     if (shuffle) {
       Rng rng(options_.seed, (static_cast<uint64_t>(epoch) << 40) ^ (static_cast<uint64_t>(options_.rank) << 20) ^
                                  static_cast<uint64_t>(window_index));
       rng.shuffle(window_order_.data(), static_cast<uint64_t>(in_window));
     }
-    fill_batches(window_features_.data(), window_labels_.data(), window_order_.data() + skip_samples,
-                 in_window - skip_samples, slot, filled);
+    fill_batches(window_features_[current].data(), window_labels_[current].data(),
+                 window_order_.data() + skip_samples, in_window - skip_samples, slot, filled);
     skip_samples = 0;
     ++window_index;
+    in_window = next.valid() ? next.get() : 0;  // a failed read rethrows here
+    current = 1 - current;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_) return;

@@ -1,7 +1,8 @@
 // The per-rank loader: reads this rank's share of an epoch (epoch_plan.h) from its shards on a
-// background thread, shuffles it within a bounded window, and hands out batches of float features
-// and int32 labels from a fixed pool of buffers (from LoaderOptions::allocator: page-locked on a GPU
-// run, so batches copy to the GPU asynchronously). After the first epoch nothing is allocated.
+// background thread, the next window read on a helper thread while the current one is used;
+// shuffles within a bounded window, and hands out batches of float features and int32 labels from
+// a fixed pool of buffers (from LoaderOptions::allocator: page-locked on a GPU run, so batches copy
+// to the GPU asynchronously). After the first epoch only the helper thread of each window is made.
 //
 // A batch returned by next() stays valid until the following next() or start_epoch(). An error on
 // the reading thread (a bad shard, a failed read) is thrown by next(), naming the file.
@@ -91,8 +92,8 @@ class Loader {
   bool hand_out_stored_ = false;  // stored_features asked for, and the shards hold uint8
 
   std::vector<std::unique_ptr<Slot>> slots_;
-  std::vector<uint8_t> window_features_;
-  std::vector<int32_t> window_labels_;
+  std::vector<uint8_t> window_features_[2];  // two windows: one read ahead while the other is used
+  std::vector<int32_t> window_labels_[2];
   std::vector<uint32_t> window_order_;
 
   std::thread reader_;

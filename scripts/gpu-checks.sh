@@ -36,10 +36,11 @@ export RINGTRAIN_DATA=$PWD/datasets/fashion-mnist
 for ranks in 1 2; do
   check 180 "${mpirun[@]}" -np "$ranks" ringtrain train examples/fashion_mnist/mlp.toml --set runtime.device=cuda
 done
+check 60 loader_bench "$RINGTRAIN_DATA/train" 1024 4 stored  # what the loader alone delivers here
 FASHION_MNIST_IDX=$idx check 300 bash benchmarks/mlp_gpu/run.sh 5
 
 # Issue-4 overlap: 2 ranks with a core each for math and for communication, and bound to one core each.
-for bucket in 25 4; do
+for bucket in 25 4 1; do
   check 60 "${mpirun[@]}" -np 2 overlap 32 60 "$bucket" 784 1024 1024 1024 10
 done
 check 60 "${launcher[@]}" --bind-to core -np 2 overlap 32 60 25 784 1024 1024 1024 10

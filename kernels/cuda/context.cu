@@ -17,10 +17,13 @@ struct ThreadContext {
   bool tf32 = false;
   unsigned* finite_flag = nullptr;  // all_finite's result: on the device, then in pinned memory
   unsigned* finite_flag_host = nullptr;
+  float* ones = nullptr;
+  int64_t ones_count = 0;
   ~ThreadContext() {
     if (blas) cublasDestroy(blas);
     if (finite_flag) cudaFree(finite_flag);
     if (finite_flag_host) cudaFreeHost(finite_flag_host);
+    if (ones) cudaFree(ones);
   }
 };
 thread_local ThreadContext context;
@@ -149,7 +152,29 @@ __global__ void nonfinite_kernel(const float* values, int64_t count, unsigned* f
   }
   if (__syncthreads_or(any) && threadIdx.x == 0) atomicOr(flag, 1u);
 }
+
+__global__ void fill_kernel(float* values, int64_t count, float value) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    values[i] = value;
+  }
+}
 }  // namespace
+
+const float* ones(int64_t count) {
+  if (count > context.ones_count) {
+    if (context.ones) {
+      RT_CHECK_CUDA(cudaStreamSynchronize(context.stream));  // kernels queued may still read the old ones
+      RT_CHECK_CUDA(cudaFree(context.ones));
+      context.ones = nullptr;
+      context.ones_count = 0;
+    }
+    RT_CHECK_CUDA(cudaMalloc(&context.ones, static_cast<size_t>(count) * sizeof(float)));
+    context.ones_count = count;
+    fill_kernel<<<blocks_for(count), kThreads, 0, context.stream>>>(context.ones, count, 1.0f);
+    RT_CHECK_LAUNCH(fill_kernel);
+  }
+  return context.ones;
+}
 
 bool all_finite(const float* values, int64_t count) {
   if (!context.finite_flag) {

@@ -11,6 +11,9 @@ namespace rt::kernels::cuda {
 cudaStream_t current_stream();
 void set_stream(cudaStream_t stream);
 cublasHandle_t blas_handle();
+// `count` ones in device memory (at least), for sums as matrix-vector products; grows on demand
+// (allocating only when a larger count than ever before is asked for).
+const float* ones(int64_t count);
 
 constexpr int kThreads = 256;
 inline unsigned blocks_for(int64_t count) {

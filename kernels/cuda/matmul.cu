@@ -1,6 +1,6 @@
 // Matrix products through cuBLAS (column-major) on our row-major buffers: a row-major C = A B is
-// the column-major C^T = B^T A^T, so every call swaps the operands and the sizes. Bias and its
-// gradient are our own kernels.
+// the column-major C^T = B^T A^T, so every call swaps the operands and the sizes. The bias is our
+// own kernel; its gradient, a column sum, is a matrix-vector product with ones.
 #include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
@@ -14,16 +14,6 @@ __global__ void add_bias_kernel(float* y, const float* bias, int64_t rows, int64
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
     y[i] += bias[i % cols];
   }
-}
-
-// dbias[c] = beta * dbias[c] + sum over rows of dy[r, c]: a thread per column, reading rows in
-// order, so that neighbouring threads read neighbouring addresses.
-__global__ void bias_grad_kernel(const float* dy, int64_t rows, int64_t cols, float beta, float* dbias) {
-  int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (c >= cols) return;
-  float sum = 0.0f;
-  for (int64_t r = 0; r < rows; ++r) sum += dy[r * cols + c];
-  dbias[c] = beta == 0.0f ? sum : beta * dbias[c] + sum;
 }
 
 }  // namespace
@@ -51,8 +41,12 @@ void linear_backward_input(const float* dy, const float* weight, int64_t rows, i
 void linear_backward_params(const float* dy, const float* x, int64_t rows, int64_t in, int64_t out, float beta,
                             float* dweight, float* dbias) {
   gemm(Transpose::kYes, Transpose::kNo, out, in, rows, 1.0f, dy, x, beta, dweight);
-  bias_grad_kernel<<<blocks_for(out), kThreads, 0, current_stream()>>>(dy, rows, out, beta, dbias);
-  RT_CHECK_LAUNCH(bias_grad_kernel);
+  // dbias = beta * dbias + dy^T 1: row-major dy [rows, out] is column-major [out, rows], so this is
+  // one matrix-vector product (cuBLAS reads every element once, across the whole GPU; beta == 0
+  // ignores dbias's old contents).
+  const float one = 1.0f;
+  RT_CHECK_CUBLAS(cublasSgemv(blas_handle(), CUBLAS_OP_N, static_cast<int>(out), static_cast<int>(rows), &one, dy,
+                              static_cast<int>(out), ones(rows), 1, &beta, dbias, 1));
 }
 
 }  // namespace rt::kernels::cuda

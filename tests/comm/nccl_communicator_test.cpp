@@ -32,9 +32,12 @@ class DeviceCommTest : public ::testing::Test {
     cuda::set_device(placement_.local_rank % gpus);
     own_gpu_ = comm_->all_reduce_value<int32_t>(placement_.local_size <= gpus ? 1 : 0, ReduceOp::kMin) == 1;
   }
-  void skip_unless_nccl() {
-    if (!NcclCommunicator::available()) GTEST_SKIP() << "this build has no NCCL";
-    if (!own_gpu_) GTEST_SKIP() << "NCCL needs a GPU per rank; this host has fewer GPUs than ranks";
+  // Why NCCL cannot run here, or empty. (GTEST_SKIP must be in the test body itself: in a helper
+  // it would only leave the helper.)
+  std::string why_no_nccl() const {
+    if (!NcclCommunicator::available()) return "this build has no NCCL";
+    if (!own_gpu_) return "NCCL needs a GPU per rank; this host has fewer GPUs than ranks";
+    return "";
   }
   std::unique_ptr<Communicator> comm_;
   Placement placement_;
@@ -54,7 +57,7 @@ float expected_sum(int size, size_t i) {
 }
 
 TEST_F(DeviceCommTest, NcclCollectivesGiveExactValues) {
-  skip_unless_nccl();
+  if (std::string why = why_no_nccl(); !why.empty()) GTEST_SKIP() << why;
   NcclCommunicator nccl(*comm_, 60);
   EXPECT_EQ(nccl.rank(), comm_->rank());
   EXPECT_EQ(nccl.size(), comm_->size());
@@ -120,7 +123,7 @@ void check_device_sync(Communicator& comm, const std::function<std::unique_ptr<D
 }
 
 TEST_F(DeviceCommTest, NcclBucketsSumTheArenaExactly) {
-  skip_unless_nccl();
+  if (std::string why = why_no_nccl(); !why.empty()) GTEST_SKIP() << why;
   NcclCommunicator nccl(*comm_, 60);
   check_device_sync(*comm_, [&](float* g, size_t n, GradientSyncOptions o, void* s) {
     return make_nccl_gradient_synchronizer(nccl, g, n, o, s);
@@ -138,7 +141,7 @@ void sleep_on_stream(void* seconds) {
 }
 
 TEST_F(DeviceCommTest, AStalledNcclCollectiveEndsInATimeoutNamingTheRank) {
-  skip_unless_nccl();
+  if (std::string why = why_no_nccl(); !why.empty()) GTEST_SKIP() << why;
   NcclCommunicator nccl(*comm_, 0.5);
   // The last rank's NCCL stream is held for 3 s: its collective cannot finish within 0.5 s, and
   // the others' cannot either, since they wait for it.
