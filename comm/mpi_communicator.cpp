@@ -1,5 +1,7 @@
 #include "comm/mpi_communicator.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <climits>
 #include <cstdint>
@@ -96,6 +98,13 @@ MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_se
   }
   if (verify_collectives && size_ > 1) RT_CHECK_MPI(MPI_Comm_dup(comm_, &verify_comm_));
   if (timeout_seconds_ > 0 && size_ > 1) {
+    // Every rank's host, so that a timeout names the hosts of the ranks that did not arrive.
+    constexpr int kHostChars = 64;
+    char mine[kHostChars] = {0};
+    gethostname(mine, kHostChars - 1);
+    std::vector<char> all(static_cast<size_t>(kHostChars) * static_cast<size_t>(size_));
+    RT_CHECK_MPI(MPI_Allgather(mine, kHostChars, MPI_CHAR, all.data(), kHostChars, MPI_CHAR, comm_));
+    for (int r = 0; r < size_; ++r) hosts_.emplace_back(all.data() + static_cast<size_t>(r) * kHostChars);
     RT_CHECK_MPI(MPI_Comm_dup(comm_, &watchdog_comm_));
     watchdog_ = std::thread([this] { watch(); });
   }
@@ -276,12 +285,18 @@ void MpiCommunicator::end_job_for_late_ranks(const CollectiveCall& waiting, doub
   }
   if (waiting.sequence > 0) reported[0] = true;
   std::vector<int> missing;
+  std::vector<std::string> missing_hosts;  // each once, in rank order
   for (int r = 0; r < size_; ++r) {
-    if (!reported[static_cast<size_t>(r)]) missing.push_back(r);
+    if (reported[static_cast<size_t>(r)]) continue;
+    missing.push_back(r);
+    const std::string& host = hosts_[static_cast<size_t>(r)];
+    if (std::find(missing_hosts.begin(), missing_hosts.end(), host) == missing_hosts.end()) {
+      missing_hosts.push_back(host);
+    }
   }
-  log_error("collective {} timed out after {:.1f} s (timeout {:.0f} s): rank(s) {} did not arrive{}{}", describe(stuck),
-            longest, timeout_seconds_, fmt::join(missing, ", "), elsewhere.empty() ? "" : "; ",
-            fmt::join(elsewhere, "; "));
+  log_error("collective {} timed out after {:.1f} s (timeout {:.0f} s): rank(s) {} on host(s) {} did not arrive{}{}",
+            describe(stuck), longest, timeout_seconds_, fmt::join(missing, ", "), fmt::join(missing_hosts, ", "),
+            elsewhere.empty() ? "" : "; ", fmt::join(elsewhere, "; "));
   MPI_Abort(MPI_COMM_WORLD, 1);
   std::abort();
 }

@@ -14,6 +14,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -66,6 +67,7 @@ class MpiCommunicator final : public Communicator {
   MPI_Op float16_sum_ = MPI_OP_NULL;
 
   double timeout_seconds_ = 0;
+  std::vector<std::string> hosts_;  // rank -> host, gathered when a watchdog runs
   MPI_Comm verify_comm_ = MPI_COMM_NULL;  // verify_collectives: headers travel here, apart from data
   MPI_Comm watchdog_comm_ = MPI_COMM_NULL;
   std::thread watchdog_;

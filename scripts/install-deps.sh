@@ -13,6 +13,7 @@ packages=(
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   dataset-fashion-mnist
   rclone fuse3
+  iproute2 util-linux
 )
 # Node.js and npm (for the Azure Storage emulator of scripts/blob-mount.sh): Debian's, unless a
 # Node.js that brings its own npm is already installed.

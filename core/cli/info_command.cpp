@@ -7,13 +7,14 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "comm/nccl_communicator.h"
 #include "core/base/config.h"
 #include "core/base/environment.h"
 #include "core/cli/commands.h"
@@ -62,9 +63,10 @@ std::string library_versions() {
   mpi_text = mpi_text.substr(0, mpi_text.find_first_of(",\n"));
   unsigned major = 0, minor = 0, release = 0;
   H5get_libversion(&major, &minor, &release);
-  return fmt::format("MPI: {}\nHDF5: {}.{}.{}\nCUDA: {}\nNCCL: not in this build", mpi_text, major, minor, release,
+  return fmt::format("MPI: {}\nHDF5: {}.{}.{}\nCUDA: {}\nNCCL: {}", mpi_text, major, minor, release,
                      kernels::cuda::device_count() > 0 ? fmt::format("{} device(s) visible", kernels::cuda::device_count())
-                                              : std::string("no device visible"));
+                                                       : std::string("no device visible"),
+                     NcclCommunicator::available() ? NcclCommunicator::version() : std::string("not in this build"));
 }
 
 std::vector<std::string> scheduler_variables() {

@@ -1,0 +1,235 @@
+// A job across separate network hosts, for real: network namespaces on one machine, each a host
+// with its own address, link and hostname (scripts/netns-hosts.sh), joined by a bridge; mpirun
+// launches into them through scripts/netns-agent.sh and the ranks talk TCP between hosts
+// (scripts/netns-mpi-env.sh). Fashion-MNIST trains across 4 hosts x 1 rank and 2 hosts x 2 ranks
+// to the parameters of 4 ranks on one host; the job specifications' own command lines run across
+// the hosts; a host cut off mid-run ends the job, named, and the job resumes on the others.
+// Needs root and network namespaces; skips, saying why, where they are missing.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "core/checkpoint.h"
+#include "tests/test_support.h"
+
+namespace rt {
+namespace {
+
+using testing::Outcome;
+using testing::run;
+
+const std::string kSource = RINGTRAIN_SOURCE_DIR;
+const std::string kBinary = RINGTRAIN_BINARY;
+const std::string kBinaryDir = std::filesystem::path(RINGTRAIN_BINARY).parent_path().string();
+const std::string kFashionMnist = "/usr/share/datasets/fashion-mnist";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Replaces every occurrence of `from` in `text`.
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+class MultiHostTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    Outcome check = run("bash " + kSource + "/scripts/netns-hosts.sh check");
+    if (check.exit_code != 0) {
+      skip_reason_ = "no pretend hosts here: " + check.output;
+      return;
+    }
+    if (!std::filesystem::exists(kFashionMnist + "/train-images-idx3-ubyte.gz")) {
+      skip_reason_ = "Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)";
+      return;
+    }
+    data_ = new testing::TempDir();
+    Outcome shard = run(kBinary + " shard --idx-dir " + kFashionMnist + " --output " + data_->path() +
+                        " --train-shards 8 --test-shards 2");
+    ASSERT_EQ(shard.exit_code, 0) << shard.output;
+  }
+  static void TearDownTestSuite() { delete data_; }
+
+  void SetUp() override {
+    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
+    Outcome up = run("bash " + kSource + "/scripts/netns-hosts.sh up 4");
+    ASSERT_EQ(up.exit_code, 0) << up.output;
+  }
+  void TearDown() override {
+    if (skip_reason_.empty()) run("bash " + kSource + "/scripts/netns-hosts.sh down");
+  }
+
+  // A hostfile of hosts rt-h1.. with these slots.
+  std::string hostfile(const std::vector<int>& slots) {
+    std::string path = dir_.file("hosts" + std::to_string(hostfiles_++));
+    std::ofstream out(path);
+    for (size_t h = 0; h < slots.size(); ++h) out << "rt-h" << h + 1 << " slots=" << slots[h] << "\n";
+    return path;
+  }
+  // Runs a bash script with ringtrain on PATH, the data in RINGTRAIN_DATA and, with `across_hosts`,
+  // Open MPI set up for the pretend hosts. Every run is bounded in time.
+  Outcome run_script(const std::string& body, bool across_hosts = true) {
+    std::string path = dir_.file("script" + std::to_string(scripts_++) + ".sh");
+    std::ofstream out(path);
+    out << "set -e\nexport PATH=" << kBinaryDir << ":$PATH RINGTRAIN_DATA=" << data_->path()
+        << " OMPI_MCA_mpi_yield_when_idle=1 OMPI_MCA_rmaps_base_oversubscribe=1\n"
+        << "if [ $(id -u) -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi\n";
+    if (across_hosts) out << "source " << kSource << "/scripts/netns-mpi-env.sh\n";
+    out << body << "\n";
+    out.close();
+    return run("timeout 120 bash " + path);
+  }
+  // The training options of the layout tests: small and quick, bitwise reproducible.
+  std::string train_command(const std::string& checkpoints, const std::string& more = "") {
+    return "ringtrain train " + kSource + "/examples/fashion_mnist/mlp.toml --set model.hidden=[64] " +
+           "--set train.epochs=2 --set runtime.threads=1 --set log.all_ranks=true --set checkpoint.dir=" +
+           checkpoints + " " + more;
+  }
+  static std::vector<float> final_parameters(const std::string& checkpoints) {
+    std::optional<Checkpoint> newest = CheckpointStore(checkpoints, 3).load_newest();
+    return newest ? newest->parameters : std::vector<float>();
+  }
+
+  static std::string skip_reason_;
+  static testing::TempDir* data_;
+  testing::TempDir dir_;
+  int hostfiles_ = 0;
+  int scripts_ = 0;
+};
+std::string MultiHostTest::skip_reason_;
+testing::TempDir* MultiHostTest::data_ = nullptr;
+
+TEST_F(MultiHostTest, TrainingAcrossHostsEndsWhereFourRanksOnOneHostDo) {
+  Outcome one_host = run_script("mpirun -np 4 -x RINGTRAIN_DATA " + train_command(dir_.file("one")), false);
+  Outcome four_hosts =
+      run_script("mpirun --hostfile " + hostfile({1, 1, 1, 1}) + " -x RINGTRAIN_DATA " + train_command(dir_.file("4x1")));
+  Outcome two_hosts =
+      run_script("mpirun --hostfile " + hostfile({2, 2}) + " -x RINGTRAIN_DATA " + train_command(dir_.file("2x2")));
+  Outcome hierarchical = run_script("mpirun --hostfile " + hostfile({2, 2}) + " -x RINGTRAIN_DATA " +
+                                    train_command(dir_.file("2x2h"), "--set comm.hierarchical=true"));
+  for (const Outcome* outcome : {&one_host, &four_hosts, &two_hosts, &hierarchical}) {
+    ASSERT_EQ(outcome->exit_code, 0) << outcome->output;
+    EXPECT_NE(outcome->output.find("identical on all 4 ranks"), std::string::npos) << outcome->output;
+  }
+  // Each rank knows its real host and its place on it.
+  EXPECT_NE(four_hosts.output.find("rank 3 of 4 on rt-h4 (local rank 0 of 1)"), std::string::npos) << four_hosts.output;
+  EXPECT_NE(two_hosts.output.find("rank 3 of 4 on rt-h2 (local rank 1 of 2)"), std::string::npos) << two_hosts.output;
+  EXPECT_NE(hierarchical.output.find("summed by mpi-hierarchical"), std::string::npos) << hierarchical.output;
+
+  std::vector<float> reference = final_parameters(dir_.file("one"));
+  ASSERT_FALSE(reference.empty());
+  for (const char* layout : {"4x1", "2x2", "2x2h"}) {
+    std::vector<float> parameters = final_parameters(dir_.file(layout));
+    ASSERT_EQ(parameters.size(), reference.size()) << layout;
+    double largest = 0;
+    for (size_t i = 0; i < reference.size(); ++i) {
+      largest = std::max(largest, static_cast<double>(std::abs(parameters[i] - reference[i])));
+    }
+    EXPECT_LT(largest, 1e-5) << layout << " differs from 4 ranks on one host by up to " << largest;
+  }
+}
+
+// The job specifications' command lines, as their schedulers would run them, across 2 hosts x 2
+// slots, with the schedulers' variables set to local equivalents and one epoch instead of ten.
+TEST_F(MultiHostTest, TheJobSpecificationsCommandLinesRunAcrossHosts) {
+  const std::string hosts = hostfile({2, 2});
+  const std::string local = "export RINGTRAIN_DEVICE=cpu RINGTRAIN_EPOCHS=1 RINGTRAIN_HOME=" + kSource + "\n";
+
+  // Batch AI: the customMpiSettings command line, run by a shell on the first node.
+  auto batchai = nlohmann::json::parse(read_file(kSource + "/examples/batchai/job.json"));
+  std::string batchai_line = batchai["properties"]["customMpiSettings"]["commandLine"].get<std::string>();
+  Outcome batchai_run = run_script(local + "export AZ_BATCHAI_MPI_HOST_FILE=" + hosts +
+                                   " AZ_BATCHAI_INPUT_DATASET=" + data_->path() + " AZ_BATCHAI_OUTPUT_MODEL=" +
+                                   dir_.file("batchai") + "\n" + batchai_line);
+
+  // Azure ML: the command (a folded YAML block) in every process that its MPI launch starts.
+  std::string yml = read_file(kSource + "/examples/azureml/job.yml");
+  std::smatch block;
+  ASSERT_TRUE(std::regex_search(yml, block, std::regex("\ncommand: >-\n((?:  .*\n)+)"))) << yml;
+  std::string azureml_command = std::regex_replace(block[1].str(), std::regex("\n *"), " ");
+  azureml_command = replace_all(azureml_command, "${{inputs.data}}", data_->path());
+  azureml_command = replace_all(azureml_command, "${{outputs.checkpoints}}", dir_.file("azureml"));
+  azureml_command = replace_all(azureml_command, "/opt/ringtrain", kSource);
+  Outcome azureml_run = run_script(local + "mpirun --hostfile " + hosts +
+                                   " -x RINGTRAIN_DEVICE -x RINGTRAIN_EPOCHS bash -c '" + azureml_command + "'");
+
+  // Kubernetes MPI Operator: the launcher's command and args, with $(VAR) expanded from its env as
+  // Kubernetes does, and the operator's hostfile.
+  std::string mpijob = read_file(kSource + "/examples/kubernetes/mpijob.yaml");
+  std::smatch args_line;
+  ASSERT_TRUE(std::regex_search(mpijob, args_line, std::regex("args: (\\[.*\\])"))) << mpijob;
+  std::string kubernetes_command = "mpirun";
+  for (const auto& arg : nlohmann::json::parse(args_line[1].str())) {
+    std::string value = arg.get<std::string>();
+    value = replace_all(value, "$(RINGTRAIN_DEVICE)", "cpu");
+    value = replace_all(value, "$(RINGTRAIN_EPOCHS)", "1");
+    value = replace_all(value, "$(RINGTRAIN_CHECKPOINTS)", dir_.file("kubernetes"));
+    value = replace_all(value, "/opt/ringtrain", kSource);
+    kubernetes_command += " '" + value + "'";
+  }
+  Outcome kubernetes_run = run_script("export OMPI_MCA_orte_default_hostfile=" + hosts + "\n" + kubernetes_command);
+
+  // Slurm: the batch script itself (its #SBATCH lines are comments to bash); mpirun takes the
+  // allocation's nodes, here from a hostfile.
+  Outcome slurm_run = run_script(local + "export OMPI_MCA_orte_default_hostfile=" + hosts +
+                                 " RINGTRAIN_CHECKPOINTS=" + dir_.file("slurm") + "\nbash " + kSource +
+                                 "/examples/slurm/train.sbatch");
+
+  for (const Outcome* outcome : {&batchai_run, &azureml_run, &kubernetes_run, &slurm_run}) {
+    EXPECT_EQ(outcome->exit_code, 0) << outcome->output;
+    EXPECT_NE(outcome->output.find("rank 0 of 4 on rt-h1 (local rank 0 of 2)"), std::string::npos) << outcome->output;
+    EXPECT_NE(outcome->output.find("identical on all 4 ranks"), std::string::npos) << outcome->output;
+  }
+  for (const char* job : {"batchai", "azureml", "kubernetes", "slurm"}) {
+    EXPECT_FALSE(final_parameters(dir_.file(job)).empty()) << job << " wrote no checkpoint";
+  }
+}
+
+TEST_F(MultiHostTest, ALostHostEndsTheJobNamingItAndTheJobResumesOnTheOthers) {
+  const std::string checkpoints = dir_.file("ck");
+  const std::string command = "ringtrain train " + kSource + "/examples/fashion_mnist/mlp.toml " +
+                              "--set model.hidden=[64] --set train.epochs=2 --set train.global_batch=96 " +
+                              "--set runtime.threads=1 --set comm.timeout_seconds=5 --set checkpoint.every=100 " +
+                              "--set checkpoint.dir=" + checkpoints;
+  // The job runs until its first checkpoint; then rt-h4's link goes down.
+  Outcome lost = run_script("mpirun --hostfile " + hostfile({1, 1, 1, 1}) + " -x RINGTRAIN_DATA " + command +
+                            " & job=$!\n"
+                            "i=0; until ls " + checkpoints + "/*/manifest.json >/dev/null 2>&1 || [ $i -ge 600 ]; "
+                            "do sleep 0.05; i=$((i+1)); done\n"
+                            "cut=$(date +%s.%N); bash " + kSource + "/scripts/netns-hosts.sh cut rt-h4\n"
+                            "set +e; wait $job; status=$?\n"
+                            "echo \"seconds from cut to end: $(awk \"BEGIN {print $(date +%s.%N) - $cut}\")\"\n"
+                            "exit $status");
+  EXPECT_NE(lost.exit_code, 0) << lost.output;
+  EXPECT_NE(lost.output.find("rt-h4"), std::string::npos) << "the lost host is not named:\n" << lost.output;
+  std::smatch seconds;
+  ASSERT_TRUE(std::regex_search(lost.output, seconds, std::regex("seconds from cut to end: ([0-9.]+)"))) << lost.output;
+  EXPECT_LT(std::stod(seconds[1].str()), 5 + 10) << "the collective timeout is 5 s";
+  std::cout << "[ measured ] " << seconds[0].str() << "\n";
+
+  Outcome resumed = run_script("start=$(date +%s.%N)\nmpirun --hostfile " + hostfile({1, 1, 1}) +
+                               " -x RINGTRAIN_DATA " + command + " --resume auto\n"
+                               "echo \"seconds to resume and finish: $(awk \"BEGIN {print $(date +%s.%N) - $start}\")\"");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed from " + checkpoints + "/step-"), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("identical on all 3 ranks"), std::string::npos) << resumed.output;
+  std::smatch finished;
+  if (std::regex_search(resumed.output, finished, std::regex("seconds to resume and finish: [0-9.]+"))) {
+    std::cout << "[ measured ] " << finished[0].str() << "\n";
+  }
+}
+
+}  // namespace
+}  // namespace rt
