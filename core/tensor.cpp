@@ -71,9 +71,10 @@ void upload(Device device, const void* host, void* destination, size_t bytes) {
   }
 }
 
-const Tensor& ActivationBuffer::ensure(int64_t rows, int64_t columns, Device device) {
-  if (!storage_.defined() || storage_.dim(0) < rows || storage_.dim(1) != columns || storage_.device() != device) {
-    storage_ = Tensor::zeros({rows, columns}, DType::kFloat32, device);
+const Tensor& ActivationBuffer::ensure(int64_t rows, int64_t columns, Device device, DType dtype) {
+  if (!storage_.defined() || storage_.dim(0) < rows || storage_.dim(1) != columns || storage_.device() != device ||
+      storage_.dtype() != dtype) {
+    storage_ = Tensor::zeros({rows, columns}, dtype, device);
   }
   view_ = storage_.first_rows(rows);
   return view_;

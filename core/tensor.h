@@ -58,7 +58,7 @@ void upload(Device device, const void* host, void* destination, size_t bytes);
 // after the first step of each size, asking again allocates nothing.
 class ActivationBuffer {
  public:
-  const Tensor& ensure(int64_t rows, int64_t columns, Device device);
+  const Tensor& ensure(int64_t rows, int64_t columns, Device device, DType dtype = DType::kFloat32);
   const Tensor& tensor() const { return view_; }
 
  private:

@@ -4,8 +4,9 @@ namespace rt {
 
 TrainConfig read_train_config(Config& config) {
   TrainConfig c;
-  c.model_kind = config.get_string("model.kind", c.model_kind, {"mlp"});
-  c.hidden = config.get_int_list("model.hidden", c.hidden, 1, 1 << 20);
+  c.model_kind = config.get_string("model.kind", c.model_kind, {"mlp", "cnn"});
+  c.hidden = config.get_int_list("model.hidden", c.model_kind == "cnn" ? std::vector<int64_t>{128} : c.hidden, 1, 1 << 20);
+  c.channels = config.get_int_list("model.channels", c.channels, 1, 1 << 16);
 
   c.epochs = config.get_int("train.epochs", c.epochs, 1, 1000000);
   c.global_batch = config.get_int("train.global_batch", c.global_batch, 1, 1 << 24);

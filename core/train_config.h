@@ -14,7 +14,8 @@ namespace rt {
 struct TrainConfig {
   // [model]
   std::string model_kind = "mlp";
-  std::vector<int64_t> hidden = {512, 256};
+  std::vector<int64_t> hidden = {512, 256};     // mlp: hidden widths; cnn: the fully connected layers
+  std::vector<int64_t> channels = {32, 64};     // cnn: a 3x3 convolution, ReLU and 2x2 max pool per entry
   // [train]
   int64_t epochs = 10;
   int64_t global_batch = 128;

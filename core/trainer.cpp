@@ -71,7 +71,10 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
            test_layout.path, test_layout.feature_size(), test_layout.classes, train_layout.path,
            train_layout.feature_size(), train_layout.classes);
 
-  model_ = build_mlp(train_layout.feature_size(), config_.hidden, train_layout.classes, config_.device);
+  model_ = config_.model_kind == "cnn"
+               ? build_cnn(train_layout.feature_shape, config_.channels, config_.hidden, train_layout.classes,
+                           config_.device)
+               : build_mlp(train_layout.feature_size(), config_.hidden, train_layout.classes, config_.device);
   model_->initialize(config_.seed);
   model_->set_timeline(&timeline_);
   // Every rank starts from rank 0's parameters.

@@ -53,5 +53,16 @@ void softmax_cross_entropy(const float*, const int32_t*, int64_t, int64_t, float
 }
 void count_correct(const float*, const int32_t*, int64_t, int64_t, int64_t*) { unavailable("kernel count_correct"); }
 void sgd_momentum(float*, const float*, float*, int64_t, float, float, float) { unavailable("kernel sgd_momentum"); }
+void im2col(const ConvGeometry&, const float*, int64_t, float*) { unavailable("kernel im2col"); }
+void col2im(const ConvGeometry&, const float*, int64_t, float*) { unavailable("kernel col2im"); }
+void swap_leading_axes(const float*, int64_t, int64_t, int64_t, float*) { unavailable("kernel swap_leading_axes"); }
+void add_channel_bias(float*, const float*, int64_t, int64_t) { unavailable("kernel add_channel_bias"); }
+void channel_bias_grad(const float*, int64_t, int64_t, float, float*) { unavailable("kernel channel_bias_grad"); }
+void max_pool_forward(const float*, int64_t, int64_t, int64_t, int64_t, int64_t, float*, int32_t*) {
+  unavailable("kernel max_pool_forward");
+}
+void max_pool_backward(const float*, const int32_t*, int64_t, int64_t, int64_t, int64_t, int64_t, float*) {
+  unavailable("kernel max_pool_backward");
+}
 
 }  // namespace rt::kernels::cuda

@@ -64,6 +64,43 @@ void sgd_momentum(Device device, float* params, const float* grads, float* veloc
   cuda::sgd_momentum(params, grads, velocity, count, lr, momentum, weight_decay);
 }
 
+void im2col(Device device, const ConvGeometry& g, const float* x, int64_t rows, float* cols) {
+  if (device == Device::kCpu) return cpu::im2col(g, x, rows, cols);
+  cuda::im2col(g, x, rows, cols);
+}
+
+void col2im(Device device, const ConvGeometry& g, const float* cols, int64_t rows, float* dx) {
+  if (device == Device::kCpu) return cpu::col2im(g, cols, rows, dx);
+  cuda::col2im(g, cols, rows, dx);
+}
+
+void swap_leading_axes(Device device, const float* x, int64_t a, int64_t b, int64_t c, float* y) {
+  if (device == Device::kCpu) return cpu::swap_leading_axes(x, a, b, c, y);
+  cuda::swap_leading_axes(x, a, b, c, y);
+}
+
+void add_channel_bias(Device device, float* y, const float* bias, int64_t channels, int64_t count) {
+  if (device == Device::kCpu) return cpu::add_channel_bias(y, bias, channels, count);
+  cuda::add_channel_bias(y, bias, channels, count);
+}
+
+void channel_bias_grad(Device device, const float* dy, int64_t channels, int64_t count, float beta, float* dbias) {
+  if (device == Device::kCpu) return cpu::channel_bias_grad(dy, channels, count, beta, dbias);
+  cuda::channel_bias_grad(dy, channels, count, beta, dbias);
+}
+
+void max_pool_forward(Device device, const float* x, int64_t rows, int64_t channels, int64_t height, int64_t width,
+                      int64_t window, float* y, int32_t* argmax) {
+  if (device == Device::kCpu) return cpu::max_pool_forward(x, rows, channels, height, width, window, y, argmax);
+  cuda::max_pool_forward(x, rows, channels, height, width, window, y, argmax);
+}
+
+void max_pool_backward(Device device, const float* dy, const int32_t* argmax, int64_t rows, int64_t channels,
+                       int64_t height, int64_t width, int64_t window, float* dx) {
+  if (device == Device::kCpu) return cpu::max_pool_backward(dy, argmax, rows, channels, height, width, window, dx);
+  cuda::max_pool_backward(dy, argmax, rows, channels, height, width, window, dx);
+}
+
 void set_cpu_threads(int threads) { cpu::set_threads(threads); }
 
 }  // namespace rt::kernels

@@ -49,6 +49,40 @@ void count_correct(Device device, const float* logits, const int32_t* labels, in
 void sgd_momentum(Device device, float* params, const float* grads, float* velocity, int64_t count,
                   float lr, float momentum, float weight_decay);
 
+// Convolution as matrix products over 2-D images. Images come sample-major, [rows, channels,
+// height, width] (NCHW), or channel-major, [channels, rows, height, width]: a convolution's product
+// W x columns comes out channel-major, and the layers between convolutions keep it so (no
+// transposes), until a Flatten turns it into one row per sample.
+struct ConvGeometry {
+  int64_t channels = 1, height = 1, width = 1;  // input
+  int64_t kernel = 3, stride = 1, padding = 1;
+  bool channel_major = false;  // the input (and its gradient) is [channels, rows, height, width]
+  int64_t out_height() const { return (height + 2 * padding - kernel) / stride + 1; }
+  int64_t out_width() const { return (width + 2 * padding - kernel) / stride + 1; }
+  int64_t patch() const { return channels * kernel * kernel; }  // rows of the column matrix
+};
+// cols [patch, rows * out_h * out_w] (for each patch entry, the samples' output positions in
+// order) from the images x; zero padding.
+void im2col(Device device, const ConvGeometry& g, const float* x, int64_t rows, float* cols);
+// dx (the images' layout) = the sum of cols' entries over the positions they were taken from
+// (overwrites dx).
+void col2im(Device device, const ConvGeometry& g, const float* cols, int64_t rows, float* dx);
+// y[b, a, c] = x[a, b, c]: swaps the two leading axes of a [a, b, c] array.
+void swap_leading_axes(Device device, const float* x, int64_t a, int64_t b, int64_t c, float* y);
+// y[ch, i] += bias[ch] over channel-major y [channels, count].
+void add_channel_bias(Device device, float* y, const float* bias, int64_t channels, int64_t count);
+// dbias[ch] = beta * dbias[ch] + the sum over i of dy[ch, i], dy channel-major [channels, count].
+void channel_bias_grad(Device device, const float* dy, int64_t channels, int64_t count, float beta, float* dbias);
+// Max pooling with a window x window window and the same stride (no padding; a partial window at
+// the edge is dropped), over rows * C planes of H x W in either layout: y has the same layout with
+// planes of H/window x W/window, and for each output the index (h * W + w) of its maximum within
+// its plane (the first maximum wins), for the backward pass.
+void max_pool_forward(Device device, const float* x, int64_t rows, int64_t channels, int64_t height, int64_t width,
+                      int64_t window, float* y, int32_t* argmax);
+// dx (planes of H x W): each output's gradient at its maximum, zero elsewhere (overwrites dx).
+void max_pool_backward(Device device, const float* dy, const int32_t* argmax, int64_t rows, int64_t channels,
+                       int64_t height, int64_t width, int64_t window, float* dx);
+
 // Threads used by CPU kernels in this process.
 void set_cpu_threads(int threads);
 

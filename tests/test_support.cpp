@@ -95,7 +95,7 @@ void write_byte_shards(const std::string& dir, const std::vector<int64_t>& sizes
 }
 
 void write_cluster_shards(const std::string& dir, int64_t samples, int64_t shards, int64_t features,
-                          int64_t classes, uint64_t problem_seed, uint64_t sample_seed) {
+                          int64_t classes, uint64_t problem_seed, uint64_t sample_seed, const std::vector<int64_t>& shape) {
   std::filesystem::create_directories(dir);
   Rng centers_rng(problem_seed, 1);
   std::vector<float> centers(static_cast<size_t>(classes * features));
@@ -118,7 +118,7 @@ void write_cluster_shards(const std::string& dir, int64_t samples, int64_t shard
     ShardInfo info;
     info.path = fmt::format("{}/part-{:05d}.h5", dir, s);
     info.samples = count;
-    info.feature_shape = {features};
+    info.feature_shape = shape.empty() ? std::vector<int64_t>{features} : shape;
     info.classes = classes;
     info.feature_dtype = DType::kUInt8;
     info.feature_scale = 1.0 / 255.0;

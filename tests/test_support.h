@@ -49,7 +49,9 @@ void write_byte_shards(const std::string& dir, const std::vector<int64_t>& sizes
 // Writes a learnable synthetic classification problem: `classes` clusters in `features`
 // dimensions whose centres come from `problem_seed`, and `samples` samples around them drawn from
 // `sample_seed`, split over `shards` shards. Training and test sets share the problem seed.
+// `shape`: the samples' shape in the shards (e.g. {1, 6, 6} for images; default {features}).
 void write_cluster_shards(const std::string& dir, int64_t samples, int64_t shards, int64_t features,
-                          int64_t classes, uint64_t problem_seed, uint64_t sample_seed);
+                          int64_t classes, uint64_t problem_seed, uint64_t sample_seed,
+                          const std::vector<int64_t>& shape = {});
 
 }  // namespace rt::testing

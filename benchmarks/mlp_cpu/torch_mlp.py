@@ -1,7 +1,9 @@
-"""The PyTorch peer of ringtrain's Fashion-MNIST MLP benchmark (run by benchmarks/mlp_cpu/run.sh).
+"""The PyTorch peer of ringtrain's Fashion-MNIST CPU benchmarks (benchmarks/mlp_cpu/run.sh, and with
+--model cnn benchmarks/cnn_cpu/run.sh).
 
-Same data (ringtrain's HDF5 shards, read with h5py), same model (784-512-256-10, ReLU, PyTorch's
-default Linear initialisation, which ringtrain also uses), same optimizer (SGD, momentum, cosine
+Same data (ringtrain's HDF5 shards, read with h5py), same model (784-512-256-10 with ReLU, or the
+cnn conv32-pool-conv64-pool-fc128-fc10 with 3x3 convolutions, padding 1, ReLU and 2x2 max pooling;
+PyTorch's default initialisation, which ringtrain's uniform +-1/sqrt(fan_in) follows), same optimizer (SGD, momentum, cosine
 schedule per step), same batch and epochs. The peer gets its best: the whole training set sits in
 one tensor, batches are index_select of a random permutation (no DataLoader), and time is counted
 for the training steps alone, as ringtrain counts it. Prints one JSON line per epoch.
@@ -38,16 +40,24 @@ def main():
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train_x, train_y = load(os.path.join(args.data, "train"))
     test_x, test_y = load(os.path.join(args.data, "test"))
-    model = torch.nn.Sequential(
-        torch.nn.Linear(784, 512), torch.nn.ReLU(),
-        torch.nn.Linear(512, 256), torch.nn.ReLU(),
-        torch.nn.Linear(256, 10))
+    if args.model == "cnn":
+        train_x, test_x = train_x.reshape(-1, 1, 28, 28), test_x.reshape(-1, 1, 28, 28)
+        model = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(), torch.nn.Linear(64 * 7 * 7, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+    else:
+        model = torch.nn.Sequential(
+            torch.nn.Linear(784, 512), torch.nn.ReLU(),
+            torch.nn.Linear(512, 256), torch.nn.ReLU(),
+            torch.nn.Linear(256, 10))
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     steps_per_epoch = train_x.shape[0] // args.batch
     total_steps = steps_per_epoch * args.epochs

@@ -72,5 +72,14 @@ void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t r
 void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t classes, int64_t* correct);
 void sgd_momentum(float* params, const float* grads, float* velocity, int64_t count, float lr, float momentum,
                   float weight_decay);
+void im2col(const ConvGeometry& g, const float* x, int64_t rows, float* cols);
+void col2im(const ConvGeometry& g, const float* cols, int64_t rows, float* dx);
+void swap_leading_axes(const float* x, int64_t a, int64_t b, int64_t c, float* y);
+void add_channel_bias(float* y, const float* bias, int64_t channels, int64_t count);
+void channel_bias_grad(const float* dy, int64_t channels, int64_t count, float beta, float* dbias);
+void max_pool_forward(const float* x, int64_t rows, int64_t channels, int64_t height, int64_t width, int64_t window,
+                      float* y, int32_t* argmax);
+void max_pool_backward(const float* dy, const int32_t* argmax, int64_t rows, int64_t channels, int64_t height,
+                       int64_t width, int64_t window, float* dx);
 
 }  // namespace rt::kernels::cuda

@@ -55,8 +55,10 @@ struct StepResult {
   double loss = 0;
 };
 StepResult model_step(Device device, const std::vector<float>& input, const std::vector<int32_t>& labels,
-                      int64_t rows, int64_t features, const std::vector<int64_t>& hidden, int64_t classes) {
-  auto model = build_mlp(features, hidden, classes, device);
+                      int64_t rows, int64_t features, const std::vector<int64_t>& hidden, int64_t classes,
+                      const std::vector<int64_t>& image = {}) {
+  auto model = image.empty() ? build_mlp(features, hidden, classes, device)
+                             : build_cnn(image, {6, 8}, hidden, classes, device);
   model->initialize(5);
   Tensor x = Tensor::zeros({rows, features}, DType::kFloat32, device);
   upload(device, input.data(), x.data<float>(), input.size() * sizeof(float));
@@ -88,6 +90,20 @@ TEST_F(CudaCoreTest, ModelForwardAndBackwardOnTheGpuMatchTheCpu) {
   StepResult gpu = model_step(Device::kCuda, input, labels, rows, features, hidden, classes);
   expect_close(gpu.logits, cpu.logits, 1e-5);
   expect_close(gpu.gradients, cpu.gradients, 1e-5);
+  EXPECT_NEAR(gpu.loss, cpu.loss, 1e-5 * cpu.loss);
+}
+
+TEST_F(CudaCoreTest, CnnForwardAndBackwardOnTheGpuMatchTheCpu) {
+  const int64_t rows = 9, classes = 10;
+  const std::vector<int64_t> image = {2, 12, 10};
+  const int64_t features = 2 * 12 * 10;
+  std::vector<float> input = random(static_cast<size_t>(rows * features));
+  std::vector<int32_t> labels(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) labels[static_cast<size_t>(r)] = static_cast<int32_t>((r * 3) % classes);
+  StepResult cpu = model_step(Device::kCpu, input, labels, rows, features, {16}, classes, image);
+  StepResult gpu = model_step(Device::kCuda, input, labels, rows, features, {16}, classes, image);
+  expect_close(gpu.logits, cpu.logits, 1e-5);
+  expect_close(gpu.gradients, cpu.gradients, 1e-4);
   EXPECT_NEAR(gpu.loss, cpu.loss, 1e-5 * cpu.loss);
 }
 

@@ -73,6 +73,41 @@ TEST_F(TrainingTest, LossFallsAndRanksEndBitwiseIdentical) {
   }
 }
 
+TEST_F(TrainingTest, ACnnLearnsImagesAndRanksEndBitwiseIdentical) {
+  std::vector<uint8_t> path(4096, 0);
+  std::unique_ptr<testing::TempDir> images;
+  if (comm_->rank() == 0) {
+    images = std::make_unique<testing::TempDir>();
+    testing::write_cluster_shards(images->path() + "/train", 600, 3, 64, 4, 21, 1, {1, 8, 8});
+    testing::write_cluster_shards(images->path() + "/test", 200, 1, 64, 4, 21, 2, {1, 8, 8});
+    std::memcpy(path.data(), images->path().data(), std::min(path.size() - 1, images->path().size()));
+  }
+  comm_->broadcast(Span<uint8_t>(path), 0);
+  const std::string dir = reinterpret_cast<const char*>(path.data());
+  TrainConfig c = config();
+  c.model_kind = "cnn";
+  c.channels = {4, 8};
+  c.hidden = {16};
+  c.epochs = 10;
+  c.train_dir = dir + "/train";
+  c.test_dir = dir + "/test";
+  Trainer trainer(c, *comm_);
+  EXPECT_NE(trainer.model().summary().find("conv3x3_1to4 -> maxpool2 -> relu -> conv3x3_4to8"), std::string::npos)
+      << trainer.model().summary();
+  TrainingResult result = trainer.run();
+  ASSERT_EQ(result.epochs.size(), 10u);
+  EXPECT_LT(result.epochs.back().train_loss, 0.5 * result.epochs.front().train_loss);
+  EXPECT_GT(result.epochs.back().test_accuracy, 0.9);
+  Span<float> params = trainer.model().parameters();
+  std::vector<float> all(params.size() * comm_->size());
+  comm_->all_gather(Span<const float>(params.data(), params.size()), Span<float>(all));
+  for (int r = 1; r < comm_->size(); ++r) {
+    EXPECT_EQ(std::memcmp(all.data(), all.data() + r * params.size(), params.size() * sizeof(float)), 0)
+        << "rank " << r << " differs from rank 0";
+  }
+  comm_->barrier();  // rank 0 removes the images only when every rank is done with them
+}
+
 TEST_F(TrainingTest, TheSameSeedTrainsTheSameModel) {
   TrainingResult first = Trainer(config(), *comm_).run();
   TrainingResult second = Trainer(config(), *comm_).run();

@@ -153,6 +153,59 @@ TEST_F(CudaKernelTest, Tf32ProductsDifferFromFp32ButStayWithinTheirBound) {
   EXPECT_LT(largest, 1e-3 * std::sqrt(double(n)) * 4);  // entries are sums of 512 products of magnitude < 1
 }
 
+TEST_F(CudaKernelTest, ConvolutionPiecesMatchTheCpu) {
+  for (const ConvGeometry g : {ConvGeometry{3, 11, 9, 3, 1, 1, false}, ConvGeometry{3, 11, 9, 3, 1, 1, true},
+                               ConvGeometry{2, 8, 7, 4, 2, 1, true}, ConvGeometry{1, 5, 5, 2, 1, 0, false}}) {
+    const int64_t rows = 3, out_channels = 5, plane = g.out_height() * g.out_width();
+    const int64_t in = rows * g.channels * g.height * g.width, columns = g.patch() * rows * plane;
+    std::vector<float> x = random(in), cols_in = random(columns);
+    std::vector<float> cols(columns), dx(in);
+    cpu::im2col(g, x.data(), rows, cols.data());
+    cpu::col2im(g, cols_in.data(), rows, dx.data());
+    DeviceBuffer<float> dx_in(x), dcols_in(cols_in), dcols(columns), ddx(in);
+    dcols.poison();
+    ddx.poison();
+    cuda::im2col(g, dx_in.data(), rows, dcols.data());
+    cuda::col2im(g, dcols_in.data(), rows, ddx.data());
+    expect_close(dcols.download(), cols, 0.0);  // copies: exact
+    expect_close(ddx.download(), dx, 1e-6);     // sums of up to k*k terms, in another order
+
+    const int64_t spatial = plane, total = rows * out_channels * spatial;
+    std::vector<float> y = random(total), bias = random(out_channels), dbias = random(out_channels);
+    std::vector<float> swapped(total), y_biased = y, dbias_expected = dbias;
+    cpu::swap_leading_axes(y.data(), rows, out_channels, spatial, swapped.data());
+    cpu::add_channel_bias(y_biased.data(), bias.data(), out_channels, rows * spatial);
+    cpu::channel_bias_grad(y.data(), out_channels, rows * spatial, 0.5f, dbias_expected.data());
+    DeviceBuffer<float> dy(y), dswapped(total), dbiasv(bias), ddbias(dbias);
+    dswapped.poison();
+    cuda::swap_leading_axes(dy.data(), rows, out_channels, spatial, dswapped.data());
+    expect_close(dswapped.download(), swapped, 0.0);
+    cuda::channel_bias_grad(dy.data(), out_channels, rows * spatial, 0.5f, ddbias.data());
+    expect_close(ddbias.download(), dbias_expected, 1e-5 * std::sqrt(double(rows * spatial)));
+    cuda::add_channel_bias(dy.data(), dbiasv.data(), out_channels, rows * spatial);
+    expect_close(dy.download(), y_biased, 0.0);
+  }
+}
+
+TEST_F(CudaKernelTest, MaxPoolingMatchesTheCpu) {
+  const int64_t rows = 3, channels = 4, height = 9, width = 6, window = 2;
+  const int64_t in = rows * channels * height * width, out = rows * channels * (height / 2) * (width / 2);
+  std::vector<float> x = random(in), dy = random(out);
+  std::vector<float> y(out), dx(in);
+  std::vector<int32_t> argmax(out);
+  cpu::max_pool_forward(x.data(), rows, channels, height, width, window, y.data(), argmax.data());
+  cpu::max_pool_backward(dy.data(), argmax.data(), rows, channels, height, width, window, dx.data());
+  DeviceBuffer<float> dx_in(x), ddy(dy), dyv(out), ddx(in);
+  DeviceBuffer<int32_t> dargmax(out);
+  dyv.poison();
+  ddx.poison();
+  cuda::max_pool_forward(dx_in.data(), rows, channels, height, width, window, dyv.data(), dargmax.data());
+  expect_close(dyv.download(), y, 0.0);
+  EXPECT_EQ(dargmax.download(), argmax);
+  cuda::max_pool_backward(ddy.data(), dargmax.data(), rows, channels, height, width, window, ddx.data());
+  expect_close(ddx.download(), dx, 0.0);
+}
+
 TEST_F(CudaKernelTest, BytesToFloatMatchesTheCpuBitwise) {
   const int64_t count = 100'001;
   std::vector<uint8_t> bytes(count);

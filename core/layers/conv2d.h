@@ -1,0 +1,37 @@
+// 2-D convolution: y = W * im2col(x) + b with W [out_channels, C*k*k] (PyTorch's weight layout,
+// flattened) and b [out_channels]; one matrix product for the whole batch, the columns of all
+// samples side by side (kernels.h, ConvGeometry). The input is NCHW or channel-major (as
+// geometry.channel_major says); the output is channel-major [out_channels, rows, out_h, out_w],
+// the product's own layout, so no transpose is needed here (a Flatten makes rows of it). Tensors
+// keep the shape [rows, features] whatever the layout inside.
+#pragma once
+
+#include "core/layer.h"
+#include "kernels/kernels.h"
+
+namespace rt {
+
+class Conv2d final : public Layer {
+ public:
+  Conv2d(kernels::ConvGeometry geometry, int64_t out_channels, Device device = Device::kCpu);
+  std::string name() const override;
+  std::vector<ParameterSpec> parameter_specs() const override;
+  void bind_parameters(const std::vector<Tensor>& parameters, const std::vector<Tensor>& gradients) override;
+  int64_t output_features(int64_t input_features) const override;
+  const Tensor& forward(const Tensor& input) override;
+  const Tensor& backward(const Tensor& grad_output, InputGradient input_gradient, GradientWrite write) override;
+
+ private:
+  kernels::ConvGeometry g_;
+  int64_t out_channels_;
+  int64_t out_plane_;  // out_height * out_width
+  Device device_;
+  Tensor weight_, bias_, weight_grad_, bias_grad_;
+  int64_t rows_ = 0;
+  // The input's columns [C*k*k, rows*out_plane], kept for the weight gradient; backward then
+  // reuses them for the input's gradient columns.
+  ActivationBuffer columns_;
+  ActivationBuffer output_, input_grad_;
+};
+
+}  // namespace rt
