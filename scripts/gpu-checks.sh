@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The checks that need a GPU, for a GPU machine where ringtrain's binaries are on PATH (a build's
 # or a folder of binaries built elsewhere): the GPU test binaries at 1, 2 and 4 ranks (ranks share
-# the GPU where there are fewer GPUs), the Fashion-MNIST example on the GPU at 1 and 2 ranks,
-# benchmarks/mlp_gpu/run.sh, and the overlap benchmark with cores to spare (the GPU machine's).
+# the GPU where there are fewer GPUs), the Fashion-MNIST examples on the GPU (the MLP at 1 and 2
+# ranks, the CNN), benchmarks/mlp_gpu and cnn_gpu, and the overlap benchmark with cores to spare
+# (the GPU machine's).
 # Usage: scripts/gpu-checks.sh IDX_DIR       (IDX_DIR: the Fashion-MNIST IDX files)
 # Each check is time-bounded; the exit status is the number of checks that failed.
 set -uo pipefail
@@ -36,8 +37,10 @@ export RINGTRAIN_DATA=$PWD/datasets/fashion-mnist
 for ranks in 1 2; do
   check 180 "${mpirun[@]}" -np "$ranks" ringtrain train examples/fashion_mnist/mlp.toml --set runtime.device=cuda
 done
+check 180 ringtrain train examples/fashion_mnist/cnn.toml --set runtime.device=cuda
 check 60 loader_bench "$RINGTRAIN_DATA/train" 1024 4 stored  # what the loader alone delivers here
 FASHION_MNIST_IDX=$idx check 300 bash benchmarks/mlp_gpu/run.sh 5
+FASHION_MNIST_IDX=$idx check 300 bash benchmarks/cnn_gpu/run.sh 4
 
 # Issue-4 overlap: 2 ranks with a core each for math and for communication, and bound to one core each.
 for bucket in 25 4 1; do

@@ -7,18 +7,9 @@
 # Uses `ringtrain` and `mlp_gpu_step` from PATH if there (a packed folder's env.sh puts them
 # there), else from build/; python3 must have PyTorch with CUDA and h5py. The IDX files come from
 # $FASHION_MNIST_IDX (default: Debian's dataset-fashion-mnist).
-set -euo pipefail
-cd "$(dirname "$0")/../.."
 epochs=${1:-5}
-ringtrain=$(command -v ringtrain || echo build/ringtrain)
+source "$(dirname "$0")/../gpu_common.sh"
 step=$(command -v mlp_gpu_step || echo build/benchmarks/mlp_gpu_step)
-idx=${FASHION_MNIST_IDX:-/usr/share/datasets/fashion-mnist}
-export RINGTRAIN_DATA=${RINGTRAIN_DATA:-$PWD/datasets/fashion-mnist}
-[[ -d "$RINGTRAIN_DATA/train" ]] ||
-  "$ringtrain" shard --idx-dir "$idx" --output "$RINGTRAIN_DATA" --train-shards 8 --test-shards 2
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 
 echo "== ringtrain train, 1 GPU, $epochs epochs"
 "$ringtrain" train benchmarks/mlp_gpu/mlp_gpu.toml --set train.epochs="$epochs" --set log.metrics="$out/ringtrain.jsonl"

@@ -1,4 +1,5 @@
-"""The PyTorch peer of ringtrain's GPU MLP benchmark (run by benchmarks/mlp_gpu/run.sh).
+"""The PyTorch peer of ringtrain's GPU benchmarks (benchmarks/mlp_gpu/run.sh; --model cnn for
+benchmarks/cnn_gpu/run.sh, the cnn of ringtrain's model.kind = "cnn").
 
 Same data (ringtrain's Fashion-MNIST HDF5 shards, read with h5py), same model (784-1024-1024-10,
 ReLU, PyTorch's default Linear initialisation, which ringtrain also uses), same optimizer (SGD,
@@ -32,7 +33,14 @@ def load(directory, device):
             torch.from_numpy(np.concatenate(labels)).to(device))
 
 
-def make_model(device):
+def make_model(device, kind="mlp"):
+    if kind == "cnn":  # conv32-pool-conv64-pool-fc128-fc10, as ringtrain's model.kind = "cnn"
+        return torch.nn.Sequential(
+            torch.nn.Unflatten(1, (1, 28, 28)),
+            torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(), torch.nn.Linear(64 * 7 * 7, 128), torch.nn.ReLU(),
+            torch.nn.Linear(128, 10)).to(device)
     return torch.nn.Sequential(
         torch.nn.Linear(784, 1024), torch.nn.ReLU(),
         torch.nn.Linear(1024, 1024), torch.nn.ReLU(),
@@ -41,7 +49,7 @@ def make_model(device):
 
 def bare_steps(args, device):
     """Forward, loss, backward and step on one resident random batch, as mlp_gpu_step does."""
-    model = make_model(device)
+    model = make_model(device, args.model)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     loss_fn = torch.nn.CrossEntropyLoss()
     x = torch.rand(args.batch, 784, device=device)
@@ -70,6 +78,7 @@ def main():
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--steps", type=int, default=200, help="steps of the bare-step measurement")
+    parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     args = parser.parse_args()
 
     device = torch.device("cuda")
@@ -78,7 +87,7 @@ def main():
     torch.manual_seed(args.seed)
     train_x, train_y = load(os.path.join(args.data, "train"), device)
     test_x, test_y = load(os.path.join(args.data, "test"), device)
-    model = make_model(device)
+    model = make_model(device, args.model)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     steps_per_epoch = train_x.shape[0] // args.batch
     total_steps = steps_per_epoch * args.epochs
