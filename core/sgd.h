@@ -5,6 +5,7 @@
 
 #include "core/base/device.h"
 #include "core/base/span.h"
+#include "core/optimizer.h"
 #include "core/tensor.h"
 
 namespace rt {
@@ -15,16 +16,12 @@ struct SgdOptions {
   float weight_decay = 0.0f;
 };
 
-// The learning rate of step `step` (0-based) of `steps` under a schedule: "constant" or
-// "cosine" (from lr down to 0 along half a cosine).
-float scheduled_lr(const std::string& schedule, float lr, int64_t step, int64_t steps);
-
-class Sgd {
+class Sgd final : public Optimizer {
  public:
   Sgd(Span<float> parameters, Span<float> gradients, SgdOptions options, Device device = Device::kCpu);
-  void step();
-  // The learning rate of the following steps (a schedule sets it before each step).
-  void set_lr(float lr) { options_.lr = lr; }
+  void step(int64_t number = 0) override;  // the number does not matter to SGD
+  void set_lr(float lr) override { options_.lr = lr; }
+  Span<float> state() override { return velocity(); }
   const SgdOptions& options() const { return options_; }
   Span<float> velocity() { return Span<float>(velocity_.data<float>(), parameters_.size()); }
 

@@ -14,11 +14,17 @@ TrainConfig read_train_config(Config& config) {
   c.accumulate = config.get_int("train.accumulate", c.accumulate, 1, 4096);
   c.max_nonfinite_steps = config.get_int("train.max_nonfinite_steps", c.max_nonfinite_steps, 1, 1000000);
 
-  config.get_string("optimizer.kind", "sgd", {"sgd"});
+  c.optimizer = config.get_string("optimizer.kind", c.optimizer, {"sgd", "adamw"});
   c.lr = static_cast<float>(config.get_double("optimizer.lr", c.lr, 0.0, 100.0));
   c.momentum = static_cast<float>(config.get_double("optimizer.momentum", c.momentum, 0.0, 0.999999));
-  c.weight_decay = static_cast<float>(config.get_double("optimizer.weight_decay", c.weight_decay, 0.0, 1.0));
-  c.schedule = config.get_string("optimizer.schedule", c.schedule, {"constant", "cosine"});
+  c.weight_decay = static_cast<float>(
+      config.get_double("optimizer.weight_decay", c.optimizer == "adamw" ? 0.01 : c.weight_decay, 0.0, 1.0));
+  c.beta1 = static_cast<float>(config.get_double("optimizer.beta1", c.beta1, 0.0, 0.999999));
+  c.beta2 = static_cast<float>(config.get_double("optimizer.beta2", c.beta2, 0.0, 0.999999999));
+  c.eps = static_cast<float>(config.get_double("optimizer.eps", c.eps, 1e-30, 1.0));
+  c.schedule = config.get_string("optimizer.schedule", c.schedule, {"constant", "cosine", "linear"});
+  c.warmup_steps = config.get_int("optimizer.warmup_steps", c.warmup_steps, 0, INT64_MAX);
+  c.clip_norm = config.get_double("optimizer.clip_norm", c.clip_norm, 0.0, 1e30);
 
   c.train_dir = config.get_path("data.train_dir", "");
   c.test_dir = config.get_path("data.test_dir", "");

@@ -23,10 +23,14 @@ struct TrainConfig {
   int64_t accumulate = 1;  // micro-batches per optimizer step; gradients are communicated after the last
   int64_t max_nonfinite_steps = 5;  // steps in a row with NaN/Inf gradients (each skipped) before the job stops
   // [optimizer]
+  std::string optimizer = "sgd";  // or "adamw"
   float lr = 0.05f;
-  float momentum = 0.9f;
-  float weight_decay = 0.0f;
-  std::string schedule = "constant";  // or "cosine": lr * (1 + cos(pi * step / steps)) / 2
+  float momentum = 0.9f;       // sgd
+  float weight_decay = 0.0f;   // sgd: L2 added to the gradient; adamw: decoupled (default 0.01)
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;  // adamw
+  std::string schedule = "constant";  // "cosine": lr * (1 + cos(pi * t)) / 2; "linear": lr * (1 - t), t from 0 to 1
+  int64_t warmup_steps = 0;    // linear warmup from lr / warmup to lr before the schedule
+  double clip_norm = 0;        // > 0: the summed gradients are scaled to at most this L2 norm
   // [data]
   std::string train_dir;
   std::string test_dir;

@@ -1,13 +1,16 @@
 #include "core/trainer.h"
 
 #include <chrono>
+#include <cmath>
 
 #include "comm/consistency.h"
 #include "core/base/environment.h"
 #include "core/base/logging.h"
 #include "core/base/termination.h"
 #include "core/gpu_binding.h"
+#include "core/adamw.h"
 #include "core/models.h"
+#include "core/sgd.h"
 #include "kernels/kernels.h"
 
 namespace rt {
@@ -81,8 +84,14 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   Span<float> parameters = on_host(model_->parameters(), host_parameters_);
   comm_.broadcast(parameters, 0);
   upload(device, parameters.data(), model_->parameters().data(), parameters.size() * sizeof(float));
-  optimizer_ = std::make_unique<Sgd>(model_->parameters(), model_->gradients(),
-                                     SgdOptions{config_.lr, config_.momentum, config_.weight_decay}, config_.device);
+  if (config_.optimizer == "adamw") {
+    optimizer_ = std::make_unique<AdamW>(
+        model_->parameters(), model_->gradients(),
+        AdamWOptions{config_.lr, config_.beta1, config_.beta2, config_.eps, config_.weight_decay}, config_.device);
+  } else {
+    optimizer_ = std::make_unique<Sgd>(model_->parameters(), model_->gradients(),
+                                       SgdOptions{config_.lr, config_.momentum, config_.weight_decay}, config_.device);
+  }
   loss_counter_ = Tensor::zeros({1}, DType::kFloat64, device);
   correct_counter_ = Tensor::zeros({1}, DType::kInt64, device);
   GradientSyncOptions sync_options;
@@ -142,6 +151,17 @@ std::string Trainer::gradient_transport() const {
   return config_.hierarchical ? "mpi-hierarchical" : comm_.backend();
 }
 
+void Trainer::clip_gradients() {
+  // After the all-reduce every rank holds the same sums, and the norm is summed in a fixed order,
+  // so every rank scales alike.
+  Span<float> gradients = model_->gradients();
+  const int64_t count = static_cast<int64_t>(gradients.size());
+  const double norm = std::sqrt(kernels::sum_of_squares(config_.device, gradients.data(), count));
+  if (norm > config_.clip_norm) {
+    kernels::scale(config_.device, gradients.data(), count, static_cast<float>(config_.clip_norm / norm));
+  }
+}
+
 bool Trainer::synchronize_gradients() {
   if (sync_) return sync_->wait();
   if (device_sync_) device_sync_->wait();
@@ -194,7 +214,7 @@ std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums) {
   std::string path;
   if (comm_.rank() == 0) {
     Span<float> parameters = on_host(model_->parameters(), host_parameters_);
-    Span<float> velocity = on_host(optimizer_->velocity(), host_velocity_);
+    Span<float> velocity = on_host(optimizer_->state(), host_velocity_);
     path = checkpoints_->save(state, Span<const float>(parameters.data(), parameters.size()),
                               Span<const float>(velocity.data(), velocity.size()));
   }
@@ -281,8 +301,9 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
     metrics.communication_seconds += seconds_since(comm_start);
     if (finite) {
       TimelineScope scope(&timeline_, TimelineLane::kCompute, "optimizer");
-      optimizer_->set_lr(scheduled_lr(config_.schedule, config_.lr, state_.step, total_steps));
-      optimizer_->step();
+      if (config_.clip_norm > 0) clip_gradients();
+      optimizer_->set_lr(scheduled_lr(config_.schedule, config_.lr, state_.step, total_steps, config_.warmup_steps));
+      optimizer_->step(state_.step - state_.skipped_steps + 1);
       state_.consecutive_nonfinite = 0;
     } else {
       // Every rank sees the same summed gradients, so every rank skips this step alike.
@@ -365,7 +386,7 @@ void Trainer::restore() {
   comm_.broadcast(Span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()), 0);
   state_ = parse_state(text, "the checkpoint state from rank 0");
   Span<float> parameters = on_host(model_->parameters(), host_parameters_);
-  Span<float> velocity = on_host(optimizer_->velocity(), host_velocity_);
+  Span<float> velocity = on_host(optimizer_->state(), host_velocity_);
   int64_t sizes[2] = {0, 0};
   if (comm_.rank() == 0) {
     sizes[0] = static_cast<int64_t>(checkpoint->parameters.size());
@@ -382,7 +403,7 @@ void Trainer::restore() {
   comm_.broadcast(parameters, 0);
   comm_.broadcast(velocity, 0);
   upload(config_.device, parameters.data(), model_->parameters().data(), parameters.size() * sizeof(float));
-  upload(config_.device, velocity.data(), optimizer_->velocity().data(), velocity.size() * sizeof(float));
+  upload(config_.device, velocity.data(), optimizer_->state().data(), velocity.size() * sizeof(float));
   RT_CHECK(state_.step_in_epoch <= steps_per_epoch_ && state_.epoch <= config_.epochs,
            "the checkpoint is at epoch {} step {}, outside this run of {} epochs of {} steps", state_.epoch + 1,
            state_.step_in_epoch, config_.epochs, steps_per_epoch_);

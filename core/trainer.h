@@ -30,7 +30,7 @@
 #include "core/device_batches.h"
 #include "core/metrics_log.h"
 #include "core/model.h"
-#include "core/sgd.h"
+#include "core/optimizer.h"
 #include "core/train_config.h"
 #include "data/loader.h"
 #include "kernels/cuda/stream.h"
@@ -66,6 +66,8 @@ class Trainer {
   void set_up_gpu_sync(const GradientSyncOptions& options);
   // Sums the gradients across the ranks; false when they hold NaN or infinity.
   bool synchronize_gradients();
+  // Scales the summed gradients to L2 norm optimizer.clip_norm when they exceed it.
+  void clip_gradients();
   // The loss sum and correct count accumulated on the model's device since the last call, reset.
   void take_counters(double& loss, double& correct);
   // A host view of a span of the model's device memory (the span itself on the CPU).
@@ -87,7 +89,7 @@ class Trainer {
   std::unique_ptr<DeviceBatches> train_batches_;
   std::unique_ptr<DeviceBatches> test_batches_;
   std::unique_ptr<Model> model_;
-  std::unique_ptr<Sgd> optimizer_;
+  std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<GradientSynchronizer> sync_;  // CPU gradients
   std::unique_ptr<NcclCommunicator> nccl_;
   std::unique_ptr<DeviceGradientSynchronizer> device_sync_;  // GPU gradients, more than one rank

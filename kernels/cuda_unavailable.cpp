@@ -53,6 +53,11 @@ void softmax_cross_entropy(const float*, const int32_t*, int64_t, int64_t, float
 }
 void count_correct(const float*, const int32_t*, int64_t, int64_t, int64_t*) { unavailable("kernel count_correct"); }
 void sgd_momentum(float*, const float*, float*, int64_t, float, float, float) { unavailable("kernel sgd_momentum"); }
+void adamw(float*, const float*, float*, float*, int64_t, float, float, float, float, float, int64_t) {
+  unavailable("kernel adamw");
+}
+double sum_of_squares(const float*, int64_t) { unavailable("kernel sum_of_squares"); }
+void scale(float*, int64_t, float) { unavailable("kernel scale"); }
 void im2col(const ConvGeometry&, const float*, int64_t, float*) { unavailable("kernel im2col"); }
 void col2im(const ConvGeometry&, const float*, int64_t, float*) { unavailable("kernel col2im"); }
 void swap_leading_axes(const float*, int64_t, int64_t, int64_t, float*) { unavailable("kernel swap_leading_axes"); }

@@ -101,6 +101,22 @@ void max_pool_backward(Device device, const float* dy, const int32_t* argmax, in
   cuda::max_pool_backward(dy, argmax, rows, channels, height, width, window, dx);
 }
 
+void adamw(Device device, float* params, const float* grads, float* m, float* v, int64_t count, float lr, float beta1,
+           float beta2, float eps, float weight_decay, int64_t step) {
+  if (device == Device::kCpu) return cpu::adamw(params, grads, m, v, count, lr, beta1, beta2, eps, weight_decay, step);
+  cuda::adamw(params, grads, m, v, count, lr, beta1, beta2, eps, weight_decay, step);
+}
+
+double sum_of_squares(Device device, const float* values, int64_t count) {
+  if (device == Device::kCpu) return cpu::sum_of_squares(values, count);
+  return cuda::sum_of_squares(values, count);
+}
+
+void scale(Device device, float* values, int64_t count, float factor) {
+  if (device == Device::kCpu) return cpu::scale(values, count, factor);
+  cuda::scale(values, count, factor);
+}
+
 void set_cpu_threads(int threads) { cpu::set_threads(threads); }
 
 }  // namespace rt::kernels

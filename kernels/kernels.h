@@ -49,6 +49,17 @@ void count_correct(Device device, const float* logits, const int32_t* labels, in
 void sgd_momentum(Device device, float* params, const float* grads, float* velocity, int64_t count,
                   float lr, float momentum, float weight_decay);
 
+// AdamW (PyTorch's form, decoupled weight decay), one pass over the arena; `step` counts from 1:
+// p -= lr*wd*p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+// p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps).
+void adamw(Device device, float* params, const float* grads, float* m, float* v, int64_t count, float lr,
+           float beta1, float beta2, float eps, float weight_decay, int64_t step);
+
+// The sum of the squares of the values, accumulated in double (waits for the device's result).
+double sum_of_squares(Device device, const float* values, int64_t count);
+// values *= factor.
+void scale(Device device, float* values, int64_t count, float factor);
+
 // Convolution as matrix products over 2-D images. Images come sample-major, [rows, channels,
 // height, width] (NCHW), or channel-major, [channels, rows, height, width]: a convolution's product
 // W x columns comes out channel-major, and the layers between convolutions keep it so (no

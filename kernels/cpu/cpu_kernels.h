@@ -33,6 +33,10 @@ void max_pool_forward(const float* x, int64_t rows, int64_t channels, int64_t he
                       float* y, int32_t* argmax);
 void max_pool_backward(const float* dy, const int32_t* argmax, int64_t rows, int64_t channels, int64_t height,
                        int64_t width, int64_t window, float* dx);
+void adamw(float* params, const float* grads, float* m, float* v, int64_t count, float lr, float beta1, float beta2,
+           float eps, float weight_decay, int64_t step);
+double sum_of_squares(const float* values, int64_t count);
+void scale(float* values, int64_t count, float factor);
 void set_threads(int threads);
 
 }  // namespace rt::kernels::cpu

@@ -72,6 +72,10 @@ void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t r
 void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t classes, int64_t* correct);
 void sgd_momentum(float* params, const float* grads, float* velocity, int64_t count, float lr, float momentum,
                   float weight_decay);
+void adamw(float* params, const float* grads, float* m, float* v, int64_t count, float lr, float beta1, float beta2,
+           float eps, float weight_decay, int64_t step);
+double sum_of_squares(const float* values, int64_t count);
+void scale(float* values, int64_t count, float factor);
 void im2col(const ConvGeometry& g, const float* x, int64_t rows, float* cols);
 void col2im(const ConvGeometry& g, const float* cols, int64_t rows, float* dx);
 void swap_leading_axes(const float* x, int64_t a, int64_t b, int64_t c, float* y);

@@ -108,6 +108,49 @@ TEST_F(TrainingTest, ACnnLearnsImagesAndRanksEndBitwiseIdentical) {
   comm_->barrier();  // rank 0 removes the images only when every rank is done with them
 }
 
+TEST_F(TrainingTest, AdamWWithWarmupLinearDecayAndClippingLearnsWithRanksBitwiseIdentical) {
+  TrainConfig c = config();
+  c.optimizer = "adamw";
+  c.lr = 0.01f;
+  c.weight_decay = 0.01f;
+  c.schedule = "linear";
+  c.warmup_steps = 10;
+  c.clip_norm = 1.0;
+  Trainer trainer(c, *comm_);
+  TrainingResult result = trainer.run();
+  ASSERT_EQ(result.epochs.size(), 3u);
+  EXPECT_LT(result.epochs.back().train_loss, 0.5 * result.epochs.front().train_loss);
+  EXPECT_GT(result.epochs.back().test_accuracy, 0.9);
+  std::vector<float> params = trainer.parameters_on_host();
+  std::vector<float> all(params.size() * comm_->size());
+  comm_->all_gather(Span<const float>(params.data(), params.size()), Span<float>(all));
+  for (int r = 1; r < comm_->size(); ++r) {
+    EXPECT_EQ(std::memcmp(all.data(), all.data() + r * params.size(), params.size() * sizeof(float)), 0)
+        << "rank " << r << " differs from rank 0";
+  }
+}
+
+TEST_F(TrainingTest, ClippingBoundsEveryStepsUpdate) {
+  // Plain SGD without momentum: each step moves the parameters by lr x the clipped gradient, so
+  // after S steps they have moved by at most S x lr x clip_norm in L2.
+  TrainConfig c = config();
+  c.epochs = 1;
+  c.momentum = 0.0f;
+  c.lr = 0.1f;
+  c.schedule = "constant";
+  c.clip_norm = 1e-3;
+  Trainer trainer(c, *comm_);
+  std::vector<float> before = trainer.parameters_on_host();
+  TrainingResult result = trainer.run();
+  std::vector<float> after = trainer.parameters_on_host();
+  double moved = 0;
+  for (size_t i = 0; i < before.size(); ++i) moved += std::pow(static_cast<double>(after[i]) - before[i], 2);
+  moved = std::sqrt(moved);
+  const double steps = static_cast<double>(result.epochs.back().steps);
+  EXPECT_GT(moved, 0.0);
+  EXPECT_LE(moved, steps * 0.1 * 1e-3 * (1 + 1e-4)) << "after " << steps << " steps";
+}
+
 TEST_F(TrainingTest, TheSameSeedTrainsTheSameModel) {
   TrainingResult first = Trainer(config(), *comm_).run();
   TrainingResult second = Trainer(config(), *comm_).run();

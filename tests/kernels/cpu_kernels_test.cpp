@@ -203,6 +203,42 @@ TEST(SgdMomentum, MatchesPyTorchFormulaOverSeveralSteps) {
   expect_close(velocity, v_ref, 1e-6);
 }
 
+TEST(AdamW, MatchesPyTorchFormulaOverSeveralSteps) {
+  const int64_t n = 1031;
+  std::vector<float> params = random_values(n, 15), m(n, 0.0f), v(n, 0.0f);
+  std::vector<double> p_ref(params.begin(), params.end()), m_ref(n, 0.0), v_ref(n, 0.0);
+  const float lr = 0.01f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, wd = 0.1f;
+  for (int step = 1; step <= 4; ++step) {
+    std::vector<float> grads = random_values(n, 200 + step);
+    adamw(kCpu, params.data(), grads.data(), m.data(), v.data(), n, lr, beta1, beta2, eps, wd, step);
+    for (int64_t i = 0; i < n; ++i) {
+      p_ref[i] *= 1.0 - lr * wd;
+      m_ref[i] = beta1 * m_ref[i] + (1 - beta1) * grads[i];
+      v_ref[i] = beta2 * v_ref[i] + (1 - beta2) * static_cast<double>(grads[i]) * grads[i];
+      double m_hat = m_ref[i] / (1 - std::pow(beta1, step)), v_hat = v_ref[i] / (1 - std::pow(beta2, step));
+      p_ref[i] -= lr * m_hat / (std::sqrt(v_hat) + eps);
+    }
+  }
+  expect_close(params, p_ref, 1e-5);
+  expect_close(m, m_ref, 1e-6);
+  expect_close(v, v_ref, 1e-6);
+}
+
+TEST(SumOfSquares, MatchesDoubleReferenceAndDoesNotDependOnTheThreadCount) {
+  const int64_t n = 300'007;  // several fixed chunks, the last one short
+  std::vector<float> values = random_values(n, 16);
+  double expected = 0;
+  for (float x : values) expected += static_cast<double>(x) * x;
+  set_cpu_threads(1);
+  const double one = sum_of_squares(kCpu, values.data(), n);
+  set_cpu_threads(2);
+  const double two = sum_of_squares(kCpu, values.data(), n);
+  EXPECT_NEAR(one, expected, 1e-9 * expected);
+  EXPECT_EQ(one, two) << "every rank must get bitwise the same norm, whatever its thread count";
+  scale(kCpu, values.data(), n, 0.5f);
+  EXPECT_NEAR(sum_of_squares(kCpu, values.data(), n), 0.25 * expected, 1e-9 * expected);
+}
+
 TEST(Dispatch, CudaWithoutADeviceIsAClearError) {
   if (cuda::device_count() > 0) GTEST_SKIP() << "a GPU is present: tests/kernels/cuda_kernels_test.cpp covers it";
   // No GPU (or no CUDA in the build): asking for device memory fails with an error, not a crash.

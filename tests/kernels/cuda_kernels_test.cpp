@@ -206,6 +206,29 @@ TEST_F(CudaKernelTest, MaxPoolingMatchesTheCpu) {
   expect_close(ddx.download(), dx, 0.0);
 }
 
+TEST_F(CudaKernelTest, AdamWAndTheGradientNormMatchTheCpu) {
+  const int64_t n = 100'003;
+  std::vector<float> params = random(n), m(n, 0.0f), v(n, 0.0f);
+  DeviceBuffer<float> dp(params), dm(m), dv(v);
+  for (int step = 1; step <= 3; ++step) {
+    std::vector<float> grads = random(n);
+    DeviceBuffer<float> dg(grads);
+    cpu::adamw(params.data(), grads.data(), m.data(), v.data(), n, 0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, step);
+    cuda::adamw(dp.data(), dg.data(), dm.data(), dv.data(), n, 0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, step);
+  }
+  expect_close(dp.download(), params, 1e-5);
+  expect_close(dm.download(), m, 1e-6);
+  expect_close(dv.download(), v, 1e-6);
+
+  const double expected = cpu::sum_of_squares(params.data(), n);
+  const double first = cuda::sum_of_squares(dp.data(), n), second = cuda::sum_of_squares(dp.data(), n);
+  EXPECT_NEAR(first, expected, 1e-9 * expected);
+  EXPECT_EQ(first, second) << "the GPU's norm must be deterministic";
+  cuda::scale(dp.data(), n, 0.5f);
+  cpu::scale(params.data(), n, 0.5f);
+  expect_close(dp.download(), params, 0.0);
+}
+
 TEST_F(CudaKernelTest, BytesToFloatMatchesTheCpuBitwise) {
   const int64_t count = 100'001;
   std::vector<uint8_t> bytes(count);
