@@ -239,7 +239,9 @@ TrainConfig small_config(const std::string& data) {
   return c;
 }
 
-TEST_F(CudaCoreTest, TrainingOnTheGpuTracksTrainingOnTheCpu) {
+class GpuTrainingTracksCpu : public CudaCoreTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(GpuTrainingTracksCpu, AfterTenStepsTheParametersAgree) {
   testing::TempDir dir;
   testing::write_cluster_shards(dir.path() + "/train", 320, 3, 12, 4, 11, 1);  // 10 steps
   testing::write_cluster_shards(dir.path() + "/test", 100, 1, 12, 4, 11, 2);
@@ -249,6 +251,14 @@ TEST_F(CudaCoreTest, TrainingOnTheGpuTracksTrainingOnTheCpu) {
   for (Device device : {Device::kCpu, Device::kCuda}) {
     TrainConfig config = small_config(dir.path());
     config.device = device;
+    if (GetParam() == "adamw") {  // AdamW with warmup, linear decay and gradient clipping
+      config.optimizer = "adamw";
+      config.lr = 0.01f;
+      config.weight_decay = 0.01f;
+      config.schedule = "linear";
+      config.warmup_steps = 3;
+      config.clip_norm = 0.5;
+    }
     Trainer trainer(config, *comm);
     results.push_back(trainer.run());
     parameters.push_back(trainer.parameters_on_host());
@@ -262,6 +272,8 @@ TEST_F(CudaCoreTest, TrainingOnTheGpuTracksTrainingOnTheCpu) {
   EXPECT_NEAR(results[1].epochs.back().train_loss, results[0].epochs.back().train_loss, 1e-4);
   EXPECT_NEAR(results[1].epochs.back().test_accuracy, results[0].epochs.back().test_accuracy, 0.011);
 }
+
+INSTANTIATE_TEST_SUITE_P(Optimizers, GpuTrainingTracksCpu, ::testing::Values("sgd", "adamw"));
 
 TEST_F(CudaCoreTest, Tf32TrainingStaysCloseToFp32) {
   testing::TempDir dir;
