@@ -1,5 +1,6 @@
 #include "data/shard_converter.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -12,41 +13,53 @@
 namespace rt {
 
 std::vector<std::string> convert_idx_to_shards(const ShardConversion& conversion) {
-  IdxArray images = read_idx_file(conversion.images);
-  IdxArray labels = read_idx_file(conversion.labels);
-  RT_CHECK(images.shape.size() == 3, "{}: expected images [count, rows, cols], got {} dimensions", conversion.images,
-           images.shape.size());
-  RT_CHECK(labels.shape.size() == 1, "{}: expected labels [count], got {} dimensions", conversion.labels,
-           labels.shape.size());
-  int64_t count = images.shape[0];
-  RT_CHECK(labels.shape[0] == count, "{} holds {} images but {} holds {} labels", conversion.images, count,
-           conversion.labels, labels.shape[0]);
-  RT_CHECK(conversion.shards >= 1 && conversion.shards <= count, "cannot cut {} samples into {} shards", count,
+  IdxStream images(conversion.images);
+  IdxStream labels(conversion.labels);
+  RT_CHECK(images.shape().size() == 3, "{}: expected images [count, rows, cols], got {} dimensions", conversion.images,
+           images.shape().size());
+  RT_CHECK(labels.shape().size() == 1, "{}: expected labels [count], got {} dimensions", conversion.labels,
+           labels.shape().size());
+  const int64_t count = images.shape()[0];
+  RT_CHECK(labels.shape()[0] == count, "{} holds {} images but {} holds {} labels", conversion.images, count,
+           conversion.labels, labels.shape()[0]);
+  RT_CHECK(count >= 1, "{} holds no images", conversion.images);
+  RT_CHECK(conversion.shards >= 0 && conversion.shards <= count, "cannot cut {} samples into {} shards", count,
            conversion.shards);
+  RT_CHECK(conversion.shards > 0 || conversion.target_bytes > 0, "a shard's target size must be positive, not {}",
+           conversion.target_bytes);
+  const int64_t sample_bytes = images.item_bytes();
+  const int64_t shards = conversion.shards > 0
+                             ? conversion.shards
+                             : (count + std::max<int64_t>(1, conversion.target_bytes / sample_bytes) - 1) /
+                                   std::max<int64_t>(1, conversion.target_bytes / sample_bytes);
 
   std::error_code error;
   std::filesystem::create_directories(conversion.output_dir, error);
   RT_CHECK(!error, "cannot create {}: {}", conversion.output_dir, error.message());
 
-  int64_t feature_size = images.shape[1] * images.shape[2];
-  std::vector<int32_t> all_labels(labels.values.begin(), labels.values.end());
+  // One shard's samples at a time (the largest shard's worth of memory, reused).
+  const int64_t base = count / shards, extra = count % shards;
+  std::vector<uint8_t> features(static_cast<size_t>((base + (extra > 0 ? 1 : 0)) * sample_bytes));
+  std::vector<uint8_t> label_bytes(static_cast<size_t>(base + (extra > 0 ? 1 : 0)));
+  std::vector<int32_t> shard_labels(label_bytes.size());
   std::vector<std::string> paths;
   nlohmann::json manifest = {{"format", "ringtrain-shard"}, {"format_version", 1}, {"shards", nlohmann::json::array()}};
-  int64_t base = count / conversion.shards, extra = count % conversion.shards, first = 0;
-  for (int64_t s = 0; s < conversion.shards; ++s) {
+  for (int64_t s = 0; s < shards; ++s) {
     ShardInfo info;
     info.path = fmt::format("{}/{}-{:05d}.h5", conversion.output_dir, conversion.name, s);
     info.samples = base + (s < extra ? 1 : 0);
-    info.feature_shape = {images.shape[1], images.shape[2]};
+    info.feature_shape = {images.shape()[1], images.shape()[2]};
     info.classes = conversion.classes;
     info.feature_dtype = DType::kUInt8;
     info.feature_scale = 1.0 / 255.0;
-    write_shard(info, images.values.data() + first * feature_size, all_labels.data() + first);
+    images.read(info.samples, features.data());
+    labels.read(info.samples, label_bytes.data());
+    std::copy(label_bytes.begin(), label_bytes.begin() + info.samples, shard_labels.begin());
+    write_shard(info, features.data(), shard_labels.data());
     paths.push_back(info.path);
     manifest["shards"].push_back({{"file", std::filesystem::path(info.path).filename().string()},
                                   {"bytes", std::filesystem::file_size(info.path)},
                                   {"samples", info.samples}});
-    first += info.samples;
   }
   manifest["total_samples"] = count;
   std::string manifest_path = fmt::format("{}/{}-manifest.json", conversion.output_dir, conversion.name);

@@ -1,4 +1,5 @@
-// Converts an IDX image/label pair (MNIST, Fashion-MNIST) into shards of near-equal size.
+// Converts an IDX image/label pair (MNIST, Fashion-MNIST) into shards, streaming: the input is
+// read one shard at a time, so a data set of any size needs the memory of one shard only.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,8 @@ struct ShardConversion {
   std::string labels;      // IDX file of labels [count], uint8
   std::string output_dir;  // created if missing
   std::string name;        // shards are written as NAME-00000.h5 ...
-  int64_t shards = 1;
+  int64_t shards = 0;          // this many shards of near-equal size; 0: cut by target_bytes
+  int64_t target_bytes = int64_t{128} << 20;  // with shards = 0: each shard about this size (its features)
   int64_t classes = 10;
 };
 

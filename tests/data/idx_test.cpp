@@ -61,6 +61,19 @@ TEST(IdxFile, ShortFileAndBadMagicAreNamed) {
   EXPECT_THROW(read_idx_file(dir.file("absent.gz")), Error);
 }
 
+ShardConversion conversion(const testing::TempDir& dir, const std::string& name, int64_t shards, int64_t classes,
+                           int64_t target_bytes = 0) {
+  ShardConversion c;
+  c.images = dir.file("img.gz");
+  c.labels = dir.file("lab.gz");
+  c.output_dir = dir.file("out");
+  c.name = name;
+  c.shards = shards;
+  c.target_bytes = target_bytes;
+  c.classes = classes;
+  return c;
+}
+
 TEST(ShardConverter, CutsIdxIntoNearEqualShardsThatReadBack) {
   testing::TempDir dir;
   std::vector<uint8_t> images = idx_header(3, {10, 2, 2}), labels = idx_header(1, {10});
@@ -68,8 +81,7 @@ TEST(ShardConverter, CutsIdxIntoNearEqualShardsThatReadBack) {
   for (int i = 0; i < 10; ++i) labels.push_back(static_cast<uint8_t>(i % 3));
   write_gz(dir.file("img.gz"), images);
   write_gz(dir.file("lab.gz"), labels);
-  std::vector<std::string> paths =
-      convert_idx_to_shards({dir.file("img.gz"), dir.file("lab.gz"), dir.file("out"), "train", 3, 3});
+  std::vector<std::string> paths = convert_idx_to_shards(conversion(dir, "train", 3, 3));
   ASSERT_EQ(paths.size(), 3u);
   ShardIndex index(dir.file("out"));
   EXPECT_EQ(index.shard_sizes(), (std::vector<int64_t>{4, 3, 3}));
@@ -97,7 +109,38 @@ TEST(ShardConverter, MismatchedCountsAreAnError) {
   labels.insert(labels.end(), {0, 1, 2});
   write_gz(dir.file("img.gz"), images);
   write_gz(dir.file("lab.gz"), labels);
-  EXPECT_THROW(convert_idx_to_shards({dir.file("img.gz"), dir.file("lab.gz"), dir.file("out"), "t", 1, 10}), Error);
+  EXPECT_THROW(convert_idx_to_shards(conversion(dir, "t", 1, 10)), Error);
+}
+
+TEST(ShardConverter, WithATargetSizeStreamsShardsOfAboutThatSizeInOrder) {
+  testing::TempDir dir;
+  const int64_t count = 1000, pixels = 28 * 28;  // 784 bytes a sample
+  std::vector<uint8_t> images = idx_header(3, {count, 28, 28}), labels = idx_header(1, {count});
+  for (int64_t i = 0; i < count; ++i) {
+    for (int64_t p = 0; p < pixels; ++p) images.push_back(static_cast<uint8_t>((i + p) % 251));
+    labels.push_back(static_cast<uint8_t>(i % 10));
+  }
+  write_gz(dir.file("img.gz"), images);
+  write_gz(dir.file("lab.gz"), labels);
+  // 100 KiB holds 130 samples, so ceil(1000 / 130) = 8 shards, cut evenly: 125 samples each.
+  std::vector<std::string> paths = convert_idx_to_shards(conversion(dir, "big", 0, 10, 100 * 1024));
+  ASSERT_EQ(paths.size(), 8u);
+  ShardIndex index(dir.file("out"));
+  EXPECT_EQ(index.total_samples(), count);
+  for (int64_t size : index.shard_sizes()) EXPECT_EQ(size, 125);
+  // Every sample in its place: shard s holds samples 125 s ...
+  std::vector<uint8_t> features(static_cast<size_t>(125 * pixels));
+  std::vector<int32_t> shard_labels(125);
+  for (size_t s = 0; s < paths.size(); ++s) {
+    ShardReader reader(paths[s]);
+    reader.read(0, 125, features.data(), shard_labels.data());
+    for (int64_t i = 0; i < 125; ++i) {
+      const int64_t sample = static_cast<int64_t>(s) * 125 + i;
+      ASSERT_EQ(shard_labels[static_cast<size_t>(i)], sample % 10) << "shard " << s;
+      ASSERT_EQ(features[static_cast<size_t>(i * pixels + 5)], (sample + 5) % 251) << "shard " << s;
+    }
+  }
+  EXPECT_THROW(convert_idx_to_shards(conversion(dir, "bad", 0, 10, 0)), Error);
 }
 
 }  // namespace
