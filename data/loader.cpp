@@ -111,6 +111,19 @@ const Batch* Loader::next() {
   return nullptr;
 }
 
+int64_t Loader::buffer_bytes() const {
+  int64_t bytes = 0;
+  for (int w = 0; w < 2; ++w) {
+    bytes += static_cast<int64_t>(window_features_[w].size() + window_labels_[w].size() * sizeof(int32_t));
+  }
+  bytes += static_cast<int64_t>(window_order_.size() * sizeof(uint32_t));
+  for (const auto& slot : slots_) {
+    bytes += static_cast<int64_t>(slot->features.size() * sizeof(float) + slot->stored.size() +
+                                  slot->labels.size() * sizeof(int32_t));
+  }
+  return bytes;
+}
+
 Loader::Slot* Loader::take_free_slot() {
   std::unique_lock<std::mutex> lock(mutex_);
   changed_.wait(lock, [this] { return !free_.empty() || stopping_; });

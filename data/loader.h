@@ -63,6 +63,9 @@ class Loader {
   const LoaderOptions& options() const { return options_; }
   // Batches of this rank in one epoch; in training the same on every rank.
   int64_t batches_per_epoch() const { return batches_per_epoch_; }
+  // The memory of its buffers: two shuffle windows and the batch slots. Nothing else grows with
+  // the data: shards are read window by window and closed when done.
+  int64_t buffer_bytes() const;
   // Starts reading `epoch` (a running epoch is abandoned), from its batch `first_batch`: the
   // batches before it are skipped without reading their windows, and the rest come exactly as in
   // an uninterrupted epoch (a resumed run sees the samples an uninterrupted one would).

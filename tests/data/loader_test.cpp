@@ -1,10 +1,13 @@
 // The loader over shards of unequal sizes: every rank gets the same number of batches, the
 // ranks' samples are disjoint and make up the epoch, the order follows the seed, features stay
-// with their labels, and a reading error reaches the caller naming the file.
+// with their labels, a reading error reaches the caller naming the file, and an epoch over shards
+// far larger than the loader's buffers stays within them.
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <set>
 
 #include "core/base/check.h"
@@ -214,6 +217,45 @@ TEST(LoaderStoredFeatures, HandsOutTheStoredBytesOfUint8ShardsAndFloatsOtherwise
   ASSERT_NE(batch, nullptr);
   EXPECT_NE(batch->features, nullptr);
   EXPECT_EQ(batch->stored, nullptr);
+}
+
+}  // namespace
+}  // namespace rt
+
+namespace rt {
+namespace {
+
+int64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+TEST(LoaderMemory, AnEpochOverShardsFarLargerThanTheBudgetStaysWithinTheBudget) {
+  testing::TempDir dir;
+  // 48 MB of uint8 images in 6 shards; a shuffle window of 1,000 samples (2 windows: 4.8 MB).
+  testing::write_cluster_shards(dir.path(), 20000, 6, 2400, 10, 3, 4, {3, 40, 20});
+  LoaderOptions options = training(0, 1, 64, 5, 1000);
+  options.stored_features = true;
+  Loader loader(ShardIndex(dir.path()), options);
+  const int64_t data_bytes = 20000 * 2400;
+  EXPECT_LT(loader.buffer_bytes(), data_bytes / 8);
+  const int64_t before = resident_bytes();
+  int64_t peak = before;
+  loader.start_epoch(0);
+  int64_t samples = 0;
+  while (const Batch* batch = loader.next()) {
+    samples += batch->rows;
+    if (samples % 3200 == 0) peak = std::max(peak, resident_bytes());
+  }
+  peak = std::max(peak, resident_bytes());
+  EXPECT_EQ(samples, 20000 / 64 * 64);
+  // The buffers were allocated (not touched) before; what an epoch adds is at most them, plus
+  // HDF5's chunk cache and the reading threads' stacks (16 MB of slack), far below the data.
+  EXPECT_LT(peak - before, loader.buffer_bytes() + (int64_t{16} << 20))
+      << "an epoch over " << data_bytes / 1000000 << " MB of shards grew the process by " << (peak - before) / 1000000
+      << " MB";
 }
 
 }  // namespace
