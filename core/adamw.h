@@ -18,7 +18,7 @@ struct AdamWOptions {
 class AdamW final : public Optimizer {
  public:
   AdamW(Span<float> parameters, Span<float> gradients, AdamWOptions options, Device device = Device::kCpu);
-  void step(int64_t number) override;
+  void step(int64_t number, const uint32_t* skip_if_set = nullptr) override;
   void set_lr(float lr) override { options_.lr = lr; }
   Span<float> state() override { return Span<float>(moments_.data<float>(), 2 * parameters_.size()); }
 

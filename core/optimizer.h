@@ -14,8 +14,9 @@ class Optimizer {
  public:
   virtual ~Optimizer() = default;
   // One update; `number` counts the updates applied so far, this one included, from 1 (AdamW's
-  // bias correction depends on it).
-  virtual void step(int64_t number) = 0;
+  // bias correction depends on it). On CUDA, `skip_if_set` (device memory) drops the update when
+  // non-zero (kernels.h).
+  virtual void step(int64_t number, const uint32_t* skip_if_set = nullptr) = 0;
   // The learning rate of the following steps (a schedule sets it before each step).
   virtual void set_lr(float lr) = 0;
   // The state arena: SGD's momentum; AdamW's first moments, then its second moments.

@@ -13,10 +13,10 @@ Sgd::Sgd(Span<float> parameters, Span<float> gradients, SgdOptions options, Devi
   velocity_ = Tensor::zeros({static_cast<int64_t>(parameters.size())}, DType::kFloat32, device);
 }
 
-void Sgd::step(int64_t) {
+void Sgd::step(int64_t, const uint32_t* skip_if_set) {
   kernels::sgd_momentum(device_, parameters_.data(), gradients_.data(), velocity_.data<float>(),
                         static_cast<int64_t>(parameters_.size()), options_.lr, options_.momentum,
-                        options_.weight_decay);
+                        options_.weight_decay, skip_if_set);
 }
 
 }  // namespace rt

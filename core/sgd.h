@@ -19,7 +19,7 @@ struct SgdOptions {
 class Sgd final : public Optimizer {
  public:
   Sgd(Span<float> parameters, Span<float> gradients, SgdOptions options, Device device = Device::kCpu);
-  void step(int64_t number = 0) override;  // the number does not matter to SGD
+  void step(int64_t number = 0, const uint32_t* skip_if_set = nullptr) override;  // SGD ignores the number
   void set_lr(float lr) override { options_.lr = lr; }
   Span<float> state() override { return velocity(); }
   const SgdOptions& options() const { return options_; }

@@ -32,6 +32,9 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
     compute_stream_ = std::make_unique<kernels::cuda::Stream>();
     compute_scope_ = std::make_unique<kernels::cuda::StreamScope>(compute_stream_->handle());
     kernels::cuda::set_tf32(config_.precision == "tf32");
+    nonfinite_device_ = kernels::cuda::DeviceBuffer<uint32_t>(1);
+    nonfinite_host_ = kernels::cuda::PinnedBuffer<uint32_t>(2);
+    nonfinite_copied_.resize(2);
   } else {
     RT_CHECK(config_.precision == "fp32", "runtime.precision = \"{}\" applies to runtime.device = \"cuda\" only",
              config_.precision);
@@ -162,12 +165,50 @@ void Trainer::clip_gradients() {
   }
 }
 
-bool Trainer::synchronize_gradients() {
-  if (sync_) return sync_->wait();
-  if (device_sync_) device_sync_->wait();
-  // Every rank holds the same sums, so every rank reaches the same answer.
+void Trainer::account_step(int64_t step, bool finite) {
+  if (finite) {
+    state_.consecutive_nonfinite = 0;
+    return;
+  }
+  // Every rank sees the same summed gradients, so every rank skips this step alike.
+  ++state_.skipped_steps;
+  ++state_.consecutive_nonfinite;
+  log_warning("step {}: the gradients hold NaN or infinity; step skipped ({} in a row, {} in all)", step + 1,
+              state_.consecutive_nonfinite, state_.skipped_steps);
+  RT_CHECK(state_.consecutive_nonfinite < config_.max_nonfinite_steps,
+           "{} steps in a row had NaN or infinite gradients (train.max_nonfinite_steps = {}); stopping",
+           state_.consecutive_nonfinite, config_.max_nonfinite_steps);
+}
+
+void Trainer::optimizer_step_on_gpu(float lr) {
+  // The check and the skip happen on the GPU; the host learns the outcome one step later, so it
+  // can queue the next step meanwhile instead of waiting for this one to finish.
   Span<float> gradients = model_->gradients();
-  return kernels::cuda::all_finite(gradients.data(), static_cast<int64_t>(gradients.size()));
+  const int64_t count = static_cast<int64_t>(gradients.size());
+  kernels::cuda::nonfinite_flag(gradients.data(), count, nonfinite_device_.data());
+  resolve_gpu_steps();  // the previous step's outcome (its copy was queued a step ago), before counting steps
+  if (config_.clip_norm > 0) clip_gradients();  // NaN gradients give a NaN norm and stay as they are
+  optimizer_->set_lr(lr);
+  optimizer_->step(state_.step - state_.skipped_steps + 1, nonfinite_device_.data());
+  const int slot = static_cast<int>(state_.step % 2);
+  kernels::cuda::copy_async(nonfinite_host_.data() + slot, nonfinite_device_.data(), sizeof(uint32_t),
+                            compute_stream_->handle());
+  nonfinite_copied_[slot].record(compute_stream_->handle());
+  pending_step_[slot] = state_.step;
+}
+
+void Trainer::resolve_gpu_steps() {
+  if (config_.device == Device::kCpu) return;
+  // Oldest first: the slots hold consecutive steps.
+  int order[2] = {0, 1};
+  if (pending_step_[1] >= 0 && (pending_step_[0] < 0 || pending_step_[1] < pending_step_[0])) std::swap(order[0], order[1]);
+  for (int slot : order) {
+    if (pending_step_[slot] < 0) continue;
+    nonfinite_copied_[slot].synchronize();
+    const int64_t step = pending_step_[slot];
+    pending_step_[slot] = -1;
+    account_step(step, nonfinite_host_.data()[slot] == 0);
+  }
 }
 
 void Trainer::take_counters(double& loss, double& correct) {
@@ -292,28 +333,30 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
       }
       sums[2] += static_cast<double>(batch->rows);
     }
-    Clock::time_point comm_start = Clock::now();
-    bool finite;
-    {
-      TimelineScope scope(&timeline_, TimelineLane::kCompute, "gradient wait");
-      finite = synchronize_gradients();
-    }
-    metrics.communication_seconds += seconds_since(comm_start);
-    if (finite) {
-      TimelineScope scope(&timeline_, TimelineLane::kCompute, "optimizer");
-      if (config_.clip_norm > 0) clip_gradients();
-      optimizer_->set_lr(scheduled_lr(config_.schedule, config_.lr, state_.step, total_steps, config_.warmup_steps));
-      optimizer_->step(state_.step - state_.skipped_steps + 1);
-      state_.consecutive_nonfinite = 0;
+    const float lr = scheduled_lr(config_.schedule, config_.lr, state_.step, total_steps, config_.warmup_steps);
+    if (config_.device == Device::kCpu) {
+      Clock::time_point comm_start = Clock::now();
+      bool finite;
+      {
+        TimelineScope scope(&timeline_, TimelineLane::kCompute, "gradient wait");
+        finite = sync_->wait();
+      }
+      metrics.communication_seconds += seconds_since(comm_start);
+      if (finite) {
+        TimelineScope scope(&timeline_, TimelineLane::kCompute, "optimizer");
+        if (config_.clip_norm > 0) clip_gradients();
+        optimizer_->set_lr(lr);
+        optimizer_->step(state_.step - state_.skipped_steps + 1);
+      }
+      account_step(state_.step, finite);
     } else {
-      // Every rank sees the same summed gradients, so every rank skips this step alike.
-      ++state_.skipped_steps;
-      ++state_.consecutive_nonfinite;
-      log_warning("step {}: the gradients hold NaN or infinity; step skipped ({} in a row, {} in all)", state_.step + 1,
-                  state_.consecutive_nonfinite, state_.skipped_steps);
-      RT_CHECK(state_.consecutive_nonfinite < config_.max_nonfinite_steps,
-               "{} steps in a row had NaN or infinite gradients (train.max_nonfinite_steps = {}); stopping",
-               state_.consecutive_nonfinite, config_.max_nonfinite_steps);
+      Clock::time_point comm_start = Clock::now();
+      if (device_sync_) {
+        TimelineScope scope(&timeline_, TimelineLane::kCompute, "gradient wait");
+        device_sync_->wait();
+      }
+      metrics.communication_seconds += seconds_since(comm_start);
+      optimizer_step_on_gpu(lr);
     }
     ++state_.step;
     ++state_.step_in_epoch;
@@ -329,11 +372,16 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
     const bool terminating = check_collectives_agree(comm_, termination_requested(), fmt::format("step {}", state_.step));
     if (checkpoints_ && (terminating || (config_.checkpoint_every > 0 && state_.step % config_.checkpoint_every == 0 &&
                                          state_.step_in_epoch < steps_per_epoch_))) {
+      resolve_gpu_steps();
       add_counters();
       save_checkpoint(sums);
     }
-    if (terminating) return false;
+    if (terminating) {
+      resolve_gpu_steps();
+      return false;
+    }
   }
+  resolve_gpu_steps();
   add_counters();
   metrics.train_seconds = seconds_since(start);
 

@@ -10,7 +10,8 @@
 // On the GPU (runtime.device = "cuda") the model, its arenas and the optimizer state live on this
 // rank's GPU and every kernel runs on the trainer's compute stream; batches are copied in ahead
 // (device_batches.h); gradients are summed by NCCL or staged through MPI (device_gradient_sync.h);
-// the host waits once per step, for the all-reduce and the non-finite check.
+// the non-finite check and the skip happen on the GPU, and the host counts the outcome a step
+// later, so it does not wait for each step to finish.
 //
 // Faults: a step whose summed gradients hold NaN or infinity is skipped by every rank alike;
 // SIGTERM finishes the step, writes a checkpoint and returns; a checkpoint (checkpoint.h) resumes
@@ -33,6 +34,7 @@
 #include "core/optimizer.h"
 #include "core/train_config.h"
 #include "data/loader.h"
+#include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/stream.h"
 
 namespace rt {
@@ -64,8 +66,13 @@ class Trainer {
   void restore();
   std::string save_checkpoint(const std::vector<double>& rank_sums);
   void set_up_gpu_sync(const GradientSyncOptions& options);
-  // Sums the gradients across the ranks; false when they hold NaN or infinity.
-  bool synchronize_gradients();
+  // Counts a step whose summed gradients were finite or not (skipped; too many in a row stop the job).
+  void account_step(int64_t step, bool finite);
+  // GPU: the non-finite check, clipping and the optimizer step queued on the compute stream, the
+  // update skipped on the GPU when the check fails; the outcome is counted one step later.
+  void optimizer_step_on_gpu(float lr);
+  // GPU: counts the outcomes of the steps queued so far (waits for them).
+  void resolve_gpu_steps();
   // Scales the summed gradients to L2 norm optimizer.clip_norm when they exceed it.
   void clip_gradients();
   // The loss sum and correct count accumulated on the model's device since the last call, reset.
@@ -97,6 +104,12 @@ class Trainer {
   // Loss sum (double) and correct count (int64) accumulated by the loss kernels, on the device.
   Tensor loss_counter_;
   Tensor correct_counter_;
+  // GPU runs: the non-finite flag on the device, its copies for the host (two steps in flight),
+  // the events that say they arrived, and which step each holds (-1: none).
+  kernels::cuda::DeviceBuffer<uint32_t> nonfinite_device_;
+  kernels::cuda::PinnedBuffer<uint32_t> nonfinite_host_;
+  std::vector<kernels::cuda::Event> nonfinite_copied_;
+  int64_t pending_step_[2] = {-1, -1};
   std::vector<float> host_parameters_;  // GPU runs: host copies for checks and checkpoints
   std::vector<float> host_velocity_;
   MetricsLog metrics_log_;

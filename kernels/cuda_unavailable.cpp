@@ -52,8 +52,11 @@ void softmax_cross_entropy(const float*, const int32_t*, int64_t, int64_t, float
   unavailable("kernel softmax_cross_entropy");
 }
 void count_correct(const float*, const int32_t*, int64_t, int64_t, int64_t*) { unavailable("kernel count_correct"); }
-void sgd_momentum(float*, const float*, float*, int64_t, float, float, float) { unavailable("kernel sgd_momentum"); }
-void adamw(float*, const float*, float*, float*, int64_t, float, float, float, float, float, int64_t) {
+void sgd_momentum(float*, const float*, float*, int64_t, float, float, float, const uint32_t*) {
+  unavailable("kernel sgd_momentum");
+}
+void nonfinite_flag(const float*, int64_t, uint32_t*) { unavailable("kernel nonfinite_flag"); }
+void adamw(float*, const float*, float*, float*, int64_t, float, float, float, float, float, int64_t, const uint32_t*) {
   unavailable("kernel adamw");
 }
 double sum_of_squares(const float*, int64_t) { unavailable("kernel sum_of_squares"); }

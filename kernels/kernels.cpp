@@ -2,6 +2,8 @@
 // build without CUDA, throw an error that says so).
 #include "kernels/kernels.h"
 
+#include "core/base/check.h"
+
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cuda_kernels.h"
 
@@ -59,9 +61,12 @@ void count_correct(Device device, const float* logits, const int32_t* labels, in
 }
 
 void sgd_momentum(Device device, float* params, const float* grads, float* velocity, int64_t count, float lr,
-                  float momentum, float weight_decay) {
-  if (device == Device::kCpu) return cpu::sgd_momentum(params, grads, velocity, count, lr, momentum, weight_decay);
-  cuda::sgd_momentum(params, grads, velocity, count, lr, momentum, weight_decay);
+                  float momentum, float weight_decay, const uint32_t* skip_if_set) {
+  if (device == Device::kCpu) {
+    RT_CHECK(skip_if_set == nullptr, "a skip flag is a CUDA device flag; the CPU decides on the host");
+    return cpu::sgd_momentum(params, grads, velocity, count, lr, momentum, weight_decay);
+  }
+  cuda::sgd_momentum(params, grads, velocity, count, lr, momentum, weight_decay, skip_if_set);
 }
 
 void im2col(Device device, const ConvGeometry& g, const float* x, int64_t rows, float* cols) {
@@ -102,9 +107,12 @@ void max_pool_backward(Device device, const float* dy, const int32_t* argmax, in
 }
 
 void adamw(Device device, float* params, const float* grads, float* m, float* v, int64_t count, float lr, float beta1,
-           float beta2, float eps, float weight_decay, int64_t step) {
-  if (device == Device::kCpu) return cpu::adamw(params, grads, m, v, count, lr, beta1, beta2, eps, weight_decay, step);
-  cuda::adamw(params, grads, m, v, count, lr, beta1, beta2, eps, weight_decay, step);
+           float beta2, float eps, float weight_decay, int64_t step, const uint32_t* skip_if_set) {
+  if (device == Device::kCpu) {
+    RT_CHECK(skip_if_set == nullptr, "a skip flag is a CUDA device flag; the CPU decides on the host");
+    return cpu::adamw(params, grads, m, v, count, lr, beta1, beta2, eps, weight_decay, step);
+  }
+  cuda::adamw(params, grads, m, v, count, lr, beta1, beta2, eps, weight_decay, step, skip_if_set);
 }
 
 double sum_of_squares(Device device, const float* values, int64_t count) {

@@ -47,13 +47,19 @@ void count_correct(Device device, const float* logits, const int32_t* labels, in
 
 // SGD with momentum and weight decay, PyTorch's form: g += wd*p; v = momentum*v + g; p -= lr*v.
 void sgd_momentum(Device device, float* params, const float* grads, float* velocity, int64_t count,
-                  float lr, float momentum, float weight_decay);
+                  float lr, float momentum, float weight_decay,
+                  const uint32_t* skip_if_set = nullptr);
 
+// The optimizer kernels take an optional flag in the device's memory (CUDA only; null on the CPU):
+// when it is non-zero the update is skipped, so a GPU step can be dropped for non-finite gradients
+// without the host waiting to find out first.
+//
 // AdamW (PyTorch's form, decoupled weight decay), one pass over the arena; `step` counts from 1:
 // p -= lr*wd*p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
 // p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps).
 void adamw(Device device, float* params, const float* grads, float* m, float* v, int64_t count, float lr,
-           float beta1, float beta2, float eps, float weight_decay, int64_t step);
+           float beta1, float beta2, float eps, float weight_decay, int64_t step,
+           const uint32_t* skip_if_set = nullptr);
 
 // The sum of the squares of the values, accumulated in double (waits for the device's result).
 double sum_of_squares(Device device, const float* values, int64_t count);

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -124,6 +125,25 @@ void write_cluster_shards(const std::string& dir, int64_t samples, int64_t shard
     info.feature_scale = 1.0 / 255.0;
     write_shard(info, values.data(), labels.data());
   }
+}
+
+void write_poisoned_shards(const std::string& dir, int64_t samples, int64_t poisoned) {
+  std::filesystem::create_directories(dir);
+  Rng rng(3);
+  std::vector<float> features(static_cast<size_t>(samples * 12));
+  std::vector<int32_t> labels(static_cast<size_t>(samples));
+  for (int64_t i = 0; i < samples; ++i) {
+    labels[i] = static_cast<int32_t>(i % 4);
+    for (int64_t f = 0; f < 12; ++f) features[i * 12 + f] = (f % 4 == labels[i] ? 1.0f : 0.0f) + rng.uniform(-0.2f, 0.2f);
+  }
+  features[poisoned * 12 + 5] = std::nanf("");
+  ShardInfo info;
+  info.path = dir + "/poisoned.h5";
+  info.samples = samples;
+  info.feature_shape = {12};
+  info.classes = 4;
+  info.feature_dtype = DType::kFloat32;
+  write_shard(info, features.data(), labels.data());
 }
 
 }  // namespace rt::testing

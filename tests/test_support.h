@@ -54,4 +54,8 @@ void write_cluster_shards(const std::string& dir, int64_t samples, int64_t shard
                           int64_t classes, uint64_t problem_seed, uint64_t sample_seed,
                           const std::vector<int64_t>& shape = {});
 
+// One shard DIR/poisoned.h5 of `samples` float samples of 12 features in 4 easy classes, sample
+// `poisoned` with a NaN feature: the step that holds it has non-finite gradients.
+void write_poisoned_shards(const std::string& dir, int64_t samples, int64_t poisoned);
+
 }  // namespace rt::testing

@@ -176,6 +176,15 @@ const float* ones(int64_t count) {
   return context.ones;
 }
 
+void nonfinite_flag(const float* values, int64_t count, uint32_t* device_flag) {
+  static_assert(sizeof(uint32_t) == sizeof(unsigned), "the flag is set with a 32-bit atomic");
+  RT_CHECK_CUDA(cudaMemsetAsync(device_flag, 0, sizeof(uint32_t), context.stream));
+  if (count == 0) return;
+  unsigned blocks = std::min(blocks_for(count), 1024u);
+  nonfinite_kernel<<<blocks, kThreads, 0, context.stream>>>(values, count, reinterpret_cast<unsigned*>(device_flag));
+  RT_CHECK_LAUNCH(nonfinite_kernel);
+}
+
 bool all_finite(const float* values, int64_t count) {
   if (!context.finite_flag) {
     RT_CHECK_CUDA(cudaMalloc(&context.finite_flag, sizeof(unsigned)));

@@ -56,6 +56,9 @@ void copy_async(void* destination, const void* source, size_t bytes, StreamHandl
 
 // True when every value is finite; waits for the calling thread's stream (one small copy back).
 bool all_finite(const float* values, int64_t count);
+// The same without waiting: *device_flag (device memory) becomes 1 if a value is NaN or infinite,
+// else 0, in stream order (for an optimizer's skip flag, and copied back later).
+void nonfinite_flag(const float* values, int64_t count, uint32_t* device_flag);
 
 void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           const float* b, float beta, float* c);
@@ -71,9 +74,9 @@ void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t r
                            float grad_scale, float* dlogits, double* loss_sum);
 void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t classes, int64_t* correct);
 void sgd_momentum(float* params, const float* grads, float* velocity, int64_t count, float lr, float momentum,
-                  float weight_decay);
+                  float weight_decay, const uint32_t* skip_if_set = nullptr);
 void adamw(float* params, const float* grads, float* m, float* v, int64_t count, float lr, float beta1, float beta2,
-           float eps, float weight_decay, int64_t step);
+           float eps, float weight_decay, int64_t step, const uint32_t* skip_if_set = nullptr);
 double sum_of_squares(const float* values, int64_t count);
 void scale(float* values, int64_t count, float factor);
 void im2col(const ConvGeometry& g, const float* x, int64_t rows, float* cols);

@@ -29,7 +29,8 @@ __global__ void bytes_to_float_kernel(const uint8_t* bytes, float* y, int64_t co
 
 // One pass over parameters, gradients and velocity (PyTorch's formulation, as the CPU twin).
 __global__ void sgd_momentum_kernel(float* params, const float* grads, float* velocity, int64_t count, float lr,
-                                    float momentum, float weight_decay) {
+                                    float momentum, float weight_decay, const uint32_t* skip) {
+  if (skip && *skip) return;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
     float grad = grads[i] + weight_decay * params[i];
     float v = momentum * velocity[i] + grad;
@@ -57,9 +58,9 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t count) {
 }
 
 void sgd_momentum(float* params, const float* grads, float* velocity, int64_t count, float lr, float momentum,
-                  float weight_decay) {
+                  float weight_decay, const uint32_t* skip_if_set) {
   sgd_momentum_kernel<<<blocks_for(count), kThreads, 0, current_stream()>>>(params, grads, velocity, count, lr,
-                                                                             momentum, weight_decay);
+                                                                             momentum, weight_decay, skip_if_set);
   RT_CHECK_LAUNCH(sgd_momentum_kernel);
 }
 

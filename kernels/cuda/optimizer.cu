@@ -15,7 +15,9 @@ namespace {
 constexpr unsigned kNormBlocks = 1024;
 
 __global__ void adamw_kernel(float* params, const float* grads, float* m, float* v, int64_t count, float beta1,
-                             float beta2, float eps, float step_size, float root_correction2, float decay) {
+                             float beta2, float eps, float step_size, float root_correction2, float decay,
+                             const uint32_t* skip) {
+  if (skip && *skip) return;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
     const float g = grads[i];
     const float mi = beta1 * m[i] + (1.0f - beta1) * g;
@@ -63,12 +65,13 @@ __global__ void scale_kernel(float* values, int64_t count, float factor) {
 }  // namespace
 
 void adamw(float* params, const float* grads, float* m, float* v, int64_t count, float lr, float beta1, float beta2,
-           float eps, float weight_decay, int64_t step) {
+           float eps, float weight_decay, int64_t step, const uint32_t* skip_if_set) {
   // The same single-precision factors as the CPU twin.
   const float correction1 = 1.0f - static_cast<float>(std::pow(static_cast<double>(beta1), static_cast<double>(step)));
   const float correction2 = 1.0f - static_cast<float>(std::pow(static_cast<double>(beta2), static_cast<double>(step)));
   adamw_kernel<<<blocks_for(count), kThreads, 0, current_stream()>>>(
-      params, grads, m, v, count, beta1, beta2, eps, lr / correction1, std::sqrt(correction2), 1.0f - lr * weight_decay);
+      params, grads, m, v, count, beta1, beta2, eps, lr / correction1, std::sqrt(correction2), 1.0f - lr * weight_decay,
+      skip_if_set);
   RT_CHECK_LAUNCH(adamw_kernel);
 }
 

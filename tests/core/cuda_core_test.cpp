@@ -275,6 +275,26 @@ TEST_P(GpuTrainingTracksCpu, AfterTenStepsTheParametersAgree) {
 
 INSTANTIATE_TEST_SUITE_P(Optimizers, GpuTrainingTracksCpu, ::testing::Values("sgd", "adamw"));
 
+TEST_F(CudaCoreTest, AStepWithNonFiniteGradientsIsSkippedOnTheGpuAndCountedAStepLater) {
+  testing::TempDir dir;
+  testing::write_poisoned_shards(dir.path() + "/train", 640, 77);
+  testing::write_cluster_shards(dir.path() + "/test", 100, 1, 12, 4, 11, 2);
+  auto comm = make_world_communicator();
+  TrainConfig config = small_config(dir.path());
+  config.device = Device::kCuda;
+  config.epochs = 2;
+  config.hidden = {16};
+  Trainer trainer(config, *comm);
+  TrainingResult result = trainer.run();
+  EXPECT_EQ(result.skipped_steps, 2);  // the poisoned sample is in one step of each epoch
+  for (float value : trainer.parameters_on_host()) ASSERT_TRUE(std::isfinite(value));
+  EXPECT_GT(result.epochs.back().train_accuracy, 0.9);
+
+  config.max_nonfinite_steps = 1;  // now the first one stops the job, with the usual error
+  Trainer strict(config, *comm);
+  EXPECT_NE(testing::error_message([&] { strict.run(); }).find("NaN or infinite gradients"), std::string::npos);
+}
+
 TEST_F(CudaCoreTest, Tf32TrainingStaysCloseToFp32) {
   testing::TempDir dir;
   testing::write_cluster_shards(dir.path() + "/train", 320, 3, 12, 4, 11, 1);

@@ -206,31 +206,12 @@ TEST_F(TrainingTest, EverySynchronisationModeTrainsTheSameModel) {
 
 // Training data in which sample `poisoned` has a NaN feature (a corrupt record): the rank that
 // reads it gets NaN gradients, the sum carries them to every rank, and every rank skips that step.
-void write_poisoned_shards(const std::string& dir, int64_t samples, int64_t poisoned) {
-  std::filesystem::create_directories(dir);
-  Rng rng(3);
-  std::vector<float> features(static_cast<size_t>(samples * 12));
-  std::vector<int32_t> labels(static_cast<size_t>(samples));
-  for (int64_t i = 0; i < samples; ++i) {
-    labels[i] = static_cast<int32_t>(i % 4);
-    for (int64_t f = 0; f < 12; ++f) features[i * 12 + f] = (f % 4 == labels[i] ? 1.0f : 0.0f) + rng.uniform(-0.2f, 0.2f);
-  }
-  features[poisoned * 12 + 5] = std::nanf("");
-  ShardInfo info;
-  info.path = dir + "/poisoned.h5";
-  info.samples = samples;
-  info.feature_shape = {12};
-  info.classes = 4;
-  info.feature_dtype = DType::kFloat32;
-  write_shard(info, features.data(), labels.data());
-}
-
 TEST_F(TrainingTest, NonFiniteGradientsOnOneRankAreSkippedByAllRanks) {
   std::vector<uint8_t> path(4096, 0);
   std::unique_ptr<testing::TempDir> dir;
   if (comm_->rank() == 0) {
     dir = std::make_unique<testing::TempDir>();
-    write_poisoned_shards(dir->path(), 640, 77);
+    testing::write_poisoned_shards(dir->path(), 640, 77);
     std::memcpy(path.data(), dir->path().data(), dir->path().size());
   }
   comm_->broadcast(Span<uint8_t>(path), 0);
