@@ -14,10 +14,13 @@
 
 namespace rt {
 
+enum class ParameterInit { kUniformFanIn, kOnes, kZeros };
+
 struct ParameterSpec {
   std::string name;  // unique within the layer, e.g. "weight"
   Shape shape;
-  int64_t fan_in = 1;  // initialised uniform in +-1/sqrt(fan_in), as PyTorch's Linear
+  int64_t fan_in = 1;  // kUniformFanIn: uniform in +-1/sqrt(fan_in), as PyTorch's Linear
+  ParameterInit init = ParameterInit::kUniformFanIn;
 };
 
 enum class InputGradient { kSkip, kCompute };

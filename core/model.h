@@ -22,6 +22,7 @@ struct ParameterSlot {
   int64_t offset = 0;  // in elements, into both arenas
   int64_t layer = 0;
   int64_t fan_in = 1;
+  ParameterInit init = ParameterInit::kUniformFanIn;
 };
 
 class Model {

@@ -2,6 +2,8 @@
 
 #include "core/layers/conv2d.h"
 #include "core/layers/flatten.h"
+#include "core/layers/gelu.h"
+#include "core/layers/layer_norm.h"
 #include "core/layers/linear.h"
 #include "core/layers/max_pool2d.h"
 #include "core/layers/relu.h"
@@ -9,12 +11,19 @@
 namespace rt {
 
 std::unique_ptr<Model> build_mlp(int64_t input_features, const std::vector<int64_t>& hidden, int64_t classes,
-                                 Device device) {
+                                 Device device, const MlpOptions& options) {
+  RT_CHECK(options.activation == "relu" || options.activation == "gelu",
+           "unknown activation \"{}\" (expected relu or gelu)", options.activation);
   std::vector<std::unique_ptr<Layer>> layers;
   int64_t width = input_features;
   for (int64_t next : hidden) {
     layers.push_back(std::make_unique<Linear>(width, next, device));
-    layers.push_back(std::make_unique<Relu>(device));
+    if (options.layer_norm) layers.push_back(std::make_unique<LayerNorm>(next, device));
+    if (options.activation == "gelu") {
+      layers.push_back(std::make_unique<Gelu>(device));
+    } else {
+      layers.push_back(std::make_unique<Relu>(device));
+    }
     width = next;
   }
   layers.push_back(std::make_unique<Linear>(width, classes, device));

@@ -2,15 +2,21 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/model.h"
 
 namespace rt {
 
-// Linear(input, hidden[0]) ReLU ... Linear(hidden[-1], classes).
+struct MlpOptions {
+  std::string activation = "relu";  // or "gelu"
+  bool layer_norm = false;          // a LayerNorm after each hidden Linear, before the activation
+};
+
+// Linear(input, hidden[0]) [LayerNorm] activation ... Linear(hidden[-1], classes).
 std::unique_ptr<Model> build_mlp(int64_t input_features, const std::vector<int64_t>& hidden, int64_t classes,
-                                 Device device = Device::kCpu);
+                                 Device device = Device::kCpu, const MlpOptions& options = {});
 
 // For images [channels, height, width]: per entry of `conv_channels` a 3x3 convolution (padding 1)
 // to that many channels, 2x2 max pooling and ReLU (the same function as ReLU then pooling); then Linear+ReLU layers of `hidden` widths and

@@ -7,6 +7,8 @@ TrainConfig read_train_config(Config& config) {
   c.model_kind = config.get_string("model.kind", c.model_kind, {"mlp", "cnn"});
   c.hidden = config.get_int_list("model.hidden", c.model_kind == "cnn" ? std::vector<int64_t>{128} : c.hidden, 1, 1 << 20);
   c.channels = config.get_int_list("model.channels", c.channels, 1, 1 << 16);
+  c.activation = config.get_string("model.activation", c.activation, {"relu", "gelu"});
+  c.layer_norm = config.get_bool("model.layer_norm", c.layer_norm);
 
   c.epochs = config.get_int("train.epochs", c.epochs, 1, 1000000);
   c.global_batch = config.get_int("train.global_batch", c.global_batch, 1, 1 << 24);

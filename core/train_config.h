@@ -16,6 +16,8 @@ struct TrainConfig {
   std::string model_kind = "mlp";
   std::vector<int64_t> hidden = {512, 256};     // mlp: hidden widths; cnn: the fully connected layers
   std::vector<int64_t> channels = {32, 64};     // cnn: a 3x3 convolution, ReLU and 2x2 max pool per entry
+  std::string activation = "relu";              // mlp: "relu" or "gelu"
+  bool layer_norm = false;                      // mlp: LayerNorm after each hidden Linear
   // [train]
   int64_t epochs = 10;
   int64_t global_batch = 128;

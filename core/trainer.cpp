@@ -80,7 +80,8 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   model_ = config_.model_kind == "cnn"
                ? build_cnn(train_layout.feature_shape, config_.channels, config_.hidden, train_layout.classes,
                            config_.device)
-               : build_mlp(train_layout.feature_size(), config_.hidden, train_layout.classes, config_.device);
+               : build_mlp(train_layout.feature_size(), config_.hidden, train_layout.classes, config_.device,
+                           MlpOptions{config_.activation, config_.layer_norm});
   model_->initialize(config_.seed);
   model_->set_timeline(&timeline_);
   // Every rank starts from rank 0's parameters.

@@ -46,6 +46,15 @@ void linear_backward_params(const float*, const float*, int64_t, int64_t, int64_
   unavailable("kernel linear_backward_params");
 }
 void bytes_to_float(const uint8_t*, float*, int64_t, float) { unavailable("kernel bytes_to_float"); }
+void gelu_forward(const float*, float*, int64_t) { unavailable("kernel gelu_forward"); }
+void gelu_backward(const float*, const float*, float*, int64_t) { unavailable("kernel gelu_backward"); }
+void layer_norm_forward(const float*, const float*, const float*, int64_t, int64_t, float, float*, float*, float*) {
+  unavailable("kernel layer_norm_forward");
+}
+void layer_norm_backward(const float*, const float*, const float*, const float*, const float*, int64_t, int64_t, float,
+                         float*, float*, float*) {
+  unavailable("kernel layer_norm_backward");
+}
 void relu_forward(const float*, float*, int64_t) { unavailable("kernel relu_forward"); }
 void relu_backward(const float*, const float*, float*, int64_t) { unavailable("kernel relu_backward"); }
 void softmax_cross_entropy(const float*, const int32_t*, int64_t, int64_t, float, float*, double*) {

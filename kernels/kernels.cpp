@@ -38,6 +38,31 @@ void bytes_to_float(Device device, const uint8_t* bytes, float* y, int64_t count
   cuda::bytes_to_float(bytes, y, count, scale);
 }
 
+void gelu_forward(Device device, const float* x, float* y, int64_t count) {
+  if (device == Device::kCpu) return cpu::gelu_forward(x, y, count);
+  cuda::gelu_forward(x, y, count);
+}
+
+void gelu_backward(Device device, const float* x, const float* dy, float* dx, int64_t count) {
+  if (device == Device::kCpu) return cpu::gelu_backward(x, dy, dx, count);
+  cuda::gelu_backward(x, dy, dx, count);
+}
+
+void layer_norm_forward(Device device, const float* x, const float* gamma, const float* beta, int64_t rows,
+                        int64_t features, float eps, float* y, float* mean, float* rstd) {
+  if (device == Device::kCpu) return cpu::layer_norm_forward(x, gamma, beta, rows, features, eps, y, mean, rstd);
+  cuda::layer_norm_forward(x, gamma, beta, rows, features, eps, y, mean, rstd);
+}
+
+void layer_norm_backward(Device device, const float* dy, const float* x, const float* gamma, const float* mean,
+                         const float* rstd, int64_t rows, int64_t features, float beta_acc, float* dx, float* dgamma,
+                         float* dbeta) {
+  if (device == Device::kCpu) {
+    return cpu::layer_norm_backward(dy, x, gamma, mean, rstd, rows, features, beta_acc, dx, dgamma, dbeta);
+  }
+  cuda::layer_norm_backward(dy, x, gamma, mean, rstd, rows, features, beta_acc, dx, dgamma, dbeta);
+}
+
 void relu_forward(Device device, const float* x, float* y, int64_t count) {
   if (device == Device::kCpu) return cpu::relu_forward(x, y, count);
   cuda::relu_forward(x, y, count);

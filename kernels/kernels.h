@@ -30,6 +30,22 @@ void linear_backward_params(Device device, const float* dy, const float* x, int6
 // y = bytes * scale elementwise: features stored as uint8 (images), as float.
 void bytes_to_float(Device device, const uint8_t* bytes, float* y, int64_t count, float scale);
 
+// GELU, tanh form (GPT-2's and PyTorch's approximate="tanh"):
+// y = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); dx = dy * dy/dx (x == y, dy == dx allowed).
+void gelu_forward(Device device, const float* x, float* y, int64_t count);
+void gelu_backward(Device device, const float* x, const float* dy, float* dx, int64_t count);
+
+// Layer normalisation over the features of each row of x [rows, features]:
+// y = gamma * (x - mean) * rstd + beta, rstd = 1 / sqrt(var + eps) (biased variance), keeping
+// each row's mean and rstd for the backward pass.
+void layer_norm_forward(Device device, const float* x, const float* gamma, const float* beta, int64_t rows,
+                        int64_t features, float eps, float* y, float* mean, float* rstd);
+// dx (overwritten; null: not wanted); dgamma = beta_acc * dgamma + sum over rows of dy * xhat;
+// dbeta likewise of dy.
+void layer_norm_backward(Device device, const float* dy, const float* x, const float* gamma, const float* mean,
+                         const float* rstd, int64_t rows, int64_t features, float beta_acc, float* dx, float* dgamma,
+                         float* dbeta);
+
 // y = max(x, 0) elementwise (x == y allowed).
 void relu_forward(Device device, const float* x, float* y, int64_t count);
 // dx = dy where y > 0, else 0 (dy == dx allowed).

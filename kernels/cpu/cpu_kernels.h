@@ -15,6 +15,12 @@ void linear_backward_input(const float* dy, const float* weight, int64_t rows, i
                            float* dx);
 void linear_backward_params(const float* dy, const float* x, int64_t rows, int64_t in, int64_t out,
                             float beta, float* dweight, float* dbias);
+void gelu_forward(const float* x, float* y, int64_t count);
+void gelu_backward(const float* x, const float* dy, float* dx, int64_t count);
+void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
+                        float eps, float* y, float* mean, float* rstd);
+void layer_norm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,
+                         int64_t rows, int64_t features, float beta_acc, float* dx, float* dgamma, float* dbeta);
 void relu_forward(const float* x, float* y, int64_t count);
 void bytes_to_float(const uint8_t* bytes, float* y, int64_t count, float scale);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t count);

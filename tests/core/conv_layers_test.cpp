@@ -7,43 +7,20 @@
 #include <functional>
 #include <vector>
 
-#include "core/base/random.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/flatten.h"
 #include "core/layers/max_pool2d.h"
 #include "core/models.h"
 #include "kernels/kernels.h"
 
+#include "tests/core/gradient_check.h"
+
 namespace rt {
 namespace {
 
-std::vector<float> random_values(size_t count, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> values(count);
-  for (float& v : values) v = rng.uniform(-1.0f, 1.0f);
-  return values;
-}
-
-double probe_loss(const Tensor& output, const std::vector<float>& probe) {
-  double sum = 0;
-  for (int64_t i = 0; i < output.elements(); ++i) sum += static_cast<double>(output.data<float>()[i]) * probe[i];
-  return sum;
-}
-
-void expect_gradient(Span<float> values, const std::vector<float>& analytic, const std::function<double()>& loss,
-                     const char* what) {
-  const float h = 1e-3f;
-  for (size_t i = 0; i < values.size(); ++i) {
-    float saved = values[i];
-    values[i] = saved + h;
-    double plus = loss();
-    values[i] = saved - h;
-    double minus = loss();
-    values[i] = saved;
-    double numeric = (plus - minus) / (2.0 * h);
-    ASSERT_NEAR(analytic[i], numeric, 3e-3 * std::max(1.0, std::abs(numeric))) << what << " element " << i;
-  }
-}
+using testing::expect_gradient;
+using testing::probe_loss;
+using testing::random_values;
 
 // y[o, n, oh, ow] (channel-major, as Conv2d gives it) = b[o] + sum over c, kh, kw of
 // w[o, c, kh, kw] x[n, c, oh*s - p + kh, ow*s - p + kw], x in NCHW.

@@ -6,44 +6,20 @@
 #include <functional>
 #include <vector>
 
-#include "core/base/random.h"
 #include "core/layers/linear.h"
 #include "core/layers/relu.h"
 #include "core/model.h"
 #include "core/models.h"
 #include "kernels/kernels.h"
 
+#include "tests/core/gradient_check.h"
+
 namespace rt {
 namespace {
 
-std::vector<float> random_values(size_t count, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> values(count);
-  for (float& v : values) v = rng.uniform(-1.0f, 1.0f);
-  return values;
-}
-
-double probe_loss(const Tensor& output, const std::vector<float>& probe) {
-  double sum = 0;
-  for (int64_t i = 0; i < output.elements(); ++i) sum += static_cast<double>(output.data<float>()[i]) * probe[i];
-  return sum;
-}
-
-// Checks d(loss)/d(values[i]) computed analytically against a central difference.
-void expect_gradient(Span<float> values, const std::vector<float>& analytic,
-                     const std::function<double()>& loss, const char* what) {
-  const float h = 1e-3f;
-  for (size_t i = 0; i < values.size(); ++i) {
-    float saved = values[i];
-    values[i] = saved + h;
-    double plus = loss();
-    values[i] = saved - h;
-    double minus = loss();
-    values[i] = saved;
-    double numeric = (plus - minus) / (2.0 * h);
-    ASSERT_NEAR(analytic[i], numeric, 2e-3 * std::max(1.0, std::abs(numeric))) << what << " element " << i;
-  }
-}
+using testing::expect_gradient;
+using testing::probe_loss;
+using testing::random_values;
 
 TEST(LinearLayer, BackwardMatchesFiniteDifferences) {
   const int64_t rows = 5, in = 7, out = 4;
@@ -61,9 +37,9 @@ TEST(LinearLayer, BackwardMatchesFiniteDifferences) {
                                              GradientWrite::kOverwrite);
   std::vector<float> dx(grad_input.data<float>(), grad_input.data<float>() + rows * in);
 
-  expect_gradient(weight, weight_grad, loss, "weight");
-  expect_gradient(bias, bias_grad, loss, "bias");
-  expect_gradient(x, dx, loss, "input");
+  expect_gradient(weight, weight_grad, loss, "weight", 2e-3);
+  expect_gradient(bias, bias_grad, loss, "bias", 2e-3);
+  expect_gradient(x, dx, loss, "input", 2e-3);
 }
 
 TEST(ReluLayer, BackwardMatchesFiniteDifferences) {
@@ -77,7 +53,7 @@ TEST(ReluLayer, BackwardMatchesFiniteDifferences) {
   const Tensor& grad_input = layer.backward(Tensor::view(probe.data(), {rows, features}), InputGradient::kCompute,
                                              GradientWrite::kOverwrite);
   std::vector<float> dx(grad_input.data<float>(), grad_input.data<float>() + rows * features);
-  expect_gradient(x, dx, loss, "input");
+  expect_gradient(x, dx, loss, "input", 2e-3);
 }
 
 TEST(MlpWithSoftmaxLoss, ParameterGradientsMatchFiniteDifferences) {
@@ -99,7 +75,7 @@ TEST(MlpWithSoftmaxLoss, ParameterGradientsMatchFiniteDifferences) {
   model->backward(Tensor::view(grad_logits.data(), {rows, classes}));
   // Finite differences through the model's own arena.
   Span<float> grads = model->gradients();
-  expect_gradient(model->parameters(), std::vector<float>(grads.begin(), grads.end()), loss, "parameter");
+  expect_gradient(model->parameters(), std::vector<float>(grads.begin(), grads.end()), loss, "parameter", 2e-3);
 }
 
 TEST(LinearLayer, AccumulateAddsToTheGradientsOverwriteReplacesThem) {

@@ -130,6 +130,17 @@ TEST_F(TrainingTest, AdamWWithWarmupLinearDecayAndClippingLearnsWithRanksBitwise
   }
 }
 
+TEST_F(TrainingTest, AGeluMlpWithLayerNormLearnsWithRanksBitwiseIdentical) {
+  TrainConfig c = config();
+  c.activation = "gelu";
+  c.layer_norm = true;
+  Trainer trainer(c, *comm_);
+  EXPECT_NE(trainer.model().summary().find("layernorm16 -> gelu"), std::string::npos) << trainer.model().summary();
+  TrainingResult result = trainer.run();  // checks at each epoch end that all ranks are bitwise identical
+  EXPECT_LT(result.epochs.back().train_loss, 0.5 * result.epochs.front().train_loss);
+  EXPECT_GT(result.epochs.back().test_accuracy, 0.9);
+}
+
 TEST_F(TrainingTest, ClippingBoundsEveryStepsUpdate) {
   // Plain SGD without momentum: each step moves the parameters by lr x the clipped gradient, so
   // after S steps they have moved by at most S x lr x clip_norm in L2.

@@ -231,6 +231,41 @@ TEST_F(CudaKernelTest, AdamWAndTheGradientNormMatchTheCpu) {
   expect_close(dp.download(), halved, 0.0);
 }
 
+TEST_F(CudaKernelTest, GeluAndLayerNormMatchTheCpu) {
+  const int64_t rows = 37, features = 300;
+  std::vector<float> x = random(rows * features, -3.0f, 3.0f), dy = random(rows * features);
+  std::vector<float> gamma = random(features, 0.5f, 1.5f), beta = random(features);
+  std::vector<float> y(rows * features), dx(rows * features), mean(rows), rstd(rows);
+  std::vector<float> dgamma = random(features), dbeta = random(features);
+  cpu::gelu_forward(x.data(), y.data(), rows * features);
+  cpu::gelu_backward(x.data(), dy.data(), dx.data(), rows * features);
+  DeviceBuffer<float> dxv(x), ddy(dy), dyv(rows * features), ddx(rows * features);
+  dyv.poison();
+  ddx.poison();
+  cuda::gelu_forward(dxv.data(), dyv.data(), rows * features);
+  cuda::gelu_backward(dxv.data(), ddy.data(), ddx.data(), rows * features);
+  expect_close(dyv.download(), y, 1e-5);
+  expect_close(ddx.download(), dx, 1e-5);
+
+  std::vector<float> dgamma_expected = dgamma, dbeta_expected = dbeta;
+  cpu::layer_norm_forward(x.data(), gamma.data(), beta.data(), rows, features, 1e-5f, y.data(), mean.data(), rstd.data());
+  cpu::layer_norm_backward(dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(), rows, features, 1.0f, dx.data(),
+                           dgamma_expected.data(), dbeta_expected.data());
+  DeviceBuffer<float> dgammav(gamma), dbetav(beta), dmean(rows), drstd(rows), ddgamma(dgamma), ddbeta(dbeta);
+  dyv.poison();
+  ddx.poison();
+  cuda::layer_norm_forward(dxv.data(), dgammav.data(), dbetav.data(), rows, features, 1e-5f, dyv.data(), dmean.data(),
+                           drstd.data());
+  cuda::layer_norm_backward(ddy.data(), dxv.data(), dgammav.data(), dmean.data(), drstd.data(), rows, features, 1.0f,
+                            ddx.data(), ddgamma.data(), ddbeta.data());
+  expect_close(dyv.download(), y, 1e-5);
+  expect_close(dmean.download(), mean, 1e-6);
+  expect_close(drstd.download(), rstd, 1e-5);
+  expect_close(ddx.download(), dx, 1e-4);
+  expect_close(ddgamma.download(), dgamma_expected, 1e-5);
+  expect_close(ddbeta.download(), dbeta_expected, 1e-5);
+}
+
 TEST_F(CudaKernelTest, BytesToFloatMatchesTheCpuBitwise) {
   const int64_t count = 100'001;
   std::vector<uint8_t> bytes(count);

@@ -1,0 +1,133 @@
+// GELU (tanh form) and layer normalisation on the GPU: GELU elementwise; layer norm a block per
+// row (mean and variance reduced in shared memory, in double as on the CPU), and the parameter
+// gradients a thread per feature summing the rows in order (deterministic).
+#include "core/base/check_cuda.h"
+#include "kernels/cuda/context.h"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace rt::kernels::cuda {
+
+namespace {
+
+constexpr float kSqrt2OverPi = 0.7978845608028654f;
+constexpr float kCubic = 0.044715f;
+
+__global__ void gelu_forward_kernel(const float* x, float* y, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    const float v = x[i];
+    y[i] = 0.5f * v * (1.0f + tanhf(kSqrt2OverPi * (v + kCubic * v * v * v)));
+  }
+}
+
+__global__ void gelu_backward_kernel(const float* x, const float* dy, float* dx, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    const float v = x[i];
+    const float t = tanhf(kSqrt2OverPi * (v + kCubic * v * v * v));
+    const float slope = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kCubic * v * v);
+    dx[i] = dy[i] * slope;
+  }
+}
+
+__device__ double block_sum(double value, double* shared) {
+  shared[threadIdx.x] = value;
+  __syncthreads();
+  for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
+    __syncthreads();
+  }
+  const double result = shared[0];
+  __syncthreads();
+  return result;
+}
+
+__global__ void layer_norm_forward_kernel(const float* x, const float* gamma, const float* beta, int64_t features,
+                                          float eps, float* y, float* mean, float* rstd) {
+  __shared__ double shared[kThreads];
+  const int64_t r = blockIdx.x;
+  const float* in = x + r * features;
+  double sum = 0.0;
+  for (int64_t f = threadIdx.x; f < features; f += blockDim.x) sum += in[f];
+  const double mu = block_sum(sum, shared) / static_cast<double>(features);
+  double squares = 0.0;
+  for (int64_t f = threadIdx.x; f < features; f += blockDim.x) squares += (in[f] - mu) * (in[f] - mu);
+  const float inverse = static_cast<float>(1.0 / sqrt(block_sum(squares, shared) / static_cast<double>(features) + eps));
+  const float mu_f = static_cast<float>(mu);
+  if (threadIdx.x == 0) {
+    mean[r] = mu_f;
+    rstd[r] = inverse;
+  }
+  float* out = y + r * features;
+  for (int64_t f = threadIdx.x; f < features; f += blockDim.x) out[f] = gamma[f] * (in[f] - mu_f) * inverse + beta[f];
+}
+
+__global__ void layer_norm_input_grad_kernel(const float* dy, const float* x, const float* gamma, const float* mean,
+                                             const float* rstd, int64_t features, float* dx) {
+  __shared__ double shared[kThreads];
+  const int64_t r = blockIdx.x;
+  const float* g = dy + r * features;
+  const float* in = x + r * features;
+  double sum_g = 0.0, sum_g_xhat = 0.0;
+  for (int64_t f = threadIdx.x; f < features; f += blockDim.x) {
+    const double xhat = (in[f] - mean[r]) * rstd[r];
+    sum_g += static_cast<double>(g[f]) * gamma[f];
+    sum_g_xhat += static_cast<double>(g[f]) * gamma[f] * xhat;
+  }
+  const double mean_g = block_sum(sum_g, shared) / static_cast<double>(features);
+  const double mean_g_xhat = block_sum(sum_g_xhat, shared) / static_cast<double>(features);
+  float* out = dx + r * features;
+  for (int64_t f = threadIdx.x; f < features; f += blockDim.x) {
+    const double xhat = (in[f] - mean[r]) * rstd[r];
+    out[f] = static_cast<float>(rstd[r] * (g[f] * gamma[f] - mean_g - xhat * mean_g_xhat));
+  }
+}
+
+__global__ void layer_norm_param_grad_kernel(const float* dy, const float* x, const float* mean, const float* rstd,
+                                             int64_t rows, int64_t features, float beta_acc, float* dgamma,
+                                             float* dbeta) {
+  const int64_t f = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (f >= features) return;
+  double sum_gamma = 0.0, sum_beta = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float g = dy[r * features + f];
+    sum_gamma += static_cast<double>(g) * (x[r * features + f] - mean[r]) * rstd[r];
+    sum_beta += g;
+  }
+  dgamma[f] = static_cast<float>(beta_acc == 0.0f ? sum_gamma : beta_acc * dgamma[f] + sum_gamma);
+  dbeta[f] = static_cast<float>(beta_acc == 0.0f ? sum_beta : beta_acc * dbeta[f] + sum_beta);
+}
+
+}  // namespace
+
+void gelu_forward(const float* x, float* y, int64_t count) {
+  if (count == 0) return;
+  gelu_forward_kernel<<<blocks_for(count), kThreads, 0, current_stream()>>>(x, y, count);
+  RT_CHECK_LAUNCH(gelu_forward_kernel);
+}
+
+void gelu_backward(const float* x, const float* dy, float* dx, int64_t count) {
+  if (count == 0) return;
+  gelu_backward_kernel<<<blocks_for(count), kThreads, 0, current_stream()>>>(x, dy, dx, count);
+  RT_CHECK_LAUNCH(gelu_backward_kernel);
+}
+
+void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
+                        float eps, float* y, float* mean, float* rstd) {
+  if (rows == 0) return;
+  layer_norm_forward_kernel<<<static_cast<unsigned>(rows), kThreads, 0, current_stream()>>>(x, gamma, beta, features,
+                                                                                           eps, y, mean, rstd);
+  RT_CHECK_LAUNCH(layer_norm_forward_kernel);
+}
+
+void layer_norm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,
+                         int64_t rows, int64_t features, float beta_acc, float* dx, float* dgamma, float* dbeta) {
+  if (rows > 0 && dx) {
+    layer_norm_input_grad_kernel<<<static_cast<unsigned>(rows), kThreads, 0, current_stream()>>>(dy, x, gamma, mean,
+                                                                                                rstd, features, dx);
+    RT_CHECK_LAUNCH(layer_norm_input_grad_kernel);
+  }
+  layer_norm_param_grad_kernel<<<blocks_for(features), kThreads, 0, current_stream()>>>(dy, x, mean, rstd, rows,
+                                                                                        features, beta_acc, dgamma, dbeta);
+  RT_CHECK_LAUNCH(layer_norm_param_grad_kernel);
+}
+
+}  // namespace rt::kernels::cuda
