@@ -38,6 +38,9 @@ class Layer {
   virtual int64_t output_features(int64_t input_features) const = 0;
   virtual const Tensor& forward(const Tensor& input) = 0;
   virtual const Tensor& backward(const Tensor& grad_output, InputGradient input_gradient, GradientWrite write) = 0;
+  // Training or evaluation, and the key of this forward's random draws (dropout); most layers
+  // ignore both.
+  virtual void set_mode(bool training, uint64_t key) {}
 };
 
 }  // namespace rt

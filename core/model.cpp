@@ -98,6 +98,10 @@ void Model::backward(const Tensor& grad_output, GradientWrite write) {
   }
 }
 
+void Model::set_mode(bool training, uint64_t key) {
+  for (size_t l = 0; l < layers_.size(); ++l) layers_[l]->set_mode(training, Rng(key, l).next_u64());
+}
+
 int64_t Model::parameter_count() const {
   int64_t count = 0;
   for (const ParameterSlot& slot : slots_) count += shape_elements(slot.shape);

@@ -39,6 +39,9 @@ class Model {
   void set_gradients_final_callback(std::function<void(size_t elements)> callback) {
     on_gradients_final_ = std::move(callback);
   }
+  // Training or evaluation for the next forward and backward; `key` seeds their random draws
+  // (each layer gets its own stream of it), so the same key draws the same dropout masks.
+  void set_mode(bool training, uint64_t key);
   // Records each layer's forward and backward on this timeline (null: none).
   void set_timeline(Timeline* timeline) { timeline_ = timeline; }
 

@@ -1,6 +1,7 @@
 #include "core/models.h"
 
 #include "core/layers/conv2d.h"
+#include "core/layers/dropout.h"
 #include "core/layers/flatten.h"
 #include "core/layers/gelu.h"
 #include "core/layers/layer_norm.h"
@@ -24,6 +25,7 @@ std::unique_ptr<Model> build_mlp(int64_t input_features, const std::vector<int64
     } else {
       layers.push_back(std::make_unique<Relu>(device));
     }
+    if (options.dropout > 0.0f) layers.push_back(std::make_unique<Dropout>(options.dropout, device));
     width = next;
   }
   layers.push_back(std::make_unique<Linear>(width, classes, device));

@@ -12,9 +12,10 @@ namespace rt {
 struct MlpOptions {
   std::string activation = "relu";  // or "gelu"
   bool layer_norm = false;          // a LayerNorm after each hidden Linear, before the activation
+  float dropout = 0.0f;             // above 0: a Dropout with this probability after each hidden activation
 };
 
-// Linear(input, hidden[0]) [LayerNorm] activation ... Linear(hidden[-1], classes).
+// Linear(input, hidden[0]) [LayerNorm] activation [Dropout] ... Linear(hidden[-1], classes).
 std::unique_ptr<Model> build_mlp(int64_t input_features, const std::vector<int64_t>& hidden, int64_t classes,
                                  Device device = Device::kCpu, const MlpOptions& options = {});
 

@@ -9,6 +9,7 @@ TrainConfig read_train_config(Config& config) {
   c.channels = config.get_int_list("model.channels", c.channels, 1, 1 << 16);
   c.activation = config.get_string("model.activation", c.activation, {"relu", "gelu"});
   c.layer_norm = config.get_bool("model.layer_norm", c.layer_norm);
+  c.dropout = config.get_double("model.dropout", c.dropout, 0.0, 0.99);
 
   c.epochs = config.get_int("train.epochs", c.epochs, 1, 1000000);
   c.global_batch = config.get_int("train.global_batch", c.global_batch, 1, 1 << 24);

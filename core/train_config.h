@@ -18,6 +18,7 @@ struct TrainConfig {
   std::vector<int64_t> channels = {32, 64};     // cnn: a 3x3 convolution, ReLU and 2x2 max pool per entry
   std::string activation = "relu";              // mlp: "relu" or "gelu"
   bool layer_norm = false;                      // mlp: LayerNorm after each hidden Linear
+  double dropout = 0.0;                         // mlp: dropout probability after each hidden activation
   // [train]
   int64_t epochs = 10;
   int64_t global_batch = 128;

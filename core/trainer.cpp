@@ -6,6 +6,7 @@
 #include "comm/consistency.h"
 #include "core/base/environment.h"
 #include "core/base/logging.h"
+#include "core/base/random.h"
 #include "core/base/termination.h"
 #include "core/gpu_binding.h"
 #include "core/adamw.h"
@@ -81,7 +82,7 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
                ? build_cnn(train_layout.feature_shape, config_.channels, config_.hidden, train_layout.classes,
                            config_.device)
                : build_mlp(train_layout.feature_size(), config_.hidden, train_layout.classes, config_.device,
-                           MlpOptions{config_.activation, config_.layer_norm});
+                           MlpOptions{config_.activation, config_.layer_norm, static_cast<float>(config_.dropout)});
   model_->initialize(config_.seed);
   model_->set_timeline(&timeline_);
   // Every rank starts from rank 0's parameters.
@@ -308,6 +309,12 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
       RT_CHECK(batch != nullptr, "the loader ended the epoch early, at step {} of {}", state_.step_in_epoch,
                steps_per_epoch_);
 
+      // Dropout's masks: from the seed, this rank, the step and the micro-batch, so a resumed run
+      // draws the masks an uninterrupted one would.
+      model_->set_mode(true, Rng(config_.seed ^ 0x6a09e667f3bcc908ULL,
+                                 (static_cast<uint64_t>(state_.step) << 20) ^
+                                     (static_cast<uint64_t>(comm_.rank()) << 8) ^ static_cast<uint64_t>(micro))
+                                 .next_u64());
       const Tensor* logits;
       {
         TimelineScope scope(&timeline_, TimelineLane::kCompute, "forward");
@@ -396,6 +403,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
 void Trainer::evaluate(EpochMetrics& metrics) {
   int64_t samples = 0;
   const int64_t classes = model_->output_features();
+  model_->set_mode(false, 0);
   test_batches_->start_epoch(0);
   while (const DeviceBatch* batch = test_batches_->next()) {
     const Tensor& logits = model_->forward(batch->features);

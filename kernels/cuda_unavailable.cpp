@@ -47,6 +47,7 @@ void linear_backward_params(const float*, const float*, int64_t, int64_t, int64_
 }
 void bytes_to_float(const uint8_t*, float*, int64_t, float) { unavailable("kernel bytes_to_float"); }
 void gelu_forward(const float*, float*, int64_t) { unavailable("kernel gelu_forward"); }
+void dropout(const float*, float*, int64_t, float, uint64_t) { unavailable("kernel dropout"); }
 void gelu_backward(const float*, const float*, float*, int64_t) { unavailable("kernel gelu_backward"); }
 void layer_norm_forward(const float*, const float*, const float*, int64_t, int64_t, float, float*, float*, float*) {
   unavailable("kernel layer_norm_forward");

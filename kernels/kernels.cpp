@@ -63,6 +63,16 @@ void layer_norm_backward(Device device, const float* dy, const float* x, const f
   cuda::layer_norm_backward(dy, x, gamma, mean, rstd, rows, features, beta_acc, dx, dgamma, dbeta);
 }
 
+void dropout_forward(Device device, const float* x, float* y, int64_t count, float p, uint64_t key) {
+  if (device == Device::kCpu) return cpu::dropout(x, y, count, p, key);
+  cuda::dropout(x, y, count, p, key);
+}
+
+void dropout_backward(Device device, const float* dy, float* dx, int64_t count, float p, uint64_t key) {
+  // The same mask and scale applied to the gradient.
+  dropout_forward(device, dy, dx, count, p, key);
+}
+
 void relu_forward(Device device, const float* x, float* y, int64_t count) {
   if (device == Device::kCpu) return cpu::relu_forward(x, y, count);
   cuda::relu_forward(x, y, count);

@@ -46,6 +46,12 @@ void layer_norm_backward(Device device, const float* dy, const float* x, const f
                          const float* rstd, int64_t rows, int64_t features, float beta_acc, float* dx, float* dgamma,
                          float* dbeta);
 
+// Inverted dropout with the mask drawn from a counter-based hash of (key, i): element i is kept
+// when its uniform draw is >= p, and then scaled by 1/(1-p); the CPU and the GPU draw bitwise the
+// same mask for the same key, and backward draws it again instead of storing it.
+void dropout_forward(Device device, const float* x, float* y, int64_t count, float p, uint64_t key);
+void dropout_backward(Device device, const float* dy, float* dx, int64_t count, float p, uint64_t key);
+
 // y = max(x, 0) elementwise (x == y allowed).
 void relu_forward(Device device, const float* x, float* y, int64_t count);
 // dx = dy where y > 0, else 0 (dy == dx allowed).

@@ -1,5 +1,6 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/dropout_mask.h"
 
 namespace rt::kernels::cpu {
 
@@ -11,6 +12,12 @@ void relu_forward(const float* x, float* y, int64_t count) {
 void bytes_to_float(const uint8_t* bytes, float* y, int64_t count, float scale) {
 #pragma omp parallel for simd schedule(static) if (count >= kParallelElements)
   for (int64_t i = 0; i < count; ++i) y[i] = static_cast<float>(bytes[i]) * scale;
+}
+
+void dropout(const float* x, float* y, int64_t count, float p, uint64_t key) {
+  const float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for simd schedule(static) if (count >= kParallelElements)
+  for (int64_t i = 0; i < count; ++i) y[i] = dropout_uniform(key, i) >= p ? x[i] * scale : 0.0f;
 }
 
 void relu_backward(const float* y, const float* dy, float* dx, int64_t count) {

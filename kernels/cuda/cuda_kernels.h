@@ -73,6 +73,7 @@ void layer_norm_forward(const float* x, const float* gamma, const float* beta, i
                         float eps, float* y, float* mean, float* rstd);
 void layer_norm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,
                          int64_t rows, int64_t features, float beta_acc, float* dx, float* dgamma, float* dbeta);
+void dropout(const float* x, float* y, int64_t count, float p, uint64_t key);
 void bytes_to_float(const uint8_t* bytes, float* y, int64_t count, float scale);
 void relu_forward(const float* x, float* y, int64_t count);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t count);

@@ -3,6 +3,7 @@
 #include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/dropout_mask.h"
 
 namespace rt::kernels::cuda {
 
@@ -24,6 +25,12 @@ __global__ void relu_backward_kernel(const float* y, const float* dy, float* dx,
 __global__ void bytes_to_float_kernel(const uint8_t* bytes, float* y, int64_t count, float scale) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
     y[i] = static_cast<float>(bytes[i]) * scale;
+  }
+}
+
+__global__ void dropout_kernel(const float* x, float* y, int64_t count, float p, float scale, uint64_t key) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    y[i] = dropout_uniform(key, i) >= p ? x[i] * scale : 0.0f;
   }
 }
 
@@ -50,6 +57,12 @@ void bytes_to_float(const uint8_t* bytes, float* y, int64_t count, float scale) 
   if (count == 0) return;
   bytes_to_float_kernel<<<blocks_for(count), kThreads, 0, current_stream()>>>(bytes, y, count, scale);
   RT_CHECK_LAUNCH(bytes_to_float_kernel);
+}
+
+void dropout(const float* x, float* y, int64_t count, float p, uint64_t key) {
+  if (count == 0) return;
+  dropout_kernel<<<blocks_for(count), kThreads, 0, current_stream()>>>(x, y, count, p, 1.0f / (1.0f - p), key);
+  RT_CHECK_LAUNCH(dropout_kernel);
 }
 
 void relu_backward(const float* y, const float* dy, float* dx, int64_t count) {

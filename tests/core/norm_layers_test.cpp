@@ -1,11 +1,13 @@
-// GELU and LayerNorm on the CPU: forward against direct formulas in double, backward against
+// GELU, LayerNorm and Dropout on the CPU: forward against direct formulas in double, backward against
 // central finite differences of L = sum(output * probe); an MLP with both, end to end.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <vector>
 
+#include "core/layers/dropout.h"
 #include "core/layers/gelu.h"
 #include "core/layers/layer_norm.h"
 #include "core/models.h"
@@ -64,6 +66,41 @@ TEST(LayerNormLayer, NormalisesEachRowAndMatchesFiniteDifferences) {
   expect_gradient(x, analytic, loss, "input");
   expect_gradient(gamma, dgamma, loss, "gamma");
   expect_gradient(beta, dbeta, loss, "beta");
+}
+
+TEST(DropoutLayer, DropsAboutPScalesTheRestRedrawsTheSameMaskForItsKeyAndIsTheIdentityInEvaluation) {
+  const int64_t rows = 100, features = 100;
+  const float p = 0.3f;
+  Dropout layer(p);
+  std::vector<float> x = random_values(rows * features, 9, 0.5f, 1.0f), dy = random_values(rows * features, 10);
+  Tensor input = Tensor::view(x.data(), {rows, features});
+  layer.set_mode(true, 1234);
+  const Tensor& y = layer.forward(input);
+  std::vector<float> first(y.data<float>(), y.data<float>() + y.elements());
+  int64_t dropped = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (first[i] == 0.0f) {
+      ++dropped;
+    } else {
+      ASSERT_EQ(first[i], x[i] * (1.0f / (1.0f - p))) << i;
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(dropped) / x.size(), p, 0.02);  // 10,000 draws: 4.6 standard deviations
+  const Tensor& dx =
+      layer.backward(Tensor::view(dy.data(), {rows, features}), InputGradient::kCompute, GradientWrite::kOverwrite);
+  for (size_t i = 0; i < x.size(); ++i) {
+    ASSERT_EQ(dx.data<float>()[i], first[i] == 0.0f ? 0.0f : dy[i] * (1.0f / (1.0f - p))) << i;
+  }
+  layer.set_mode(true, 1234);
+  const Tensor& again = layer.forward(input);
+  EXPECT_TRUE(std::equal(first.begin(), first.end(), again.data<float>())) << "the same key draws the same mask";
+  layer.set_mode(true, 1235);
+  const Tensor& other = layer.forward(input);
+  EXPECT_FALSE(std::equal(first.begin(), first.end(), other.data<float>())) << "another key draws another mask";
+  layer.set_mode(false, 0);
+  const Tensor& evaluated = layer.forward(input);
+  EXPECT_TRUE(std::equal(x.begin(), x.end(), evaluated.data<float>()));
+  EXPECT_THROW(Dropout(1.0f), Error);
 }
 
 TEST(MlpWithGeluAndLayerNorm, StartsWithUnitGammaZeroBetaAndItsGradientsMatchFiniteDifferences) {

@@ -141,6 +141,17 @@ TEST_F(TrainingTest, AGeluMlpWithLayerNormLearnsWithRanksBitwiseIdentical) {
   EXPECT_GT(result.epochs.back().test_accuracy, 0.9);
 }
 
+TEST_F(TrainingTest, DropoutTrainsWithRanksBitwiseIdenticalAndTheSameSeedRedrawsTheSameMasks) {
+  TrainConfig c = config();
+  c.dropout = 0.2;
+  TrainingResult first = Trainer(c, *comm_).run();  // checks that all ranks end bitwise identical
+  TrainingResult second = Trainer(c, *comm_).run();
+  EXPECT_EQ(first.parameter_fingerprint, second.parameter_fingerprint);
+  EXPECT_GT(first.epochs.back().test_accuracy, 0.9);
+  c.dropout = 0.0;
+  EXPECT_NE(Trainer(c, *comm_).run().parameter_fingerprint, first.parameter_fingerprint) << "dropout changed nothing";
+}
+
 TEST_F(TrainingTest, ClippingBoundsEveryStepsUpdate) {
   // Plain SGD without momentum: each step moves the parameters by lr x the clipped gradient, so
   // after S steps they have moved by at most S x lr x clip_norm in L2.

@@ -266,6 +266,16 @@ TEST_F(CudaKernelTest, GeluAndLayerNormMatchTheCpu) {
   expect_close(ddbeta.download(), dbeta_expected, 1e-5);
 }
 
+TEST_F(CudaKernelTest, DropoutDrawsBitwiseTheCpuMask) {
+  const int64_t count = 100'003;
+  std::vector<float> x = random(count), y(count);
+  cpu::dropout(x.data(), y.data(), count, 0.25f, 0xfeedULL);
+  DeviceBuffer<float> dx(x), dy(count);
+  dy.poison();
+  cuda::dropout(dx.data(), dy.data(), count, 0.25f, 0xfeedULL);
+  expect_close(dy.download(), y, 0.0);
+}
+
 TEST_F(CudaKernelTest, BytesToFloatMatchesTheCpuBitwise) {
   const int64_t count = 100'001;
   std::vector<uint8_t> bytes(count);
