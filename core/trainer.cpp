@@ -257,9 +257,9 @@ std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums) {
   std::string path;
   if (comm_.rank() == 0) {
     Span<float> parameters = on_host(model_->parameters(), host_parameters_);
-    Span<float> velocity = on_host(optimizer_->state(), host_velocity_);
+    Span<float> optimizer_state = on_host(optimizer_->state(), host_optimizer_state_);
     path = checkpoints_->save(state, Span<const float>(parameters.data(), parameters.size()),
-                              Span<const float>(velocity.data(), velocity.size()));
+                              Span<const float>(optimizer_state.data(), optimizer_state.size()));
   }
   comm_.barrier();  // committed before any rank goes on (or exits)
   log_info("checkpoint of step {} written to {}", state_.step, path);
@@ -443,24 +443,26 @@ void Trainer::restore() {
   comm_.broadcast(Span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()), 0);
   state_ = parse_state(text, "the checkpoint state from rank 0");
   Span<float> parameters = on_host(model_->parameters(), host_parameters_);
-  Span<float> velocity = on_host(optimizer_->state(), host_velocity_);
+  Span<float> optimizer_state = on_host(optimizer_->state(), host_optimizer_state_);
   int64_t sizes[2] = {0, 0};
   if (comm_.rank() == 0) {
     sizes[0] = static_cast<int64_t>(checkpoint->parameters.size());
     sizes[1] = static_cast<int64_t>(checkpoint->optimizer_state.size());
   }
   comm_.broadcast(Span<int64_t>(sizes, 2), 0);
-  RT_CHECK(sizes[0] == static_cast<int64_t>(parameters.size()) && sizes[1] == static_cast<int64_t>(velocity.size()),
+  RT_CHECK(sizes[0] == static_cast<int64_t>(parameters.size()) &&
+               sizes[1] == static_cast<int64_t>(optimizer_state.size()),
            "the checkpoint holds {} parameters and {} optimizer values; this model has {} and {}", sizes[0], sizes[1],
-           parameters.size(), velocity.size());
+           parameters.size(), optimizer_state.size());
   if (comm_.rank() == 0) {
     std::copy(checkpoint->parameters.begin(), checkpoint->parameters.end(), parameters.begin());
-    std::copy(checkpoint->optimizer_state.begin(), checkpoint->optimizer_state.end(), velocity.begin());
+    std::copy(checkpoint->optimizer_state.begin(), checkpoint->optimizer_state.end(), optimizer_state.begin());
   }
   comm_.broadcast(parameters, 0);
-  comm_.broadcast(velocity, 0);
+  comm_.broadcast(optimizer_state, 0);
   upload(config_.device, parameters.data(), model_->parameters().data(), parameters.size() * sizeof(float));
-  upload(config_.device, velocity.data(), optimizer_->state().data(), velocity.size() * sizeof(float));
+  upload(config_.device, optimizer_state.data(), optimizer_->state().data(),
+         optimizer_state.size() * sizeof(float));
   RT_CHECK(state_.step_in_epoch <= steps_per_epoch_ && state_.epoch <= config_.epochs,
            "the checkpoint is at epoch {} step {}, outside this run of {} epochs of {} steps", state_.epoch + 1,
            state_.step_in_epoch, config_.epochs, steps_per_epoch_);

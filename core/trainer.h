@@ -111,7 +111,7 @@ class Trainer {
   std::vector<kernels::cuda::Event> nonfinite_copied_;
   int64_t pending_step_[2] = {-1, -1};
   std::vector<float> host_parameters_;  // GPU runs: host copies for checks and checkpoints
-  std::vector<float> host_velocity_;
+  std::vector<float> host_optimizer_state_;
   MetricsLog metrics_log_;
 };
 

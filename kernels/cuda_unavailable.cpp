@@ -32,7 +32,6 @@ void synchronize_event(EventHandle) { unavailable("synchronize_event"); }
 float elapsed_milliseconds(EventHandle, EventHandle) { unavailable("elapsed_milliseconds"); }
 void synchronize_stream(StreamHandle) { unavailable("synchronize_stream"); }
 void copy_async(void*, const void*, size_t, StreamHandle) { unavailable("copy_async"); }
-bool all_finite(const float*, int64_t) { unavailable("kernel all_finite"); }
 void gemm(Transpose, Transpose, int64_t, int64_t, int64_t, float, const float*, const float*, float, float*) {
   unavailable("kernel gemm");
 }

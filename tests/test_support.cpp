@@ -1,5 +1,7 @@
 #include "tests/test_support.h"
 
+#include <gtest/gtest.h>
+
 #include <sys/wait.h>
 
 #include <array>
@@ -7,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -144,6 +147,15 @@ void write_poisoned_shards(const std::string& dir, int64_t samples, int64_t pois
   info.classes = 4;
   info.feature_dtype = DType::kFloat32;
   write_shard(info, features.data(), labels.data());
+}
+
+void expect_bitwise_identical_across_ranks(Communicator& comm, const std::vector<float>& values) {
+  std::vector<float> all(values.size() * static_cast<size_t>(comm.size()));
+  comm.all_gather(Span<const float>(values.data(), values.size()), Span<float>(all));
+  for (int r = 1; r < comm.size(); ++r) {
+    EXPECT_EQ(std::memcmp(all.data(), all.data() + r * values.size(), values.size() * sizeof(float)), 0)
+        << "rank " << r << " differs from rank 0";
+  }
 }
 
 }  // namespace rt::testing

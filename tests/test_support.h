@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "comm/communicator.h"
 #include "data/shard_info.h"
 
 namespace rt::testing {
@@ -53,6 +54,9 @@ void write_byte_shards(const std::string& dir, const std::vector<int64_t>& sizes
 void write_cluster_shards(const std::string& dir, int64_t samples, int64_t shards, int64_t features,
                           int64_t classes, uint64_t problem_seed, uint64_t sample_seed,
                           const std::vector<int64_t>& shape = {});
+
+// Gathers `values` from every rank of `comm` and expects each rank's to be bitwise rank 0's.
+void expect_bitwise_identical_across_ranks(Communicator& comm, const std::vector<float>& values);
 
 // One shard DIR/poisoned.h5 of `samples` float samples of 12 features in 4 easy classes, sample
 // `poisoned` with a NaN feature: the step that holds it has non-finite gradients.

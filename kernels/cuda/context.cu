@@ -15,14 +15,10 @@ struct ThreadContext {
   cudaStream_t stream = nullptr;  // the legacy default stream until a stream is set
   cublasHandle_t blas = nullptr;
   bool tf32 = false;
-  unsigned* finite_flag = nullptr;  // all_finite's result: on the device, then in pinned memory
-  unsigned* finite_flag_host = nullptr;
   float* ones = nullptr;
   int64_t ones_count = 0;
   ~ThreadContext() {
     if (blas) cublasDestroy(blas);
-    if (finite_flag) cudaFree(finite_flag);
-    if (finite_flag_host) cudaFreeHost(finite_flag_host);
     if (ones) cudaFree(ones);
   }
 };
@@ -185,22 +181,5 @@ void nonfinite_flag(const float* values, int64_t count, uint32_t* device_flag) {
   RT_CHECK_LAUNCH(nonfinite_kernel);
 }
 
-bool all_finite(const float* values, int64_t count) {
-  if (!context.finite_flag) {
-    RT_CHECK_CUDA(cudaMalloc(&context.finite_flag, sizeof(unsigned)));
-    RT_CHECK_CUDA(cudaMallocHost(&context.finite_flag_host, sizeof(unsigned)));
-  }
-  RT_CHECK_CUDA(cudaMemsetAsync(context.finite_flag, 0, sizeof(unsigned), context.stream));
-  if (count > 0) {
-    // A bounded grid: each thread reads many values, so the flag sees few atomics.
-    unsigned blocks = std::min(blocks_for(count), 1024u);
-    nonfinite_kernel<<<blocks, kThreads, 0, context.stream>>>(values, count, context.finite_flag);
-    RT_CHECK_LAUNCH(nonfinite_kernel);
-  }
-  RT_CHECK_CUDA(cudaMemcpyAsync(context.finite_flag_host, context.finite_flag, sizeof(unsigned),
-                                cudaMemcpyDeviceToHost, context.stream));
-  RT_CHECK_CUDA(cudaStreamSynchronize(context.stream));
-  return *context.finite_flag_host == 0;
-}
 
 }  // namespace rt::kernels::cuda

@@ -54,10 +54,8 @@ float elapsed_milliseconds(EventHandle start, EventHandle end);  // events creat
 void synchronize_stream(StreamHandle stream);
 void copy_async(void* destination, const void* source, size_t bytes, StreamHandle stream);
 
-// True when every value is finite; waits for the calling thread's stream (one small copy back).
-bool all_finite(const float* values, int64_t count);
-// The same without waiting: *device_flag (device memory) becomes 1 if a value is NaN or infinite,
-// else 0, in stream order (for an optimizer's skip flag, and copied back later).
+// *device_flag (device memory) becomes 1 if a value is NaN or infinite, else 0, in stream order,
+// without waiting (an optimizer's skip flag, copied back to the host later).
 void nonfinite_flag(const float* values, int64_t count, uint32_t* device_flag);
 
 void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,

@@ -65,12 +65,7 @@ class CudaTrainingTest : public ::testing::Test {
     TrainingResult result = trainer.run();
     EXPECT_EQ(result.epochs.size(), 2u);
     std::vector<float> parameters = trainer.parameters_on_host();
-    std::vector<float> all(parameters.size() * static_cast<size_t>(comm_->size()));
-    comm_->all_gather(Span<const float>(parameters.data(), parameters.size()), Span<float>(all));
-    for (int r = 1; r < comm_->size(); ++r) {
-      EXPECT_EQ(std::memcmp(all.data(), all.data() + r * parameters.size(), parameters.size() * sizeof(float)), 0)
-          << "rank " << r << " differs from rank 0";
-    }
+    testing::expect_bitwise_identical_across_ranks(*comm_, parameters);
     return parameters;
   }
 

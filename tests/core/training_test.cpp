@@ -64,13 +64,7 @@ TEST_F(TrainingTest, LossFallsAndRanksEndBitwiseIdentical) {
   EXPECT_LT(result.epochs.back().train_loss, 0.5 * result.epochs.front().train_loss);
   EXPECT_GT(result.epochs.back().test_accuracy, 0.9);
 
-  Span<float> params = trainer.model().parameters();
-  std::vector<float> all(params.size() * comm_->size());
-  comm_->all_gather(Span<const float>(params.data(), params.size()), Span<float>(all));
-  for (int r = 1; r < comm_->size(); ++r) {
-    EXPECT_EQ(std::memcmp(all.data(), all.data() + r * params.size(), params.size() * sizeof(float)), 0)
-        << "rank " << r << " differs from rank 0";
-  }
+  testing::expect_bitwise_identical_across_ranks(*comm_, trainer.parameters_on_host());
 }
 
 TEST_F(TrainingTest, ACnnLearnsImagesAndRanksEndBitwiseIdentical) {
@@ -98,13 +92,7 @@ TEST_F(TrainingTest, ACnnLearnsImagesAndRanksEndBitwiseIdentical) {
   ASSERT_EQ(result.epochs.size(), 10u);
   EXPECT_LT(result.epochs.back().train_loss, 0.5 * result.epochs.front().train_loss);
   EXPECT_GT(result.epochs.back().test_accuracy, 0.9);
-  Span<float> params = trainer.model().parameters();
-  std::vector<float> all(params.size() * comm_->size());
-  comm_->all_gather(Span<const float>(params.data(), params.size()), Span<float>(all));
-  for (int r = 1; r < comm_->size(); ++r) {
-    EXPECT_EQ(std::memcmp(all.data(), all.data() + r * params.size(), params.size() * sizeof(float)), 0)
-        << "rank " << r << " differs from rank 0";
-  }
+  testing::expect_bitwise_identical_across_ranks(*comm_, trainer.parameters_on_host());
   comm_->barrier();  // rank 0 removes the images only when every rank is done with them
 }
 
@@ -121,13 +109,7 @@ TEST_F(TrainingTest, AdamWWithWarmupLinearDecayAndClippingLearnsWithRanksBitwise
   ASSERT_EQ(result.epochs.size(), 3u);
   EXPECT_LT(result.epochs.back().train_loss, 0.5 * result.epochs.front().train_loss);
   EXPECT_GT(result.epochs.back().test_accuracy, 0.9);
-  std::vector<float> params = trainer.parameters_on_host();
-  std::vector<float> all(params.size() * comm_->size());
-  comm_->all_gather(Span<const float>(params.data(), params.size()), Span<float>(all));
-  for (int r = 1; r < comm_->size(); ++r) {
-    EXPECT_EQ(std::memcmp(all.data(), all.data() + r * params.size(), params.size() * sizeof(float)), 0)
-        << "rank " << r << " differs from rank 0";
-  }
+  testing::expect_bitwise_identical_across_ranks(*comm_, trainer.parameters_on_host());
 }
 
 TEST_F(TrainingTest, AGeluMlpWithLayerNormLearnsWithRanksBitwiseIdentical) {

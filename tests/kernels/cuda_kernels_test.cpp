@@ -290,20 +290,26 @@ TEST_F(CudaKernelTest, BytesToFloatMatchesTheCpuBitwise) {
   for (int64_t i = 0; i < count; ++i) ASSERT_EQ(got[i], expected[i]) << i;
 }
 
-TEST_F(CudaKernelTest, AllFiniteFindsANanOrInfinityAnywhere) {
+TEST_F(CudaKernelTest, TheNonFiniteFlagFindsANanOrInfinityAnywhere) {
   const size_t count = 1'000'003;  // more than one pass of the bounded grid
   std::vector<float> values = random(count);
   DeviceBuffer<float> device(values);
-  EXPECT_TRUE(cuda::all_finite(device.data(), static_cast<int64_t>(count)));
+  DeviceBuffer<uint32_t> flag(std::vector<uint32_t>{7});  // not 0 or 1: the kernel must write it
+  auto all_finite = [&](int64_t n) {
+    cuda::nonfinite_flag(device.data(), n, flag.data());
+    return flag.download()[0] == 0;
+  };
+  EXPECT_TRUE(all_finite(static_cast<int64_t>(count)));
   for (size_t where : {size_t{0}, size_t{777'777}, count - 1}) {
     for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
       std::vector<float> poisoned = values;
       poisoned[where] = bad;
       device.upload(poisoned);
-      EXPECT_FALSE(cuda::all_finite(device.data(), static_cast<int64_t>(count))) << where << " " << bad;
+      EXPECT_FALSE(all_finite(static_cast<int64_t>(count))) << where << " " << bad;
+      EXPECT_EQ(flag.download()[0], 1u);
     }
   }
-  EXPECT_TRUE(cuda::all_finite(device.data(), 0));
+  EXPECT_TRUE(all_finite(0));
 }
 
 TEST_F(CudaKernelTest, AsyncCopiesFromPinnedMemoryAreOrderedByEvents) {
