@@ -67,7 +67,7 @@ std::string serialize_state(const TrainingState& s) {
                         {"step_in_epoch", s.step_in_epoch}, {"epoch_loss_sums", s.epoch_loss_sums},
                         {"epoch_correct", s.epoch_correct}, {"epoch_samples", s.epoch_samples},
                         {"consecutive_nonfinite", s.consecutive_nonfinite}, {"skipped_steps", s.skipped_steps},
-                        {"config_hash", s.config_hash}, {"ranks", s.ranks}}
+                        {"config_hash", s.config_hash}, {"ranks", s.ranks}, {"model", s.model}}
       .dump(2);
 }
 
@@ -87,6 +87,7 @@ TrainingState parse_state(const std::string& text, const std::string& path) {
     s.skipped_steps = j.at("skipped_steps").get<int64_t>();
     s.config_hash = j.at("config_hash").get<uint64_t>();
     s.ranks = j.at("ranks").get<int64_t>();
+    s.model = j.value("model", std::string());
     size_t ranks = static_cast<size_t>(s.ranks);
     RT_CHECK(s.epoch_loss_sums.size() == ranks && s.epoch_correct.size() == ranks && s.epoch_samples.size() == ranks,
              "{}: the epoch sums do not have one entry for each of {} ranks", path, s.ranks);

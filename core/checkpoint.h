@@ -31,6 +31,9 @@ struct TrainingState {
   int64_t skipped_steps = 0;
   uint64_t config_hash = 0;
   int64_t ranks = 1;
+  // The model's description (JSON: kind and shape), so that a checkpoint alone can rebuild it
+  // (`ringtrain generate`); empty in checkpoints that predate it.
+  std::string model;
 };
 
 std::string serialize_state(const TrainingState& state);

@@ -14,13 +14,15 @@
 
 namespace rt {
 
-enum class ParameterInit { kUniformFanIn, kOnes, kZeros };
+// kNormal: normal with mean 0 and standard deviation `std` (GPT-2's initialisation).
+enum class ParameterInit { kUniformFanIn, kOnes, kZeros, kNormal };
 
 struct ParameterSpec {
   std::string name;  // unique within the layer, e.g. "weight"
   Shape shape;
   int64_t fan_in = 1;  // kUniformFanIn: uniform in +-1/sqrt(fan_in), as PyTorch's Linear
   ParameterInit init = ParameterInit::kUniformFanIn;
+  float std = 0.0f;    // kNormal
 };
 
 enum class InputGradient { kSkip, kCompute };

@@ -27,7 +27,7 @@ Model::Model(std::vector<std::unique_ptr<Layer>> layers, int64_t input_features,
   for (int64_t l = static_cast<int64_t>(layers_.size()) - 1; l >= 0; --l) {
     for (const ParameterSpec& spec : layers_[l]->parameter_specs()) {
       ParameterSlot slot{fmt::format("layer{}.{}.{}", l, layers_[l]->name(), spec.name), spec.shape, arena_elements_,
-                         l, spec.fan_in, spec.init};
+                         l, spec.fan_in, spec.init, spec.std};
       arena_elements_ = align_up(arena_elements_ + shape_elements(spec.shape));
       layer_slots[l].push_back(static_cast<int64_t>(slots_.size()));
       slots_.push_back(std::move(slot));
@@ -67,9 +67,12 @@ void Model::initialize(uint64_t seed) {
     float bound = 1.0f / std::sqrt(static_cast<float>(slot.fan_in));
     float* slot_values = values.data() + slot.offset;
     for (int64_t e = 0; e < shape_elements(slot.shape); ++e) {
-      slot_values[e] = slot.init == ParameterInit::kOnes    ? 1.0f
-                       : slot.init == ParameterInit::kZeros ? 0.0f
-                                                            : rng.uniform(-bound, bound);
+      switch (slot.init) {
+        case ParameterInit::kOnes: slot_values[e] = 1.0f; break;
+        case ParameterInit::kZeros: slot_values[e] = 0.0f; break;
+        case ParameterInit::kNormal: slot_values[e] = slot.std * rng.normal(); break;
+        case ParameterInit::kUniformFanIn: slot_values[e] = rng.uniform(-bound, bound); break;
+      }
     }
   }
   upload(device_, values.data(), parameters_.data<float>(), static_cast<size_t>(arena_elements_) * sizeof(float));

@@ -23,6 +23,7 @@ struct ParameterSlot {
   int64_t layer = 0;
   int64_t fan_in = 1;
   ParameterInit init = ParameterInit::kUniformFanIn;
+  float std = 0.0f;
 };
 
 class Model {

@@ -1,13 +1,21 @@
 #include "core/models.h"
 
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "core/layers/attention.h"
 #include "core/layers/conv2d.h"
 #include "core/layers/dropout.h"
+#include "core/layers/embedding.h"
 #include "core/layers/flatten.h"
 #include "core/layers/gelu.h"
 #include "core/layers/layer_norm.h"
 #include "core/layers/linear.h"
+#include "core/layers/lm_head.h"
 #include "core/layers/max_pool2d.h"
 #include "core/layers/relu.h"
+#include "core/layers/residual.h"
 
 namespace rt {
 
@@ -68,6 +76,61 @@ std::unique_ptr<Model> build_cnn(const std::vector<int64_t>& image_shape, const 
   }
   layers.push_back(std::make_unique<Linear>(features, classes, device));
   return std::make_unique<Model>(std::move(layers), input_features, device);
+}
+
+std::unique_ptr<Model> build_gpt(const GptOptions& o, Device device) {
+  RT_CHECK(o.layers > 0 && o.heads > 0 && o.width % o.heads == 0,
+           "a gpt needs layers > 0 and a width divisible by its heads, not {} layers, width {}, {} heads", o.layers,
+           o.width, o.heads);
+  const int64_t C = o.width;
+  constexpr float kStd = 0.02f;
+  const float projection_std = kStd / std::sqrt(2.0f * static_cast<float>(o.layers));
+  std::vector<std::unique_ptr<Layer>> layers;
+  auto embedding = std::make_unique<Embedding>(o.vocab, o.context, C, device);
+  Embedding* token_embedding = embedding.get();
+  layers.push_back(std::move(embedding));
+  for (int64_t l = 0; l < o.layers; ++l) {
+    std::vector<std::unique_ptr<Layer>> attention;
+    attention.push_back(std::make_unique<LayerNorm>(C, device));
+    attention.push_back(std::make_unique<Linear>(C, 3 * C, device, kStd));
+    attention.push_back(std::make_unique<CausalSelfAttention>(o.context, C, o.heads, device, o.attention));
+    attention.push_back(std::make_unique<Linear>(C, C, device, projection_std));
+    layers.push_back(std::make_unique<Residual>(std::move(attention), device));
+    std::vector<std::unique_ptr<Layer>> mlp;
+    mlp.push_back(std::make_unique<LayerNorm>(C, device));
+    mlp.push_back(std::make_unique<Linear>(C, 4 * C, device, kStd));
+    mlp.push_back(std::make_unique<Gelu>(device));
+    mlp.push_back(std::make_unique<Linear>(4 * C, C, device, projection_std));
+    layers.push_back(std::make_unique<Residual>(std::move(mlp), device));
+  }
+  layers.push_back(std::make_unique<LayerNorm>(C, device));
+  layers.push_back(std::make_unique<LmHead>(C, o.vocab, o.tie_embeddings ? token_embedding : nullptr, device));
+  return std::make_unique<Model>(std::move(layers), o.context + 1, device);
+}
+
+std::string gpt_description(const GptOptions& o) {
+  return nlohmann::json{{"kind", "gpt"},     {"vocab", o.vocab},   {"context", o.context},
+                        {"layers", o.layers}, {"heads", o.heads},   {"width", o.width},
+                        {"tie_embeddings", o.tie_embeddings}}
+      .dump();
+}
+
+GptOptions parse_gpt_description(const std::string& json, const std::string& source) {
+  RT_CHECK(!json.empty(), "{} does not describe its model (written before checkpoints did, or not by a gpt)", source);
+  try {
+    nlohmann::json j = nlohmann::json::parse(json);
+    RT_CHECK(j.at("kind").get<std::string>() == "gpt", "{} holds a {}, not a gpt", source, j.at("kind").get<std::string>());
+    GptOptions o;
+    o.vocab = j.at("vocab").get<int64_t>();
+    o.context = j.at("context").get<int64_t>();
+    o.layers = j.at("layers").get<int64_t>();
+    o.heads = j.at("heads").get<int64_t>();
+    o.width = j.at("width").get<int64_t>();
+    o.tie_embeddings = j.at("tie_embeddings").get<bool>();
+    return o;
+  } catch (const nlohmann::json::exception& error) {
+    RT_FAIL("{}: the model's description: {}", source, error.what());
+  }
 }
 
 }  // namespace rt

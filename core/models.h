@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/model.h"
+#include "kernels/kernels.h"
 
 namespace rt {
 
@@ -25,5 +26,25 @@ std::unique_ptr<Model> build_mlp(int64_t input_features, const std::vector<int64
 // convolutions the activations are channel-major; a Flatten makes rows of them (conv2d.h).
 std::unique_ptr<Model> build_cnn(const std::vector<int64_t>& image_shape, const std::vector<int64_t>& conv_channels,
                                  const std::vector<int64_t>& hidden, int64_t classes, Device device = Device::kCpu);
+
+struct GptOptions {
+  int64_t vocab = 256;
+  int64_t context = 128;  // tokens per window
+  int64_t layers = 4;
+  int64_t heads = 4;
+  int64_t width = 128;
+  bool tie_embeddings = true;  // the output head shares the token embedding
+  kernels::AttentionAlgorithm attention = kernels::AttentionAlgorithm::kFused;
+};
+
+// A GPT-2-style decoder: token + position embedding; per layer a pre-norm residual attention
+// block (LayerNorm, Linear to q/k/v, causal self-attention, Linear) and a pre-norm residual MLP
+// (LayerNorm, Linear to 4x width, GELU, Linear); a final LayerNorm; an output head to the
+// vocabulary. Initialised as GPT-2 (normal 0.02, the residual projections 0.02/sqrt(2 layers)).
+// Input: windows [rows, context + 1] of token ids; output: logits [rows * context, vocab].
+std::unique_ptr<Model> build_gpt(const GptOptions& options, Device device = Device::kCpu);
+// The options as JSON ({"kind": "gpt", "vocab": ...}), as checkpoints keep them, and back.
+std::string gpt_description(const GptOptions& options);
+GptOptions parse_gpt_description(const std::string& json, const std::string& source);
 
 }  // namespace rt

@@ -4,14 +4,24 @@ namespace rt {
 
 TrainConfig read_train_config(Config& config) {
   TrainConfig c;
-  c.model_kind = config.get_string("model.kind", c.model_kind, {"mlp", "cnn"});
+  c.model_kind = config.get_string("model.kind", c.model_kind, {"mlp", "cnn", "gpt"});
   c.hidden = config.get_int_list("model.hidden", c.model_kind == "cnn" ? std::vector<int64_t>{128} : c.hidden, 1, 1 << 20);
   c.channels = config.get_int_list("model.channels", c.channels, 1, 1 << 16);
   c.activation = config.get_string("model.activation", c.activation, {"relu", "gelu"});
   c.layer_norm = config.get_bool("model.layer_norm", c.layer_norm);
   c.dropout = config.get_double("model.dropout", c.dropout, 0.0, 0.99);
+  c.layers = config.get_int("model.layers", c.layers, 1, 1024);
+  c.heads = config.get_int("model.heads", c.heads, 1, 1024);
+  c.width = config.get_int("model.width", c.width, 1, 1 << 20);
+  c.tie_embeddings = config.get_bool("model.tie_embeddings", c.tie_embeddings);
+  c.attention = config.get_string("model.attention", c.attention, {"fused", "plain"});
+  if (c.model_kind == "gpt" && c.width % c.heads != 0) {
+    throw Error(fmt::format("config error in {}: model.width = {} is not divisible by model.heads = {}",
+                            config.source(), c.width, c.heads));
+  }
 
   c.epochs = config.get_int("train.epochs", c.epochs, 1, 1000000);
+  c.max_steps = config.get_int("train.max_steps", c.max_steps, 0, INT64_MAX);
   c.global_batch = config.get_int("train.global_batch", c.global_batch, 1, 1 << 24);
   c.seed = static_cast<uint64_t>(config.get_int("train.seed", static_cast<int64_t>(c.seed), 0, INT64_MAX));
   c.accumulate = config.get_int("train.accumulate", c.accumulate, 1, 4096);

@@ -19,8 +19,15 @@ struct TrainConfig {
   std::string activation = "relu";              // mlp: "relu" or "gelu"
   bool layer_norm = false;                      // mlp: LayerNorm after each hidden Linear
   double dropout = 0.0;                         // mlp: dropout probability after each hidden activation
+  // gpt (context and vocabulary come from the token shards)
+  int64_t layers = 4;
+  int64_t heads = 4;
+  int64_t width = 128;
+  bool tie_embeddings = true;
+  std::string attention = "fused";  // GPU: "fused" (flash-style kernels) or "plain" (the T x T reference)
   // [train]
   int64_t epochs = 10;
+  int64_t max_steps = 0;   // > 0: training ends after this many optimizer steps (mid-epoch if so)
   int64_t global_batch = 128;
   uint64_t seed = 1;
   int64_t accumulate = 1;  // micro-batches per optimizer step; gradients are communicated after the last

@@ -78,11 +78,31 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
            test_layout.path, test_layout.feature_size(), test_layout.classes, train_layout.path,
            train_layout.feature_size(), train_layout.classes);
 
-  model_ = config_.model_kind == "cnn"
-               ? build_cnn(train_layout.feature_shape, config_.channels, config_.hidden, train_layout.classes,
-                           config_.device)
-               : build_mlp(train_layout.feature_size(), config_.hidden, train_layout.classes, config_.device,
-                           MlpOptions{config_.activation, config_.layer_norm, static_cast<float>(config_.dropout)});
+  if (config_.model_kind == "gpt") {
+    RT_CHECK(train_layout.feature_shape.size() == 1 && train_layout.feature_size() >= 2 &&
+                 train_layout.feature_scale == 1.0,
+             "model.kind = \"gpt\" needs token shards (`ringtrain shard --text`: windows of context + 1 token ids), "
+             "but {} holds samples of shape {} with scale {}",
+             train_layout.path, shape_text(train_layout.feature_shape), train_layout.feature_scale);
+    GptOptions gpt;
+    gpt.vocab = train_layout.classes;
+    gpt.context = train_layout.feature_size() - 1;
+    gpt.layers = config_.layers;
+    gpt.heads = config_.heads;
+    gpt.width = config_.width;
+    gpt.tie_embeddings = config_.tie_embeddings;
+    gpt.attention = config_.attention == "plain" ? kernels::AttentionAlgorithm::kPlain
+                                                 : kernels::AttentionAlgorithm::kFused;
+    model_ = build_gpt(gpt, config_.device);
+    context_ = gpt.context;
+    model_description_ = gpt_description(gpt);
+  } else if (config_.model_kind == "cnn") {
+    model_ = build_cnn(train_layout.feature_shape, config_.channels, config_.hidden, train_layout.classes,
+                       config_.device);
+  } else {
+    model_ = build_mlp(train_layout.feature_size(), config_.hidden, train_layout.classes, config_.device,
+                       MlpOptions{config_.activation, config_.layer_norm, static_cast<float>(config_.dropout)});
+  }
   model_->initialize(config_.seed);
   model_->set_timeline(&timeline_);
   // Every rank starts from rank 0's parameters.
@@ -123,6 +143,13 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
     checkpoints_ = std::make_unique<CheckpointStore>(config_.checkpoint_dir, config_.checkpoint_keep);
   }
 }
+
+int64_t Trainer::planned_steps() const {
+  const int64_t all = config_.epochs * steps_per_epoch_;
+  return config_.max_steps > 0 ? std::min(all, config_.max_steps) : all;
+}
+
+bool Trainer::steps_done() const { return config_.max_steps > 0 && state_.step >= config_.max_steps; }
 
 Trainer::~Trainer() = default;
 
@@ -213,6 +240,15 @@ void Trainer::resolve_gpu_steps() {
   }
 }
 
+Trainer::LossRows Trainer::loss_rows(const DeviceBatch& batch) {
+  if (context_ == 0) return {batch.labels, batch.rows};
+  // A language model predicts each window's tokens 1..context from those before them.
+  const Tensor& targets = targets_.ensure(batch.rows, context_, config_.device, DType::kInt32);
+  kernels::next_token_targets(config_.device, batch.features.data<float>(), batch.rows, context_,
+                              targets.data<int32_t>());
+  return {targets.data<int32_t>(), batch.rows * context_};
+}
+
 void Trainer::take_counters(double& loss, double& correct) {
   double loss_value = 0;
   int64_t correct_value = 0;
@@ -246,6 +282,7 @@ std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums) {
   TrainingState state = state_;
   state.ranks = comm_.size();
   state.config_hash = config_.config_hash;
+  state.model = model_description_;
   state.epoch_loss_sums.clear();
   state.epoch_correct.clear();
   state.epoch_samples.clear();
@@ -292,11 +329,11 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
     sums[0] += loss;
     sums[1] += correct;
   };
-  const int64_t total_steps = config_.epochs * steps_per_epoch_;
+  const int64_t total_steps = planned_steps();
   Clock::time_point start = Clock::now();
 
   train_batches_->start_epoch(epoch, state_.step_in_epoch * config_.accumulate);
-  while (state_.step_in_epoch < steps_per_epoch_) {
+  while (state_.step_in_epoch < steps_per_epoch_ && !steps_done()) {
     for (int64_t micro = 0; micro < config_.accumulate; ++micro) {
       const bool last = micro + 1 == config_.accumulate;
       Clock::time_point wait_start = Clock::now();
@@ -320,14 +357,17 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
         TimelineScope scope(&timeline_, TimelineLane::kCompute, "forward");
         logits = &model_->forward(batch->features);
       }
-      const Tensor& grad_logits = grad_logits_.ensure(batch->rows, classes, config_.device);
-      // The gradient of the mean loss over the global batch: the synchroniser's sum over the
-      // ranks is then the average, with no extra pass over the arena.
-      const float grad_scale = 1.0f / static_cast<float>(batch->rows * config_.accumulate * comm_.size());
-      kernels::softmax_cross_entropy(config_.device, logits->data<float>(), batch->labels, batch->rows, classes,
-                                     grad_scale, grad_logits.data<float>(), loss_counter_.data<double>());
-      kernels::count_correct(config_.device, logits->data<float>(), batch->labels, batch->rows, classes,
+      const LossRows loss = loss_rows(*batch);
+      kernels::count_correct(config_.device, logits->data<float>(), loss.labels, loss.rows, classes,
                              correct_counter_.data<int64_t>());
+      // The gradient of the mean loss over the global batch: the synchroniser's sum over the
+      // ranks is then the average, with no extra pass over the arena. A language model's logits
+      // ([tokens, vocabulary], the largest activation) are overwritten by their own gradient.
+      const Tensor& grad_logits =
+          context_ > 0 ? *logits : grad_logits_.ensure(batch->rows, classes, config_.device);
+      const float grad_scale = 1.0f / static_cast<float>(loss.rows * config_.accumulate * comm_.size());
+      kernels::softmax_cross_entropy(config_.device, logits->data<float>(), loss.labels, loss.rows, classes,
+                                     grad_scale, grad_logits.data<float>(), loss_counter_.data<double>());
       {
         TimelineScope scope(&timeline_, TimelineLane::kCompute, "backward");
         // Only the last micro-batch's backward finishes gradients, so only it starts buckets.
@@ -339,7 +379,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
                  : nullptr);
         model_->backward(grad_logits, micro == 0 ? GradientWrite::kOverwrite : GradientWrite::kAccumulate);
       }
-      sums[2] += static_cast<double>(batch->rows);
+      sums[2] += static_cast<double>(loss.rows);
     }
     const float lr = scheduled_lr(config_.schedule, config_.lr, state_.step, total_steps, config_.warmup_steps);
     if (config_.device == Device::kCpu) {
@@ -392,6 +432,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
   resolve_gpu_steps();
   add_counters();
   metrics.train_seconds = seconds_since(start);
+  if (checkpoints_ && state_.step_in_epoch < steps_per_epoch_) save_checkpoint(sums);  // train.max_steps, mid-epoch
 
   comm_.all_reduce(Span<double>(sums), ReduceOp::kSum);
   metrics.train_loss = sums[0] / sums[2];
@@ -407,11 +448,12 @@ void Trainer::evaluate(EpochMetrics& metrics) {
   test_batches_->start_epoch(0);
   while (const DeviceBatch* batch = test_batches_->next()) {
     const Tensor& logits = model_->forward(batch->features);
-    kernels::softmax_cross_entropy(config_.device, logits.data<float>(), batch->labels, batch->rows, classes, 0.0f,
+    const LossRows loss = loss_rows(*batch);
+    kernels::softmax_cross_entropy(config_.device, logits.data<float>(), loss.labels, loss.rows, classes, 0.0f,
                                    nullptr, loss_counter_.data<double>());
-    kernels::count_correct(config_.device, logits.data<float>(), batch->labels, batch->rows, classes,
+    kernels::count_correct(config_.device, logits.data<float>(), loss.labels, loss.rows, classes,
                            correct_counter_.data<int64_t>());
-    samples += batch->rows;
+    samples += loss.rows;
   }
   double totals[3] = {0, 0, static_cast<double>(samples)};
   take_counters(totals[0], totals[1]);
@@ -490,14 +532,22 @@ TrainingResult Trainer::run() {
       break;
     }
     evaluate(metrics);
-    result.parameter_fingerprint = check_ranks_identical(fmt::format("the end of epoch {}", state_.epoch + 1));
+    const bool whole_epoch = state_.step_in_epoch == steps_per_epoch_;
+    result.parameter_fingerprint = check_ranks_identical(
+        whole_epoch ? fmt::format("the end of epoch {}", state_.epoch + 1) : fmt::format("step {}", state_.step));
     log_info("epoch {}/{}: loss {:.4f} train acc {:.2f}% test loss {:.4f} test acc {:.2f}% | {:.0f} samples/s, "
              "{:.2f} s (data wait {:.3f} s, gradient wait {:.3f} s)",
              metrics.epoch, config_.epochs, metrics.train_loss, 100 * metrics.train_accuracy, metrics.test_loss,
              100 * metrics.test_accuracy, metrics.samples_per_second, metrics.train_seconds, metrics.data_wait_seconds,
              metrics.communication_seconds);
+    if (context_ > 0) {
+      log_info("epoch {}: {:.0f} tokens/s; loss in bits per token: train {:.4f}, test {:.4f}", metrics.epoch,
+               metrics.samples_per_second * static_cast<double>(context_), metrics.train_loss / std::log(2.0),
+               metrics.test_loss / std::log(2.0));
+    }
     metrics_log_.write(metrics);
     result.epochs.push_back(metrics);
+    if (!whole_epoch) break;  // train.max_steps reached
     ++state_.epoch;
     state_.step_in_epoch = 0;
     if (checkpoints_) save_checkpoint(no_sums);

@@ -77,6 +77,15 @@ class Trainer {
   void clip_gradients();
   // The loss sum and correct count accumulated on the model's device since the last call, reset.
   void take_counters(double& loss, double& correct);
+  // The labels and row count of a batch's loss: the batch's labels, or a language model's next
+  // tokens (one row per token).
+  struct LossRows {
+    const int32_t* labels;
+    int64_t rows;
+  };
+  LossRows loss_rows(const DeviceBatch& batch);
+  int64_t planned_steps() const;  // epochs x steps, or train.max_steps when fewer
+  bool steps_done() const;        // train.max_steps reached
   // A host view of a span of the model's device memory (the span itself on the CPU).
   Span<float> on_host(Span<float> values, std::vector<float>& mirror);
 
@@ -101,6 +110,9 @@ class Trainer {
   std::unique_ptr<NcclCommunicator> nccl_;
   std::unique_ptr<DeviceGradientSynchronizer> device_sync_;  // GPU gradients, more than one rank
   ActivationBuffer grad_logits_;
+  int64_t context_ = 0;          // a language model's tokens per window (0: a classifier)
+  ActivationBuffer targets_;     // its next-token targets
+  std::string model_description_;  // JSON, stored in checkpoints
   // Loss sum (double) and correct count (int64) accumulated by the loss kernels, on the device.
   Tensor loss_counter_;
   Tensor correct_counter_;

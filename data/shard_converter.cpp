@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-
-#include <nlohmann/json.hpp>
 
 #include "core/base/check.h"
 #include "data/idx_file.h"
+#include "data/shard_manifest.h"
 #include "data/shard_writer.h"
 
 namespace rt {
@@ -42,8 +40,7 @@ std::vector<std::string> convert_idx_to_shards(const ShardConversion& conversion
   std::vector<uint8_t> features(static_cast<size_t>((base + (extra > 0 ? 1 : 0)) * sample_bytes));
   std::vector<uint8_t> label_bytes(static_cast<size_t>(base + (extra > 0 ? 1 : 0)));
   std::vector<int32_t> shard_labels(label_bytes.size());
-  std::vector<std::string> paths;
-  nlohmann::json manifest = {{"format", "ringtrain-shard"}, {"format_version", 1}, {"shards", nlohmann::json::array()}};
+  ShardManifest manifest;
   for (int64_t s = 0; s < shards; ++s) {
     ShardInfo info;
     info.path = fmt::format("{}/{}-{:05d}.h5", conversion.output_dir, conversion.name, s);
@@ -56,17 +53,10 @@ std::vector<std::string> convert_idx_to_shards(const ShardConversion& conversion
     labels.read(info.samples, label_bytes.data());
     std::copy(label_bytes.begin(), label_bytes.begin() + info.samples, shard_labels.begin());
     write_shard(info, features.data(), shard_labels.data());
-    paths.push_back(info.path);
-    manifest["shards"].push_back({{"file", std::filesystem::path(info.path).filename().string()},
-                                  {"bytes", std::filesystem::file_size(info.path)},
-                                  {"samples", info.samples}});
+    manifest.add(info.path, info.samples);
   }
-  manifest["total_samples"] = count;
-  std::string manifest_path = fmt::format("{}/{}-manifest.json", conversion.output_dir, conversion.name);
-  std::ofstream out(manifest_path, std::ios::trunc);
-  out << manifest.dump(2) << '\n';
-  RT_CHECK(out.good(), "cannot write {}", manifest_path);
-  return paths;
+  manifest.write(conversion.output_dir, conversion.name);
+  return manifest.paths();
 }
 
 }  // namespace rt

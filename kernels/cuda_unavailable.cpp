@@ -82,4 +82,21 @@ void max_pool_backward(const float*, const int32_t*, int64_t, int64_t, int64_t, 
   unavailable("kernel max_pool_backward");
 }
 
+void add(const float*, const float*, float*, int64_t) { unavailable("kernel add"); }
+void embedding_forward(const float*, int64_t, int64_t, int64_t, int64_t, const float*, const float*, float*) {
+  unavailable("kernel embedding_forward");
+}
+void embedding_backward(const float*, const float*, int64_t, int64_t, int64_t, int64_t, float, float*, float, float*) {
+  unavailable("kernel embedding_backward");
+}
+void next_token_targets(const float*, int64_t, int64_t, int32_t*) { unavailable("kernel next_token_targets"); }
+int64_t attention_workspace(AttentionAlgorithm, const AttentionShape&) { unavailable("attention on the GPU"); }
+void attention_forward(AttentionAlgorithm, const AttentionShape&, const float*, float*, float*, float*) {
+  unavailable("kernel attention_forward");
+}
+void attention_backward(AttentionAlgorithm, const AttentionShape&, const float*, const float*, const float*,
+                        const float*, float*, float*) {
+  unavailable("kernel attention_backward");
+}
+
 }  // namespace rt::kernels::cuda

@@ -162,4 +162,56 @@ void scale(Device device, float* values, int64_t count, float factor) {
 
 void set_cpu_threads(int threads) { cpu::set_threads(threads); }
 
+void add(Device device, const float* a, const float* b, float* y, int64_t count) {
+  if (device == Device::kCpu) return cpu::add(a, b, y, count);
+  cuda::add(a, b, y, count);
+}
+
+void embedding_forward(Device device, const float* tokens, int64_t rows, int64_t context, int64_t vocab,
+                       int64_t width, const float* wte, const float* wpe, float* y) {
+  if (device == Device::kCpu) return cpu::embedding_forward(tokens, rows, context, vocab, width, wte, wpe, y);
+  cuda::embedding_forward(tokens, rows, context, vocab, width, wte, wpe, y);
+}
+
+void embedding_backward(Device device, const float* tokens, const float* dy, int64_t rows, int64_t context,
+                        int64_t vocab, int64_t width, float beta_wte, float* dwte, float beta_wpe, float* dwpe) {
+  if (device == Device::kCpu) {
+    return cpu::embedding_backward(tokens, dy, rows, context, vocab, width, beta_wte, dwte, beta_wpe, dwpe);
+  }
+  cuda::embedding_backward(tokens, dy, rows, context, vocab, width, beta_wte, dwte, beta_wpe, dwpe);
+}
+
+void next_token_targets(Device device, const float* tokens, int64_t rows, int64_t context, int32_t* targets) {
+  if (device == Device::kCpu) return cpu::next_token_targets(tokens, rows, context, targets);
+  cuda::next_token_targets(tokens, rows, context, targets);
+}
+
+namespace {
+void check_attention_shape(const AttentionShape& shape) {
+  RT_CHECK(shape.rows >= 0 && shape.context > 0 && shape.heads > 0 && shape.width % shape.heads == 0,
+           "attention needs a width divisible by its heads, not width {} with {} heads (context {})", shape.width,
+           shape.heads, shape.context);
+}
+}  // namespace
+
+int64_t attention_workspace(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape) {
+  check_attention_shape(shape);
+  if (device == Device::kCpu) return 0;
+  return cuda::attention_workspace(algorithm, shape);
+}
+
+void attention_forward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape, const float* qkv,
+                       float* y, float* lse, float* workspace) {
+  check_attention_shape(shape);
+  if (device == Device::kCpu) return cpu::attention_forward(shape, qkv, y, lse);
+  cuda::attention_forward(algorithm, shape, qkv, y, lse, workspace);
+}
+
+void attention_backward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape, const float* qkv,
+                        const float* y, const float* lse, const float* dy, float* dqkv, float* workspace) {
+  check_attention_shape(shape);
+  if (device == Device::kCpu) return cpu::attention_backward(shape, qkv, y, lse, dy, dqkv);
+  cuda::attention_backward(algorithm, shape, qkv, y, lse, dy, dqkv, workspace);
+}
+
 }  // namespace rt::kernels

@@ -52,13 +52,17 @@ void layer_norm_backward(Device device, const float* dy, const float* x, const f
 void dropout_forward(Device device, const float* x, float* y, int64_t count, float p, uint64_t key);
 void dropout_backward(Device device, const float* dy, float* dx, int64_t count, float p, uint64_t key);
 
+// y = a + b elementwise (y may be a or b): residual connections.
+void add(Device device, const float* a, const float* b, float* y, int64_t count);
+
 // y = max(x, 0) elementwise (x == y allowed).
 void relu_forward(Device device, const float* x, float* y, int64_t count);
 // dx = dy where y > 0, else 0 (dy == dx allowed).
 void relu_backward(Device device, const float* y, const float* dy, float* dx, int64_t count);
 
 // Softmax cross-entropy over logits[rows,classes] with integer labels. Adds the summed loss to
-// *loss_sum. If dlogits is not null, writes dlogits = (softmax - onehot) * grad_scale.
+// *loss_sum. If dlogits is not null, writes dlogits = (softmax - onehot) * grad_scale; dlogits may
+// be logits itself (a large vocabulary's gradient then needs no second buffer).
 // Throws if a label is outside [0, classes).
 void softmax_cross_entropy(Device device, const float* logits, const int32_t* labels, int64_t rows,
                            int64_t classes, float grad_scale, float* dlogits, double* loss_sum);
@@ -121,6 +125,46 @@ void max_pool_forward(Device device, const float* x, int64_t rows, int64_t chann
 // dx (planes of H x W): each output's gradient at its maximum, zero elsewhere (overwrites dx).
 void max_pool_backward(Device device, const float* dy, const int32_t* argmax, int64_t rows, int64_t channels,
                        int64_t height, int64_t width, int64_t window, float* dx);
+
+// Language models. A batch is `rows` windows of context + 1 tokens, stored as float token ids
+// [rows, context + 1]: the first `context` tokens are the model's input, the last `context` its
+// targets; activations are one row per token, [rows * context, width].
+//
+// Token and position embedding: y[r * T + t] = wte[tokens[r, t]] + wpe[t], wte [vocab, width],
+// wpe [T, width]. A token outside [0, vocab) throws on the CPU; on the GPU it reads row 0 and its
+// target's loss is NaN (softmax_cross_entropy), which the trainer reports.
+void embedding_forward(Device device, const float* tokens, int64_t rows, int64_t context, int64_t vocab,
+                       int64_t width, const float* wte, const float* wpe, float* y);
+// dwte = beta_wte * dwte + the sum of dy over the rows of each token; dwpe = beta_wpe * dwpe +
+// the sum of dy over the windows at each position. (The GPU adds dwte with atomics: the sum's order,
+// and so its last bits, may vary between runs; all ranks still agree after the all-reduce.)
+void embedding_backward(Device device, const float* tokens, const float* dy, int64_t rows, int64_t context,
+                        int64_t vocab, int64_t width, float beta_wte, float* dwte, float beta_wpe, float* dwpe);
+// targets[r * T + t] = tokens[r, t + 1] as int32.
+void next_token_targets(Device device, const float* tokens, int64_t rows, int64_t context, int32_t* targets);
+
+// Causal multi-head self-attention over windows of T tokens. qkv [rows * T, 3 * width] holds each
+// token's query, key and value (head h's at columns h*d, width + h*d, 2*width + h*d, with
+// d = width / heads, as GPT-2 and nanoGPT lay them out); y [rows * T, width] is each head's
+// softmax(q k^T / sqrt(d), over keys up to the query's position) v, heads side by side; lse
+// [rows, heads, T] keeps each query's log-sum-exp of its scores for the backward pass, which
+// recomputes the probabilities from it instead of storing them.
+//
+// kPlain materialises the T x T scores (the reference: on the GPU cuBLAS batched products and a
+// softmax kernel, with a workspace); kFused never does (flash attention's tiling and online
+// softmax: one kernel forward, two backward, no workspace). On the CPU both are the plain form.
+enum class AttentionAlgorithm { kPlain, kFused };
+struct AttentionShape {
+  int64_t rows = 1, context = 1, width = 1, heads = 1;
+  int64_t head_dim() const { return width / heads; }
+};
+// Floats of workspace an algorithm needs on a device (0: none).
+int64_t attention_workspace(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape);
+void attention_forward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape, const float* qkv,
+                       float* y, float* lse, float* workspace);
+// dqkv [rows * T, 3 * width] (overwritten) from dy, with the forward's qkv, y and lse.
+void attention_backward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape, const float* qkv,
+                        const float* y, const float* lse, const float* dy, float* dqkv, float* workspace);
 
 // Threads used by CPU kernels in this process.
 void set_cpu_threads(int threads);

@@ -20,6 +20,12 @@ class Rng {
   // Uniform in [0, 1) with 24 random bits, exactly representable as a float.
   float uniform() { return static_cast<float>(next_u64() >> 40) * (1.0f / 16777216.0f); }
   float uniform(float low, float high) { return low + (high - low) * uniform(); }
+  // Standard normal (Box-Muller, one of the pair).
+  float normal() {
+    const double u1 = (static_cast<double>(next_u64() >> 11) + 1.0) * (1.0 / 9007199254740992.0);  // (0, 1]
+    const double u2 = static_cast<double>(next_u64() >> 11) * (1.0 / 9007199254740992.0);
+    return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+  }
   // Uniform integer in [0, bound), without modulo bias (Lemire's method).
   uint64_t below(uint64_t bound) {
     unsigned __int128 product = static_cast<unsigned __int128>(next_u64()) * bound;

@@ -20,5 +20,6 @@ constexpr int kExitPreempted = 143;
 CommandRunner add_train_command(CLI::App& app);
 CommandRunner add_shard_command(CLI::App& app);
 CommandRunner add_info_command(CLI::App& app);
+CommandRunner add_generate_command(CLI::App& app);
 
 }  // namespace rt

@@ -3,6 +3,7 @@
 #include "core/base/logging.h"
 #include "core/cli/commands.h"
 #include "data/shard_converter.h"
+#include "data/text_shards.h"
 
 namespace rt {
 
@@ -18,6 +19,9 @@ struct ShardArguments {
   int64_t train_shards = 8;
   int64_t test_shards = 2;
   int64_t classes = 10;
+  std::vector<std::string> text;
+  int64_t context = 128;
+  double held_out = 0.1;
 };
 
 void convert(const ShardConversion& conversion) {
@@ -29,12 +33,24 @@ void convert(const ShardConversion& conversion) {
 CommandRunner add_shard_command(CLI::App& app) {
   auto a = std::make_shared<ShardArguments>();
   CLI::App* command = app.add_subcommand(
-      "shard", "Convert IDX files (MNIST, Fashion-MNIST; gzip or not) into HDF5 shards (docs/shard-format.md)");
+      "shard",
+      "Convert IDX files (MNIST, Fashion-MNIST; gzip or not), or text files (--text), into HDF5 shards "
+      "(docs/shard-format.md)");
   CLI::Option* idx_dir = command->add_option(
       "--idx-dir", a->idx_dir,
       "Directory with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
       "t10k-labels-idx1-ubyte.gz: writes OUTPUT/train and OUTPUT/test");
   CLI::Option* images = command->add_option("--images", a->images, "One IDX image file (instead of --idx-dir)");
+  CLI::Option* text = command->add_option(
+      "--text", a->text,
+      "Text files or directories of them: byte-level token windows for a gpt, written to OUTPUT/train and a held-out "
+      "OUTPUT/test");
+  command->add_option("--context", a->context, "With --text: tokens per window (the model's context)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  command->add_option("--held-out", a->held_out, "With --text: the fraction held out for OUTPUT/test")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 0.999));
   CLI::Option* labels = command->add_option("--labels", a->labels, "Its IDX label file");
   command->add_option("--name", a->name, "Shard name prefix with --images")->capture_default_str();
   command->add_option("--shards", a->shards, "Number of shards with --images (default: cut by --shard-mb)")
@@ -50,19 +66,27 @@ CommandRunner add_shard_command(CLI::App& app) {
   command->add_option("--classes", a->classes, "Number of classes")->capture_default_str()->check(CLI::PositiveNumber);
   command->add_option("--output", a->output, "Output directory")->required();
   idx_dir->excludes(images);
+  text->excludes(idx_dir);
+  text->excludes(images);
   idx_dir->excludes(labels);
   images->needs(labels);
   labels->needs(images);
 
-  return [command, a, idx_dir, images, shard_mb](Communicator& comm) {
+  return [command, a, idx_dir, images, text, shard_mb](Communicator& comm) {
     if (!command->parsed()) return -1;
-    if (idx_dir->count() == 0 && images->count() == 0) {
-      throw CLI::RequiredError("--idx-dir or --images with --labels");
+    if (idx_dir->count() == 0 && images->count() == 0 && text->count() == 0) {
+      throw CLI::RequiredError("--idx-dir, --images with --labels, or --text");
     }
     if (comm.rank() == 0) {
       const auto target_bytes = static_cast<int64_t>(a->shard_mb * 1024 * 1024);
       const bool by_size = shard_mb->count() > 0;
-      if (!a->idx_dir.empty()) {
+      if (!a->text.empty()) {
+        TextShards shards = convert_text_to_shards({a->text, a->output, a->context, a->held_out, target_bytes});
+        log_info("{} tokens of {} file(s) -> {} windows of {}+1 in {} shard(s) in {}/train; held out: {} tokens of {} "
+                 "file(s) -> {} windows in {} shard(s) in {}/test",
+                 shards.train.tokens, shards.train.files, shards.train.windows, a->context, shards.train.shards,
+                 a->output, shards.test.tokens, shards.test.files, shards.test.windows, shards.test.shards, a->output);
+      } else if (!a->idx_dir.empty()) {
         convert({a->idx_dir + "/train-images-idx3-ubyte.gz", a->idx_dir + "/train-labels-idx1-ubyte.gz",
                  a->output + "/train", "train", by_size ? 0 : a->train_shards, target_bytes, a->classes});
         convert({a->idx_dir + "/t10k-images-idx3-ubyte.gz", a->idx_dir + "/t10k-labels-idx1-ubyte.gz",

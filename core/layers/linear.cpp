@@ -4,13 +4,17 @@
 
 namespace rt {
 
-Linear::Linear(int64_t in, int64_t out, Device device) : in_(in), out_(out), device_(device) {
+Linear::Linear(int64_t in, int64_t out, Device device, float init_std)
+    : in_(in), out_(out), device_(device), init_std_(init_std) {
   RT_CHECK(in > 0 && out > 0, "Linear layer needs positive sizes, not {} -> {}", in, out);
 }
 
 std::string Linear::name() const { return fmt::format("linear{}x{}", in_, out_); }
 
 std::vector<ParameterSpec> Linear::parameter_specs() const {
+  if (init_std_ > 0) {
+    return {{"weight", {out_, in_}, in_, ParameterInit::kNormal, init_std_}, {"bias", {out_}, in_, ParameterInit::kZeros}};
+  }
   return {{"weight", {out_, in_}, in_}, {"bias", {out_}, in_}};
 }
 

@@ -1,4 +1,5 @@
-// y = x W^T + b, with W [out, in] (PyTorch's layout) and b [out].
+// y = x W^T + b, with W [out, in] (PyTorch's layout) and b [out]. Initialised as PyTorch's Linear,
+// or with init_std > 0 as GPT-2's: W normal with that deviation, b zeros.
 #pragma once
 
 #include "core/layer.h"
@@ -7,7 +8,7 @@ namespace rt {
 
 class Linear final : public Layer {
  public:
-  Linear(int64_t in, int64_t out, Device device = Device::kCpu);
+  Linear(int64_t in, int64_t out, Device device = Device::kCpu, float init_std = 0.0f);
   std::string name() const override;
   std::vector<ParameterSpec> parameter_specs() const override;
   void bind_parameters(const std::vector<Tensor>& parameters, const std::vector<Tensor>& gradients) override;
@@ -18,6 +19,7 @@ class Linear final : public Layer {
  private:
   int64_t in_, out_;
   Device device_;
+  float init_std_;
   Tensor weight_, bias_, weight_grad_, bias_grad_;
   Tensor input_;
   ActivationBuffer output_, input_grad_;

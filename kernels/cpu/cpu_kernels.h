@@ -23,6 +23,7 @@ void layer_norm_backward(const float* dy, const float* x, const float* gamma, co
                          int64_t rows, int64_t features, float beta_acc, float* dx, float* dgamma, float* dbeta);
 void dropout(const float* x, float* y, int64_t count, float p, uint64_t key);
 void relu_forward(const float* x, float* y, int64_t count);
+void add(const float* a, const float* b, float* y, int64_t count);
 void bytes_to_float(const uint8_t* bytes, float* y, int64_t count, float scale);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t count);
 void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
@@ -45,5 +46,13 @@ void adamw(float* params, const float* grads, float* m, float* v, int64_t count,
 double sum_of_squares(const float* values, int64_t count);
 void scale(float* values, int64_t count, float factor);
 void set_threads(int threads);
+void embedding_forward(const float* tokens, int64_t rows, int64_t context, int64_t vocab, int64_t width,
+                       const float* wte, const float* wpe, float* y);
+void embedding_backward(const float* tokens, const float* dy, int64_t rows, int64_t context, int64_t vocab,
+                        int64_t width, float beta_wte, float* dwte, float beta_wpe, float* dwpe);
+void next_token_targets(const float* tokens, int64_t rows, int64_t context, int32_t* targets);
+void attention_forward(const AttentionShape& shape, const float* qkv, float* y, float* lse);
+void attention_backward(const AttentionShape& shape, const float* qkv, const float* y, const float* lse,
+                        const float* dy, float* dqkv);
 
 }  // namespace rt::kernels::cpu

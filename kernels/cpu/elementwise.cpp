@@ -9,6 +9,11 @@ void relu_forward(const float* x, float* y, int64_t count) {
   for (int64_t i = 0; i < count; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+void add(const float* a, const float* b, float* y, int64_t count) {
+#pragma omp parallel for simd schedule(static) if (count >= kParallelElements)
+  for (int64_t i = 0; i < count; ++i) y[i] = a[i] + b[i];
+}
+
 void bytes_to_float(const uint8_t* bytes, float* y, int64_t count, float scale) {
 #pragma omp parallel for simd schedule(static) if (count >= kParallelElements)
   for (int64_t i = 0; i < count; ++i) y[i] = static_cast<float>(bytes[i]) * scale;

@@ -2,16 +2,21 @@
 
 #include "core/base/check.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/parallel.h"
 
 namespace rt::kernels::cpu {
 
 void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
                            float grad_scale, float* dlogits, double* loss_sum) {
+  for (int64_t r = 0; r < rows; ++r) {
+    RT_CHECK(labels[r] >= 0 && labels[r] < classes, "label {} of row {} is outside [0, {})", labels[r], r, classes);
+  }
   double total = 0.0;
+  // Rows split across the rank's threads (a language model has many, over a large vocabulary).
+#pragma omp parallel for schedule(static) reduction(+ : total) if (rows * classes >= kParallelElements)
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = logits + r * classes;
-    int32_t label = labels[r];
-    RT_CHECK(label >= 0 && label < classes, "label {} of row {} is outside [0, {})", label, r, classes);
+    const int32_t label = labels[r];
     float max_logit = row[0];
     for (int64_t c = 1; c < classes; ++c) max_logit = std::max(max_logit, row[c]);
     double sum = 0.0;

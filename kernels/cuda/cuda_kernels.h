@@ -74,6 +74,7 @@ void layer_norm_backward(const float* dy, const float* x, const float* gamma, co
 void dropout(const float* x, float* y, int64_t count, float p, uint64_t key);
 void bytes_to_float(const uint8_t* bytes, float* y, int64_t count, float scale);
 void relu_forward(const float* x, float* y, int64_t count);
+void add(const float* a, const float* b, float* y, int64_t count);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t count);
 void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
                            float grad_scale, float* dlogits, double* loss_sum);
@@ -93,5 +94,16 @@ void max_pool_forward(const float* x, int64_t rows, int64_t channels, int64_t he
                       float* y, int32_t* argmax);
 void max_pool_backward(const float* dy, const int32_t* argmax, int64_t rows, int64_t channels, int64_t height,
                        int64_t width, int64_t window, float* dx);
+
+void embedding_forward(const float* tokens, int64_t rows, int64_t context, int64_t vocab, int64_t width,
+                       const float* wte, const float* wpe, float* y);
+void embedding_backward(const float* tokens, const float* dy, int64_t rows, int64_t context, int64_t vocab,
+                        int64_t width, float beta_wte, float* dwte, float beta_wpe, float* dwpe);
+void next_token_targets(const float* tokens, int64_t rows, int64_t context, int32_t* targets);
+int64_t attention_workspace(AttentionAlgorithm algorithm, const AttentionShape& shape);
+void attention_forward(AttentionAlgorithm algorithm, const AttentionShape& shape, const float* qkv, float* y,
+                       float* lse, float* workspace);
+void attention_backward(AttentionAlgorithm algorithm, const AttentionShape& shape, const float* qkv, const float* y,
+                        const float* lse, const float* dy, float* dqkv, float* workspace);
 
 }  // namespace rt::kernels::cuda

@@ -15,6 +15,12 @@ __global__ void relu_forward_kernel(const float* x, float* y, int64_t count) {
   }
 }
 
+__global__ void add_kernel(const float* a, const float* b, float* y, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    y[i] = a[i] + b[i];
+  }
+}
+
 __global__ void relu_backward_kernel(const float* y, const float* dy, float* dx, int64_t count) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
     dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
@@ -51,6 +57,12 @@ __global__ void sgd_momentum_kernel(float* params, const float* grads, float* ve
 void relu_forward(const float* x, float* y, int64_t count) {
   relu_forward_kernel<<<blocks_for(count), kThreads, 0, current_stream()>>>(x, y, count);
   RT_CHECK_LAUNCH(relu_forward_kernel);
+}
+
+void add(const float* a, const float* b, float* y, int64_t count) {
+  if (count == 0) return;
+  add_kernel<<<blocks_for(count), kThreads, 0, current_stream()>>>(a, b, y, count);
+  RT_CHECK_LAUNCH(add_kernel);
 }
 
 void bytes_to_float(const uint8_t* bytes, float* y, int64_t count, float scale) {

@@ -38,6 +38,8 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
   const float* x = logits + row * classes;
   const int32_t label = labels[row];
   const bool valid = label >= 0 && label < classes;
+  // Read before any thread writes the gradient, which may overwrite the logits (in place).
+  const float label_logit = valid && threadIdx.x == 0 ? x[label] : 0.0f;
 
   float local_max = -INFINITY;
   for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) local_max = fmaxf(local_max, x[c]);
@@ -47,7 +49,7 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
   const double log_sum = log(block_reduce(local_sum, shared_sum, Sum()));
 
   if (threadIdx.x == 0) {
-    double loss = valid ? log_sum - static_cast<double>(x[label] - max_logit) : NAN;
+    double loss = valid ? log_sum - static_cast<double>(label_logit - max_logit) : NAN;
     atomicAdd(loss_sum, loss);
   }
   if (dlogits) {

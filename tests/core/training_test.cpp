@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "comm/communicator.h"
@@ -14,6 +15,7 @@
 #include "core/base/random.h"
 #include "core/trainer.h"
 #include "data/shard_writer.h"
+#include "data/text_shards.h"
 #include "kernels/kernels.h"
 #include "tests/test_support.h"
 
@@ -153,6 +155,50 @@ TEST_F(TrainingTest, ClippingBoundsEveryStepsUpdate) {
   const double steps = static_cast<double>(result.epochs.back().steps);
   EXPECT_GT(moved, 0.0);
   EXPECT_LE(moved, steps * 0.1 * 1e-3 * (1 + 1e-4)) << "after " << steps << " steps";
+}
+
+TEST_F(TrainingTest, AGptLearnsTextFromTokenShardsWithRanksBitwiseIdentical) {
+  std::vector<uint8_t> path(4096, 0);
+  std::unique_ptr<testing::TempDir> text;
+  if (comm_->rank() == 0) {
+    // Text with structure to learn: words from a small set, in a repeating order with noise.
+    text = std::make_unique<testing::TempDir>();
+    const char* words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat. "};
+    Rng rng(5);
+    for (int file = 0; file < 4; ++file) {
+      std::string body;
+      for (int i = 0; i < 1500; ++i) body += words[(i + (rng.below(8) == 0 ? 1 : 0)) % 6];
+      std::ofstream(fmt::format("{}/part{}.txt", text->path(), file)) << body;
+    }
+    convert_text_to_shards({{text->path()}, text->path() + "/shards", 16, 0.25, 64 * 17});
+    std::memcpy(path.data(), text->path().data(), std::min(path.size() - 1, text->path().size()));
+  }
+  comm_->broadcast(Span<uint8_t>(path), 0);
+  const std::string dir = reinterpret_cast<const char*>(path.data());
+  TrainConfig c = config();
+  c.model_kind = "gpt";
+  c.layers = 1;
+  c.heads = 2;
+  c.width = 16;
+  c.optimizer = "adamw";
+  c.lr = 0.01f;
+  c.weight_decay = 0.0f;
+  c.clip_norm = 1.0;
+  c.epochs = 5;
+  c.max_steps = 200;  // ends inside the fourth epoch (56 steps each)
+  c.global_batch = 16;
+  c.train_dir = dir + "/shards/train";
+  c.test_dir = dir + "/shards/test";
+  Trainer trainer(c, *comm_);
+  TrainingResult result = trainer.run();
+  ASSERT_EQ(result.epochs.size(), 4u);
+  int64_t steps = 0;
+  for (const EpochMetrics& epoch : result.epochs) steps += epoch.steps;
+  EXPECT_EQ(steps, 200);
+  EXPECT_LT(result.epochs.back().steps, result.epochs[0].steps);
+  // ln(256) = 5.5 nats per byte at the start; within a word the next letter is certain.
+  EXPECT_LT(result.epochs.back().test_loss, 1.0);
+  testing::expect_bitwise_identical_across_ranks(*comm_, trainer.parameters_on_host());
 }
 
 TEST_F(TrainingTest, TheSameSeedTrainsTheSameModel) {

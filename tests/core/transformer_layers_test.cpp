@@ -1,0 +1,261 @@
+// The language-model layers on the CPU: causal attention against a direct reference in double
+// (several lengths and head counts) and finite differences; the embedding, a tied output head and
+// residual connections against finite differences; a whole tiny GPT's loss gradient against
+// finite differences; a tiny GPT that memorises a batch, and generation that recites it.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/generation.h"
+#include "core/layers/attention.h"
+#include "core/layers/embedding.h"
+#include "core/layers/gelu.h"
+#include "core/layers/linear.h"
+#include "core/layers/lm_head.h"
+#include "core/layers/residual.h"
+#include "core/adamw.h"
+#include "core/models.h"
+#include "kernels/kernels.h"
+#include "tests/core/gradient_check.h"
+#include "tests/test_support.h"
+
+namespace rt {
+namespace {
+
+using testing::expect_gradient;
+using testing::probe_loss;
+using testing::random_values;
+
+// softmax(q k^T / sqrt(d)) v over keys j <= i, per window and head, in double.
+std::vector<double> reference_attention(const std::vector<float>& qkv, int64_t rows, int64_t T, int64_t C, int64_t H,
+                                        std::vector<double>& lse) {
+  const int64_t d = C / H;
+  std::vector<double> y(static_cast<size_t>(rows * T * C));
+  lse.assign(static_cast<size_t>(rows * H * T), 0.0);
+  for (int64_t b = 0; b < rows; ++b) {
+    for (int64_t h = 0; h < H; ++h) {
+      for (int64_t i = 0; i < T; ++i) {
+        std::vector<double> s(static_cast<size_t>(i + 1));
+        double max_s = -std::numeric_limits<double>::infinity();
+        for (int64_t j = 0; j <= i; ++j) {
+          double dot = 0;
+          for (int64_t e = 0; e < d; ++e) {
+            dot += static_cast<double>(qkv[(b * T + i) * 3 * C + h * d + e]) * qkv[(b * T + j) * 3 * C + C + h * d + e];
+          }
+          s[j] = dot / std::sqrt(static_cast<double>(d));
+          max_s = std::max(max_s, s[j]);
+        }
+        double sum = 0;
+        for (double& v : s) sum += std::exp(v - max_s);
+        lse[(b * H + h) * T + i] = max_s + std::log(sum);
+        for (int64_t e = 0; e < d; ++e) {
+          double out = 0;
+          for (int64_t j = 0; j <= i; ++j) out += std::exp(s[j] - max_s) / sum * qkv[(b * T + j) * 3 * C + 2 * C + h * d + e];
+          y[(b * T + i) * C + h * d + e] = out;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+struct AttentionCase {
+  int64_t rows, context, width, heads;
+};
+
+TEST(AttentionKernel, MatchesTheDirectFormulaForSeveralLengthsAndHeadCounts) {
+  for (AttentionCase c : {AttentionCase{2, 1, 4, 1}, AttentionCase{3, 5, 8, 2}, AttentionCase{2, 17, 16, 4},
+                          AttentionCase{1, 70, 12, 3}, AttentionCase{1, 130, 8, 1}}) {
+    SCOPED_TRACE(::testing::Message() << "rows " << c.rows << " T " << c.context << " C " << c.width << " H " << c.heads);
+    std::vector<float> qkv = random_values(static_cast<size_t>(c.rows * c.context * 3 * c.width), 11, -2.0f, 2.0f);
+    std::vector<float> y(static_cast<size_t>(c.rows * c.context * c.width), NAN);
+    std::vector<float> lse(static_cast<size_t>(c.rows * c.heads * c.context), NAN);
+    kernels::attention_forward(Device::kCpu, kernels::AttentionAlgorithm::kPlain,
+                               {c.rows, c.context, c.width, c.heads}, qkv.data(), y.data(), lse.data(), nullptr);
+    std::vector<double> expected_lse;
+    std::vector<double> expected = reference_attention(qkv, c.rows, c.context, c.width, c.heads, expected_lse);
+    for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], expected[i], 1e-5) << i;
+    for (size_t i = 0; i < lse.size(); ++i) ASSERT_NEAR(lse[i], expected_lse[i], 1e-5) << i;
+  }
+}
+
+TEST(AttentionLayer, GradientMatchesFiniteDifferencesAndSeesNoLaterToken) {
+  const int64_t rows = 2, T = 6, C = 8, H = 2;
+  CausalSelfAttention layer(T, C, H);
+  std::vector<float> x = random_values(rows * T * 3 * C, 21), probe = random_values(rows * T * C, 22);
+  Tensor input = Tensor::view(x.data(), {rows * T, 3 * C});
+  layer.forward(input);
+  const Tensor& dx = layer.backward(Tensor::view(probe.data(), {rows * T, C}), InputGradient::kCompute,
+                                    GradientWrite::kOverwrite);
+  std::vector<float> analytic(dx.data<float>(), dx.data<float>() + dx.elements());
+  expect_gradient(x, analytic, [&] { return probe_loss(layer.forward(input), probe); }, "qkv");
+  // Causal: the last token's key and value never reach an earlier output.
+  std::vector<float> before(layer.forward(input).data<float>(), layer.forward(input).data<float>() + rows * T * C);
+  for (int64_t e = C; e < 3 * C; ++e) x[(T - 1) * 3 * C + e] += 1.0f;
+  const Tensor& after = layer.forward(input);
+  for (int64_t i = 0; i < (T - 1) * C; ++i) ASSERT_EQ(after.data<float>()[i], before[i]) << i;
+}
+
+TEST(EmbeddingLayer, AddsTokenAndPositionRowsAndMatchesFiniteDifferences) {
+  const int64_t vocab = 7, T = 4, C = 3, rows = 3;
+  Embedding layer(vocab, T, C);
+  std::vector<float> wte = random_values(vocab * C, 31), wpe = random_values(T * C, 32);
+  std::vector<float> dwte(vocab * C, NAN), dwpe(T * C, NAN);
+  layer.bind_parameters({Tensor::view(wte.data(), {vocab, C}), Tensor::view(wpe.data(), {T, C})},
+                        {Tensor::view(dwte.data(), {vocab, C}), Tensor::view(dwpe.data(), {T, C})});
+  std::vector<float> tokens = {1, 2, 2, 6, 0, 0, 3, 3, 1, 6, 5, 4, 1, 1, 2};  // 3 windows of T + 1
+  Tensor input = Tensor::view(tokens.data(), {rows, T + 1});
+  const Tensor& y = layer.forward(input);
+  ASSERT_EQ(y.shape(), Shape({rows * T, C}));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t c = 0; c < C; ++c) {
+        const auto token = static_cast<int64_t>(tokens[r * (T + 1) + t]);
+        ASSERT_EQ(y.data<float>()[(r * T + t) * C + c], wte[token * C + c] + wpe[t * C + c]);
+      }
+    }
+  }
+  std::vector<float> probe = random_values(rows * T * C, 33);
+  layer.backward(Tensor::view(probe.data(), {rows * T, C}), InputGradient::kSkip, GradientWrite::kOverwrite);
+  auto loss = [&] { return probe_loss(layer.forward(input), probe); };
+  expect_gradient(wte, dwte, loss, "wte");
+  expect_gradient(wpe, dwpe, loss, "wpe");
+  // Accumulating adds the same again.
+  std::vector<float> once = dwte;
+  layer.backward(Tensor::view(probe.data(), {rows * T, C}), InputGradient::kSkip, GradientWrite::kAccumulate);
+  for (size_t i = 0; i < once.size(); ++i) ASSERT_NEAR(dwte[i], 2 * once[i], 1e-6);
+  // A token outside the vocabulary is named.
+  tokens[6] = 7;
+  EXPECT_NE(testing::error_message([&] { layer.forward(input); }).find("token 7 at position 1 of window 1"),
+            std::string::npos);
+}
+
+// Every parameter's gradient of a model under L = sum(output * probe), by finite differences.
+void expect_model_gradients(Model& model, const Tensor& input, uint64_t seed, double tolerance = 3e-3) {
+  const Tensor& out = model.forward(input);
+  std::vector<float> probe = random_values(static_cast<size_t>(out.elements()), seed);
+  model.backward(Tensor::view(probe.data(), out.shape()));
+  std::vector<float> analytic(model.gradients().begin(), model.gradients().end());
+  expect_gradient(model.parameters(), analytic, [&] { return probe_loss(model.forward(input), probe); }, "parameters",
+                  tolerance);
+}
+
+TEST(LmHeadLayer, ATiedHeadAddsItsGradientToTheEmbeddingsAndMatchesFiniteDifferences) {
+  const int64_t vocab = 6, T = 3, C = 4;
+  for (bool tied : {true, false}) {
+    SCOPED_TRACE(tied ? "tied" : "untied");
+    std::vector<std::unique_ptr<Layer>> layers;
+    auto embedding = std::make_unique<Embedding>(vocab, T, C);
+    Embedding* shared = tied ? embedding.get() : nullptr;
+    layers.push_back(std::move(embedding));
+    layers.push_back(std::make_unique<Gelu>());
+    layers.push_back(std::make_unique<LmHead>(C, vocab, shared));
+    Model model(std::move(layers), T + 1);
+    model.initialize(5);
+    for (float& p : model.parameters()) p *= 20.0f;  // away from GELU's nearly linear middle
+    EXPECT_EQ(model.parameter_count(), vocab * C + T * C + (tied ? 0 : vocab * C));
+    std::vector<float> tokens = {0, 5, 2, 1, 4, 4, 3, 0};
+    expect_model_gradients(model, Tensor::view(tokens.data(), {2, T + 1}), 41);
+  }
+}
+
+TEST(ResidualLayer, AddsItsInputAndMatchesFiniteDifferences) {
+  std::vector<std::unique_ptr<Layer>> inside;
+  inside.push_back(std::make_unique<Linear>(5, 5));
+  inside.push_back(std::make_unique<Gelu>());
+  std::vector<std::unique_ptr<Layer>> layers;
+  layers.push_back(std::make_unique<Linear>(3, 5));
+  layers.push_back(std::make_unique<Residual>(std::move(inside)));
+  Model model(std::move(layers), 3);
+  model.initialize(6);
+  std::vector<float> x = random_values(4 * 3, 51);
+  expect_model_gradients(model, Tensor::view(x.data(), {4, 3}), 52);
+}
+
+// Windows [rows, T + 1] of random tokens, the first token of window w being w.
+std::vector<float> random_windows(int64_t rows, int64_t T, int64_t vocab, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> tokens(static_cast<size_t>(rows * (T + 1)));
+  for (int64_t i = 0; i < rows * (T + 1); ++i) tokens[i] = static_cast<float>(rng.below(static_cast<uint64_t>(vocab)));
+  for (int64_t w = 0; w < rows; ++w) tokens[w * (T + 1)] = static_cast<float>(w);
+  return tokens;
+}
+
+// The mean next-token loss of a batch, with its gradient written to the model (dlogits in place).
+double language_model_step(Model& model, const std::vector<float>& windows, int64_t rows, int64_t T, bool backward) {
+  const Tensor& logits = model.forward(Tensor::view(const_cast<float*>(windows.data()), {rows, T + 1}));
+  std::vector<int32_t> targets(static_cast<size_t>(rows * T));
+  kernels::next_token_targets(Device::kCpu, windows.data(), rows, T, targets.data());
+  double loss = 0;
+  kernels::softmax_cross_entropy(Device::kCpu, logits.data<float>(), targets.data(), rows * T, model.output_features(),
+                                 1.0f / static_cast<float>(rows * T), backward ? logits.data<float>() : nullptr, &loss);
+  if (backward) model.backward(logits);
+  return loss / static_cast<double>(rows * T);
+}
+
+GptOptions tiny_gpt(int64_t vocab, int64_t context, int64_t layers, int64_t heads, int64_t width) {
+  GptOptions o;
+  o.vocab = vocab;
+  o.context = context;
+  o.layers = layers;
+  o.heads = heads;
+  o.width = width;
+  return o;
+}
+
+TEST(Gpt, TheLossGradientOfEveryParameterMatchesFiniteDifferences) {
+  const GptOptions o = tiny_gpt(11, 5, 2, 2, 8);
+  std::unique_ptr<Model> model = build_gpt(o);
+  model->initialize(7);
+  for (float& p : model->parameters()) p *= 5.0f;  // larger than GPT-2's 0.02, so every path matters
+  std::vector<float> windows = random_windows(2, o.context, o.vocab, 8);
+  language_model_step(*model, windows, 2, o.context, true);
+  std::vector<float> analytic(model->gradients().begin(), model->gradients().end());
+  expect_gradient(model->parameters(), analytic,
+                  [&] { return language_model_step(*model, windows, 2, o.context, false); }, "gpt parameters", 5e-3);
+}
+
+TEST(Gpt, ATinyGptMemorisesABatchAndGenerationRecitesIt) {
+  const GptOptions o = tiny_gpt(16, 16, 2, 2, 32);
+  std::unique_ptr<Model> model = build_gpt(o);
+  model->initialize(9);
+  const int64_t rows = 4;
+  std::vector<float> windows = random_windows(rows, o.context, o.vocab, 10);
+  AdamW optimizer(model->parameters(), model->gradients(), AdamWOptions{0.01f, 0.9f, 0.99f, 1e-8f, 0.0f});
+  const double first = language_model_step(*model, windows, rows, o.context, true);
+  double last = first;
+  for (int64_t step = 1; step <= 300 && last > 0.01; ++step) {
+    optimizer.step(step);
+    last = language_model_step(*model, windows, rows, o.context, true);
+  }
+  EXPECT_GT(first, 2.0);  // about ln(16) = 2.77 at the start
+  EXPECT_LT(last, 0.01);
+  // Greedy generation from a window's first token recites the window.
+  for (int64_t w = 0; w < rows; ++w) {
+    std::vector<int64_t> text = generate_tokens(*model, o.context, {w}, o.context, SamplingOptions{0.0f, 0, 1});
+    for (int64_t t = 0; t <= o.context; ++t) ASSERT_EQ(text[t], static_cast<int64_t>(windows[w * (o.context + 1) + t])) << w << " " << t;
+  }
+}
+
+TEST(Sampling, FollowsTheSoftmaxAndKeepsToTheTopK) {
+  const std::vector<float> logits = {1.0f, 3.0f, 0.0f, 2.0f};
+  std::vector<float> scratch;
+  Rng rng(3);
+  EXPECT_EQ(sample_token(logits.data(), 4, {0.0f, 0, 1}, rng, scratch), 1);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(sample_token(logits.data(), 4, {1.0f, 1, 1}, rng, scratch), 1);
+  std::vector<int> counts(4, 0);
+  const int draws = 40000;
+  for (int i = 0; i < draws; ++i) ++counts[static_cast<size_t>(sample_token(logits.data(), 4, {1.0f, 0, 1}, rng, scratch))];
+  double total = 0;
+  for (float l : logits) total += std::exp(l);
+  for (int v = 0; v < 4; ++v) EXPECT_NEAR(counts[v] / double(draws), std::exp(logits[v]) / total, 0.01) << v;
+  std::fill(counts.begin(), counts.end(), 0);
+  for (int i = 0; i < draws; ++i) ++counts[static_cast<size_t>(sample_token(logits.data(), 4, {1.0f, 2, 1}, rng, scratch))];
+  EXPECT_EQ(counts[0] + counts[2], 0);
+  EXPECT_NEAR(counts[1] / double(draws), std::exp(3.0) / (std::exp(3.0) + std::exp(2.0)), 0.01);
+}
+
+}  // namespace
+}  // namespace rt
