@@ -65,7 +65,7 @@ TrainConfig read_train_config(Config& config) {
 
   c.device = parse_device(config.get_string("runtime.device", "cpu", {"cpu", "cuda"}));
   c.threads = config.get_int("runtime.threads", c.threads, 0, 4096);
-  c.precision = config.get_string("runtime.precision", c.precision, {"fp32", "tf32"});
+  c.precision = config.get_string("runtime.precision", c.precision, {"fp32", "tf32", "bf16"});
 
   c.log_all_ranks = config.get_bool("log.all_ranks", c.log_all_ranks);
   c.log_every = config.get_int("log.every", c.log_every, 0, INT64_MAX);

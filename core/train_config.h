@@ -74,7 +74,9 @@ struct TrainConfig {
   // [runtime]
   Device device = Device::kCpu;
   int64_t threads = 0;  // 0: the machine's cores shared among its ranks
-  std::string precision = "fp32";  // CUDA matrix products: "fp32", or "tf32" (tensor cores, 10-bit mantissa inputs)
+  // CUDA matrix products: "fp32"; "tf32" or "bf16": tensor cores with inputs rounded to 10 or 8
+  // mantissa bits, fp32 accumulation; weights, optimizer state, activations and loss stay fp32
+  std::string precision = "fp32";
   // [log]
   bool log_all_ranks = false;
   int64_t log_every = 0;  // steps between progress lines; 0: per epoch only

@@ -32,7 +32,9 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
     require_gpu("runtime.device = \"cuda\"");
     compute_stream_ = std::make_unique<kernels::cuda::Stream>();
     compute_scope_ = std::make_unique<kernels::cuda::StreamScope>(compute_stream_->handle());
-    kernels::cuda::set_tf32(config_.precision == "tf32");
+    kernels::cuda::set_matmul_precision(config_.precision == "tf32"   ? kernels::cuda::MatmulPrecision::kTf32
+                                        : config_.precision == "bf16" ? kernels::cuda::MatmulPrecision::kBf16
+                                                                      : kernels::cuda::MatmulPrecision::kFp32);
     nonfinite_device_ = kernels::cuda::DeviceBuffer<uint32_t>(1);
     nonfinite_host_ = kernels::cuda::PinnedBuffer<uint32_t>(2);
     nonfinite_copied_.resize(2);

@@ -11,13 +11,14 @@ namespace {
 int device_count() { return 0; }
 void set_device(int) { unavailable("set_device"); }
 void synchronize() { unavailable("synchronize"); }
-void set_tf32(bool) { unavailable("set_tf32"); }
+void set_matmul_precision(MatmulPrecision) { unavailable("set_matmul_precision"); }
 void* allocate(size_t) { unavailable("GPU memory"); }
 void release(void*) noexcept {}
 void copy_to_device(void*, const void*, size_t) { unavailable("copy_to_device"); }
 void copy_to_host(void*, const void*, size_t) { unavailable("copy_to_host"); }
 void fill_bytes(void*, int, size_t) { unavailable("fill_bytes"); }
 std::string device_description(int) { unavailable("device_description"); }
+size_t device_memory_in_use() { unavailable("device_memory_in_use"); }
 void* allocate_pinned(size_t) { unavailable("pinned memory"); }
 void release_pinned(void*) noexcept {}
 StreamHandle create_stream() { unavailable("create_stream"); }

@@ -14,6 +14,7 @@
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/stream.h"
+#include "benchmarks/gpu_phases.h"
 #include "kernels/kernels.h"
 
 namespace cuda = rt::kernels::cuda;
@@ -56,36 +57,31 @@ int main(int argc, char** argv) try {
   for (size_t l = n_layers; l-- > 0;) names.push_back("backward " + layers[l]->name());
   names.push_back("non-finite check");
   names.push_back("SGD momentum");
-  std::vector<cuda::Event> events;
-  for (size_t i = 0; i <= names.size(); ++i) events.emplace_back(true);
+  rt::bench::PhaseClock clock(names.size(), stream.handle());
   std::vector<double> totals(names.size(), 0.0);
 
   auto step = [&](bool timed) {
-    size_t phase = 0;
-    auto mark = [&] {
-      if (timed) events[phase++].record(stream.handle());
-    };
-    mark();
+    clock.begin(timed);
     const rt::Tensor* activation = &input;
     for (size_t l = 0; l < n_layers; ++l) {
       activation = &layers[l]->forward(*activation);
-      mark();
+      clock.mark();
     }
     rt::kernels::softmax_cross_entropy(rt::Device::kCuda, activation->data<float>(), y.data(), batch, classes,
                                        1.0f / static_cast<float>(batch), grad_logits.data(), loss.data());
     rt::kernels::count_correct(rt::Device::kCuda, activation->data<float>(), y.data(), batch, classes, correct.data());
-    mark();
+    clock.mark();
     const rt::Tensor* gradient = &grad;
     for (size_t l = n_layers; l-- > 0;) {
       gradient = &layers[l]->backward(*gradient, l > 0 ? rt::InputGradient::kCompute : rt::InputGradient::kSkip,
                                       rt::GradientWrite::kOverwrite);
-      mark();
+      clock.mark();
     }
     rt::Span<float> gradients = model->gradients();
     cuda::nonfinite_flag(gradients.data(), static_cast<int64_t>(gradients.size()), nonfinite.data());
-    mark();
+    clock.mark();
     sgd.step(0, nonfinite.data());  // as the trainer: skipped on the GPU if the flag is set, no host wait
-    mark();
+    clock.mark();
   };
 
   for (int i = 0; i < 20; ++i) step(false);  // warm-up: cuBLAS heuristics, caches, clocks
@@ -94,7 +90,7 @@ int main(int argc, char** argv) try {
     step(true);
     stream.synchronize();
     for (size_t p = 0; p < names.size(); ++p) {
-      totals[p] += cuda::elapsed_milliseconds(events[p].handle(), events[p + 1].handle());
+      totals[p] += clock.milliseconds(p);
     }
   }
   cuda::Event start(true), end(true);

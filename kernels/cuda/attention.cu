@@ -100,10 +100,10 @@ __global__ void softmax_backward_kernel(const float* p, float* dp, const float* 
 void batched_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t stride_a,
                   const float* b, int64_t stride_b, float beta, float* c, int64_t stride_c, int64_t batch) {
   const int lda = static_cast<int>(ta ? m : k), ldb = static_cast<int>(tb ? k : n);
-  RT_CHECK_CUBLAS(cublasSgemmStridedBatched(blas_handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                            static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha, b,
-                                            ldb, stride_b, a, lda, stride_a, &beta, c, static_cast<int>(n), stride_c,
-                                            static_cast<int>(batch)));
+  RT_CHECK_CUBLAS(cublasGemmStridedBatchedEx(
+      blas_handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
+      static_cast<int>(m), static_cast<int>(k), &alpha, b, CUDA_R_32F, ldb, stride_b, a, CUDA_R_32F, lda, stride_a, &beta,
+      c, CUDA_R_32F, static_cast<int>(n), stride_c, static_cast<int>(batch), compute_type(), CUBLAS_GEMM_DEFAULT));
 }
 
 // The plain path's workspace: q, k, v by head; O; dO; dq, dk, dv by head; S; dS.
@@ -125,6 +125,36 @@ template <int D>
 __device__ void load_row(const float* source, float* row) {
 #pragma unroll
   for (int e = 0; e < D; ++e) row[e] = source[e];
+}
+
+// A register row times a row of a shared tile (16-byte aligned), and a register row plus a
+// multiple of a shared row: shared memory read 4 floats at a time (one vector load serves 4 FMAs).
+template <int D>
+__device__ float dot_shared(const float* row, const float* shared_row) {
+  const float4* vector = reinterpret_cast<const float4*>(shared_row);
+  float sum = 0.0f;
+#pragma unroll
+  for (int e = 0; e < D / 4; ++e) {
+    const float4 v = vector[e];
+    sum += row[4 * e] * v.x;
+    sum += row[4 * e + 1] * v.y;
+    sum += row[4 * e + 2] * v.z;
+    sum += row[4 * e + 3] * v.w;
+  }
+  return sum;
+}
+
+template <int D>
+__device__ void add_shared(float a, const float* shared_row, float* row) {
+  const float4* vector = reinterpret_cast<const float4*>(shared_row);
+#pragma unroll
+  for (int e = 0; e < D / 4; ++e) {
+    const float4 v = vector[e];
+    row[4 * e] += a * v.x;
+    row[4 * e + 1] += a * v.y;
+    row[4 * e + 2] += a * v.z;
+    row[4 * e + 3] += a * v.w;
+  }
 }
 
 // Copies `count` rows of D floats with the given row stride into a shared tile, all threads helping.
@@ -151,8 +181,8 @@ __device__ int load_key_value_tiles(const float* window, int64_t key0, int64_t i
 
 template <int D>
 __global__ void fused_forward_kernel(const float* qkv, float* y, float* lse, int64_t T, int64_t H, float scale) {
-  __shared__ float keys[kTile * D];
-  __shared__ float values[kTile * D];
+  __shared__ __align__(16) float keys[kTile * D];
+  __shared__ __align__(16) float values[kTile * D];
   const int64_t C = H * D, bh = blockIdx.y, b = bh / H, h = bh % H;
   const int64_t first_query = int64_t{blockIdx.x} * kTile, i = first_query + threadIdx.x;
   const float* window = qkv + b * T * 3 * C;
@@ -165,10 +195,7 @@ __global__ void fused_forward_kernel(const float* qkv, float* y, float* lse, int
   for (int64_t key0 = 0; key0 < last_key; key0 += kTile) {
     const int limit = load_key_value_tiles<D>(window, key0, i, T, C, h, keys, values);
     for (int j = 0; j < limit; ++j) {
-      float s = 0.0f;
-#pragma unroll
-      for (int e = 0; e < D; ++e) s += q[e] * keys[j * D + e];
-      s *= scale;
+      const float s = dot_shared<D>(q, keys + j * D) * scale;
       if (s > running_max) {
         const float correction = expf(running_max - s);
         running_sum *= correction;
@@ -178,8 +205,7 @@ __global__ void fused_forward_kernel(const float* qkv, float* y, float* lse, int
       }
       const float p = expf(s - running_max);
       running_sum += p;
-#pragma unroll
-      for (int e = 0; e < D; ++e) o[e] += p * values[j * D + e];
+      add_shared<D>(p, values + j * D, o);
     }
   }
   if (i >= T) return;
@@ -193,8 +219,8 @@ __global__ void fused_forward_kernel(const float* qkv, float* y, float* lse, int
 template <int D>
 __global__ void fused_backward_dq_kernel(const float* qkv, const float* y, const float* lse, const float* dy,
                                          float* dqkv, int64_t T, int64_t H, float scale) {
-  __shared__ float keys[kTile * D];
-  __shared__ float values[kTile * D];
+  __shared__ __align__(16) float keys[kTile * D];
+  __shared__ __align__(16) float values[kTile * D];
   const int64_t C = H * D, bh = blockIdx.y, b = bh / H, h = bh % H;
   const int64_t first_query = int64_t{blockIdx.x} * kTile, i = first_query + threadIdx.x;
   const float* window = qkv + b * T * 3 * C;
@@ -214,15 +240,9 @@ __global__ void fused_backward_dq_kernel(const float* qkv, const float* y, const
   for (int64_t key0 = 0; key0 < last_key; key0 += kTile) {
     const int limit = load_key_value_tiles<D>(window, key0, i, T, C, h, keys, values);
     for (int j = 0; j < limit; ++j) {
-      float s = 0.0f, dp = 0.0f;
-#pragma unroll
-      for (int e = 0; e < D; ++e) {
-        s += q[e] * keys[j * D + e];
-        dp += d_out[e] * values[j * D + e];
-      }
+      const float s = dot_shared<D>(q, keys + j * D), dp = dot_shared<D>(d_out, values + j * D);
       const float ds = expf(s * scale - row_lse) * (dp - delta);
-#pragma unroll
-      for (int e = 0; e < D; ++e) dq[e] += ds * keys[j * D + e];
+      add_shared<D>(ds, keys + j * D, dq);
     }
   }
   if (i >= T) return;
@@ -234,8 +254,8 @@ __global__ void fused_backward_dq_kernel(const float* qkv, const float* y, const
 template <int D>
 __global__ void fused_backward_dkv_kernel(const float* qkv, const float* y, const float* lse, const float* dy,
                                           float* dqkv, int64_t T, int64_t H, float scale) {
-  __shared__ float queries[kTile * D];
-  __shared__ float grads[kTile * D];
+  __shared__ __align__(16) float queries[kTile * D];
+  __shared__ __align__(16) float grads[kTile * D];
   __shared__ float tile_lse[kTile];
   __shared__ float tile_delta[kTile];
   const int64_t C = H * D, bh = blockIdx.y, b = bh / H, h = bh % H;
@@ -267,19 +287,11 @@ __global__ void fused_backward_dkv_kernel(const float* qkv, const float* y, cons
     // Queries i >= j only (causal).
     const int start = static_cast<int>(max64(0, j - query0));
     for (int r = start; r < count; ++r) {
-      float s = 0.0f, dp = 0.0f;
-#pragma unroll
-      for (int e = 0; e < D; ++e) {
-        s += queries[r * D + e] * k[e];
-        dp += grads[r * D + e] * v[e];
-      }
+      const float s = dot_shared<D>(k, queries + r * D), dp = dot_shared<D>(v, grads + r * D);
       const float p = expf(s * scale - tile_lse[r]);
       const float ds = p * (dp - tile_delta[r]);
-#pragma unroll
-      for (int e = 0; e < D; ++e) {
-        dv[e] += p * grads[r * D + e];
-        dk[e] += ds * queries[r * D + e];
-      }
+      add_shared<D>(p, grads + r * D, dv);
+      add_shared<D>(ds, queries + r * D, dk);
     }
   }
   if (j >= T) return;

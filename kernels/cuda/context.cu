@@ -14,12 +14,15 @@ namespace {
 struct ThreadContext {
   cudaStream_t stream = nullptr;  // the legacy default stream until a stream is set
   cublasHandle_t blas = nullptr;
-  bool tf32 = false;
-  float* ones = nullptr;
-  int64_t ones_count = 0;
+  MatmulPrecision precision = MatmulPrecision::kFp32;
+  void* ones = nullptr;  // float
+  size_t ones_bytes = 0;
+  void* scratch = nullptr;
+  size_t scratch_bytes = 0;
   ~ThreadContext() {
     if (blas) cublasDestroy(blas);
     if (ones) cudaFree(ones);
+    if (scratch) cudaFree(scratch);
   }
 };
 thread_local ThreadContext context;
@@ -31,7 +34,6 @@ cublasHandle_t blas_handle() {
   if (!context.blas) {
     RT_CHECK_CUBLAS(cublasCreate(&context.blas));
     RT_CHECK_CUBLAS(cublasSetStream(context.blas, context.stream));
-    RT_CHECK_CUBLAS(cublasSetMathMode(context.blas, context.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   }
   return context.blas;
 }
@@ -41,11 +43,21 @@ void set_stream(cudaStream_t stream) {
   if (context.blas) RT_CHECK_CUBLAS(cublasSetStream(context.blas, stream));
 }
 
-void set_tf32(bool enabled) {
-  context.tf32 = enabled;
-  if (context.blas) {
-    RT_CHECK_CUBLAS(cublasSetMathMode(context.blas, enabled ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+void set_matmul_precision(MatmulPrecision precision) { context.precision = precision; }
+
+cublasComputeType_t compute_type() {
+  switch (context.precision) {
+    case MatmulPrecision::kTf32: return CUBLAS_COMPUTE_32F_FAST_TF32;
+    case MatmulPrecision::kBf16: return CUBLAS_COMPUTE_32F_FAST_16BF;
+    case MatmulPrecision::kFp32: break;
   }
+  return CUBLAS_COMPUTE_32F;
+}
+
+size_t device_memory_in_use() {
+  size_t free = 0, total = 0;
+  RT_CHECK_CUDA(cudaMemGetInfo(&free, &total));
+  return total - free;
 }
 
 int device_count() {
@@ -154,22 +166,33 @@ __global__ void fill_kernel(float* values, int64_t count, float value) {
     values[i] = value;
   }
 }
+
+// Replaces a thread's grow-only buffer by one of `bytes` when it is smaller; true if it did.
+bool grow(void*& buffer, size_t& capacity, size_t bytes) {
+  if (bytes <= capacity) return false;
+  if (buffer) {
+    RT_CHECK_CUDA(cudaStreamSynchronize(context.stream));  // kernels queued may still use the old one
+    RT_CHECK_CUDA(cudaFree(buffer));
+    buffer = nullptr;
+    capacity = 0;
+  }
+  RT_CHECK_CUDA(cudaMalloc(&buffer, bytes));
+  capacity = bytes;
+  return true;
+}
 }  // namespace
 
 const float* ones(int64_t count) {
-  if (count > context.ones_count) {
-    if (context.ones) {
-      RT_CHECK_CUDA(cudaStreamSynchronize(context.stream));  // kernels queued may still read the old ones
-      RT_CHECK_CUDA(cudaFree(context.ones));
-      context.ones = nullptr;
-      context.ones_count = 0;
-    }
-    RT_CHECK_CUDA(cudaMalloc(&context.ones, static_cast<size_t>(count) * sizeof(float)));
-    context.ones_count = count;
-    fill_kernel<<<blocks_for(count), kThreads, 0, context.stream>>>(context.ones, count, 1.0f);
+  if (grow(context.ones, context.ones_bytes, static_cast<size_t>(count) * sizeof(float))) {
+    fill_kernel<<<blocks_for(count), kThreads, 0, context.stream>>>(static_cast<float*>(context.ones), count, 1.0f);
     RT_CHECK_LAUNCH(fill_kernel);
   }
-  return context.ones;
+  return static_cast<const float*>(context.ones);
+}
+
+void* scratch(size_t bytes) {
+  grow(context.scratch, context.scratch_bytes, bytes);
+  return context.scratch;
 }
 
 void nonfinite_flag(const float* values, int64_t count, uint32_t* device_flag) {

@@ -11,9 +11,14 @@ namespace rt::kernels::cuda {
 cudaStream_t current_stream();
 void set_stream(cudaStream_t stream);
 cublasHandle_t blas_handle();
+// The compute type of float32 matrix products on this thread (set_matmul_precision).
+cublasComputeType_t compute_type();
 // `count` ones in device memory (at least), for sums as matrix-vector products; grows on demand
 // (allocating only when a larger count than ever before is asked for).
 const float* ones(int64_t count);
+// At least `bytes` of device memory for a kernel's intermediate results on this thread's stream
+// (one buffer, grown on demand and then reused: a kernel must not keep it past its launches).
+void* scratch(size_t bytes);
 
 constexpr int kThreads = 256;
 inline unsigned blocks_for(int64_t count) {

@@ -20,8 +20,16 @@ namespace rt::kernels::cuda {
 int device_count();
 void set_device(int device);
 void synchronize();
-// TF32 tensor cores for float32 matrix products (default off: exact fp32).
-void set_tf32(bool enabled);
+// How float32 matrix products run on this thread: exact fp32 (the default), or on tensor cores
+// with inputs rounded to TF32 (10-bit mantissa) or to bf16 (8-bit), always accumulating in fp32
+// and reading and writing fp32 (runtime.precision).
+enum class MatmulPrecision { kFp32, kTf32, kBf16 };
+void set_matmul_precision(MatmulPrecision precision);
+inline void set_tf32(bool enabled) { set_matmul_precision(enabled ? MatmulPrecision::kTf32 : MatmulPrecision::kFp32); }
+
+// Bytes of the current device's memory in use by every process (total - free, as the driver
+// reports it, the CUDA context included).
+size_t device_memory_in_use();
 
 // "NVIDIA H100 80GB HBM3, 79 GiB, bus 0000:1b:00.0"
 std::string device_description(int device);

@@ -22,9 +22,10 @@ void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
           const float* b, float beta, float* c) {
   bool ta = trans_a == Transpose::kYes, tb = trans_b == Transpose::kYes;
   int lda = static_cast<int>(ta ? m : k), ldb = static_cast<int>(tb ? k : n);
-  RT_CHECK_CUBLAS(cublasSgemm(blas_handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                              static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha, b, ldb, a, lda,
-                              &beta, c, static_cast<int>(n)));
+  RT_CHECK_CUBLAS(cublasGemmEx(blas_handle(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                               static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha, b, CUDA_R_32F, ldb,
+                               a, CUDA_R_32F, lda, &beta, c, CUDA_R_32F, static_cast<int>(n), compute_type(),
+                               CUBLAS_GEMM_DEFAULT));
 }
 
 void linear_forward(const float* x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out,

@@ -1,6 +1,8 @@
 // GELU (tanh form) and layer normalisation on the GPU: GELU elementwise; layer norm a block per
 // row (mean and variance reduced in shared memory, in double as on the CPU), and the parameter
 // gradients a thread per feature summing the rows in order (deterministic).
+#include <algorithm>
+
 #include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
@@ -81,16 +83,36 @@ __global__ void layer_norm_input_grad_kernel(const float* dy, const float* x, co
   }
 }
 
-__global__ void layer_norm_param_grad_kernel(const float* dy, const float* x, const float* mean, const float* rstd,
-                                             int64_t rows, int64_t features, float beta_acc, float* dgamma,
-                                             float* dbeta) {
+// The parameter gradients in two passes, so that many blocks share the rows and the sums still
+// come out in a fixed order: each block sums one chunk of kParamChunkRows rows for its columns
+// (a thread per column, reading rows coalesced); then a thread per column adds the chunks in order.
+constexpr int64_t kParamChunkRows = 64;
+
+__global__ void layer_norm_param_partial_kernel(const float* dy, const float* x, const float* mean, const float* rstd,
+                                                int64_t rows, int64_t features, double* partial_gamma,
+                                                double* partial_beta) {
   const int64_t f = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (f >= features) return;
+  const int64_t chunk = blockIdx.y, first = chunk * kParamChunkRows;
+  const int64_t last = first + kParamChunkRows < rows ? first + kParamChunkRows : rows;
   double sum_gamma = 0.0, sum_beta = 0.0;
-  for (int64_t r = 0; r < rows; ++r) {
+  for (int64_t r = first; r < last; ++r) {
     const float g = dy[r * features + f];
     sum_gamma += static_cast<double>(g) * (x[r * features + f] - mean[r]) * rstd[r];
     sum_beta += g;
+  }
+  partial_gamma[chunk * features + f] = sum_gamma;
+  partial_beta[chunk * features + f] = sum_beta;
+}
+
+__global__ void layer_norm_param_total_kernel(const double* partial_gamma, const double* partial_beta, int64_t chunks,
+                                              int64_t features, float beta_acc, float* dgamma, float* dbeta) {
+  const int64_t f = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (f >= features) return;
+  double sum_gamma = 0.0, sum_beta = 0.0;
+  for (int64_t c = 0; c < chunks; ++c) {
+    sum_gamma += partial_gamma[c * features + f];
+    sum_beta += partial_beta[c * features + f];
   }
   dgamma[f] = static_cast<float>(beta_acc == 0.0f ? sum_gamma : beta_acc * dgamma[f] + sum_gamma);
   dbeta[f] = static_cast<float>(beta_acc == 0.0f ? sum_beta : beta_acc * dbeta[f] + sum_beta);
@@ -125,9 +147,19 @@ void layer_norm_backward(const float* dy, const float* x, const float* gamma, co
                                                                                                 rstd, features, dx);
     RT_CHECK_LAUNCH(layer_norm_input_grad_kernel);
   }
-  layer_norm_param_grad_kernel<<<blocks_for(features), kThreads, 0, current_stream()>>>(dy, x, mean, rstd, rows,
-                                                                                        features, beta_acc, dgamma, dbeta);
-  RT_CHECK_LAUNCH(layer_norm_param_grad_kernel);
+  const int64_t chunks = std::max<int64_t>(1, (rows + kParamChunkRows - 1) / kParamChunkRows);
+  auto* partial = static_cast<double*>(scratch(static_cast<size_t>(2 * chunks * features) * sizeof(double)));
+  if (rows > 0) {
+    const dim3 grid(static_cast<unsigned>((features + kThreads - 1) / kThreads), static_cast<unsigned>(chunks));
+    layer_norm_param_partial_kernel<<<grid, kThreads, 0, current_stream()>>>(dy, x, mean, rstd, rows, features, partial,
+                                                                             partial + chunks * features);
+    RT_CHECK_LAUNCH(layer_norm_param_partial_kernel);
+  } else {
+    fill_bytes(partial, 0, static_cast<size_t>(2 * chunks * features) * sizeof(double));
+  }
+  layer_norm_param_total_kernel<<<blocks_for(features), kThreads, 0, current_stream()>>>(
+      partial, partial + chunks * features, chunks, features, beta_acc, dgamma, dbeta);
+  RT_CHECK_LAUNCH(layer_norm_param_total_kernel);
 }
 
 }  // namespace rt::kernels::cuda
