@@ -56,6 +56,8 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   train_options.seed = config_.seed;
   train_options.shuffle_window = config_.shuffle_window;
   train_options.prefetch = static_cast<int>(config_.prefetch);
+  train_options.prefetch_shards = static_cast<int>(config_.prefetch_shards);
+  train_options.prefetch_bytes = static_cast<int64_t>(config_.prefetch_mb * 1024 * 1024);
   train_options.batches_per_step = config_.accumulate;
   train_options.retries = ReadRetries{static_cast<int>(config_.read_retries), static_cast<int>(config_.retry_backoff_ms)};
   if (device == Device::kCuda) {

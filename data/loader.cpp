@@ -1,5 +1,7 @@
 #include "data/loader.h"
 
+#include "data/shard_prefetcher.h"
+
 #include <algorithm>
 #include <cstring>
 #include <future>
@@ -201,11 +203,26 @@ void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples) {
     skip_samples -= take(window, [](size_t, int64_t, int64_t, int64_t) {});
     ++window_index;
   }
+  // The shards still to be read, in order, for the prefetcher.
+  std::unique_ptr<ShardPrefetcher> prefetcher;
+  if (options_.prefetch_shards > 0) {
+    std::vector<std::string> paths;
+    for (size_t s = segment; s < plan.segments.size(); ++s) {
+      const std::string& path = index_.shards()[plan.segments[s].shard].path;
+      if (paths.empty() || paths.back() != path) paths.push_back(path);
+    }
+    prefetcher = std::make_unique<ShardPrefetcher>(
+        std::move(paths), PrefetchOptions{options_.prefetch_shards, options_.prefetch_bytes, options_.retries});
+  }
   std::unique_ptr<ShardReader> reader;
   auto read_window = [&](int buffer) {
     return take(window, [&](size_t shard, int64_t first, int64_t count, int64_t at) {
       const std::string& path = index_.shards()[shard].path;
-      if (!reader || reader->info().path != path) reader = std::make_unique<ShardReader>(path, options_.retries);
+      if (!reader || reader->info().path != path) {
+        reader.reset();  // its shard leaves the prefetch budget before the next is asked for
+        reader = prefetcher ? std::make_unique<ShardReader>(path, options_.retries, prefetcher->take(path))
+                            : std::make_unique<ShardReader>(path, options_.retries);
+      }
       reader->read(first, count, window_features_[buffer].data() + at * feature_bytes_,
                    window_labels_[buffer].data() + at);
     });

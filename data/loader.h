@@ -36,6 +36,10 @@ struct LoaderOptions {
   int64_t shuffle_window = 16384;  // samples held for shuffling (training)
   int prefetch = 4;               // batches read ahead
   ReadRetries retries;            // for reads that fail on a flaky mount
+  // Whole shards read ahead in large sequential reads (shard_prefetcher.h): up to this many held
+  // or in flight, within prefetch_bytes (one shard is always allowed). 0: HDF5 reads the files.
+  int prefetch_shards = 2;
+  int64_t prefetch_bytes = int64_t{1} << 30;
   HostAllocator allocator = plain_host_allocator();  // for the batch buffers (pinned on a GPU run)
   // For shards of uint8 features: hand out the stored bytes (Batch::stored) and leave the
   // conversion to float to the consumer, a GPU kernel (a quarter of the bytes to copy and none of
@@ -64,7 +68,8 @@ class Loader {
   // Batches of this rank in one epoch; in training the same on every rank.
   int64_t batches_per_epoch() const { return batches_per_epoch_; }
   // The memory of its buffers: two shuffle windows and the batch slots. Nothing else grows with
-  // the data: shards are read window by window and closed when done.
+  // the data: shards are read window by window and closed when done. Prefetched shards come on
+  // top, within LoaderOptions::prefetch_bytes (or one shard).
   int64_t buffer_bytes() const;
   // Starts reading `epoch` (a running epoch is abandoned), from its batch `first_batch`: the
   // batches before it are skipped without reading their windows, and the rest come exactly as in

@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include <hdf5_hl.h>
+
 #include "core/base/check_hdf5.h"
 #include "core/base/logging.h"
 #include "data/shard_format.h"
@@ -106,13 +108,30 @@ ShardReader::ShardReader(const std::string& path, ReadRetries retries) : retries
   open();
 }
 
+ShardReader::ShardReader(const std::string& path, ReadRetries retries,
+                         std::shared_ptr<const std::vector<uint8_t>> image)
+    : retries_(retries), image_(std::move(image)) {
+  RT_CHECK(image_ != nullptr, "shard {}: no image to read it from", path);
+  silence_hdf5_errors();
+  info_.path = path;
+  open();
+}
+
 void ShardReader::open() {
   const std::string& path = info_.path;
-  struct stat status {};
-  RT_CHECK(stat(path.c_str(), &status) == 0, "shard {} does not exist or cannot be read", path);
-  RT_CHECK(H5Fis_hdf5(path.c_str()) > 0, "shard {} is not an HDF5 file (or is truncated)", path);
-  file_ = Hdf5Handle(RT_CHECK_HDF5(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "cannot open shard {}", path),
-                     H5Fclose);
+  if (image_) {
+    // Read-only, no copy, and the buffer stays ours (HDF5 must not free it).
+    const hid_t opened = H5LTopen_file_image(const_cast<uint8_t*>(image_->data()), image_->size(),
+                                             H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+    RT_CHECK(opened >= 0, "shard {} is not an HDF5 file (or is truncated): {} bytes read", path, image_->size());
+    file_ = Hdf5Handle(opened, H5Fclose);
+  } else {
+    struct stat status {};
+    RT_CHECK(stat(path.c_str(), &status) == 0, "shard {} does not exist or cannot be read", path);
+    RT_CHECK(H5Fis_hdf5(path.c_str()) > 0, "shard {} is not an HDF5 file (or is truncated)", path);
+    file_ = Hdf5Handle(RT_CHECK_HDF5(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "cannot open shard {}", path),
+                       H5Fclose);
+  }
   hid_t file = file_.get();
 
   std::string format = read_string(file, shard_format::kAttrFormat, path);

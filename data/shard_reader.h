@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "data/hdf5_handle.h"
 #include "data/shard_info.h"
@@ -20,6 +22,9 @@ struct ReadRetries {
 class ShardReader {
  public:
   explicit ShardReader(const std::string& path, ReadRetries retries = {});
+  // Reads the shard from `image`, the bytes of the file at `path` already in memory (a prefetched
+  // shard, shard_prefetcher.h): HDF5 decodes it in place, without copying it; `path` names it.
+  ShardReader(const std::string& path, ReadRetries retries, std::shared_ptr<const std::vector<uint8_t>> image);
 
   // Test hook: the next `count` reads of any reader fail as a flaky mount's would.
   static void inject_read_failures(int count);
@@ -35,6 +40,7 @@ class ShardReader {
 
   ShardInfo info_;
   ReadRetries retries_;
+  std::shared_ptr<const std::vector<uint8_t>> image_;  // kept alive while HDF5 reads from it
   Hdf5Handle file_;
   Hdf5Handle features_;
   Hdf5Handle labels_;

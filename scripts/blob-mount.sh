@@ -35,8 +35,11 @@ case "$command" in
     done
     # Uploads start as soon as a file is closed (no write-back delay), so a committed checkpoint is
     # in the container, not only in the local cache.
+    # RCLONE_MOUNT_FLAGS adds flags, e.g. "--tpslimit 20" (at most 20 requests a second: latency)
+    # or "--bwlimit 50M", for benchmarks of a slower mount.
+    # shellcheck disable=SC2086
     rclone --config "$conf" mount blob:ringtrain "$dir/mnt" --daemon --vfs-cache-mode writes \
-      --vfs-write-back 0s --cache-dir "$dir/cache"
+      --vfs-write-back 0s --cache-dir "$dir/cache" ${RCLONE_MOUNT_FLAGS:-}
     for _ in $(seq 100); do
       grep -q " $dir/mnt fuse.rclone " /proc/mounts && break
       sleep 0.1

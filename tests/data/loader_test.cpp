@@ -1,7 +1,7 @@
 // The loader over shards of unequal sizes: every rank gets the same number of batches, the
 // ranks' samples are disjoint and make up the epoch, the order follows the seed, features stay
 // with their labels, a reading error reaches the caller naming the file, and an epoch over shards
-// far larger than the loader's buffers stays within them.
+// far larger than the loader's buffers stays within them and the prefetch budget.
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <unistd.h>
@@ -238,6 +238,8 @@ TEST(LoaderMemory, AnEpochOverShardsFarLargerThanTheBudgetStaysWithinTheBudget) 
   testing::write_cluster_shards(dir.path(), 20000, 6, 2400, 10, 3, 4, {3, 40, 20});
   LoaderOptions options = training(0, 1, 64, 5, 1000);
   options.stored_features = true;
+  options.prefetch_shards = 3;
+  options.prefetch_bytes = 10 << 20;  // one 8 MB shard at a time (the budget has no room for two)
   Loader loader(ShardIndex(dir.path()), options);
   const int64_t data_bytes = 20000 * 2400;
   EXPECT_LT(loader.buffer_bytes(), data_bytes / 8);
@@ -251,9 +253,10 @@ TEST(LoaderMemory, AnEpochOverShardsFarLargerThanTheBudgetStaysWithinTheBudget) 
   }
   peak = std::max(peak, resident_bytes());
   EXPECT_EQ(samples, 20000 / 64 * 64);
-  // The buffers were allocated (not touched) before; what an epoch adds is at most them, plus
-  // HDF5's chunk cache and the reading threads' stacks (16 MB of slack), far below the data.
-  EXPECT_LT(peak - before, loader.buffer_bytes() + (int64_t{16} << 20))
+  // The buffers were allocated (not touched) before; what an epoch adds is at most them and the
+  // prefetch budget, plus HDF5's chunk cache and the reading threads' stacks (16 MB of slack),
+  // far below the data.
+  EXPECT_LT(peak - before, loader.buffer_bytes() + options.prefetch_bytes + (int64_t{16} << 20))
       << "an epoch over " << data_bytes / 1000000 << " MB of shards grew the process by " << (peak - before) / 1000000
       << " MB";
 }

@@ -1,0 +1,144 @@
+#include "data/shard_prefetcher.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "core/base/check.h"
+#include "core/base/logging.h"
+
+namespace rt {
+
+ShardPrefetcher::ShardPrefetcher(std::vector<std::string> paths, PrefetchOptions options)
+    : paths_(std::move(paths)), options_(options), state_(std::make_shared<State>()) {
+  RT_CHECK(options_.depth >= 1, "prefetch depth must be at least 1, not {}", options_.depth);
+  state_->fetched.resize(paths_.size());
+  for (const std::string& path : paths_) {  // sizes as stat sees them now (the index has opened every shard)
+    struct stat status {};
+    sizes_.push_back(::stat(path.c_str(), &status) == 0 ? static_cast<int64_t>(status.st_size) : 0);
+  }
+  const size_t threads = std::min(static_cast<size_t>(options_.depth), paths_.size());
+  for (size_t t = 0; t < threads; ++t) threads_.emplace_back([this] { run(); });
+}
+
+ShardPrefetcher::~ShardPrefetcher() {
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->stopping = true;
+  }
+  state_->changed.notify_all();
+  for (std::thread& thread : threads_) thread.join();
+}
+
+int64_t ShardPrefetcher::peak_bytes() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->peak_bytes;
+}
+
+void ShardPrefetcher::read_file(const std::string& path, std::vector<uint8_t>& bytes) const {
+  for (int attempt = 0;; ++attempt) {
+    std::string problem;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat status {};
+    if (fd < 0 || ::fstat(fd, &status) != 0) {
+      problem = fmt::format("cannot open: {}", std::strerror(errno));
+    } else {
+      bytes.resize(static_cast<size_t>(status.st_size));
+      size_t done = 0;
+      while (done < bytes.size()) {
+        const ssize_t got = ::pread(fd, bytes.data() + done, std::min(options_.read_bytes, bytes.size() - done),
+                                    static_cast<off_t>(done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+          problem = got < 0 ? fmt::format("read failed at byte {}: {}", done, std::strerror(errno))
+                            : fmt::format("short read: {} of {} bytes", done, bytes.size());
+          break;
+        }
+        done += static_cast<size_t>(got);
+      }
+    }
+    if (fd >= 0) ::close(fd);
+    if (problem.empty()) return;
+    RT_CHECK(attempt < options_.retries.attempts, "shard {}: {} ({} attempt(s))", path, problem, attempt + 1);
+    log_warning("shard {}: {}, retrying in {} ms", path, problem, options_.retries.backoff_ms << attempt);
+    std::this_thread::sleep_for(std::chrono::milliseconds(options_.retries.backoff_ms << attempt));
+  }
+}
+
+void ShardPrefetcher::run() {
+  State& st = *state_;
+  for (;;) {
+    size_t index = 0;
+    int64_t size = 0;
+    {
+      // The next shard, once there is room for it: under the depth, and within the budget unless
+      // nothing is held.
+      std::unique_lock<std::mutex> lock(st.mutex);
+      for (;;) {
+        if (st.stopping || st.next_fetch >= paths_.size()) return;
+        size = sizes_[st.next_fetch];
+        if (st.held < options_.depth && (st.held == 0 || st.held_bytes + size <= options_.budget_bytes)) break;
+        st.changed.wait(lock);
+      }
+      index = st.next_fetch++;
+      ++st.held;
+      st.held_bytes += size;
+      st.peak_bytes = std::max(st.peak_bytes, st.held_bytes);
+    }
+    Fetched fetched{true, std::make_shared<std::vector<uint8_t>>(), nullptr};
+    try {
+      read_file(paths_[index], *fetched.bytes);
+    } catch (...) {
+      fetched.failure = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(st.mutex);
+      // The size counted is the one stat saw; a file that changed size is counted as read.
+      st.held_bytes += static_cast<int64_t>(fetched.bytes->size()) - size;
+      st.peak_bytes = std::max(st.peak_bytes, st.held_bytes);
+      st.fetched[index] = std::move(fetched);
+    }
+    st.changed.notify_all();
+  }
+}
+
+void ShardPrefetcher::State::release(int64_t bytes) {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    --held;
+    held_bytes -= bytes;
+  }
+  changed.notify_all();
+}
+
+std::shared_ptr<const std::vector<uint8_t>> ShardPrefetcher::take(const std::string& path) {
+  Fetched fetched;
+  {
+    RT_CHECK(next_take_ < paths_.size() && paths_[next_take_] == path,
+             "prefetcher: asked for shard {}, but the next one it was given is {}", path,
+             next_take_ < paths_.size() ? paths_[next_take_] : std::string("none"));
+    std::unique_lock<std::mutex> lock(state_->mutex);
+    state_->changed.wait(lock, [&] { return state_->fetched[next_take_].done; });
+    fetched = std::move(state_->fetched[next_take_]);
+    ++next_take_;
+  }
+  const auto bytes = static_cast<int64_t>(fetched.bytes->size());
+  if (fetched.failure) {
+    state_->release(bytes);
+    std::rethrow_exception(fetched.failure);
+  }
+  // The shard leaves the budget when its last user lets go of it.
+  std::shared_ptr<std::vector<uint8_t>> owned = std::move(fetched.bytes);
+  const std::vector<uint8_t>* raw = owned.get();
+  return std::shared_ptr<const std::vector<uint8_t>>(
+      raw, [state = state_, owned = std::move(owned), bytes](const std::vector<uint8_t>*) mutable {
+        owned.reset();
+        state->release(bytes);
+      });
+}
+
+}  // namespace rt
