@@ -44,7 +44,7 @@ TrainConfig read_train_config(Config& config) {
   c.eval_batch = config.get_int("data.eval_batch", c.eval_batch, 1, 1 << 24);
   c.shuffle_window = config.get_int("data.shuffle_window", c.shuffle_window, 1, int64_t{1} << 32);
   c.prefetch = config.get_int("data.prefetch", c.prefetch, 1, 1024);
-  c.prefetch_shards = config.get_int("data.prefetch_shards", c.prefetch_shards, 0, 1024);
+  c.prefetch_shards = config.get_int("data.prefetch_shards", c.prefetch_shards, -1, 1024);
   c.prefetch_mb = config.get_double("data.prefetch_mb", c.prefetch_mb, 0.0, 1e7);
   c.on_bad_shard = config.get_string("data.on_bad_shard", c.on_bad_shard, {"stop", "skip"});
   c.read_retries = config.get_int("data.read_retries", c.read_retries, 0, 100);

@@ -2,6 +2,8 @@
 
 #include "data/shard_prefetcher.h"
 
+#include <sys/vfs.h>
+
 #include <algorithm>
 #include <cstring>
 #include <future>
@@ -13,9 +15,30 @@
 
 namespace rt {
 
+namespace {
+// FUSE (blobfuse, rclone), NFS, SMB/CIFS: where each request pays a network's latency.
+bool on_remote_file_system(const std::string& path) {
+  struct statfs status {};
+  if (statfs(path.c_str(), &status) != 0) return false;
+  switch (static_cast<uint64_t>(status.f_type)) {
+    case 0x65735546:  // FUSE
+    case 0x6969:      // NFS
+    case 0xfe534d42:  // SMB2
+    case 0xff534d42:  // CIFS
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
 Loader::Loader(ShardIndex index, LoaderOptions options) : index_(std::move(index)), options_(options) {
   RT_CHECK(options_.prefetch >= 1, "loader prefetch must be at least 1, not {}", options_.prefetch);
   RT_CHECK(options_.shuffle_window >= 1, "loader shuffle window must be at least 1, not {}", options_.shuffle_window);
+  if (options_.prefetch_shards == LoaderOptions::kPrefetchAuto) {
+    options_.prefetch_shards = on_remote_file_system(index_.layout().path) ? 2 : 0;
+  }
+  RT_CHECK(options_.prefetch_shards >= 0, "loader prefetch_shards must be 0 or more, not {}", options_.prefetch_shards);
   feature_size_ = index_.layout().feature_size();
   feature_bytes_ = index_.layout().feature_bytes();
   // The plan of epoch 0 sets the batch count (the same for every epoch) and checks the sizes.

@@ -38,7 +38,10 @@ struct LoaderOptions {
   ReadRetries retries;            // for reads that fail on a flaky mount
   // Whole shards read ahead in large sequential reads (shard_prefetcher.h): up to this many held
   // or in flight, within prefetch_bytes (one shard is always allowed). 0: HDF5 reads the files.
-  int prefetch_shards = 2;
+  // kPrefetchAuto: 2 where the shards are on a FUSE (blob) or network file system, else 0 (from
+  // a local disk's page cache HDF5 reads faster itself than through the extra copy).
+  static constexpr int kPrefetchAuto = -1;
+  int prefetch_shards = kPrefetchAuto;
   int64_t prefetch_bytes = int64_t{1} << 30;
   HostAllocator allocator = plain_host_allocator();  // for the batch buffers (pinned on a GPU run)
   // For shards of uint8 features: hand out the stored bytes (Batch::stored) and leave the
@@ -64,7 +67,7 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   const ShardIndex& index() const { return index_; }
-  const LoaderOptions& options() const { return options_; }
+  const LoaderOptions& options() const { return options_; }  // prefetch_shards resolved
   // Batches of this rank in one epoch; in training the same on every rank.
   int64_t batches_per_epoch() const { return batches_per_epoch_; }
   // The memory of its buffers: two shuffle windows and the batch slots. Nothing else grows with

@@ -39,30 +39,31 @@ int64_t ShardPrefetcher::peak_bytes() const {
   return state_->peak_bytes;
 }
 
-void ShardPrefetcher::read_file(const std::string& path, std::vector<uint8_t>& bytes) const {
+std::shared_ptr<ShardImage> ShardPrefetcher::read_file(const std::string& path) const {
   for (int attempt = 0;; ++attempt) {
     std::string problem;
+    std::shared_ptr<ShardImage> image;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     struct stat status {};
     if (fd < 0 || ::fstat(fd, &status) != 0) {
       problem = fmt::format("cannot open: {}", std::strerror(errno));
     } else {
-      bytes.resize(static_cast<size_t>(status.st_size));
+      image = std::make_shared<ShardImage>(static_cast<size_t>(status.st_size));
       size_t done = 0;
-      while (done < bytes.size()) {
-        const ssize_t got = ::pread(fd, bytes.data() + done, std::min(options_.read_bytes, bytes.size() - done),
+      while (done < image->size()) {
+        const ssize_t got = ::pread(fd, image->data() + done, std::min(options_.read_bytes, image->size() - done),
                                     static_cast<off_t>(done));
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) {
           problem = got < 0 ? fmt::format("read failed at byte {}: {}", done, std::strerror(errno))
-                            : fmt::format("short read: {} of {} bytes", done, bytes.size());
+                            : fmt::format("short read: {} of {} bytes", done, image->size());
           break;
         }
         done += static_cast<size_t>(got);
       }
     }
     if (fd >= 0) ::close(fd);
-    if (problem.empty()) return;
+    if (problem.empty()) return image;
     RT_CHECK(attempt < options_.retries.attempts, "shard {}: {} ({} attempt(s))", path, problem, attempt + 1);
     log_warning("shard {}: {}, retrying in {} ms", path, problem, options_.retries.backoff_ms << attempt);
     std::this_thread::sleep_for(std::chrono::milliseconds(options_.retries.backoff_ms << attempt));
@@ -89,16 +90,17 @@ void ShardPrefetcher::run() {
       st.held_bytes += size;
       st.peak_bytes = std::max(st.peak_bytes, st.held_bytes);
     }
-    Fetched fetched{true, std::make_shared<std::vector<uint8_t>>(), nullptr};
+    Fetched fetched{true, nullptr, nullptr};
     try {
-      read_file(paths_[index], *fetched.bytes);
+      fetched.bytes = read_file(paths_[index]);
     } catch (...) {
       fetched.failure = std::current_exception();
     }
+    const int64_t read_size = fetched.bytes ? static_cast<int64_t>(fetched.bytes->size()) : 0;
     {
       std::lock_guard<std::mutex> lock(st.mutex);
       // The size counted is the one stat saw; a file that changed size is counted as read.
-      st.held_bytes += static_cast<int64_t>(fetched.bytes->size()) - size;
+      st.held_bytes += read_size - size;
       st.peak_bytes = std::max(st.peak_bytes, st.held_bytes);
       st.fetched[index] = std::move(fetched);
     }
@@ -115,7 +117,7 @@ void ShardPrefetcher::State::release(int64_t bytes) {
   changed.notify_all();
 }
 
-std::shared_ptr<const std::vector<uint8_t>> ShardPrefetcher::take(const std::string& path) {
+std::shared_ptr<const ShardImage> ShardPrefetcher::take(const std::string& path) {
   Fetched fetched;
   {
     RT_CHECK(next_take_ < paths_.size() && paths_[next_take_] == path,
@@ -126,16 +128,16 @@ std::shared_ptr<const std::vector<uint8_t>> ShardPrefetcher::take(const std::str
     fetched = std::move(state_->fetched[next_take_]);
     ++next_take_;
   }
-  const auto bytes = static_cast<int64_t>(fetched.bytes->size());
+  const int64_t bytes = fetched.bytes ? static_cast<int64_t>(fetched.bytes->size()) : 0;
   if (fetched.failure) {
     state_->release(bytes);
     std::rethrow_exception(fetched.failure);
   }
   // The shard leaves the budget when its last user lets go of it.
-  std::shared_ptr<std::vector<uint8_t>> owned = std::move(fetched.bytes);
-  const std::vector<uint8_t>* raw = owned.get();
-  return std::shared_ptr<const std::vector<uint8_t>>(
-      raw, [state = state_, owned = std::move(owned), bytes](const std::vector<uint8_t>*) mutable {
+  std::shared_ptr<ShardImage> owned = std::move(fetched.bytes);
+  const ShardImage* raw = owned.get();
+  return std::shared_ptr<const ShardImage>(
+      raw, [state = state_, owned = std::move(owned), bytes](const ShardImage*) mutable {
         owned.reset();
         state->release(bytes);
       });

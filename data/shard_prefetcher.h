@@ -41,14 +41,14 @@ class ShardPrefetcher {
   // The next shard's bytes (its path must be the next in `paths`), waiting until they are read;
   // rethrows its read's error. Its memory counts against the budget until the returned pointer
   // and every copy of it are gone.
-  std::shared_ptr<const std::vector<uint8_t>> take(const std::string& path);
+  std::shared_ptr<const ShardImage> take(const std::string& path);
   // The most bytes held at once so far.
   int64_t peak_bytes() const;
 
  private:
   struct Fetched {
     bool done = false;
-    std::shared_ptr<std::vector<uint8_t>> bytes;
+    std::shared_ptr<ShardImage> bytes;
     std::exception_ptr failure;
   };
   // What the fetching thread, take() and the shards handed out share (a shard may be released
@@ -65,7 +65,7 @@ class ShardPrefetcher {
     void release(int64_t bytes);
   };
   void run();
-  void read_file(const std::string& path, std::vector<uint8_t>& bytes) const;
+  std::shared_ptr<ShardImage> read_file(const std::string& path) const;
 
   std::vector<std::string> paths_;
   std::vector<int64_t> sizes_;

@@ -109,7 +109,7 @@ ShardReader::ShardReader(const std::string& path, ReadRetries retries) : retries
 }
 
 ShardReader::ShardReader(const std::string& path, ReadRetries retries,
-                         std::shared_ptr<const std::vector<uint8_t>> image)
+                         std::shared_ptr<const ShardImage> image)
     : retries_(retries), image_(std::move(image)) {
   RT_CHECK(image_ != nullptr, "shard {}: no image to read it from", path);
   silence_hdf5_errors();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "data/hdf5_handle.h"
+#include "data/shard_image.h"
 #include "data/shard_info.h"
 
 namespace rt {
@@ -24,7 +25,7 @@ class ShardReader {
   explicit ShardReader(const std::string& path, ReadRetries retries = {});
   // Reads the shard from `image`, the bytes of the file at `path` already in memory (a prefetched
   // shard, shard_prefetcher.h): HDF5 decodes it in place, without copying it; `path` names it.
-  ShardReader(const std::string& path, ReadRetries retries, std::shared_ptr<const std::vector<uint8_t>> image);
+  ShardReader(const std::string& path, ReadRetries retries, std::shared_ptr<const ShardImage> image);
 
   // Test hook: the next `count` reads of any reader fail as a flaky mount's would.
   static void inject_read_failures(int count);
@@ -40,7 +41,7 @@ class ShardReader {
 
   ShardInfo info_;
   ReadRetries retries_;
-  std::shared_ptr<const std::vector<uint8_t>> image_;  // kept alive while HDF5 reads from it
+  std::shared_ptr<const ShardImage> image_;  // kept alive while HDF5 reads from it
   Hdf5Handle file_;
   Hdf5Handle features_;
   Hdf5Handle labels_;

@@ -1,36 +1,69 @@
 #!/usr/bin/env bash
 # The loader over the Fashion-MNIST shards from local disk and through an Azurite + rclone blob
-# mount, beside a raw sequential read (cat) of the same files on the same path. Each measurement
-# is repeated (cat and loader alternating, ROUNDS times, default 3), and the median, minimum and
-# maximum are reported: a single run through the mount varies too much to compare. Run by hand.
+# mount, beside a raw sequential read (cat) of the same files on the same path: the loader with
+# its default whole-shard prefetch (data.prefetch_shards = 2) and with HDF5 reading the files
+# (prefetch 0). Then the mount again with latency added (rclone --tpslimit 4: at most 4 requests a
+# second), the loader at prefetch depths 0, 1, 2 and 4. Each measurement is repeated (cat and
+# loader alternating, ROUNDS times, default 3) and the median, minimum and maximum are reported: a
+# single run through the mount varies too much to compare. Run by hand.
 # Usage: benchmarks/loader/run.sh [ROUNDS]
 set -euo pipefail
 rounds=${1:-3}
 source "$(dirname "$0")/../common.sh"
 ensure_fashion_mnist
 blob=$(mktemp -d)
-trap 'scripts/blob-mount.sh stop "$blob"; rm -rf "$blob"' EXIT
-scripts/blob-mount.sh start "$blob" 10077 >/dev/null
-scripts/blob-mount.sh upload "$blob" "$RINGTRAIN_DATA/train" fmnist/train
+trap 'scripts/blob-mount.sh stop "$blob" >/dev/null 2>&1 || true; rm -rf "$blob"' EXIT
 bytes=$(du -cb "$RINGTRAIN_DATA"/train/*.h5 | tail -1 | cut -f1)
 summary() {  # median min max of the numbers on stdin
   sort -g | awk '{v[NR] = $1} END {printf "%.1f %.1f %.1f\n", v[int((NR + 1) / 2)], v[1], v[NR]}'
 }
-for where in "$RINGTRAIN_DATA/train" "$blob/mnt/fmnist/train"; do
-  echo "== $where"
-  cats=() loads=()
+cat_rate() {
+  local start end
+  start=$(date +%s.%N); cat "$1"/*.h5 >/dev/null; end=$(date +%s.%N)
+  echo "$bytes / ($end - $start) / 1000000" | bc -l
+}
+loader_rate() {  # DIR PREFETCH_SHARDS -> MB/s of samples
+  build/benchmarks/loader_bench "$1" 128 1 float "$2" | tail -1 | sed -E 's/.*, ([0-9.]+) MB\/s.*/\1/'
+}
+mount_blob() {
+  scripts/blob-mount.sh stop "$blob" >/dev/null 2>&1 || true
+  rm -rf "${blob:?}"/*
+  scripts/blob-mount.sh start "$blob" 10077 >/dev/null
+  scripts/blob-mount.sh upload "$blob" "$RINGTRAIN_DATA/train" fmnist/train
+}
+# measure NAME DIR DEPTH...: cat and the loader at each depth, ROUNDS times; RESULT for the first depth.
+measure() {
+  local name=$1 where=$2
+  shift 2
+  echo "== $name: $where"
+  local -a cats=()
+  declare -A loads=()
   for round in $(seq "$rounds"); do
-    start=$(date +%s.%N); cat "$where"/*.h5 >/dev/null; end=$(date +%s.%N)
-    cats+=("$(echo "$bytes / ($end - $start) / 1000000" | bc -l)")
-    out=$(build/benchmarks/loader_bench "$where" 128 2 | tail -1)
-    loads+=("$(echo "$out" | sed -E 's/.*, ([0-9.]+) MB\/s.*/\1/')")
-    printf 'round %d: cat %.1f MB/s, loader %.1f MB/s\n' "$round" "${cats[-1]}" "${loads[-1]}"
+    cats+=("$(cat_rate "$where")")
+    local line="round $round: cat $(printf %.1f "${cats[-1]}") MB/s"
+    for depth in "$@"; do
+      local rate
+      rate=$(loader_rate "$where" "$depth")
+      loads[$depth]="${loads[$depth]:-} $rate"
+      line+=", loader (prefetch $depth) $rate MB/s"
+    done
+    echo "$line"
   done
   read -r cat_median cat_min cat_max < <(printf '%s\n' "${cats[@]}" | summary)
-  read -r ours_median ours_min ours_max < <(printf '%s\n' "${loads[@]}" | summary)
-  printf 'cat %s MB/s (%s-%s), loader %s MB/s (%s-%s), medians of %d rounds\n' "$cat_median" "$cat_min" "$cat_max" \
-    "$ours_median" "$ours_min" "$ours_max" "$rounds"
-  name=$([[ $where == "$RINGTRAIN_DATA/train" ]] && echo local || echo blob_mount)
-  printf 'RESULT loader_%s: ours %.1f MB/s, cat %.1f MB/s, ratio %.2f\n' "$name" "$ours_median" "$cat_median" \
-    "$(echo "$ours_median / $cat_median" | bc -l)"
-done
+  printf 'cat %s MB/s (%s-%s)\n' "$cat_median" "$cat_min" "$cat_max"
+  for depth in "$@"; do
+    read -r median low high < <(printf '%s\n' ${loads[$depth]} | summary)
+    printf 'loader, prefetch %s: %s MB/s (%s-%s), %.2fx cat\n' "$depth" "$median" "$low" "$high" \
+      "$(echo "$median / $cat_median" | bc -l)"
+    [[ $depth == "$1" ]] && result="RESULT loader_$name: ours $median MB/s, cat $cat_median MB/s, ratio $(printf %.2f "$(echo "$median / $cat_median" | bc -l)")"
+  done
+  results+=("$result")
+}
+results=()
+measure local "$RINGTRAIN_DATA/train" 2 0
+mount_blob
+measure blob_mount "$blob/mnt/fmnist/train" 2 0 4
+RCLONE_MOUNT_FLAGS="--tpslimit 4" mount_blob
+measure blob_mount_tpslimit4 "$blob/mnt/fmnist/train" 2 0 1 4
+echo "(MB/s: the loader's samples, features and labels; cat's: the shard files, HDF5 overhead included)"
+printf '%s\n' "${results[@]}"

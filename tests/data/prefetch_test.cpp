@@ -45,8 +45,8 @@ TEST(ShardPrefetcher, HandsOutEachFileInOrderWithinTheDepthAndTheBudget) {
   for (Case c : {Case{3, 10000000, 2000000}, Case{3, 1100000, 1100000}, Case{4, 1, 1000000}}) {
     ShardPrefetcher prefetcher(paths, PrefetchOptions{c.depth, c.budget, {}, 4096});
     for (const std::string& path : paths) {
-      std::shared_ptr<const std::vector<uint8_t>> bytes = prefetcher.take(path);
-      ASSERT_EQ(*bytes, file_bytes(path)) << path;
+      std::shared_ptr<const ShardImage> image = prefetcher.take(path);
+      ASSERT_EQ(std::vector<uint8_t>(image->data(), image->data() + image->size()), file_bytes(path)) << path;
     }
     EXPECT_LE(prefetcher.peak_bytes(), c.bound) << "depth " << c.depth << ", budget " << c.budget;
     EXPECT_GE(prefetcher.peak_bytes(), 1000000);
@@ -104,6 +104,41 @@ TEST(LoaderPrefetch, DeliversBitwiseTheBatchesOfDirectReads) {
         EXPECT_EQ(epoch_values(ahead, 1, first_batch), expected) << "rank " << rank << " from " << first_batch;
       }
     }
+  }
+}
+
+// A byte changed inside a shard's feature data fails HDF5's Fletcher32 check when its chunk is
+// read: reported naming the shard, whether HDF5 reads the file or decodes a prefetched image.
+TEST(LoaderPrefetch, ACorruptChunkIsReportedNamingTheShardEitherWay) {
+  testing::TempDir dir;
+  testing::write_cluster_shards(dir.path(), 4000, 2, 200, 4, 3, 9);  // 800 KB of features per shard
+  ShardIndex index(dir.path());  // the headers are fine: the index accepts both shards
+  const std::string victim = index.shards()[1].path;
+  {
+    std::fstream file(victim, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(0, std::ios::end);
+    const auto size = static_cast<std::streamoff>(file.tellg());
+    file.seekp(size / 2);
+    char byte = 0;
+    file.read(&byte, 1);
+    file.seekp(size / 2);
+    byte = static_cast<char>(byte ^ 0x5a);
+    file.write(&byte, 1);
+  }
+  for (int prefetch : {0, 2}) {
+    LoaderOptions options;
+    options.mode = LoaderMode::kEvaluation;
+    options.batch = 100;
+    options.prefetch_shards = prefetch;
+    options.retries = ReadRetries{1, 1};
+    Loader loader(ShardIndex(dir.path()), options);
+    const std::string message = testing::error_message([&] {
+      loader.start_epoch(0);
+      while (loader.next()) {
+      }
+    });
+    EXPECT_NE(message.find(victim), std::string::npos) << "prefetch " << prefetch << ": " << message;
+    EXPECT_NE(message.find("Fletcher32"), std::string::npos) << "prefetch " << prefetch << ": " << message;
   }
 }
 
