@@ -60,7 +60,7 @@ measure() {
   results+=("$result")
 }
 results=()
-measure local "$RINGTRAIN_DATA/train" 2 0
+measure local "$RINGTRAIN_DATA/train" 0 2  # the default on a local disk: 0
 mount_blob
 measure blob_mount "$blob/mnt/fmnist/train" 2 0 4
 RCLONE_MOUNT_FLAGS="--tpslimit 4" mount_blob
