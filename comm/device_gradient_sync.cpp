@@ -2,11 +2,9 @@
 
 #include <cuda_runtime.h>
 
-#include <condition_variable>
-#include <exception>
-#include <mutex>
-#include <thread>
+#include <memory>
 
+#include "comm/bucket_worker.h"
 #include "core/base/check_cuda.h"
 
 namespace rt {
@@ -95,15 +93,10 @@ class StagedDeviceSync final : public BucketedDeviceSync {
     RT_CHECK_CUDA(cudaStreamCreateWithFlags(&upload_, cudaStreamNonBlocking));
     RT_CHECK_CUDA(cudaEventCreateWithFlags(&uploaded_, cudaEventDisableTiming));
     for (cudaEvent_t& event : copied_) RT_CHECK_CUDA(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-    thread_ = std::thread([this] { run_thread(); });
+    worker_ = std::make_unique<BucketWorker>([this](size_t index) { sum_bucket(index); });
   }
   ~StagedDeviceSync() override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    changed_.notify_all();
-    thread_.join();
+    worker_.reset();  // the thread ends before what it uses goes
     for (cudaEvent_t event : copied_) cudaEventDestroy(event);
     cudaEventDestroy(uploaded_);
     cudaStreamDestroy(upload_);
@@ -114,15 +107,8 @@ class StagedDeviceSync final : public BucketedDeviceSync {
 
   void wait() override {
     launch_up_to(count_);
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [this] { return completed_ == buckets_.size(); });
-    launched_ = published_ = completed_ = 0;
-    if (failure_) {
-      std::exception_ptr failure = failure_;
-      failure_ = nullptr;
-      std::rethrow_exception(failure);
-    }
-    lock.unlock();
+    launched_ = 0;
+    worker_->wait_all(buckets_.size());  // rethrows a failed all-reduce
     RT_CHECK_CUDA(cudaEventRecord(uploaded_, upload_));
     RT_CHECK_CUDA(cudaStreamWaitEvent(compute_, uploaded_, 0));
   }
@@ -134,43 +120,16 @@ class StagedDeviceSync final : public BucketedDeviceSync {
     RT_CHECK_CUDA(cudaMemcpyAsync(host_ + bucket.offset, gradients_ + bucket.offset, bucket.count * sizeof(float),
                                   cudaMemcpyDeviceToHost, download_));
     RT_CHECK_CUDA(cudaEventRecord(copied_[index], download_));
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      published_ = index + 1;
-    }
-    changed_.notify_all();
+    worker_->make_available(index + 1);
   }
 
-  // Buckets in order: wait for the copy to the host, sum over MPI, copy back.
-  void run_thread() {
-    for (;;) {
-      size_t index = 0;
-      bool failed = false;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        changed_.wait(lock, [this] { return stopping_ || completed_ < published_; });
-        if (stopping_) return;
-        index = completed_;
-        failed = failure_ != nullptr;  // after a failure the remaining buckets are skipped
-      }
-      try {
-        if (!failed) {
-          const GradientBucket& bucket = buckets_[index];
-          RT_CHECK_CUDA(cudaEventSynchronize(copied_[index]));
-          comm_.all_reduce(Span<float>(host_ + bucket.offset, bucket.count), ReduceOp::kSum);
-          RT_CHECK_CUDA(cudaMemcpyAsync(gradients_ + bucket.offset, host_ + bucket.offset,
-                                        bucket.count * sizeof(float), cudaMemcpyHostToDevice, upload_));
-        }
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        failure_ = std::current_exception();
-      }
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        ++completed_;
-      }
-      changed_.notify_all();
-    }
+  // On the worker's thread, buckets in order: wait for the copy to the host, sum over MPI, copy back.
+  void sum_bucket(size_t index) {
+    const GradientBucket& bucket = buckets_[index];
+    RT_CHECK_CUDA(cudaEventSynchronize(copied_[index]));
+    comm_.all_reduce(Span<float>(host_ + bucket.offset, bucket.count), ReduceOp::kSum);
+    RT_CHECK_CUDA(cudaMemcpyAsync(gradients_ + bucket.offset, host_ + bucket.offset, bucket.count * sizeof(float),
+                                  cudaMemcpyHostToDevice, upload_));
   }
 
   Communicator& comm_;
@@ -179,13 +138,7 @@ class StagedDeviceSync final : public BucketedDeviceSync {
   cudaStream_t upload_ = nullptr;
   cudaEvent_t uploaded_ = nullptr;
   std::vector<cudaEvent_t> copied_;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  size_t published_ = 0;  // buckets whose copy to the host is queued
-  size_t completed_ = 0;  // buckets summed and queued for the copy back
-  bool stopping_ = false;
-  std::exception_ptr failure_;
+  std::unique_ptr<BucketWorker> worker_;  // made available a bucket once its copy to the host is queued
 };
 
 }  // namespace

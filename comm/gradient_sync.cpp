@@ -45,17 +45,12 @@ GradientSynchronizer::GradientSynchronizer(Communicator& comm, Span<float> gradi
     : comm_(comm), gradients_(gradients), options_(options), timeline_(timeline),
       buckets_(plan_buckets(gradients.size(), options)) {
   if (options_.wire != WireFormat::kFloat32) wire_.resize(gradients.size());
-  if (options_.overlap && comm_.size() > 1) thread_ = std::thread([this] { run_thread(); });
+  if (options_.overlap && comm_.size() > 1) {
+    worker_ = std::make_unique<BucketWorker>([this](size_t bucket) { communicate(bucket); });
+  }
 }
 
-GradientSynchronizer::~GradientSynchronizer() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  changed_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+GradientSynchronizer::~GradientSynchronizer() = default;
 
 void GradientSynchronizer::communicate(size_t index) {
   TimelineScope scope(timeline_, TimelineLane::kCommunication, "all-reduce bucket", static_cast<int64_t>(index));
@@ -87,57 +82,22 @@ void GradientSynchronizer::sum_in_16_bits(const GradientBucket& bucket, Span<flo
   }
 }
 
-void GradientSynchronizer::run_thread() {
-  for (;;) {
-    size_t bucket = 0;
-    bool failed = false;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      changed_.wait(lock, [this] { return stopping_ || completed_ < launched_; });
-      if (stopping_) return;
-      bucket = completed_;
-      failed = failure_ != nullptr;  // after a failure the remaining buckets are skipped
-    }
-    try {
-      if (!failed) communicate(bucket);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      failure_ = std::current_exception();
-    }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      ++completed_;
-    }
-    changed_.notify_all();
-  }
-}
-
 void GradientSynchronizer::launch_up_to(size_t ready) {
   size_t launch = launched_;
   while (launch < buckets_.size() && buckets_[launch].offset + buckets_[launch].count <= ready) ++launch;
   if (launch == launched_) return;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    launched_ = launch;
-  }
-  changed_.notify_all();
+  launched_ = launch;
+  worker_->make_available(launch);
 }
 
 void GradientSynchronizer::gradients_ready(size_t ready) {
-  if (thread_.joinable()) launch_up_to(ready);
+  if (worker_) launch_up_to(ready);
 }
 
 bool GradientSynchronizer::wait() {
-  if (thread_.joinable()) {
-    launch_up_to(gradients_.size());
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [this] { return completed_ == buckets_.size(); });
-    launched_ = completed_ = 0;
-    if (failure_) {
-      std::exception_ptr failure = failure_;
-      failure_ = nullptr;
-      std::rethrow_exception(failure);
-    }
+  if (worker_) {
+    launched_ = 0;
+    worker_->wait_all(buckets_.size());  // rethrows a failed all-reduce
   } else if (comm_.size() == 1) {
     // The sum over one rank is the gradient itself; only the check remains.
     nonfinite_ = !all_finite(Span<const float>(gradients_.data(), gradients_.size()));

@@ -10,14 +10,13 @@
 // all-reduced in order, so every rank issues the same collectives in the same order.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <exception>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "comm/bucket_worker.h"
 #include "comm/communicator.h"
 #include "core/base/timeline.h"
 
@@ -63,7 +62,6 @@ class GradientSynchronizer {
  private:
   void communicate(size_t bucket);
   void sum_in_16_bits(const GradientBucket& bucket, Span<float> values);
-  void run_thread();
   void launch_up_to(size_t ready);
 
   Communicator& comm_;
@@ -73,13 +71,9 @@ class GradientSynchronizer {
   std::vector<GradientBucket> buckets_;
   std::vector<uint16_t> wire_;  // the 16-bit copy of the arena, when compressing
 
-  std::thread thread_;
+  std::unique_ptr<BucketWorker> worker_;  // the communication thread, when overlapping
+  size_t launched_ = 0;                   // buckets handed to it this step
   std::mutex mutex_;
-  std::condition_variable changed_;
-  size_t launched_ = 0;   // buckets handed to the communication thread this step
-  size_t completed_ = 0;  // buckets summed this step
-  bool stopping_ = false;
-  std::exception_ptr failure_;
   bool nonfinite_ = false;  // a bucket of this step held NaN or infinity
 };
 
