@@ -17,7 +17,9 @@ int64_t CausalSelfAttention::output_features(int64_t input_features) const {
 
 float* CausalSelfAttention::workspace(int64_t rows) {
   const int64_t floats = kernels::attention_workspace(device_, algorithm_, shape(rows));
-  return floats > 0 ? workspace_.ensure(floats, 1, device_).data<float>() : nullptr;  // grows to the largest
+  if (floats == 0) return nullptr;
+  thread_local ActivationBuffer shared;  // grows to the largest asked for on this thread
+  return shared.ensure(floats, 1, device_).data<float>();
 }
 
 const Tensor& CausalSelfAttention::forward(const Tensor& input) {

@@ -20,13 +20,16 @@ class CausalSelfAttention final : public Layer {
 
  private:
   kernels::AttentionShape shape(int64_t rows) const { return {rows, context_, width_, heads_}; }
+  // The plain algorithm's scratch space: one buffer shared by every attention layer of the thread
+  // (each uses it only within one forward or backward call), so a model's workspace is one
+  // layer's, not one per layer.
   float* workspace(int64_t rows);
 
   int64_t context_, width_, heads_;
   Device device_;
   kernels::AttentionAlgorithm algorithm_;
   Tensor input_;
-  ActivationBuffer output_, lse_, input_grad_, workspace_;
+  ActivationBuffer output_, lse_, input_grad_;
 };
 
 }  // namespace rt
