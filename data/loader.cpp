@@ -10,7 +10,9 @@
 #include <numeric>
 
 #include "core/base/check.h"
+#include "core/base/logging.h"
 #include "core/base/random.h"
+#include "data/shard_format.h"
 #include "data/shard_reader.h"
 
 namespace rt {
@@ -199,6 +201,50 @@ void Loader::fill_batches(const uint8_t* raw, const int32_t* labels, const uint3
   }
 }
 
+void Loader::read_rows(ShardReader& reader, int64_t first, int64_t count, uint8_t* features, int32_t* labels,
+                       int64_t at, std::vector<int64_t>& bad_rows) const {
+  if (index_.policy() == BadShardPolicy::kStop) return reader.read(first, count, features, labels);
+  try {
+    reader.read(first, count, features, labels);
+  } catch (const Error& error) {
+    // Again chunk by chunk (HDF5 checks whole chunks), to keep the good ones.
+    log_warning("{}; with data.on_bad_shard = \"skip\" the rows of its chunks that fail are replaced by repeats "
+                "of their window's other rows",
+                error.what());
+    const int64_t chunk = shard_format::kChunkSamples;
+    for (int64_t start = first; start < first + count;) {
+      const int64_t end = std::min(first + count, (start / chunk + 1) * chunk);
+      try {
+        reader.read(start, end - start, features + (start - first) * feature_bytes_, labels + (start - first));
+      } catch (const Error&) {
+        log_warning("shard {}: rows [{}, {}) skipped", reader.info().path, start, end);
+        for (int64_t row = start; row < end; ++row) bad_rows.push_back(at + row - first);
+      }
+      start = end;
+    }
+  }
+}
+
+void Loader::replace_bad_rows(const std::vector<int64_t>& bad_rows, int64_t rows, uint8_t* features,
+                              int32_t* labels) const {
+  if (bad_rows.empty()) return;
+  std::vector<int64_t> good;
+  for (int64_t row = 0, next_bad = 0; row < rows; ++row) {
+    if (next_bad < static_cast<int64_t>(bad_rows.size()) && bad_rows[static_cast<size_t>(next_bad)] == row) {
+      ++next_bad;
+    } else {
+      good.push_back(row);
+    }
+  }
+  RT_CHECK(!good.empty(), "all {} rows of a shuffle window failed their checks; nothing is left to train on there",
+           rows);
+  for (size_t i = 0; i < bad_rows.size(); ++i) {
+    const int64_t source = good[i % good.size()], row = bad_rows[i];
+    std::memcpy(features + row * feature_bytes_, features + source * feature_bytes_, static_cast<size_t>(feature_bytes_));
+    labels[row] = labels[source];
+  }
+}
+
 void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples) {
   const int64_t window = static_cast<int64_t>(window_order_.size());
   const bool shuffle = options_.mode == LoaderMode::kTraining;
@@ -239,16 +285,19 @@ void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples) {
   }
   std::unique_ptr<ShardReader> reader;
   auto read_window = [&](int buffer) {
-    return take(window, [&](size_t shard, int64_t first, int64_t count, int64_t at) {
+    std::vector<int64_t> bad_rows;  // window rows whose data failed its checks (skip policy)
+    const int64_t rows = take(window, [&](size_t shard, int64_t first, int64_t count, int64_t at) {
       const std::string& path = index_.shards()[shard].path;
       if (!reader || reader->info().path != path) {
         reader.reset();  // its shard leaves the prefetch budget before the next is asked for
         reader = prefetcher ? std::make_unique<ShardReader>(path, options_.retries, prefetcher->take(path))
                             : std::make_unique<ShardReader>(path, options_.retries);
       }
-      reader->read(first, count, window_features_[buffer].data() + at * feature_bytes_,
-                   window_labels_[buffer].data() + at);
+      read_rows(*reader, first, count, window_features_[buffer].data() + at * feature_bytes_,
+                window_labels_[buffer].data() + at, at, bad_rows);
     });
+    replace_bad_rows(bad_rows, rows, window_features_[buffer].data(), window_labels_[buffer].data());
+    return rows;
   };
 
   // Two windows in flight: the next one is read on a helper thread while this one is shuffled and

@@ -89,6 +89,12 @@ class Loader {
     Batch batch;
   };
   void produce(RankPlan plan, int64_t epoch, int64_t skip_samples);
+  // Rows [first, first + count) of a shard into window row `at` on; with BadShardPolicy::kSkip,
+  // rows whose chunk fails its checks are listed in bad_rows (window rows) instead of stopping.
+  void read_rows(ShardReader& reader, int64_t first, int64_t count, uint8_t* features, int32_t* labels, int64_t at,
+                 std::vector<int64_t>& bad_rows) const;
+  // Overwrites the listed rows (ascending) of a window of `rows` with repeats of its other rows.
+  void replace_bad_rows(const std::vector<int64_t>& bad_rows, int64_t rows, uint8_t* features, int32_t* labels) const;
   void fill_batches(const uint8_t* raw, const int32_t* labels, const uint32_t* order, int64_t count,
                     Slot*& slot, int64_t& filled);
   Slot* take_free_slot();

@@ -21,7 +21,7 @@ void check_same_layout(const ShardInfo& info, const ShardInfo& first) {
 }
 }  // namespace
 
-ShardIndex::ShardIndex(const std::string& directory, BadShardPolicy policy) : directory_(directory) {
+ShardIndex::ShardIndex(const std::string& directory, BadShardPolicy policy) : directory_(directory), policy_(policy) {
   namespace fs = std::filesystem;
   std::error_code error;
   RT_CHECK(fs::exists(directory, error), "data directory {} does not exist", directory);

@@ -11,7 +11,10 @@ namespace rt {
 
 // What to do with a shard that fails its checks: stop the job (naming it), or leave it out with
 // a warning. Every rank checks every shard's header alike, so every rank leaves out the same ones
-// and batch counts stay equal.
+// and batch counts stay equal. Data found bad only when read (a chunk failing its checksum, past
+// its retries) stops the job too, or with kSkip its rows are replaced by repeats of their
+// window's good rows (the loader: the rank's batch count stays the same, and the replacement
+// depends only on the data, so a resumed run makes the same one).
 enum class BadShardPolicy { kStop, kSkip };
 
 class ShardIndex {
@@ -21,6 +24,7 @@ class ShardIndex {
   explicit ShardIndex(const std::string& directory, BadShardPolicy policy = BadShardPolicy::kStop);
 
   const std::string& directory() const { return directory_; }
+  BadShardPolicy policy() const { return policy_; }
   const std::vector<ShardInfo>& shards() const { return shards_; }
   // Files left out by BadShardPolicy::kSkip.
   const std::vector<std::string>& skipped() const { return skipped_; }
@@ -31,6 +35,7 @@ class ShardIndex {
 
  private:
   std::string directory_;
+  BadShardPolicy policy_;
   std::vector<ShardInfo> shards_;
   std::vector<std::string> skipped_;
 };

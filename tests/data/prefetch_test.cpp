@@ -3,6 +3,7 @@
 // bitwise the same batches with prefetch as without, resumed mid-epoch and in evaluation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -107,6 +108,29 @@ TEST(LoaderPrefetch, DeliversBitwiseTheBatchesOfDirectReads) {
   }
 }
 
+// Evaluation batches of 100, read once (one retry of 1 ms).
+LoaderOptions evaluation(int prefetch_shards) {
+  LoaderOptions options;
+  options.mode = LoaderMode::kEvaluation;
+  options.batch = 100;
+  options.prefetch_shards = prefetch_shards;
+  options.retries = ReadRetries{1, 1};
+  return options;
+}
+
+// Changes the byte in the middle of a file (in a shard: inside its data chunks).
+void flip_middle_byte(const std::string& path) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(0, std::ios::end);
+  const auto size = static_cast<std::streamoff>(file.tellg());
+  file.seekg(size / 2);
+  char byte = 0;
+  file.read(&byte, 1);
+  file.seekp(size / 2);
+  byte = static_cast<char>(byte ^ 0x5a);
+  file.write(&byte, 1);
+}
+
 // A byte changed inside a shard's feature data fails HDF5's Fletcher32 check when its chunk is
 // read: reported naming the shard, whether HDF5 reads the file or decodes a prefetched image.
 TEST(LoaderPrefetch, ACorruptChunkIsReportedNamingTheShardEitherWay) {
@@ -114,23 +138,9 @@ TEST(LoaderPrefetch, ACorruptChunkIsReportedNamingTheShardEitherWay) {
   testing::write_cluster_shards(dir.path(), 4000, 2, 200, 4, 3, 9);  // 800 KB of features per shard
   ShardIndex index(dir.path());  // the headers are fine: the index accepts both shards
   const std::string victim = index.shards()[1].path;
-  {
-    std::fstream file(victim, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekg(0, std::ios::end);
-    const auto size = static_cast<std::streamoff>(file.tellg());
-    file.seekp(size / 2);
-    char byte = 0;
-    file.read(&byte, 1);
-    file.seekp(size / 2);
-    byte = static_cast<char>(byte ^ 0x5a);
-    file.write(&byte, 1);
-  }
+  flip_middle_byte(victim);
   for (int prefetch : {0, 2}) {
-    LoaderOptions options;
-    options.mode = LoaderMode::kEvaluation;
-    options.batch = 100;
-    options.prefetch_shards = prefetch;
-    options.retries = ReadRetries{1, 1};
+    const LoaderOptions options = evaluation(prefetch);
     Loader loader(ShardIndex(dir.path()), options);
     const std::string message = testing::error_message([&] {
       loader.start_epoch(0);
@@ -139,6 +149,47 @@ TEST(LoaderPrefetch, ACorruptChunkIsReportedNamingTheShardEitherWay) {
     });
     EXPECT_NE(message.find(victim), std::string::npos) << "prefetch " << prefetch << ": " << message;
     EXPECT_NE(message.find("Fletcher32"), std::string::npos) << "prefetch " << prefetch << ": " << message;
+  }
+}
+
+// With on_bad_shard = skip, a chunk that fails its checksum mid-epoch costs its rows, not the
+// job: the epoch has the clean run's batch count, every sample delivered is a real one (its label
+// matches its id), the bad chunk's samples are gone, and repeats stand in for them.
+TEST(LoaderPrefetch, WithTheSkipPolicyACorruptChunksRowsAreReplacedAndTheBatchCountKept) {
+  testing::TempDir dir;
+  testing::write_indexed_shards(dir.path(), {3000, 3000}, 64, 5);  // 3 chunks of 1024 rows each
+  const std::string victim = ShardIndex(dir.path()).shards()[0].path;
+  flip_middle_byte(victim);
+  for (int prefetch : {0, 2}) {
+    const LoaderOptions options = evaluation(prefetch);
+    Loader loader(ShardIndex(dir.path(), BadShardPolicy::kSkip), options);
+    std::vector<int> seen(6000, 0);
+    int64_t samples = 0;
+    loader.start_epoch(0);
+    while (const Batch* batch = loader.next()) {
+      for (int64_t r = 0; r < batch->rows; ++r) {
+        const auto id = static_cast<int64_t>(batch->features[r * batch->feature_size]);
+        ASSERT_TRUE(id >= 0 && id < 6000);
+        ASSERT_EQ(batch->labels[r], id % 5) << "sample " << id << " lost its label";
+        ++seen[static_cast<size_t>(id)];
+      }
+      samples += batch->rows;
+    }
+    EXPECT_EQ(samples, 6000) << "prefetch " << prefetch;
+    const int64_t missing = std::count(seen.begin(), seen.end(), 0);
+    const int64_t repeated = std::count_if(seen.begin(), seen.end(), [](int n) { return n > 1; });
+    EXPECT_GT(missing, 0) << "the corrupt chunk's rows were delivered";
+    EXPECT_LE(missing, 1024) << "more than one chunk was dropped";
+    EXPECT_GT(repeated, 0);
+    for (int64_t id = 3000; id < 6000; ++id) EXPECT_EQ(seen[static_cast<size_t>(id)], 1) << "the good shard's " << id;
+    // The stop policy names the file instead.
+    Loader stopping(ShardIndex(dir.path()), options);
+    EXPECT_NE(testing::error_message([&] {
+                stopping.start_epoch(0);
+                while (stopping.next()) {
+                }
+              }).find(victim),
+              std::string::npos);
   }
 }
 
