@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -156,6 +157,19 @@ void expect_bitwise_identical_across_ranks(Communicator& comm, const std::vector
     EXPECT_EQ(std::memcmp(all.data(), all.data() + r * values.size(), values.size() * sizeof(float)), 0)
         << "rank " << r << " differs from rank 0";
   }
+}
+
+void flip_middle_byte(const std::string& path) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  RT_CHECK(file.good(), "cannot open {}", path);
+  file.seekg(0, std::ios::end);
+  const auto size = static_cast<std::streamoff>(file.tellg());
+  file.seekg(size / 2);
+  char byte = 0;
+  file.read(&byte, 1);
+  file.seekp(size / 2);
+  byte = static_cast<char>(byte ^ 0x5a);
+  file.write(&byte, 1);
 }
 
 }  // namespace rt::testing

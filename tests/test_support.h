@@ -60,6 +60,10 @@ void expect_bitwise_identical_across_ranks(Communicator& comm, const std::vector
 
 // One shard DIR/poisoned.h5 of `samples` float samples of 12 features in 4 easy classes, sample
 // `poisoned` with a NaN feature: the step that holds it has non-finite gradients.
+// Changes the byte in the middle of a file (in a shard: inside its data chunks, which then fail
+// their Fletcher32 checksum when read).
+void flip_middle_byte(const std::string& path);
+
 void write_poisoned_shards(const std::string& dir, int64_t samples, int64_t poisoned);
 
 }  // namespace rt::testing

@@ -118,19 +118,6 @@ LoaderOptions evaluation(int prefetch_shards) {
   return options;
 }
 
-// Changes the byte in the middle of a file (in a shard: inside its data chunks).
-void flip_middle_byte(const std::string& path) {
-  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-  file.seekg(0, std::ios::end);
-  const auto size = static_cast<std::streamoff>(file.tellg());
-  file.seekg(size / 2);
-  char byte = 0;
-  file.read(&byte, 1);
-  file.seekp(size / 2);
-  byte = static_cast<char>(byte ^ 0x5a);
-  file.write(&byte, 1);
-}
-
 // A byte changed inside a shard's feature data fails HDF5's Fletcher32 check when its chunk is
 // read: reported naming the shard, whether HDF5 reads the file or decodes a prefetched image.
 TEST(LoaderPrefetch, ACorruptChunkIsReportedNamingTheShardEitherWay) {
@@ -138,7 +125,7 @@ TEST(LoaderPrefetch, ACorruptChunkIsReportedNamingTheShardEitherWay) {
   testing::write_cluster_shards(dir.path(), 4000, 2, 200, 4, 3, 9);  // 800 KB of features per shard
   ShardIndex index(dir.path());  // the headers are fine: the index accepts both shards
   const std::string victim = index.shards()[1].path;
-  flip_middle_byte(victim);
+  testing::flip_middle_byte(victim);
   for (int prefetch : {0, 2}) {
     const LoaderOptions options = evaluation(prefetch);
     Loader loader(ShardIndex(dir.path()), options);
@@ -159,7 +146,7 @@ TEST(LoaderPrefetch, WithTheSkipPolicyACorruptChunksRowsAreReplacedAndTheBatchCo
   testing::TempDir dir;
   testing::write_indexed_shards(dir.path(), {3000, 3000}, 64, 5);  // 3 chunks of 1024 rows each
   const std::string victim = ShardIndex(dir.path()).shards()[0].path;
-  flip_middle_byte(victim);
+  testing::flip_middle_byte(victim);
   for (int prefetch : {0, 2}) {
     const LoaderOptions options = evaluation(prefetch);
     Loader loader(ShardIndex(dir.path(), BadShardPolicy::kSkip), options);

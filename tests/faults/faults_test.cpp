@@ -2,7 +2,7 @@
 // resume with another rank count): SIGTERM, SIGKILL of the ranks at arbitrary moments (including
 // while they write checkpoints, once every step), a rank that exits early. Each must end the job
 // within its bound with no process left behind, and every resume must end with bitwise the same
-// parameters as a run that was never interrupted.
+// parameters as a run that was never interrupted. Also data gone bad on a blob mount.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -175,6 +175,34 @@ TEST_F(FaultsTest, TrainingReadsAndCheckpointsOnABlobMountAndResumesFromIt) {
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resumed from " + blob.mount() + "/ck/step-"), std::string::npos) << resumed.output;
   EXPECT_EQ(fingerprint_of(resumed.output), reference_) << resumed.output;
+  expect_no_process_left(config);
+}
+
+// A shard on the mount whose data is corrupt (a chunk fails its Fletcher32 checksum; the header is
+// fine, so the index accepts it): under mpiexec -n 2 the job ends naming the file, or with
+// on_bad_shard = skip it trains to the end without the chunk's rows.
+TEST_F(FaultsTest, ACorruptChunkOnABlobMountStopsTheJobNamingItOrWithSkipCostsOnlyItsRows) {
+  testing::write_cluster_shards(dir_.file("bad/train"), 4000, 2, 64, 4, 9, 1);  // 2 shards of 2 chunks
+  testing::write_cluster_shards(dir_.file("bad/test"), 200, 1, 64, 4, 9, 2);
+  testing::flip_middle_byte(dir_.file("bad/train/part-00001.h5"));
+  BlobMount blob(dir_.file("blob"));
+  ASSERT_TRUE(blob.ok()) << blob.log();
+  blob.upload(dir_.file("bad/train"), "data/train");
+  blob.upload(dir_.file("bad/test"), "data/test");
+  const std::string config = dir_.file("job.toml");
+  std::ofstream(config) << "[model]\nhidden = [16]\n[train]\nepochs = 1\nglobal_batch = 64\n[data]\ntrain_dir = \""
+                        << blob.mount() << "/data/train\"\ntest_dir = \"" << blob.mount()
+                        << "/data/test\"\nread_retries = 1\nretry_backoff_ms = 10\n[runtime]\nthreads = 1\n";
+  const std::string job = mpiexec(2) + kBinary + " train " + config;
+  Outcome stopped = run(job);
+  EXPECT_NE(stopped.exit_code, 0) << stopped.output;
+  EXPECT_NE(stopped.output.find(blob.mount() + "/data/train/part-00001.h5"), std::string::npos) << stopped.output;
+  EXPECT_NE(stopped.output.find("Fletcher32"), std::string::npos) << stopped.output;
+  EXPECT_LT(stopped.seconds, 60) << stopped.output;
+  Outcome skipped = run(job + " --set data.on_bad_shard=skip");
+  EXPECT_EQ(skipped.exit_code, 0) << skipped.output;
+  EXPECT_NE(skipped.output.find("part-00001.h5: rows ["), std::string::npos) << skipped.output;
+  EXPECT_NE(skipped.output.find("done: test accuracy"), std::string::npos) << skipped.output;
   expect_no_process_left(config);
 }
 
