@@ -3,32 +3,13 @@
 #include <cmath>
 
 #include "core/base/check_cuda.h"
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
 
 namespace rt::kernels::cuda {
 
 namespace {
-
-template <typename T, typename Op>
-__device__ T block_reduce(T value, T* shared, Op op) {
-  shared[threadIdx.x] = value;
-  __syncthreads();
-  for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) shared[threadIdx.x] = op(shared[threadIdx.x], shared[threadIdx.x + stride]);
-    __syncthreads();
-  }
-  T result = shared[0];
-  __syncthreads();
-  return result;
-}
-
-struct Max {
-  __device__ float operator()(float a, float b) const { return a > b ? a : b; }
-};
-struct Sum {
-  __device__ double operator()(double a, double b) const { return a + b; }
-};
 
 __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t* labels, int64_t classes,
                                              float grad_scale, float* dlogits, double* loss_sum) {
@@ -43,10 +24,10 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
 
   float local_max = -INFINITY;
   for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) local_max = fmaxf(local_max, x[c]);
-  const float max_logit = block_reduce(local_max, shared_max, Max());
+  const float max_logit = block_reduce(local_max, shared_max, BlockMax());
   double local_sum = 0.0;
   for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) local_sum += exp(static_cast<double>(x[c] - max_logit));
-  const double log_sum = log(block_reduce(local_sum, shared_sum, Sum()));
+  const double log_sum = log(block_reduce(local_sum, shared_sum, BlockSum()));
 
   if (threadIdx.x == 0) {
     double loss = valid ? log_sum - static_cast<double>(label_logit - max_logit) : NAN;

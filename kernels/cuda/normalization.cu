@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/base/check_cuda.h"
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
 
@@ -28,18 +29,6 @@ __global__ void gelu_backward_kernel(const float* x, const float* dy, float* dx,
     const float slope = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kCubic * v * v);
     dx[i] = dy[i] * slope;
   }
-}
-
-__device__ double block_sum(double value, double* shared) {
-  shared[threadIdx.x] = value;
-  __syncthreads();
-  for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
-    __syncthreads();
-  }
-  const double result = shared[0];
-  __syncthreads();
-  return result;
 }
 
 __global__ void layer_norm_forward_kernel(const float* x, const float* gamma, const float* beta, int64_t features,

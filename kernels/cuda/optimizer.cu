@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/base/check_cuda.h"
+#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
 
@@ -26,16 +27,6 @@ __global__ void adamw_kernel(float* params, const float* grads, float* m, float*
     v[i] = vi;
     params[i] = params[i] * decay - step_size * mi / (sqrtf(vi) / root_correction2 + eps);
   }
-}
-
-__device__ double block_sum(double value, double* shared) {
-  shared[threadIdx.x] = value;
-  __syncthreads();
-  for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
-    __syncthreads();
-  }
-  return shared[0];
 }
 
 __global__ void partial_squares_kernel(const float* values, int64_t count, double* partial) {
