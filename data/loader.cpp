@@ -275,13 +275,13 @@ void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples) {
   // The shards still to be read, in order, for the prefetcher.
   std::unique_ptr<ShardPrefetcher> prefetcher;
   if (options_.prefetch_shards > 0) {
-    std::vector<std::string> paths;
+    std::vector<ShardInfo> shards;
     for (size_t s = segment; s < plan.segments.size(); ++s) {
-      const std::string& path = index_.shards()[plan.segments[s].shard].path;
-      if (paths.empty() || paths.back() != path) paths.push_back(path);
+      const ShardInfo& shard = index_.shards()[plan.segments[s].shard];
+      if (shards.empty() || shards.back().path != shard.path) shards.push_back(shard);
     }
     prefetcher = std::make_unique<ShardPrefetcher>(
-        std::move(paths), PrefetchOptions{options_.prefetch_shards, options_.prefetch_bytes, options_.retries});
+        std::move(shards), PrefetchOptions{options_.prefetch_shards, options_.prefetch_bytes, options_.retries});
   }
   std::unique_ptr<ShardReader> reader;
   auto read_window = [&](int buffer) {

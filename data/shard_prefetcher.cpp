@@ -13,15 +13,11 @@
 
 namespace rt {
 
-ShardPrefetcher::ShardPrefetcher(std::vector<std::string> paths, PrefetchOptions options)
-    : paths_(std::move(paths)), options_(options), state_(std::make_shared<State>()) {
+ShardPrefetcher::ShardPrefetcher(std::vector<ShardInfo> shards, PrefetchOptions options)
+    : shards_(std::move(shards)), options_(options), state_(std::make_shared<State>()) {
   RT_CHECK(options_.depth >= 1, "prefetch depth must be at least 1, not {}", options_.depth);
-  state_->fetched.resize(paths_.size());
-  for (const std::string& path : paths_) {  // sizes as stat sees them now (the index has opened every shard)
-    struct stat status {};
-    sizes_.push_back(::stat(path.c_str(), &status) == 0 ? static_cast<int64_t>(status.st_size) : 0);
-  }
-  const size_t threads = std::min(static_cast<size_t>(options_.depth), paths_.size());
+  state_->fetched.resize(shards_.size());
+  const size_t threads = std::min(static_cast<size_t>(options_.depth), shards_.size());
   for (size_t t = 0; t < threads; ++t) threads_.emplace_back([this] { run(); });
 }
 
@@ -80,8 +76,8 @@ void ShardPrefetcher::run() {
       // nothing is held.
       std::unique_lock<std::mutex> lock(st.mutex);
       for (;;) {
-        if (st.stopping || st.next_fetch >= paths_.size()) return;
-        size = sizes_[st.next_fetch];
+        if (st.stopping || st.next_fetch >= shards_.size()) return;
+        size = shards_[st.next_fetch].file_bytes;
         if (st.held < options_.depth && (st.held == 0 || st.held_bytes + size <= options_.budget_bytes)) break;
         st.changed.wait(lock);
       }
@@ -92,14 +88,14 @@ void ShardPrefetcher::run() {
     }
     Fetched fetched{true, nullptr, nullptr};
     try {
-      fetched.bytes = read_file(paths_[index]);
+      fetched.bytes = read_file(shards_[index].path);
     } catch (...) {
       fetched.failure = std::current_exception();
     }
     const int64_t read_size = fetched.bytes ? static_cast<int64_t>(fetched.bytes->size()) : 0;
     {
       std::lock_guard<std::mutex> lock(st.mutex);
-      // The size counted is the one stat saw; a file that changed size is counted as read.
+      // The size counted is the one the index saw; a file that changed size is counted as read.
       st.held_bytes += read_size - size;
       st.peak_bytes = std::max(st.peak_bytes, st.held_bytes);
       st.fetched[index] = std::move(fetched);
@@ -120,9 +116,9 @@ void ShardPrefetcher::State::release(int64_t bytes) {
 std::shared_ptr<const ShardImage> ShardPrefetcher::take(const std::string& path) {
   Fetched fetched;
   {
-    RT_CHECK(next_take_ < paths_.size() && paths_[next_take_] == path,
+    RT_CHECK(next_take_ < shards_.size() && shards_[next_take_].path == path,
              "prefetcher: asked for shard {}, but the next one it was given is {}", path,
-             next_take_ < paths_.size() ? paths_[next_take_] : std::string("none"));
+             next_take_ < shards_.size() ? shards_[next_take_].path : std::string("none"));
     std::unique_lock<std::mutex> lock(state_->mutex);
     state_->changed.wait(lock, [&] { return state_->fetched[next_take_].done; });
     fetched = std::move(state_->fetched[next_take_]);

@@ -32,8 +32,9 @@ struct PrefetchOptions {
 
 class ShardPrefetcher {
  public:
-  // `paths`: the shards in the order take() will ask for them.
-  ShardPrefetcher(std::vector<std::string> paths, PrefetchOptions options);
+  // `shards`: in the order take() will ask for them; their path and file_bytes (as the index saw
+  // them, for the budget) are used.
+  ShardPrefetcher(std::vector<ShardInfo> shards, PrefetchOptions options);
   ~ShardPrefetcher();
   ShardPrefetcher(const ShardPrefetcher&) = delete;
   ShardPrefetcher& operator=(const ShardPrefetcher&) = delete;
@@ -67,8 +68,7 @@ class ShardPrefetcher {
   void run();
   std::shared_ptr<ShardImage> read_file(const std::string& path) const;
 
-  std::vector<std::string> paths_;
-  std::vector<int64_t> sizes_;
+  std::vector<ShardInfo> shards_;
   PrefetchOptions options_;
   std::shared_ptr<State> state_;
   size_t next_take_ = 0;

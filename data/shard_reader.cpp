@@ -125,9 +125,11 @@ void ShardReader::open() {
                                              H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
     RT_CHECK(opened >= 0, "shard {} is not an HDF5 file (or is truncated): {} bytes read", path, image_->size());
     file_ = Hdf5Handle(opened, H5Fclose);
+    info_.file_bytes = static_cast<int64_t>(image_->size());
   } else {
     struct stat status {};
     RT_CHECK(stat(path.c_str(), &status) == 0, "shard {} does not exist or cannot be read", path);
+    info_.file_bytes = static_cast<int64_t>(status.st_size);
     RT_CHECK(H5Fis_hdf5(path.c_str()) > 0, "shard {} is not an HDF5 file (or is truncated)", path);
     file_ = Hdf5Handle(RT_CHECK_HDF5(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "cannot open shard {}", path),
                        H5Fclose);

@@ -21,21 +21,25 @@ std::vector<uint8_t> file_bytes(const std::string& path) {
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
-std::vector<std::string> write_files(const std::string& dir, const std::vector<size_t>& sizes) {
-  std::vector<std::string> paths;
+// Files of these sizes, described as the index would (path and size) for the prefetcher.
+std::vector<ShardInfo> write_files(const std::string& dir, const std::vector<size_t>& sizes) {
+  std::vector<ShardInfo> files;
   for (size_t i = 0; i < sizes.size(); ++i) {
-    paths.push_back(fmt::format("{}/file{}", dir, i));
+    ShardInfo file;
+    file.path = fmt::format("{}/file{}", dir, i);
+    file.file_bytes = static_cast<int64_t>(sizes[i]);
     std::string body(sizes[i], '\0');
     for (size_t b = 0; b < body.size(); ++b) body[b] = static_cast<char>((b * 31 + i) % 251);
-    std::ofstream(paths.back(), std::ios::binary) << body;
+    std::ofstream(file.path, std::ios::binary) << body;
+    files.push_back(file);
   }
-  return paths;
+  return files;
 }
 
 TEST(ShardPrefetcher, HandsOutEachFileInOrderWithinTheDepthAndTheBudget) {
   testing::TempDir dir;
   const std::vector<size_t> sizes = {300000, 5, 1000000, 250000, 700000, 1};
-  const std::vector<std::string> paths = write_files(dir.path(), sizes);
+  const std::vector<ShardInfo> files = write_files(dir.path(), sizes);
   struct Case {
     int depth;
     int64_t budget;
@@ -44,10 +48,11 @@ TEST(ShardPrefetcher, HandsOutEachFileInOrderWithinTheDepthAndTheBudget) {
   // Depth 3 with room for any three; a budget of 1.1 MB (the 1 MB file alone fits, never with
   // another over 100 KB); a budget of 1 byte (one file at a time, whatever its size).
   for (Case c : {Case{3, 10000000, 2000000}, Case{3, 1100000, 1100000}, Case{4, 1, 1000000}}) {
-    ShardPrefetcher prefetcher(paths, PrefetchOptions{c.depth, c.budget, {}, 4096});
-    for (const std::string& path : paths) {
-      std::shared_ptr<const ShardImage> image = prefetcher.take(path);
-      ASSERT_EQ(std::vector<uint8_t>(image->data(), image->data() + image->size()), file_bytes(path)) << path;
+    ShardPrefetcher prefetcher(files, PrefetchOptions{c.depth, c.budget, {}, 4096});
+    for (const ShardInfo& file : files) {
+      std::shared_ptr<const ShardImage> image = prefetcher.take(file.path);
+      ASSERT_EQ(std::vector<uint8_t>(image->data(), image->data() + image->size()), file_bytes(file.path))
+          << file.path;
     }
     EXPECT_LE(prefetcher.peak_bytes(), c.bound) << "depth " << c.depth << ", budget " << c.budget;
     EXPECT_GE(prefetcher.peak_bytes(), 1000000);
@@ -56,15 +61,18 @@ TEST(ShardPrefetcher, HandsOutEachFileInOrderWithinTheDepthAndTheBudget) {
 
 TEST(ShardPrefetcher, AFileThatCannotBeReadIsReportedByNameAfterItsRetries) {
   testing::TempDir dir;
-  std::vector<std::string> paths = write_files(dir.path(), {10, 20});
-  paths.insert(paths.begin() + 1, dir.path() + "/missing.h5");
-  ShardPrefetcher prefetcher(paths, PrefetchOptions{2, 1 << 20, ReadRetries{2, 1}, 4096});
-  EXPECT_EQ(prefetcher.take(paths[0])->size(), 10u);
-  const std::string message = testing::error_message([&] { prefetcher.take(paths[1]); });
+  std::vector<ShardInfo> files = write_files(dir.path(), {10, 20});
+  ShardInfo missing;
+  missing.path = dir.path() + "/missing.h5";
+  files.insert(files.begin() + 1, missing);
+  ShardPrefetcher prefetcher(files, PrefetchOptions{2, 1 << 20, ReadRetries{2, 1}, 4096});
+  EXPECT_EQ(prefetcher.take(files[0].path)->size(), 10u);
+  const std::string message = testing::error_message([&] { prefetcher.take(files[1].path); });
   EXPECT_NE(message.find("missing.h5: cannot open"), std::string::npos) << message;
   EXPECT_NE(message.find("3 attempt(s)"), std::string::npos) << message;
-  EXPECT_EQ(prefetcher.take(paths[2])->size(), 20u);  // the files after it still come
-  EXPECT_NE(testing::error_message([&] { prefetcher.take(paths[0]); }).find("asked for shard"), std::string::npos);
+  EXPECT_EQ(prefetcher.take(files[2].path)->size(), 20u);  // the files after it still come
+  EXPECT_NE(testing::error_message([&] { prefetcher.take(files[0].path); }).find("asked for shard"),
+            std::string::npos);
 }
 
 // The samples and labels of an epoch's batches, as delivered.
