@@ -104,6 +104,32 @@ void sgd_momentum(Device device, float* params, const float* grads, float* veloc
   cuda::sgd_momentum(params, grads, velocity, count, lr, momentum, weight_decay, skip_if_set);
 }
 
+int64_t conv2d_workspace(Device device, const ConvGeometry& g, int64_t rows) {
+  return device == Device::kCpu ? 0 : g.patch() * rows * g.out_height() * g.out_width();
+}
+
+void conv2d_forward(Device device, const ConvGeometry& g, const float* x, int64_t rows, const float* weight,
+                    const float* bias, int64_t out_channels, float* y, float* columns) {
+  if (device == Device::kCpu) return cpu::conv2d_forward(g, x, rows, weight, bias, out_channels, y);
+  const int64_t count = rows * g.out_height() * g.out_width();
+  cuda::im2col(g, x, rows, columns);
+  gemm(device, Transpose::kNo, Transpose::kNo, out_channels, count, g.patch(), 1.0f, weight, columns, 0.0f, y);
+  cuda::add_channel_bias(y, bias, out_channels, count);
+}
+
+void conv2d_backward(Device device, const ConvGeometry& g, const float* x, int64_t rows, const float* weight,
+                     int64_t out_channels, const float* dy, float beta, float* dweight, float* dbias, float* dx,
+                     float* columns) {
+  if (device == Device::kCpu) return cpu::conv2d_backward(g, x, rows, weight, out_channels, dy, beta, dweight, dbias, dx);
+  const int64_t count = rows * g.out_height() * g.out_width();
+  gemm(device, Transpose::kNo, Transpose::kYes, out_channels, g.patch(), count, 1.0f, dy, columns, beta, dweight);
+  cuda::channel_bias_grad(dy, out_channels, count, beta, dbias);
+  if (dx == nullptr) return;
+  // The columns are spent: they take the input's gradient columns, W^T dy, then fold back.
+  gemm(device, Transpose::kYes, Transpose::kNo, g.patch(), count, out_channels, 1.0f, weight, dy, 0.0f, columns);
+  cuda::col2im(g, columns, rows, dx);
+}
+
 void im2col(Device device, const ConvGeometry& g, const float* x, int64_t rows, float* cols) {
   if (device == Device::kCpu) return cpu::im2col(g, x, rows, cols);
   cuda::im2col(g, x, rows, cols);

@@ -104,6 +104,18 @@ struct ConvGeometry {
   int64_t out_width() const { return (width + 2 * padding - kernel) / stride + 1; }
   int64_t patch() const { return channels * kernel * kernel; }  // rows of the column matrix
 };
+// A whole convolution: y [out_channels, rows * out_h * out_w] (channel-major) = W x im2col(x) + b,
+// W [out_channels, patch]; and its backward: dW = beta dW + dy x columns^T, db likewise, and, unless
+// dx is null, dx = col2im(W^T dy) (overwritten). `columns` is a workspace of conv2d_workspace()
+// floats, which backward expects as forward left it: the GPU keeps the whole batch's columns there;
+// the CPU needs none (it works through the batch a few samples at a time, their columns in cache,
+// recomputing them in backward).
+int64_t conv2d_workspace(Device device, const ConvGeometry& g, int64_t rows);
+void conv2d_forward(Device device, const ConvGeometry& g, const float* x, int64_t rows, const float* weight,
+                    const float* bias, int64_t out_channels, float* y, float* columns);
+void conv2d_backward(Device device, const ConvGeometry& g, const float* x, int64_t rows, const float* weight,
+                     int64_t out_channels, const float* dy, float beta, float* dweight, float* dbias, float* dx,
+                     float* columns);
 // cols [patch, rows * out_h * out_w] (for each patch entry, the samples' output positions in
 // order) from the images x; zero padding.
 void im2col(Device device, const ConvGeometry& g, const float* x, int64_t rows, float* cols);

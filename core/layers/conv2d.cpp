@@ -38,13 +38,15 @@ const Tensor& Conv2d::forward(const Tensor& input) {
   const int64_t in_features = g_.channels * g_.height * g_.width;
   RT_CHECK(input.shape().size() == 2 && input.dim(1) == in_features, "{} expects input [rows, {}], gets {}", name(),
            in_features, shape_text(input.shape()));
+  input_ = input;
   rows_ = input.dim(0);
-  const Tensor& columns = columns_.ensure(rows_, g_.patch() * out_plane_, device_);
-  kernels::im2col(device_, g_, input.data<float>(), rows_, columns.data<float>());
+  float* columns = nullptr;
+  if (const int64_t workspace = kernels::conv2d_workspace(device_, g_, rows_); workspace > 0) {
+    columns = columns_.ensure(rows_, workspace / rows_, device_).data<float>();
+  }
   const Tensor& output = output_.ensure(rows_, out_channels_ * out_plane_, device_);
-  kernels::gemm(device_, kernels::Transpose::kNo, kernels::Transpose::kNo, out_channels_, rows_ * out_plane_,
-                g_.patch(), 1.0f, weight_.data<float>(), columns.data<float>(), 0.0f, output.data<float>());
-  kernels::add_channel_bias(device_, output.data<float>(), bias_.data<float>(), out_channels_, rows_ * out_plane_);
+  kernels::conv2d_forward(device_, g_, input.data<float>(), rows_, weight_.data<float>(), bias_.data<float>(),
+                          out_channels_, output.data<float>(), columns);
   return output;
 }
 
@@ -52,19 +54,15 @@ const Tensor& Conv2d::backward(const Tensor& grad_output, InputGradient input_gr
   RT_CHECK(grad_output.shape() == Shape({rows_, out_channels_ * out_plane_}), "{} backward expects gradient [{}, {}], gets {}",
            name(), rows_, out_channels_ * out_plane_, shape_text(grad_output.shape()));
   const float beta = write == GradientWrite::kAccumulate ? 1.0f : 0.0f;
-  const float* dy = grad_output.data<float>();  // channel-major [out, rows*plane], as the output
-  const Tensor& columns = columns_.tensor();
-  // dW [out, patch] = beta dW + dy x columns^T.
-  kernels::gemm(device_, kernels::Transpose::kNo, kernels::Transpose::kYes, out_channels_, g_.patch(),
-                rows_ * out_plane_, 1.0f, dy, columns.data<float>(), beta, weight_grad_.data<float>());
-  kernels::channel_bias_grad(device_, dy, out_channels_, rows_ * out_plane_, beta, bias_grad_.data<float>());
-  if (input_gradient == InputGradient::kSkip) return input_grad_.tensor();
-  // The columns are spent: they take the input's gradient columns, W^T dy, then fold back.
-  kernels::gemm(device_, kernels::Transpose::kYes, kernels::Transpose::kNo, g_.patch(), rows_ * out_plane_,
-                out_channels_, 1.0f, weight_.data<float>(), dy, 0.0f, columns.data<float>());
-  const Tensor& grad_input = input_grad_.ensure(rows_, g_.channels * g_.height * g_.width, device_);
-  kernels::col2im(device_, g_, columns.data<float>(), rows_, grad_input.data<float>());
-  return grad_input;
+  float* dx = nullptr;
+  if (input_gradient == InputGradient::kCompute) {
+    dx = input_grad_.ensure(rows_, g_.channels * g_.height * g_.width, device_).data<float>();
+  }
+  float* columns = columns_.tensor().defined() ? columns_.tensor().data<float>() : nullptr;
+  kernels::conv2d_backward(device_, g_, input_.data<float>(), rows_, weight_.data<float>(), out_channels_,
+                           grad_output.data<float>(), beta, weight_grad_.data<float>(), bias_grad_.data<float>(), dx,
+                           columns);
+  return input_grad_.tensor();
 }
 
 }  // namespace rt

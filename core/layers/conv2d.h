@@ -1,6 +1,5 @@
 // 2-D convolution: y = W * im2col(x) + b with W [out_channels, C*k*k] (PyTorch's weight layout,
-// flattened) and b [out_channels]; one matrix product for the whole batch, the columns of all
-// samples side by side (kernels.h, ConvGeometry). The input is NCHW or channel-major (as
+// flattened) and b [out_channels], as matrix products (kernels.h, conv2d_forward). The input is NCHW or channel-major (as
 // geometry.channel_major says); the output is channel-major [out_channels, rows, out_h, out_w],
 // the product's own layout, so no transpose is needed here (a Flatten makes rows of it). Tensors
 // keep the shape [rows, features] whatever the layout inside.
@@ -28,8 +27,9 @@ class Conv2d final : public Layer {
   Device device_;
   Tensor weight_, bias_, weight_grad_, bias_grad_;
   int64_t rows_ = 0;
-  // The input's columns [C*k*k, rows*out_plane], kept for the weight gradient; backward then
-  // reuses them for the input's gradient columns.
+  Tensor input_;  // forward's input, for the weight gradient
+  // The device's workspace (kernels::conv2d_workspace): on the GPU the input's columns, kept from
+  // forward for the weight gradient, then reused for the input's gradient columns; none on the CPU.
   ActivationBuffer columns_;
   ActivationBuffer output_, input_grad_;
 };

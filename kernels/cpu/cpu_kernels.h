@@ -32,6 +32,13 @@ void count_correct(const float* logits, const int32_t* labels, int64_t rows, int
                    int64_t* correct);
 void sgd_momentum(float* params, const float* grads, float* velocity, int64_t count, float lr,
                   float momentum, float weight_decay);
+void conv2d_forward(const ConvGeometry& g, const float* x, int64_t rows, const float* weight, const float* bias,
+                    int64_t out_channels, float* y);
+void conv2d_backward(const ConvGeometry& g, const float* x, int64_t rows, const float* weight, int64_t out_channels,
+                     const float* dy, float beta, float* dweight, float* dbias, float* dx);
+// How many samples conv2d_forward / conv2d_backward take at a time (a function of the geometry and
+// the batch only).
+int64_t conv_tile_samples(const ConvGeometry& g, int64_t rows);
 void im2col(const ConvGeometry& g, const float* x, int64_t rows, float* cols);
 void col2im(const ConvGeometry& g, const float* cols, int64_t rows, float* dx);
 void swap_leading_axes(const float* x, int64_t a, int64_t b, int64_t c, float* y);

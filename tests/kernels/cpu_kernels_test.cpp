@@ -8,6 +8,7 @@
 
 #include "core/base/check.h"
 #include "core/base/random.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/kernels.h"
 
@@ -237,6 +238,126 @@ TEST(SumOfSquares, MatchesDoubleReferenceAndDoesNotDependOnTheThreadCount) {
   EXPECT_EQ(one, two) << "every rank must get bitwise the same norm, whatever its thread count";
   scale(kCpu, values.data(), n, 0.5f);
   EXPECT_NEAR(sum_of_squares(kCpu, values.data(), n), 0.25 * expected, 1e-9 * expected);
+}
+
+// The whole convolution (conv2d_forward / conv2d_backward: a few samples at a time, columns
+// recomputed in backward) against a direct double-precision convolution, on batches that the CPU
+// cuts into several tiles, the last one short; and bitwise the same with 1 and 2 threads.
+struct ConvCase {
+  ConvGeometry g;
+  int64_t out_channels, rows;
+};
+
+class Conv2dTest : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(Conv2dTest, TiledConvolutionMatchesADirectOneAndTheThreadCountDoesNotMatter) {
+  const auto [g, out_channels, rows] = GetParam();
+  ASSERT_GT((rows + cpu::conv_tile_samples(g, rows) - 1) / cpu::conv_tile_samples(g, rows), 2) << "not tiled";
+  const int64_t oh_n = g.out_height(), ow_n = g.out_width(), plane = oh_n * ow_n;
+  const int64_t in = g.channels * g.height * g.width;
+  const std::vector<float> x = random_values(rows * in, 31), w = random_values(out_channels * g.patch(), 32);
+  const std::vector<float> b = random_values(out_channels, 33), dy = random_values(out_channels * rows * plane, 34);
+  // x's element (n, c, h, w) in the geometry's layout.
+  auto at = [&](int64_t n, int64_t c, int64_t h, int64_t w_) {
+    return (g.channel_major ? c * rows + n : n * g.channels + c) * g.height * g.width + h * g.width + w_;
+  };
+  std::vector<double> y_ref(dy.size()), dw_ref(w.size()), db_ref(b.size()), dx_ref(x.size());
+  for (int64_t o = 0; o < out_channels; ++o)
+    for (int64_t n = 0; n < rows; ++n)
+      for (int64_t oh = 0; oh < oh_n; ++oh)
+        for (int64_t ow = 0; ow < ow_n; ++ow) {
+          const int64_t out = (o * rows + n) * plane + oh * ow_n + ow;  // channel-major output
+          double sum = b[o];
+          db_ref[o] += dy[out];
+          for (int64_t c = 0; c < g.channels; ++c)
+            for (int64_t kh = 0; kh < g.kernel; ++kh)
+              for (int64_t kw = 0; kw < g.kernel; ++kw) {
+                const int64_t h = oh * g.stride - g.padding + kh, w_ = ow * g.stride - g.padding + kw;
+                if (h < 0 || h >= g.height || w_ < 0 || w_ >= g.width) continue;
+                const int64_t wi = o * g.patch() + (c * g.kernel + kh) * g.kernel + kw;
+                sum += static_cast<double>(w[wi]) * x[at(n, c, h, w_)];
+                dw_ref[wi] += static_cast<double>(dy[out]) * x[at(n, c, h, w_)];
+                dx_ref[at(n, c, h, w_)] += static_cast<double>(dy[out]) * w[wi];
+              }
+          y_ref[out] = sum;
+        }
+
+  struct Results {
+    std::vector<float> y, dw, db, dx;
+  };
+  auto run = [&](int threads) {
+    set_cpu_threads(threads);
+    Results r{std::vector<float>(y_ref.size(), kNaN), std::vector<float>(w.size(), kNaN),
+              std::vector<float>(b.size(), kNaN), std::vector<float>(x.size(), kNaN)};
+    conv2d_forward(kCpu, g, x.data(), rows, w.data(), b.data(), out_channels, r.y.data(), nullptr);
+    conv2d_backward(kCpu, g, x.data(), rows, w.data(), out_channels, dy.data(), 0.0f, r.dw.data(), r.db.data(),
+                    r.dx.data(), nullptr);
+    return r;
+  };
+  const Results one = run(1), two = run(2);
+  expect_close(two.y, y_ref, 1e-5);
+  expect_close(two.dw, dw_ref, 1e-4);
+  expect_close(two.db, db_ref, 1e-4);
+  expect_close(two.dx, dx_ref, 1e-5);
+  EXPECT_EQ(one.y, two.y);
+  EXPECT_EQ(one.dw, two.dw) << "ranks with different thread counts must get bitwise the same gradients";
+  EXPECT_EQ(one.db, two.db);
+  EXPECT_EQ(one.dx, two.dx);
+
+  // Accumulating adds to what is there; without dx the parameter gradients are the same.
+  std::vector<float> dw = one.dw, db = one.db;
+  conv2d_backward(kCpu, g, x.data(), rows, w.data(), out_channels, dy.data(), 1.0f, dw.data(), db.data(), nullptr,
+                  nullptr);
+  std::vector<double> twice_dw(dw_ref.size()), twice_db(db_ref.size());
+  for (size_t i = 0; i < dw_ref.size(); ++i) twice_dw[i] = 2 * dw_ref[i];
+  for (size_t i = 0; i < db_ref.size(); ++i) twice_db[i] = 2 * db_ref[i];
+  expect_close(dw, twice_dw, 2e-4);
+  expect_close(db, twice_db, 2e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, Conv2dTest,
+    ::testing::Values(ConvCase{{32, 14, 14, 3, 1, 1, true}, 16, 7},   // the CNN's second: tiles of 2, 2, 2, 1
+                      ConvCase{{8, 16, 16, 5, 1, 2, true}, 6, 7},     // "same" 5x5
+                      ConvCase{{1, 28, 28, 3, 1, 1, false}, 8, 41},   // the CNN's first, sample-major
+                      ConvCase{{16, 30, 30, 3, 2, 1, false}, 5, 9},   // stride 2: the general path
+                      ConvCase{{24, 17, 13, 2, 1, 0, true}, 4, 17}));  // even kernel, no padding
+
+// 2x2 max pooling against a scalar reference with its exact rules (the first maximum wins, a NaN
+// never beats a number but a leading NaN stays), on rows of several vector widths and odd sizes.
+TEST(MaxPool, TwoByTwoPicksTheFirstMaximumAndItsIndex) {
+  for (const auto [height, width] : {std::pair<int64_t, int64_t>{28, 28}, {14, 14}, {6, 70}, {5, 67}, {3, 33}}) {
+    const int64_t rows = 3, channels = 2, oh_n = height / 2, ow_n = width / 2;
+    std::vector<float> x = random_values(rows * channels * height * width, 41, 0.0f, 4.0f);
+    for (float& v : x) v = std::floor(v);  // four values: many ties
+    for (size_t i = 5; i < x.size(); i += 37) x[i] = kNaN;
+    std::vector<float> y(rows * channels * oh_n * ow_n, kNaN);
+    std::vector<int32_t> argmax(y.size(), -1);
+    max_pool_forward(kCpu, x.data(), rows, channels, height, width, 2, y.data(), argmax.data());
+    for (int64_t p = 0; p < rows * channels; ++p)
+      for (int64_t oh = 0; oh < oh_n; ++oh)
+        for (int64_t ow = 0; ow < ow_n; ++ow) {
+          const float* plane = x.data() + p * height * width;
+          int32_t best = static_cast<int32_t>(2 * oh * width + 2 * ow);
+          for (const int64_t at : {best + int64_t{1}, best + width, best + width + 1}) {
+            if (plane[at] > plane[best]) best = static_cast<int32_t>(at);
+          }
+          const size_t o = static_cast<size_t>((p * oh_n + oh) * ow_n + ow);
+          ASSERT_EQ(argmax[o], best) << height << "x" << width << " output " << o;
+          if (std::isnan(plane[best])) {
+            ASSERT_TRUE(std::isnan(y[o]));
+          } else {
+            ASSERT_EQ(y[o], plane[best]);
+          }
+        }
+    // Backward: each output's gradient at its index, zero elsewhere (dropped edges included).
+    std::vector<float> dy = random_values(y.size(), 42), dx(x.size(), kNaN);
+    max_pool_backward(kCpu, dy.data(), argmax.data(), rows, channels, height, width, 2, dx.data());
+    std::vector<float> expected(x.size(), 0.0f);
+    for (int64_t p = 0; p < rows * channels; ++p)
+      for (int64_t o = 0; o < oh_n * ow_n; ++o) expected[p * height * width + argmax[p * oh_n * ow_n + o]] = dy[p * oh_n * ow_n + o];
+    ASSERT_EQ(dx, expected) << height << "x" << width;
+  }
 }
 
 TEST(Dispatch, CudaWithoutADeviceIsAClearError) {
