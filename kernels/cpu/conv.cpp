@@ -281,9 +281,11 @@ void conv2d_backward(const ConvGeometry& g, const float* x, int64_t rows, const 
         im2col_sample(g, x, rows, n, columns + (n - first) * plane, width);
       }
       const ConstStridedMap dy_tile(dy + first * plane, out_channels, width, Strided(rows * plane));
-      MatrixMap dweight_tile(partial + t * partial_size, out_channels, g.patch());
-      dweight_tile.noalias() = dy_tile * ConstMatrixMap(columns, g.patch(), width).transpose();
-      Eigen::Map<Eigen::VectorXf>(partial + t * partial_size + weights, out_channels) = dy_tile.rowwise().sum();
+      float* dweight_tile = partial + t * partial_size;
+      float* dbias_tile = dweight_tile + weights;
+      MatrixMap(dweight_tile, out_channels, g.patch()).noalias() =
+          dy_tile * ConstMatrixMap(columns, g.patch(), width).transpose();
+      Eigen::Map<Eigen::VectorXf>(dbias_tile, out_channels) = dy_tile.rowwise().sum();
       if (dx == nullptr) continue;
       // The columns are spent: they take the input's gradient columns, W^T dy, then fold back.
       MatrixMap(columns, g.patch(), width).noalias() =
@@ -292,12 +294,23 @@ void conv2d_backward(const ConvGeometry& g, const float* x, int64_t rows, const 
         col2im_sample(g, columns + (n - first) * plane, width, rows, n, dx);
       }
     }
+    // Tile by tile into each element, as a stream over the partials (the same order of sums for
+    // every element as a loop over the tiles per element).
+    constexpr int64_t kChunk = 1024;
 #pragma omp for schedule(static)
-    for (int64_t i = 0; i < partial_size; ++i) {
-      float sum = 0.0f;
-      for (int64_t t = 0; t < tiles; ++t) sum += partial[t * partial_size + i];
-      float* out = i < weights ? dweight + i : dbias + (i - weights);
-      *out = beta == 0.0f ? sum : beta * *out + sum;
+    for (int64_t chunk = 0; chunk < partial_size; chunk += kChunk) {
+      const int64_t end = std::min(partial_size, chunk + kChunk);
+      float sum[kChunk];
+      std::copy(partial + chunk, partial + end, sum);
+      for (int64_t t = 1; t < tiles; ++t) {
+        const float* p = partial + t * partial_size;
+#pragma omp simd
+        for (int64_t i = chunk; i < end; ++i) sum[i - chunk] += p[i];
+      }
+      for (int64_t i = chunk; i < end; ++i) {
+        float* out = i < weights ? dweight + i : dbias + (i - weights);
+        *out = beta == 0.0f ? sum[i - chunk] : beta * *out + sum[i - chunk];
+      }
     }
   }
 }
