@@ -62,10 +62,13 @@ void im2col_sample_same(const ConvGeometry& g, const float* x, int64_t rows, int
         std::fill(out, out + s.lo, 0.0f);
         std::copy(image + s.lo + s.shift, image + s.hi + s.shift, out + s.lo);
         std::fill(out + s.hi, out + plane, 0.0f);
-        for (int64_t oh = s.row_first; oh < s.row_last; ++oh) {  // the columns that wrapped
-          float* row = out + oh * g.width;
-          for (int64_t ow = 0; ow < -s.dw; ++ow) row[ow] = 0.0f;
-          for (int64_t ow = g.width - s.dw; ow < g.width; ++ow) row[ow] = 0.0f;
+        // The columns that wrapped, column by column: a loop along a row would become a memset
+        // call per row for one or two floats (that doubled this function's time).
+        for (int64_t ow = 0; ow < -s.dw; ++ow) {
+          for (int64_t oh = s.row_first; oh < s.row_last; ++oh) out[oh * g.width + ow] = 0.0f;
+        }
+        for (int64_t ow = g.width - s.dw; ow < g.width; ++ow) {
+          for (int64_t oh = s.row_first; oh < s.row_last; ++oh) out[oh * g.width + ow] = 0.0f;
         }
       }
     }
