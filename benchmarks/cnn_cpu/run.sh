@@ -18,6 +18,9 @@ echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')
 OPENBLAS_CORETYPE=SkylakeX OMP_NUM_THREADS=$threads /usr/bin/python3 benchmarks/mlp_cpu/torch_mlp.py --model cnn \
   --data "$RINGTRAIN_DATA" --epochs "$epochs" --threads "$threads" | tee "$out/torch.jsonl"
 
+echo "== where a step goes (one resident batch of 128, $threads threads)"
+build/benchmarks/cnn_cpu_step 128 40 "$threads"
+
 /usr/bin/python3 - "$out" <<'PY'
 import json, statistics, sys
 out = sys.argv[1]
