@@ -44,10 +44,7 @@ Loader::Loader(ShardIndex index, LoaderOptions options) : index_(std::move(index
   feature_size_ = index_.layout().feature_size();
   feature_bytes_ = index_.layout().feature_bytes();
   // The plan of epoch 0 sets the batch count (the same for every epoch) and checks the sizes.
-  RankPlan plan = options_.mode == LoaderMode::kTraining
-                      ? plan_training_epoch(index_.shard_sizes(), options_.seed, 0, options_.rank, options_.size,
-                                            options_.batch, options_.batches_per_step)
-                      : plan_evaluation(index_.shard_sizes(), options_.rank, options_.size, options_.batch);
+  RankPlan plan = plan_epoch(0);
   batches_per_epoch_ = plan.batches;
   hand_out_stored_ = options_.stored_features && index_.layout().feature_dtype == DType::kUInt8;
 
@@ -86,14 +83,53 @@ void Loader::stop() {
   if (reader_.joinable()) reader_.join();
 }
 
+RankPlan Loader::plan_epoch(int64_t epoch) const {
+  return options_.mode == LoaderMode::kTraining
+             ? plan_training_epoch(index_.shard_sizes(), options_.seed, epoch, options_.rank, options_.size,
+                                   options_.batch, options_.batches_per_step)
+             : plan_evaluation(index_.shard_sizes(), options_.rank, options_.size, options_.batch);
+}
+
+std::unique_ptr<ShardPrefetcher> Loader::prefetch_plan(const RankPlan& plan, size_t first, int depth) const {
+  std::vector<ShardInfo> shards;
+  for (size_t s = first; s < plan.segments.size(); ++s) {
+    const ShardInfo& shard = index_.shards()[plan.segments[s].shard];
+    if (shards.empty() || shards.back().path != shard.path) shards.push_back(shard);
+  }
+  return std::make_unique<ShardPrefetcher>(std::move(shards),
+                                           PrefetchOptions{depth, options_.prefetch_bytes, options_.retries});
+}
+
+int Loader::first_window_shards(const RankPlan& plan) const {
+  const int64_t window = static_cast<int64_t>(window_order_.size());
+  int shards = 0;
+  int64_t rows = 0;
+  for (size_t s = 0; s < plan.segments.size() && rows < window; ++s) {
+    if (s == 0 || plan.segments[s].shard != plan.segments[s - 1].shard) ++shards;
+    rows += plan.segments[s].count;
+  }
+  return shards;
+}
+
+int64_t Loader::shards_fetched_ahead() const {
+  std::lock_guard<std::mutex> lock(ahead_mutex_);
+  return ahead_ ? ahead_->fetched() : 0;
+}
+
 void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   stop();
   RT_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch_, "cannot start epoch {} at batch {} of {}", epoch,
            first_batch, batches_per_epoch_);
-  RankPlan plan = options_.mode == LoaderMode::kTraining
-                      ? plan_training_epoch(index_.shard_sizes(), options_.seed, epoch, options_.rank, options_.size,
-                                            options_.batch, options_.batches_per_step)
-                      : plan_evaluation(index_.shard_sizes(), options_.rank, options_.size, options_.batch);
+  RankPlan plan = plan_epoch(epoch);
+  std::unique_ptr<ShardPrefetcher> prefetcher;
+  {
+    std::lock_guard<std::mutex> lock(ahead_mutex_);
+    // An evaluation reads the same shards every time, whatever the epoch it is started with.
+    const bool same_plan = ahead_epoch_ == epoch || (ahead_ && options_.mode == LoaderMode::kEvaluation);
+    if (same_plan && first_batch == 0) prefetcher = std::move(ahead_);
+    ahead_.reset();  // fetched for another start: its shards leave the budget
+    ahead_epoch_ = -1;
+  }
   free_.clear();
   ready_.clear();
   for (auto& slot : slots_) free_.push_back(slot.get());
@@ -102,9 +138,9 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   stopping_ = false;
   producing_ = true;
   const int64_t skip_samples = first_batch * options_.batch;
-  reader_ = std::thread([this, plan = std::move(plan), epoch, skip_samples]() mutable {
+  reader_ = std::thread([this, plan = std::move(plan), epoch, skip_samples, prefetcher = std::move(prefetcher)]() mutable {
     try {
-      produce(std::move(plan), epoch, skip_samples);
+      produce(std::move(plan), epoch, skip_samples, std::move(prefetcher));
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       failure_ = std::current_exception();
@@ -245,7 +281,7 @@ void Loader::replace_bad_rows(const std::vector<int64_t>& bad_rows, int64_t rows
   }
 }
 
-void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples) {
+void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples, std::unique_ptr<ShardPrefetcher> prefetcher) {
   const int64_t window = static_cast<int64_t>(window_order_.size());
   const bool shuffle = options_.mode == LoaderMode::kTraining;
   size_t segment = 0;
@@ -272,18 +308,22 @@ void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples) {
     skip_samples -= take(window, [](size_t, int64_t, int64_t, int64_t) {});
     ++window_index;
   }
-  // The shards still to be read, in order, for the prefetcher.
-  std::unique_ptr<ShardPrefetcher> prefetcher;
-  if (options_.prefetch_shards > 0) {
-    std::vector<ShardInfo> shards;
-    for (size_t s = segment; s < plan.segments.size(); ++s) {
-      const ShardInfo& shard = index_.shards()[plan.segments[s].shard];
-      if (shards.empty() || shards.back().path != shard.path) shards.push_back(shard);
-    }
-    prefetcher = std::make_unique<ShardPrefetcher>(
-        std::move(shards), PrefetchOptions{options_.prefetch_shards, options_.prefetch_bytes, options_.retries});
-  }
+  // The shards still to be read, in order, for the prefetcher (unless they were fetched ahead).
+  if (options_.prefetch_shards > 0 && !prefetcher) prefetcher = prefetch_plan(plan, segment, options_.prefetch_shards);
   std::unique_ptr<ShardReader> reader;
+  // Once the last window is read, this epoch's shards are done with: the next epoch's first ones
+  // are fetched while this one's last batches are used; all those of its first window (and one
+  // more) if the budget allows, as that window is read whole before its first batch.
+  auto fetch_next_epoch = [&] {
+    reader.reset();
+    prefetcher.reset();
+    const RankPlan next_plan = plan_epoch(epoch + 1);
+    std::unique_ptr<ShardPrefetcher> ahead =
+        prefetch_plan(next_plan, 0, std::max(options_.prefetch_shards, first_window_shards(next_plan) + 1));
+    std::lock_guard<std::mutex> lock(ahead_mutex_);
+    ahead_ = std::move(ahead);
+    ahead_epoch_ = epoch + 1;
+  };
   auto read_window = [&](int buffer) {
     std::vector<int64_t> bad_rows;  // window rows whose data failed its checks (skip policy)
     const int64_t rows = take(window, [&](size_t shard, int64_t first, int64_t count, int64_t at) {
@@ -308,7 +348,11 @@ void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples) {
   int64_t in_window = read_window(current);
   while (in_window > 0) {
     std::future<int64_t> next;
-    if (segment < plan.segments.size()) next = std::async(std::launch::async, read_window, 1 - current);
+    if (segment < plan.segments.size()) {
+      next = std::async(std::launch::async, read_window, 1 - current);
+    } else if (prefetcher) {
+      fetch_next_epoch();  // everything is read: the window being used now is the last
+    }
     std::iota(window_order_.begin(), window_order_.begin() + in_window, 0u);
     if (shuffle) {
       Rng rng(options_.seed, (static_cast<uint64_t>(epoch) << 40) ^ (static_cast<uint64_t>(options_.rank) << 20) ^

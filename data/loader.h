@@ -20,6 +20,7 @@
 #include "core/base/host_memory.h"
 #include "data/epoch_plan.h"
 #include "data/shard_index.h"
+#include "data/shard_prefetcher.h"
 #include "data/shard_reader.h"
 
 namespace rt {
@@ -77,7 +78,12 @@ class Loader {
   // Starts reading `epoch` (a running epoch is abandoned), from its batch `first_batch`: the
   // batches before it are skipped without reading their windows, and the rest come exactly as in
   // an uninterrupted epoch (a resumed run sees the samples an uninterrupted one would).
+  // With whole-shard prefetch, once an epoch's last window is read the first shards of the next
+  // epoch are fetched (within the depth and budget), so that a following start_epoch(epoch + 1)
+  // from its first batch does not wait for the mount; any other start drops them.
   void start_epoch(int64_t epoch, int64_t first_batch = 0);
+  // Shards of the next epoch fetched ahead and ready (for tests and diagnostics).
+  int64_t shards_fetched_ahead() const;
   // The next batch of the epoch, or nullptr when it is done.
   const Batch* next();
 
@@ -88,7 +94,12 @@ class Loader {
     HostArray<int32_t> labels;
     Batch batch;
   };
-  void produce(RankPlan plan, int64_t epoch, int64_t skip_samples);
+  void produce(RankPlan plan, int64_t epoch, int64_t skip_samples, std::unique_ptr<ShardPrefetcher> prefetcher);
+  RankPlan plan_epoch(int64_t epoch) const;
+  // A prefetcher for the shards of `plan` from its segment `first` on, `depth` at a time.
+  std::unique_ptr<ShardPrefetcher> prefetch_plan(const RankPlan& plan, size_t first, int depth) const;
+  // How many shards the first shuffle window of `plan` reads from.
+  int first_window_shards(const RankPlan& plan) const;
   // Rows [first, first + count) of a shard into window row `at` on; with BadShardPolicy::kSkip,
   // rows whose chunk fails its checks are listed in bad_rows (window rows) instead of stopping.
   void read_rows(ShardReader& reader, int64_t first, int64_t count, uint8_t* features, int32_t* labels, int64_t at,
@@ -112,6 +123,12 @@ class Loader {
   std::vector<uint8_t> window_features_[2];  // two windows: one read ahead while the other is used
   std::vector<int32_t> window_labels_[2];
   std::vector<uint32_t> window_order_;
+
+  // The next epoch's first shards, fetched ahead by the producer (it sets them before it ends,
+  // start_epoch takes them after joining it).
+  mutable std::mutex ahead_mutex_;
+  std::unique_ptr<ShardPrefetcher> ahead_;
+  int64_t ahead_epoch_ = -1;
 
   std::thread reader_;
   std::mutex mutex_;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -33,6 +34,13 @@ ShardPrefetcher::~ShardPrefetcher() {
 int64_t ShardPrefetcher::peak_bytes() const {
   std::lock_guard<std::mutex> lock(state_->mutex);
   return state_->peak_bytes;
+}
+
+int64_t ShardPrefetcher::fetched() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return static_cast<int64_t>(next_take_) +
+         std::count_if(state_->fetched.begin() + static_cast<std::ptrdiff_t>(next_take_), state_->fetched.end(),
+                       [](const Fetched& f) { return f.done; });
 }
 
 std::shared_ptr<ShardImage> ShardPrefetcher::read_file(const std::string& path) const {

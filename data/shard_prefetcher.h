@@ -45,6 +45,8 @@ class ShardPrefetcher {
   std::shared_ptr<const ShardImage> take(const std::string& path);
   // The most bytes held at once so far.
   int64_t peak_bytes() const;
+  // Shards read and ready (not yet taken, or taken).
+  int64_t fetched() const;
 
  private:
   struct Fetched {

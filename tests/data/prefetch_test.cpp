@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <chrono>
 #include <vector>
 
 #include "data/loader.h"
@@ -113,6 +115,38 @@ TEST(LoaderPrefetch, DeliversBitwiseTheBatchesOfDirectReads) {
         EXPECT_EQ(epoch_values(ahead, 1, first_batch), expected) << "rank " << rank << " from " << first_batch;
       }
     }
+  }
+}
+
+// Once an epoch's last window is read, the next epoch's first shards are fetched: with as many
+// shards as the prefetch depth, the whole next epoch comes from memory (the files are moved away
+// before it starts), and bitwise as read directly. Any other start drops them.
+TEST(LoaderPrefetch, TheNextEpochsShardsAreFetchedAheadAndThatEpochComesFromThem) {
+  testing::TempDir dir;
+  const std::string shards = dir.path() + "/shards", moved = dir.path() + "/moved";
+  testing::write_cluster_shards(shards, 1500, 2, 20, 4, 3, 9);
+  for (LoaderMode mode : {LoaderMode::kTraining, LoaderMode::kEvaluation}) {
+    LoaderOptions options;
+    options.mode = mode;
+    options.batch = 32;
+    options.seed = 5;
+    options.shuffle_window = 400;
+    options.prefetch_shards = 0;
+    Loader direct(ShardIndex(shards), options);
+    const std::vector<float> expected = epoch_values(direct, 1, 0), expected_later = epoch_values(direct, 4, 0);
+    options.prefetch_shards = 2;
+    Loader loader(ShardIndex(shards), options);
+    EXPECT_EQ(loader.shards_fetched_ahead(), 0);
+    epoch_values(loader, 0, 0);
+    for (int wait = 0; wait < 1000 && loader.shards_fetched_ahead() < 2; ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(loader.shards_fetched_ahead(), 2);
+    std::filesystem::rename(shards, moved);
+    EXPECT_EQ(epoch_values(loader, 1, 0), expected) << "the next epoch, from the shards fetched ahead";
+    std::filesystem::rename(moved, shards);
+    // Fetched ahead for epoch 2, but epoch 4 is asked for (training): read afresh, as it should be.
+    EXPECT_EQ(epoch_values(loader, 4, 0), mode == LoaderMode::kTraining ? expected_later : expected);
   }
 }
 
