@@ -242,9 +242,9 @@ int64_t conv_tile_samples(const ConvGeometry& g, int64_t rows) {
   return (std::max<int64_t>(rows, 1) + tiles - 1) / tiles;
 }
 
-// Each tile is one unit of work whatever the thread count (tiles depend on the geometry and the
-// batch only), and the weight gradient sums the tiles' partial products in tile order, so results
-// do not depend on the number of threads or on which thread took which tile.
+// Tiles (and in backward, groups of tiles) depend on the geometry and the batch only, and the
+// parameter gradients are summed in a fixed order, so results do not depend on the number of
+// threads or on which thread took which tile.
 void conv2d_forward(const ConvGeometry& g, const float* x, int64_t rows, const float* weight, const float* bias,
                     int64_t out_channels, float* y) {
   const int64_t plane = g.out_height() * g.out_width(), tile = conv_tile_samples(g, rows);
@@ -268,45 +268,58 @@ void conv2d_backward(const ConvGeometry& g, const float* x, int64_t rows, const 
                      const float* dy, float beta, float* dweight, float* dbias, float* dx) {
   const int64_t plane = g.out_height() * g.out_width(), tile = conv_tile_samples(g, rows);
   const int64_t tiles = (rows + tile - 1) / tile, weights = out_channels * g.patch();
-  const int64_t partial_size = weights + out_channels;  // a tile's weight and bias gradients
+  // The tiles in a fixed number of groups of consecutive tiles, each group's parameter gradients
+  // summed tile after tile into its own partial: the work is split by group whatever the thread
+  // count, and the partials (memory: groups x the layer's parameters, not tiles x) are added in
+  // group order.
+  constexpr int64_t kMaxGroups = 16;
+  const int64_t groups = std::min(tiles, kMaxGroups);
+  const int64_t partial_size = weights + out_channels;  // a group's weight and bias gradients
   thread_local std::vector<float> partials;              // the calling thread's, shared by the team
-  if (static_cast<int64_t>(partials.size()) < tiles * partial_size) {
-    partials.resize(static_cast<size_t>(tiles * partial_size));
+  if (static_cast<int64_t>(partials.size()) < groups * partial_size) {
+    partials.resize(static_cast<size_t>(groups * partial_size));
   }
   float* partial = partials.data();
 #pragma omp parallel
   {
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tiles; ++t) {
-      const int64_t first = t * tile, count = std::min(tile, rows - first), width = count * plane;
-      float* columns = tile_columns(g.patch() * width);
-      for (int64_t n = first; n < first + count; ++n) {
-        im2col_sample(g, x, rows, n, columns + (n - first) * plane, width);
-      }
-      const ConstStridedMap dy_tile(dy + first * plane, out_channels, width, Strided(rows * plane));
-      float* dweight_tile = partial + t * partial_size;
-      float* dbias_tile = dweight_tile + weights;
-      MatrixMap(dweight_tile, out_channels, g.patch()).noalias() =
-          dy_tile * ConstMatrixMap(columns, g.patch(), width).transpose();
-      Eigen::Map<Eigen::VectorXf>(dbias_tile, out_channels) = dy_tile.rowwise().sum();
-      if (dx == nullptr) continue;
-      // The columns are spent: they take the input's gradient columns, W^T dy, then fold back.
-      MatrixMap(columns, g.patch(), width).noalias() =
-          ConstMatrixMap(weight, out_channels, g.patch()).transpose() * dy_tile;
-      for (int64_t n = first; n < first + count; ++n) {
-        col2im_sample(g, columns + (n - first) * plane, width, rows, n, dx);
+    for (int64_t group = 0; group < groups; ++group) {
+      MatrixMap dweight_group(partial + group * partial_size, out_channels, g.patch());
+      Eigen::Map<Eigen::VectorXf> dbias_group(partial + group * partial_size + weights, out_channels);
+      const int64_t first_tile = group * tiles / groups, end_tile = (group + 1) * tiles / groups;
+      for (int64_t t = first_tile; t < end_tile; ++t) {
+        const int64_t first = t * tile, count = std::min(tile, rows - first), width = count * plane;
+        float* columns = tile_columns(g.patch() * width);
+        for (int64_t n = first; n < first + count; ++n) {
+          im2col_sample(g, x, rows, n, columns + (n - first) * plane, width);
+        }
+        const ConstStridedMap dy_tile(dy + first * plane, out_channels, width, Strided(rows * plane));
+        const auto columns_t = ConstMatrixMap(columns, g.patch(), width).transpose();
+        if (t == first_tile) {
+          dweight_group.noalias() = dy_tile * columns_t;
+          dbias_group = dy_tile.rowwise().sum();
+        } else {
+          dweight_group.noalias() += dy_tile * columns_t;
+          dbias_group += dy_tile.rowwise().sum();
+        }
+        if (dx == nullptr) continue;
+        // The columns are spent: they take the input's gradient columns, W^T dy, then fold back.
+        MatrixMap(columns, g.patch(), width).noalias() =
+            ConstMatrixMap(weight, out_channels, g.patch()).transpose() * dy_tile;
+        for (int64_t n = first; n < first + count; ++n) {
+          col2im_sample(g, columns + (n - first) * plane, width, rows, n, dx);
+        }
       }
     }
-    // Tile by tile into each element, as a stream over the partials (the same order of sums for
-    // every element as a loop over the tiles per element).
+    // Group by group into each element, as a stream over the partials.
     constexpr int64_t kChunk = 1024;
 #pragma omp for schedule(static)
     for (int64_t chunk = 0; chunk < partial_size; chunk += kChunk) {
       const int64_t end = std::min(partial_size, chunk + kChunk);
       float sum[kChunk];
       std::copy(partial + chunk, partial + end, sum);
-      for (int64_t t = 1; t < tiles; ++t) {
-        const float* p = partial + t * partial_size;
+      for (int64_t group = 1; group < groups; ++group) {
+        const float* p = partial + group * partial_size;
 #pragma omp simd
         for (int64_t i = chunk; i < end; ++i) sum[i - chunk] += p[i];
       }

@@ -318,6 +318,7 @@ TEST_P(Conv2dTest, TiledConvolutionMatchesADirectOneAndTheThreadCountDoesNotMatt
 INSTANTIATE_TEST_SUITE_P(
     Shapes, Conv2dTest,
     ::testing::Values(ConvCase{{32, 14, 14, 3, 1, 1, true}, 16, 7},   // the CNN's second: tiles of 2, 2, 2, 1
+                      ConvCase{{32, 14, 14, 3, 1, 1, true}, 8, 37},   // 19 tiles in 16 groups
                       ConvCase{{8, 16, 16, 5, 1, 2, true}, 6, 7},     // "same" 5x5
                       ConvCase{{1, 28, 28, 3, 1, 1, false}, 8, 41},   // the CNN's first, sample-major
                       ConvCase{{16, 30, 30, 3, 2, 1, false}, 5, 9},   // stride 2: the general path
