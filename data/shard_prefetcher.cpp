@@ -36,6 +36,11 @@ int64_t ShardPrefetcher::peak_bytes() const {
   return state_->peak_bytes;
 }
 
+bool ShardPrefetcher::stopping() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->stopping;
+}
+
 int64_t ShardPrefetcher::fetched() const {
   std::lock_guard<std::mutex> lock(state_->mutex);
   return static_cast<int64_t>(next_take_) +
@@ -55,6 +60,7 @@ std::shared_ptr<ShardImage> ShardPrefetcher::read_file(const std::string& path) 
       image = std::make_shared<ShardImage>(static_cast<size_t>(status.st_size));
       size_t done = 0;
       while (done < image->size()) {
+        if (stopping()) break;  // a prefetcher being destroyed (say, ahead of an epoch that never comes)
         const ssize_t got = ::pread(fd, image->data() + done, std::min(options_.read_bytes, image->size() - done),
                                     static_cast<off_t>(done));
         if (got < 0 && errno == EINTR) continue;
@@ -67,6 +73,7 @@ std::shared_ptr<ShardImage> ShardPrefetcher::read_file(const std::string& path) 
       }
     }
     if (fd >= 0) ::close(fd);
+    if (stopping()) return nullptr;
     if (problem.empty()) return image;
     RT_CHECK(attempt < options_.retries.attempts, "shard {}: {} ({} attempt(s))", path, problem, attempt + 1);
     log_warning("shard {}: {}, retrying in {} ms", path, problem, options_.retries.backoff_ms << attempt);

@@ -68,7 +68,10 @@ class ShardPrefetcher {
     void release(int64_t bytes);
   };
   void run();
+  // The file's bytes, or null once the prefetcher is stopping (it stops between reads of
+  // read_bytes, so that destroying it does not wait for a whole shard from a slow mount).
   std::shared_ptr<ShardImage> read_file(const std::string& path) const;
+  bool stopping() const;
 
   std::vector<ShardInfo> shards_;
   PrefetchOptions options_;
