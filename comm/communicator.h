@@ -46,6 +46,9 @@ class Communicator {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual std::string backend() const = 0;
+  // Larger all-reduces go faster in pieces of this many bytes (0: in one call), and a caller that
+  // works on the result may as well take it piece by piece, while it is in cache.
+  virtual size_t all_reduce_piece_bytes() const { return 0; }
 
   // In place: every rank ends with the element-wise reduction over all ranks, bitwise the same on
   // every rank. kAverage is for float and double; bfloat16 and float16 support kSum alone (summed

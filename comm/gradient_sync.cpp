@@ -56,12 +56,21 @@ void GradientSynchronizer::communicate(size_t index) {
   TimelineScope scope(timeline_, TimelineLane::kCommunication, "all-reduce bucket", static_cast<int64_t>(index));
   const GradientBucket& bucket = buckets_[index];
   Span<float> values = gradients_.subspan(bucket.offset, bucket.count);
+  bool finite = true;
   if (options_.wire == WireFormat::kFloat32) {
-    comm_.all_reduce(values, ReduceOp::kSum);
+    // Piece by piece where the communicator works so, each piece checked while still in cache.
+    const size_t piece = comm_.all_reduce_piece_bytes() > 0 ? comm_.all_reduce_piece_bytes() / sizeof(float)
+                                                            : values.size();
+    for (size_t offset = 0; offset < values.size(); offset += piece) {
+      Span<float> part = values.subspan(offset, std::min(piece, values.size() - offset));
+      comm_.all_reduce(part, ReduceOp::kSum);
+      finite = all_finite(Span<const float>(part.data(), part.size())) && finite;
+    }
   } else {
     sum_in_16_bits(bucket, values);
+    finite = all_finite(Span<const float>(values.data(), values.size()));
   }
-  if (!all_finite(Span<const float>(values.data(), values.size()))) {
+  if (!finite) {
     std::lock_guard<std::mutex> lock(mutex_);
     nonfinite_ = true;
   }

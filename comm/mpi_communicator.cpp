@@ -40,14 +40,20 @@ MPI_Op mpi_op(ReduceOp op) {
   RT_FAIL("unknown reduce op");
 }
 
-// MPI counts are int: walk a large buffer in pieces of at most INT_MAX elements.
+// MPI counts are int: walk a large buffer in pieces of at most INT_MAX (or `most`) elements.
 template <typename Call>
-void in_pieces(size_t count, Call call) {
-  constexpr size_t kMaxPiece = INT_MAX;
-  for (size_t offset = 0; offset < count; offset += kMaxPiece) {
-    call(offset, static_cast<int>(std::min(kMaxPiece, count - offset)));
+void in_pieces(size_t count, Call call, size_t most = INT_MAX) {
+  const size_t piece = std::min<size_t>(std::max<size_t>(most, 1), INT_MAX);
+  for (size_t offset = 0; offset < count; offset += piece) {
+    call(offset, static_cast<int>(std::min(piece, count - offset)));
   }
 }
+
+// Between ranks of one machine an all-reduce goes through shared memory, and Open MPI's runs at
+// memory speed once a message outgrows the caches: 1.6-2.0 GB/s of algorithm bandwidth for 64 and
+// 256 MiB at 2 ranks on this project's 2-core machines, against 3.2-4.1 GB/s for the same bytes
+// in 1-4 MiB calls. So there the all-reduce is done in pieces of this size.
+constexpr size_t kSharedMemoryPieceBytes = size_t{4} << 20;
 
 // MPI_User_function: inout[i] = in[i] + inout[i], in float32, rounded back to 16 bits.
 template <typename Half, Half (*from_float)(float)>
@@ -96,6 +102,14 @@ MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_se
     int leader = node_rank == 0 ? 1 : 0;
     RT_CHECK_MPI(MPI_Allreduce(&leader, &nodes_, 1, MPI_INT, MPI_SUM, comm_));
   }
+  {
+    MPI_Comm machine = MPI_COMM_NULL;
+    RT_CHECK_MPI(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &machine));
+    int machine_size = 0;
+    RT_CHECK_MPI(MPI_Comm_size(machine, &machine_size));
+    RT_CHECK_MPI(MPI_Comm_free(&machine));
+    one_machine_ = machine_size == size_;
+  }
   if (verify_collectives && size_ > 1) RT_CHECK_MPI(MPI_Comm_dup(comm_, &verify_comm_));
   if (timeout_seconds_ > 0 && size_ > 1) {
     // Every rank's host, so that a timeout names the hosts of the ranks that did not arrive.
@@ -126,6 +140,10 @@ MpiCommunicator::~MpiCommunicator() {
   for (MPI_Op* op : {&bfloat16_sum_, &float16_sum_}) {
     if (*op != MPI_OP_NULL) MPI_Op_free(op);
   }
+}
+
+size_t MpiCommunicator::all_reduce_piece_bytes() const {
+  return one_machine_ && !hierarchical_ ? kSharedMemoryPieceBytes : 0;
 }
 
 void MpiCommunicator::all_reduce_piece(void* data, int count, DType dtype, ReduceOp op) {
@@ -173,7 +191,9 @@ void MpiCommunicator::all_reduce_elements(void* data, size_t count, DType dtype,
   verify_call();
   auto* bytes = static_cast<char*>(data);
   size_t element = dtype_size(dtype);
-  in_pieces(count, [&](size_t offset, int piece) { all_reduce_piece(bytes + offset * element, piece, dtype, op); });
+  const size_t most = all_reduce_piece_bytes() > 0 ? all_reduce_piece_bytes() / element : INT_MAX;
+  in_pieces(count, [&](size_t offset, int piece) { all_reduce_piece(bytes + offset * element, piece, dtype, op); },
+            most);
   if (op == ReduceOp::kAverage && size_ > 1) {
     if (dtype == DType::kFloat32) scale(data, count, 1.0f / static_cast<float>(size_));
     if (dtype == DType::kFloat64) scale(data, count, 1.0 / static_cast<double>(size_));

@@ -1,5 +1,6 @@
 // The MPI backend of Communicator, over its own duplicate of MPI_COMM_WORLD (errors returned and
-// thrown, never fatal). Element counts above INT_MAX are sent in several calls. bfloat16 and
+// thrown, never fatal). Element counts above INT_MAX are sent in several calls; when every rank is
+// on one machine, all-reduces go in pieces of 4 MiB, which shared memory reduces in cache. bfloat16 and
 // float16 travel as 16-bit words reduced by MPI operations of our own. With `hierarchical`, an
 // all-reduce runs as reduce in the node, all-reduce among node leaders, broadcast in the node.
 //
@@ -32,6 +33,7 @@ class MpiCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string backend() const override { return hierarchical_ ? "mpi-hierarchical" : "mpi"; }
+  size_t all_reduce_piece_bytes() const override;
   // Nodes seen by the hierarchical all-reduce (1 when it is off).
   int nodes() const { return nodes_; }
 
@@ -60,6 +62,7 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm node_ = MPI_COMM_NULL;     // hierarchical: the ranks of this node
   MPI_Comm leaders_ = MPI_COMM_NULL;  // hierarchical: rank 0 of every node (null elsewhere)
   bool hierarchical_ = false;
+  bool one_machine_ = false;  // every rank on this machine: all-reduces in cache-sized pieces
   int nodes_ = 1;
   int rank_ = 0;
   int size_ = 1;

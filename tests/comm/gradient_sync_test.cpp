@@ -82,6 +82,30 @@ TEST_F(GradientSyncTest, BucketedAndOverlappedEqualThePlainAllReduce) {
   }
 }
 
+// A bucket larger than the communicator's all-reduce piece (4 MiB between ranks of one machine)
+// is summed piece by piece, each piece checked for non-finite values: the sum matches the plain
+// all-reduce, and a NaN in a later piece on one rank makes every rank's wait() report it.
+TEST_F(GradientSyncTest, ABucketOfSeveralPiecesSumsAndChecksEachPiece) {
+  ASSERT_GT(comm_->all_reduce_piece_bytes(), 0u) << "ranks of one machine";
+  const size_t count = 2 * comm_->all_reduce_piece_bytes() / sizeof(float) + 1001;
+  std::vector<float> gradients = rank_gradients(count, 11);
+  const std::vector<float> expected = plain_sum(gradients);
+  GradientSyncOptions options;
+  options.first_bucket_bytes = 0;
+  options.bucket_bytes = size_t{25} << 20;  // one bucket of three pieces
+  GradientSynchronizer sync(*comm_, Span<float>(gradients), options);
+  ASSERT_EQ(sync.buckets().size(), 1u);
+  synchronise(sync, count, count);
+  expect_close(gradients, expected, 1e-6f);
+  expect_identical_on_all_ranks(gradients);
+
+  std::vector<float> fresh = rank_gradients(count, 12);
+  if (comm_->rank() == comm_->size() - 1) fresh[count - 10] = std::nanf("");  // in the last piece
+  std::copy(fresh.begin(), fresh.end(), gradients.begin());
+  sync.gradients_ready(count);
+  EXPECT_FALSE(sync.wait()) << "a NaN in the last piece of one rank is seen by every rank";
+}
+
 TEST_F(GradientSyncTest, ManyTinyBucketsFromOneTensor) {
   std::vector<float> gradients = rank_gradients(257, 5);
   std::vector<float> expected = plain_sum(gradients);

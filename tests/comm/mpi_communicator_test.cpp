@@ -39,6 +39,21 @@ TEST_F(MpiCommunicatorTest, AllReduceSumAverageMinMaxOfFloats) {
   }
 }
 
+// Ranks on one machine all-reduce in pieces of 4 MiB: a buffer of several pieces and a short
+// last one comes out exact across the piece boundaries, summed and averaged.
+TEST_F(MpiCommunicatorTest, AllReduceOfSeveralMiBIsExactAcrossItsPieces) {
+  const size_t n = (size_t{10} << 20) / sizeof(float) + 7;  // 2.5 pieces of floats
+  std::vector<float> sum(n), average(n);
+  for (size_t i = 0; i < n; ++i) sum[i] = average[i] = static_cast<float>((rank_ + 1) * (i % 1000 + 1));
+  comm_->all_reduce(Span<float>(sum), ReduceOp::kSum);
+  comm_->all_reduce(Span<float>(average), ReduceOp::kAverage);
+  const float rank_sum = size_ * (size_ + 1) / 2.0f;
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(sum[i], rank_sum * static_cast<float>(i % 1000 + 1)) << "element " << i;
+    ASSERT_FLOAT_EQ(average[i], rank_sum * static_cast<float>(i % 1000 + 1) / size_) << "element " << i;
+  }
+}
+
 TEST_F(MpiCommunicatorTest, AllReduceOfIntegersAndDoublesIsExact) {
   std::vector<int64_t> big{int64_t{1} << 40, rank_};
   comm_->all_reduce(Span<int64_t>(big), ReduceOp::kSum);
