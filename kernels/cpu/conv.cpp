@@ -1,7 +1,8 @@
 // Convolution as matrix products on the CPU: the whole convolution a few samples at a time (so
-// that a tile's columns stay in the core's cache, and each thread multiplies its own tiles), im2col / col2im, the axis swap between channel-major
-// and sample-major layouts, and the per-channel bias (channel-major). Loops are split across the rank's OpenMP
-// threads over independent outputs, so results do not depend on the thread count.
+// that a tile's columns stay in the core's cache, and each thread multiplies its own tiles);
+// im2col / col2im, the axis swap between channel-major and sample-major layouts, and the
+// per-channel bias (channel-major). Work is split across the rank's OpenMP threads so that
+// results do not depend on the thread count.
 // GCC 12 warns inside its own AVX-512 intrinsics (the `__m512 __Y = __Y;` idiom) when Eigen packs a
 // strided, transposed operand; a known false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -29,9 +30,7 @@ void inside_range(int64_t out_size, int64_t in_size, int64_t stride, int64_t pad
   last = out_size;
   while (last > first && (last - 1) * stride - padding + offset >= in_size) --last;
 }
-}  // namespace
 
-namespace {
 // A "same" convolution (stride 1, output as large as the input): patch entry (c, kh, kw)'s row of
 // the columns is channel c's plane shifted by (kh - padding) rows and (kw - padding) columns, so
 // it is one contiguous copy, with the entries that wrapped around a row edge or fell off the
@@ -231,10 +230,10 @@ float* tile_columns(int64_t floats) {
 }  // namespace
 
 int64_t conv_tile_samples(const ConvGeometry& g, int64_t rows) {
-  // At most about 512 KiB of columns: in a core's L2 with the weights, and, for this project's
-  // CNN, 2 samples of the second convolution (about 120 GFLOP/s for Eigen's product per core
-  // there, against half that for one product over the whole batch). Then the tiles are evened
-  // out (128 rows in tiles of at most 18 become 8 tiles of 16, not 7 of 18 and one of 2).
+  // At most about 512 KiB of columns: in a core's L2 with the weights, where Eigen's product runs
+  // far faster than one product over a whole batch's columns from memory (for this project's
+  // CNN, 2 samples of the second convolution; docs/performance.md). Then the tiles are evened out
+  // (128 rows in tiles of at most 18 become 8 tiles of 16, not 7 of 18 and one of 2).
   constexpr int64_t kTileBytes = 512 * 1024;
   const int64_t sample_bytes = g.patch() * g.out_height() * g.out_width() * static_cast<int64_t>(sizeof(float));
   const int64_t most = std::max<int64_t>(1, kTileBytes / sample_bytes);
