@@ -50,9 +50,9 @@ void in_pieces(size_t count, Call call, size_t most = INT_MAX) {
 }
 
 // Between ranks of one machine an all-reduce goes through shared memory, and Open MPI's runs at
-// memory speed once a message outgrows the caches: 1.6-2.0 GB/s of algorithm bandwidth for 64 and
-// 256 MiB at 2 ranks on this project's 2-core machines, against 3.2-4.1 GB/s for the same bytes
-// in 1-4 MiB calls. So there the all-reduce is done in pieces of this size.
+// memory speed once a message outgrows the caches; the same bytes in cache-sized calls go 1.6-1.9x
+// faster at 64-256 MiB (benchmarks/allreduce, docs/performance.md). So there the all-reduce is
+// done in pieces of this size.
 constexpr size_t kSharedMemoryPieceBytes = size_t{4} << 20;
 
 // MPI_User_function: inout[i] = in[i] + inout[i], in float32, rounded back to 16 bits.
