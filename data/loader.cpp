@@ -38,7 +38,9 @@ Loader::Loader(ShardIndex index, LoaderOptions options) : index_(std::move(index
   RT_CHECK(options_.prefetch >= 1, "loader prefetch must be at least 1, not {}", options_.prefetch);
   RT_CHECK(options_.shuffle_window >= 1, "loader shuffle window must be at least 1, not {}", options_.shuffle_window);
   if (options_.prefetch_shards == LoaderOptions::kPrefetchAuto) {
-    options_.prefetch_shards = on_remote_file_system(index_.layout().path) ? 2 : 0;
+    // Four shards fetched at once kept up with cat through a blob mount where two did not
+    // (benchmarks/loader, docs/performance.md).
+    options_.prefetch_shards = on_remote_file_system(index_.layout().path) ? 4 : 0;
   }
   RT_CHECK(options_.prefetch_shards >= 0, "loader prefetch_shards must be 0 or more, not {}", options_.prefetch_shards);
   feature_size_ = index_.layout().feature_size();

@@ -39,7 +39,7 @@ struct LoaderOptions {
   ReadRetries retries;            // for reads that fail on a flaky mount
   // Whole shards read ahead in large sequential reads (shard_prefetcher.h): up to this many held
   // or in flight, within prefetch_bytes (one shard is always allowed). 0: HDF5 reads the files.
-  // kPrefetchAuto: 2 where the shards are on a FUSE (blob) or network file system, else 0 (from
+  // kPrefetchAuto: 4 where the shards are on a FUSE (blob) or network file system, else 0 (from
   // a local disk's page cache HDF5 reads faster itself than through the extra copy).
   static constexpr int kPrefetchAuto = -1;
   int prefetch_shards = kPrefetchAuto;
