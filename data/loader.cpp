@@ -1,7 +1,5 @@
 #include "data/loader.h"
 
-#include "data/shard_prefetcher.h"
-
 #include <sys/vfs.h>
 
 #include <algorithm>
@@ -114,7 +112,7 @@ int Loader::first_window_shards(const RankPlan& plan) const {
 }
 
 int64_t Loader::shards_fetched_ahead() const {
-  std::lock_guard<std::mutex> lock(ahead_mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return ahead_ ? ahead_->fetched() : 0;
 }
 
@@ -125,7 +123,7 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   RankPlan plan = plan_epoch(epoch);
   std::unique_ptr<ShardPrefetcher> prefetcher;
   {
-    std::lock_guard<std::mutex> lock(ahead_mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     // An evaluation reads the same shards every time, whatever the epoch it is started with.
     const bool same_plan = ahead_epoch_ == epoch || (ahead_ && options_.mode == LoaderMode::kEvaluation);
     if (same_plan && first_batch == 0) prefetcher = std::move(ahead_);
@@ -322,7 +320,7 @@ void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples, std::un
     const RankPlan next_plan = plan_epoch(epoch + 1);
     std::unique_ptr<ShardPrefetcher> ahead =
         prefetch_plan(next_plan, 0, std::max(options_.prefetch_shards, first_window_shards(next_plan) + 1));
-    std::lock_guard<std::mutex> lock(ahead_mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     ahead_ = std::move(ahead);
     ahead_epoch_ = epoch + 1;
   };

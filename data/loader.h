@@ -124,14 +124,8 @@ class Loader {
   std::vector<int32_t> window_labels_[2];
   std::vector<uint32_t> window_order_;
 
-  // The next epoch's first shards, fetched ahead by the producer (it sets them before it ends,
-  // start_epoch takes them after joining it).
-  mutable std::mutex ahead_mutex_;
-  std::unique_ptr<ShardPrefetcher> ahead_;
-  int64_t ahead_epoch_ = -1;
-
   std::thread reader_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<Slot*> free_;
   std::deque<Slot*> ready_;
@@ -139,6 +133,10 @@ class Loader {
   bool producing_ = false;
   bool stopping_ = false;
   std::exception_ptr failure_;
+  // The next epoch's first shards, fetched ahead by the producer (it sets them before it ends,
+  // start_epoch takes them after joining it).
+  std::unique_ptr<ShardPrefetcher> ahead_;
+  int64_t ahead_epoch_ = -1;
 };
 
 }  // namespace rt

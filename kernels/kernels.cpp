@@ -130,29 +130,9 @@ void conv2d_backward(Device device, const ConvGeometry& g, const float* x, int64
   cuda::col2im(g, columns, rows, dx);
 }
 
-void im2col(Device device, const ConvGeometry& g, const float* x, int64_t rows, float* cols) {
-  if (device == Device::kCpu) return cpu::im2col(g, x, rows, cols);
-  cuda::im2col(g, x, rows, cols);
-}
-
-void col2im(Device device, const ConvGeometry& g, const float* cols, int64_t rows, float* dx) {
-  if (device == Device::kCpu) return cpu::col2im(g, cols, rows, dx);
-  cuda::col2im(g, cols, rows, dx);
-}
-
 void swap_leading_axes(Device device, const float* x, int64_t a, int64_t b, int64_t c, float* y) {
   if (device == Device::kCpu) return cpu::swap_leading_axes(x, a, b, c, y);
   cuda::swap_leading_axes(x, a, b, c, y);
-}
-
-void add_channel_bias(Device device, float* y, const float* bias, int64_t channels, int64_t count) {
-  if (device == Device::kCpu) return cpu::add_channel_bias(y, bias, channels, count);
-  cuda::add_channel_bias(y, bias, channels, count);
-}
-
-void channel_bias_grad(Device device, const float* dy, int64_t channels, int64_t count, float beta, float* dbias) {
-  if (device == Device::kCpu) return cpu::channel_bias_grad(dy, channels, count, beta, dbias);
-  cuda::channel_bias_grad(dy, channels, count, beta, dbias);
 }
 
 void max_pool_forward(Device device, const float* x, int64_t rows, int64_t channels, int64_t height, int64_t width,

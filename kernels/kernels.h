@@ -116,18 +116,8 @@ void conv2d_forward(Device device, const ConvGeometry& g, const float* x, int64_
 void conv2d_backward(Device device, const ConvGeometry& g, const float* x, int64_t rows, const float* weight,
                      int64_t out_channels, const float* dy, float beta, float* dweight, float* dbias, float* dx,
                      float* columns);
-// cols [patch, rows * out_h * out_w] (for each patch entry, the samples' output positions in
-// order) from the images x; zero padding.
-void im2col(Device device, const ConvGeometry& g, const float* x, int64_t rows, float* cols);
-// dx (the images' layout) = the sum of cols' entries over the positions they were taken from
-// (overwrites dx).
-void col2im(Device device, const ConvGeometry& g, const float* cols, int64_t rows, float* dx);
 // y[b, a, c] = x[a, b, c]: swaps the two leading axes of a [a, b, c] array.
 void swap_leading_axes(Device device, const float* x, int64_t a, int64_t b, int64_t c, float* y);
-// y[ch, i] += bias[ch] over channel-major y [channels, count].
-void add_channel_bias(Device device, float* y, const float* bias, int64_t channels, int64_t count);
-// dbias[ch] = beta * dbias[ch] + the sum over i of dy[ch, i], dy channel-major [channels, count].
-void channel_bias_grad(Device device, const float* dy, int64_t channels, int64_t count, float beta, float* dbias);
 // Max pooling with a window x window window and the same stride (no padding; a partial window at
 // the edge is dropped), over rows * C planes of H x W in either layout: y has the same layout with
 // planes of H/window x W/window, and for each output the index (h * W + w) of its maximum within

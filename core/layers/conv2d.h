@@ -1,8 +1,8 @@
 // 2-D convolution: y = W * im2col(x) + b with W [out_channels, C*k*k] (PyTorch's weight layout,
-// flattened) and b [out_channels], as matrix products (kernels.h, conv2d_forward). The input is NCHW or channel-major (as
-// geometry.channel_major says); the output is channel-major [out_channels, rows, out_h, out_w],
-// the product's own layout, so no transpose is needed here (a Flatten makes rows of it). Tensors
-// keep the shape [rows, features] whatever the layout inside.
+// flattened) and b [out_channels], as matrix products (kernels.h, conv2d_forward). The input is
+// NCHW or channel-major (as geometry.channel_major says); the output is channel-major
+// [out_channels, rows, out_h, out_w], the product's own layout, so no transpose is needed here (a
+// Flatten makes rows of it). Tensors keep the shape [rows, features] whatever the layout inside.
 #pragma once
 
 #include "core/layer.h"

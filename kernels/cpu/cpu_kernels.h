@@ -39,11 +39,12 @@ void conv2d_backward(const ConvGeometry& g, const float* x, int64_t rows, const 
 // How many samples conv2d_forward / conv2d_backward take at a time (a function of the geometry and
 // the batch only).
 int64_t conv_tile_samples(const ConvGeometry& g, int64_t rows);
+// Twins of the GPU convolution's pieces (kernels/cuda/cuda_kernels.h), the reference in its tests.
 void im2col(const ConvGeometry& g, const float* x, int64_t rows, float* cols);
 void col2im(const ConvGeometry& g, const float* cols, int64_t rows, float* dx);
-void swap_leading_axes(const float* x, int64_t a, int64_t b, int64_t c, float* y);
 void add_channel_bias(float* y, const float* bias, int64_t channels, int64_t count);
 void channel_bias_grad(const float* dy, int64_t channels, int64_t count, float beta, float* dbias);
+void swap_leading_axes(const float* x, int64_t a, int64_t b, int64_t c, float* y);
 void max_pool_forward(const float* x, int64_t rows, int64_t channels, int64_t height, int64_t width, int64_t window,
                       float* y, int32_t* argmax);
 void max_pool_backward(const float* dy, const int32_t* argmax, int64_t rows, int64_t channels, int64_t height,

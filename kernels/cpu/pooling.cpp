@@ -14,6 +14,9 @@ namespace {
 // the one `width` after it) and their indices, `top` being upper's index in its plane. The first
 // maximum wins ties, and a NaN never wins (as `>` decides).
 #if defined(__AVX512F__)
+// The first `count` of 16 lanes (none below 0, all above 16).
+__mmask16 lanes(int64_t count) { return static_cast<__mmask16>((1u << std::clamp<int64_t>(count, 0, 16)) - 1); }
+
 // Sixteen outputs at a time from 32 floats of each row, split into even and odd columns; masked
 // loads and stores for the rest of a row (the CNN's rows give 14 and 7 outputs, too short for a
 // compiler's vector loop).
@@ -25,8 +28,7 @@ void max_pool2_row(const float* upper, int64_t width, int64_t ow_n, int32_t top,
   const __m512i down_right = _mm512_set1_epi32(static_cast<int32_t>(width) + 1);
   for (int64_t ow = 0; ow < ow_n; ow += 16) {
     const int64_t count = std::min<int64_t>(16, ow_n - ow), inputs = 2 * count;
-    const auto mask = [](int64_t lanes) { return static_cast<__mmask16>((1u << std::clamp<int64_t>(lanes, 0, 16)) - 1); };
-    const __mmask16 first_half = mask(inputs), second_half = mask(inputs - 16), outputs = mask(count);
+    const __mmask16 first_half = lanes(inputs), second_half = lanes(inputs - 16), outputs = lanes(count);
     const float* u = upper + 2 * ow;
     const float* l = lower + 2 * ow;
     const __m512 u0 = _mm512_maskz_loadu_ps(first_half, u), u1 = _mm512_maskz_loadu_ps(second_half, u + 16);
@@ -60,8 +62,7 @@ void max_pool2_row_backward(const float* dy, const int32_t* argmax, int64_t widt
   const __m512i one = _mm512_set1_epi32(1), down = _mm512_set1_epi32(static_cast<int32_t>(width));
   for (int64_t ow = 0; ow < ow_n; ow += 16) {
     const int64_t count = std::min<int64_t>(16, ow_n - ow), inputs = 2 * count;
-    const auto mask = [](int64_t lanes) { return static_cast<__mmask16>((1u << std::clamp<int64_t>(lanes, 0, 16)) - 1); };
-    const __mmask16 first_half = mask(inputs), second_half = mask(inputs - 16), outputs = mask(count);
+    const __mmask16 first_half = lanes(inputs), second_half = lanes(inputs - 16), outputs = lanes(count);
     const __m512 g = _mm512_maskz_loadu_ps(outputs, dy + ow);
     const __m512i index = _mm512_maskz_loadu_epi32(outputs, argmax + ow);
     const __m512i left = _mm512_add_epi32(_mm512_set1_epi32(top + static_cast<int32_t>(2 * ow)), even);

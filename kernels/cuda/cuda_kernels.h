@@ -93,11 +93,17 @@ void adamw(float* params, const float* grads, float* m, float* v, int64_t count,
            float eps, float weight_decay, int64_t step, const uint32_t* skip_if_set = nullptr);
 double sum_of_squares(const float* values, int64_t count);
 void scale(float* values, int64_t count, float factor);
+// The pieces of the GPU's convolution (kernels::conv2d_forward / conv2d_backward), with CPU twins
+// in kernels/cpu as their tests' reference. im2col: cols [patch, rows * out_h * out_w] (for each
+// patch entry, the samples' output positions in order) from the images x, zero padding. col2im:
+// dx (the images' layout, overwritten) = the sum of cols' entries over the positions they were
+// taken from. add_channel_bias: y[ch, i] += bias[ch] over channel-major y [channels, count].
+// channel_bias_grad: dbias[ch] = beta * dbias[ch] + the sum over i of dy[ch, i].
 void im2col(const ConvGeometry& g, const float* x, int64_t rows, float* cols);
 void col2im(const ConvGeometry& g, const float* cols, int64_t rows, float* dx);
-void swap_leading_axes(const float* x, int64_t a, int64_t b, int64_t c, float* y);
 void add_channel_bias(float* y, const float* bias, int64_t channels, int64_t count);
 void channel_bias_grad(const float* dy, int64_t channels, int64_t count, float beta, float* dbias);
+void swap_leading_axes(const float* x, int64_t a, int64_t b, int64_t c, float* y);
 void max_pool_forward(const float* x, int64_t rows, int64_t channels, int64_t height, int64_t width, int64_t window,
                       float* y, int32_t* argmax);
 void max_pool_backward(const float* dy, const int32_t* argmax, int64_t rows, int64_t channels, int64_t height,

@@ -327,7 +327,7 @@ INSTANTIATE_TEST_SUITE_P(
 // 2x2 max pooling against a scalar reference with its exact rules (the first maximum wins, a NaN
 // never beats a number but a leading NaN stays), on rows of several vector widths and odd sizes.
 TEST(MaxPool, TwoByTwoPicksTheFirstMaximumAndItsIndex) {
-  for (const auto [height, width] : {std::pair<int64_t, int64_t>{28, 28}, {14, 14}, {6, 70}, {5, 67}, {3, 33}}) {
+  for (const auto& [height, width] : {std::pair<int64_t, int64_t>{28, 28}, {14, 14}, {6, 70}, {5, 67}, {3, 33}}) {
     const int64_t rows = 3, channels = 2, oh_n = height / 2, ow_n = width / 2;
     std::vector<float> x = random_values(rows * channels * height * width, 41, 0.0f, 4.0f);
     for (float& v : x) v = std::floor(v);  // four values: many ties
