@@ -1,10 +1,14 @@
 #include "data/shard_reader.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -103,6 +107,9 @@ std::atomic<int> injected_failures{0};
 void ShardReader::inject_read_failures(int count) { injected_failures = count; }
 
 ShardReader::ShardReader(const std::string& path, ReadRetries retries) : retries_(retries) {
+  source_ = [this](uint64_t offset, uint8_t* data, size_t bytes, uint8_t* tail, size_t tail_bytes) {
+    read_bytes(offset, data, bytes, tail, tail_bytes);
+  };
   silence_hdf5_errors();
   info_.path = path;
   open();
@@ -112,9 +119,44 @@ ShardReader::ShardReader(const std::string& path, ReadRetries retries,
                          std::shared_ptr<const ShardImage> image)
     : retries_(retries), image_(std::move(image)) {
   RT_CHECK(image_ != nullptr, "shard {}: no image to read it from", path);
+  source_ = [this](uint64_t offset, uint8_t* data, size_t bytes, uint8_t* tail, size_t tail_bytes) {
+    read_bytes(offset, data, bytes, tail, tail_bytes);
+  };
   silence_hdf5_errors();
   info_.path = path;
   open();
+}
+
+ShardReader::~ShardReader() { close_file(); }
+
+void ShardReader::close_file() {
+  direct_features_.reset();
+  direct_labels_.reset();
+  labels_.reset();
+  features_.reset();
+  file_.reset();
+  if (descriptor_ >= 0) ::close(descriptor_);
+  descriptor_ = -1;
+}
+
+void ShardReader::read_bytes(uint64_t offset, uint8_t* data, size_t bytes, uint8_t* tail, size_t tail_bytes) const {
+  if (image_) {  // DirectChunks::plan checked that the chunks lie within the file's bytes
+    std::memcpy(data, image_->data() + offset, bytes);
+    std::memcpy(tail, image_->data() + offset + bytes, tail_bytes);
+    return;
+  }
+  auto read_all = [&](uint8_t* into, size_t count, uint64_t at) {
+    for (size_t done = 0; done < count;) {
+      const ssize_t got = ::pread(descriptor_, into + done, count - done, static_cast<off_t>(at + done));
+      if (got < 0 && errno == EINTR) continue;
+      RT_CHECK(got >= 0, "shard {}: reading {} bytes at byte {}: {}", info_.path, count - done, at + done,
+               std::strerror(errno));
+      RT_CHECK(got > 0, "shard {}: short read, the file ends before byte {}", info_.path, at + count);
+      done += static_cast<size_t>(got);
+    }
+  };
+  read_all(data, bytes, offset);
+  read_all(tail, tail_bytes, offset + bytes);
 }
 
 void ShardReader::open() {
@@ -178,6 +220,20 @@ void ShardReader::open() {
   dims = dataset_dims(labels_.get());
   RT_CHECK(dims == std::vector<int64_t>{info_.samples}, "shard {}: dataset 'labels' has shape [{}], expected [{}]",
            path, fmt::join(dims, ", "), info_.samples);
+
+  // Where both datasets allow it, rows are read straight from their chunks (direct_chunks.h).
+  const hid_t feature_memory = info_.feature_dtype == DType::kUInt8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
+  direct_features_ = DirectChunks::plan(file, features_.get(), feature_memory, path, shard_format::kFeatures,
+                                        info_.file_bytes);
+  direct_labels_ = DirectChunks::plan(file, labels_.get(), H5T_NATIVE_INT32, path, shard_format::kLabels,
+                                      info_.file_bytes);
+  if (!direct_features_ || !direct_labels_) {
+    direct_features_.reset();
+    direct_labels_.reset();
+  } else if (!image_) {
+    descriptor_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    RT_CHECK(descriptor_ >= 0, "cannot open shard {}: {}", path, std::strerror(errno));
+  }
 }
 
 void ShardReader::read(int64_t first, int64_t count, void* features, int32_t* labels) {
@@ -196,7 +252,7 @@ void ShardReader::read(int64_t first, int64_t count, void* features, int32_t* la
       log_warning("shard {}: read failed ({}), retrying in {} ms", info_.path, error.what(),
                   retries_.backoff_ms << attempt);
       std::this_thread::sleep_for(std::chrono::milliseconds(retries_.backoff_ms << attempt));
-      file_.reset();
+      close_file();
       open();  // a flaky mount may have dropped the file: start again from the path
     }
   }
@@ -208,6 +264,11 @@ void ShardReader::read(int64_t first, int64_t count, void* features, int32_t* la
 
 void ShardReader::read_once(int64_t first, int64_t count, void* features, int32_t* labels) {
   if (injected_failures > 0 && injected_failures-- > 0) RT_FAIL("injected read failure (as EIO from the mount)");
+  if (direct_features_) {
+    direct_features_->read(source_, first, count, static_cast<uint8_t*>(features));
+    direct_labels_->read(source_, first, count, reinterpret_cast<uint8_t*>(labels));
+    return;
+  }
   int rank = static_cast<int>(info_.feature_shape.size()) + 1;
   std::vector<hsize_t> start(rank, 0), extent(rank);
   start[0] = static_cast<hsize_t>(first);

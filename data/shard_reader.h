@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "data/direct_chunks.h"
 #include "data/hdf5_handle.h"
 #include "data/shard_image.h"
 #include "data/shard_info.h"
@@ -23,6 +24,9 @@ struct ReadRetries {
 class ShardReader {
  public:
   explicit ShardReader(const std::string& path, ReadRetries retries = {});
+  ~ShardReader();
+  ShardReader(const ShardReader&) = delete;
+  ShardReader& operator=(const ShardReader&) = delete;
   // Reads the shard from `image`, the bytes of the file at `path` already in memory (a prefetched
   // shard, shard_prefetcher.h): HDF5 decodes it in place, without copying it; `path` names it.
   ShardReader(const std::string& path, ReadRetries retries, std::shared_ptr<const ShardImage> image);
@@ -34,10 +38,15 @@ class ShardReader {
   // Reads rows [first, first + count): features as stored (info().feature_dtype, feature_size()
   // elements per row) and labels, which are checked to lie in [0, classes).
   void read(int64_t first, int64_t count, void* features, int32_t* labels);
+  // Whether reads go straight to the file's chunks (direct_chunks.h) rather than through HDF5.
+  bool reads_chunks_directly() const { return direct_features_ != nullptr; }
 
  private:
   void open();
   void read_once(int64_t first, int64_t count, void* features, int32_t* labels);
+  void close_file();
+  // Where DirectChunks reads from: the image, or the file (pread).
+  void read_bytes(uint64_t offset, uint8_t* data, size_t bytes, uint8_t* tail, size_t tail_bytes) const;
 
   ShardInfo info_;
   ReadRetries retries_;
@@ -45,6 +54,10 @@ class ShardReader {
   Hdf5Handle file_;
   Hdf5Handle features_;
   Hdf5Handle labels_;
+  int descriptor_ = -1;  // the file, for direct reads (none with an image)
+  std::unique_ptr<DirectChunks> direct_features_;  // null where HDF5 reads the dataset
+  std::unique_ptr<DirectChunks> direct_labels_;
+  DirectChunks::Source source_;
 };
 
 }  // namespace rt

@@ -6,9 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 
 #include "core/base/check.h"
 #include "data/shard_format.h"
+#include "data/shard_image.h"
 #include "data/shard_index.h"
 #include "data/shard_reader.h"
 #include "data/shard_writer.h"
@@ -166,6 +168,89 @@ TEST_F(ShardFile, LabelOutOfRangeIsNamedWhenRead) {
   std::string text = error_message([&] { reader.read(0, 5, features.data(), labels.data()); });
   EXPECT_NE(text.find("label 7 of row 2 is outside [0, 4)"), std::string::npos) << text;
   EXPECT_NE(text.find(path_), std::string::npos) << text;
+}
+
+// Rows of a byte shard (write_byte_shards: sample i, feature f holds (7 i + f) % 256, label i % 5)
+// read in the given pieces, one after another, each checked against what was written.
+void expect_pieces_read_back(ShardReader& reader, const std::vector<std::pair<int64_t, int64_t>>& pieces,
+                             int64_t width, const std::string& what) {
+  for (const auto& [first, count] : pieces) {
+    std::vector<uint8_t> features(static_cast<size_t>(count * width), 0xee);
+    std::vector<int32_t> labels(static_cast<size_t>(count), -1);
+    reader.read(first, count, features.data(), labels.data());
+    for (int64_t r = 0; r < count; ++r) {
+      const int64_t sample = first + r;
+      ASSERT_EQ(labels[static_cast<size_t>(r)], sample % 5) << what << ": row " << sample;
+      for (int64_t f = 0; f < width; ++f) {
+        ASSERT_EQ(features[static_cast<size_t>(r * width + f)], (7 * sample + f) % 256)
+            << what << ": row " << sample << " feature " << f << " of rows [" << first << ", " << first + count << ")";
+      }
+    }
+  }
+}
+
+// A shard of 2500 rows is 3 chunks of 1024 (the last one short): rows read straight from the
+// chunks (whole ones into place, parts through the staging chunk, kept between reads) come back
+// as written, from the file and from an image of it in memory.
+TEST(ShardDirectReads, RowsReadStraightFromTheChunksAreTheRowsWritten) {
+  TempDir dir;
+  const int64_t width = 37;  // odd: chunks of an odd number of bytes
+  testing::write_byte_shards(dir.path(), {2500}, width, 5);
+  const std::string path = dir.file("shard-00000.h5");
+  const std::vector<std::pair<int64_t, int64_t>> pieces = {
+      {0, 2500}, {0, 1024}, {1024, 1024}, {2048, 452}, {1000, 100}, {5, 1}, {2499, 1},  // whole, edge, across
+      {0, 300},  {300, 1200}, {1500, 1000},                                             // one after another
+      {700, 2}, {100, 2}, {0, 0}};  // back within a chunk already staged, and nothing
+  ShardReader from_file(path, ReadRetries{0, 0});
+  EXPECT_TRUE(from_file.reads_chunks_directly());
+  expect_pieces_read_back(from_file, pieces, width, "from the file");
+
+  std::ifstream in(path, std::ios::binary);
+  const auto size = static_cast<size_t>(std::filesystem::file_size(path));
+  auto image = std::make_shared<ShardImage>(size);
+  in.read(reinterpret_cast<char*>(image->data()), static_cast<std::streamsize>(size));
+  ShardReader from_image(path, ReadRetries{0, 0}, image);
+  EXPECT_TRUE(from_image.reads_chunks_directly());
+  expect_pieces_read_back(from_image, pieces, width, "from an image");
+}
+
+// A shard stored another way (features compressed, labels without a checksum, in one contiguous
+// block) is read by HDF5 instead, with the same results.
+TEST(ShardDirectReads, AShardStoredOtherwiseIsReadByHdf5) {
+  TempDir dir;
+  const int64_t rows = 2500, width = 37;
+  testing::write_byte_shards(dir.path(), {rows}, width, 5);
+  const std::string path = dir.file("shard-00000.h5");
+  std::vector<uint8_t> features(static_cast<size_t>(rows * width));
+  std::vector<int32_t> labels(static_cast<size_t>(rows));
+  {
+    ShardReader reader(path);
+    reader.read(0, rows, features.data(), labels.data());
+  }
+  edit_shard(path, [&](hid_t file) {
+    H5Ldelete(file, shard_format::kFeatures, H5P_DEFAULT);
+    const hsize_t dims[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(width)}, chunk[2] = {500, 37};
+    hid_t space = H5Screate_simple(2, dims, nullptr);
+    hid_t properties = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(properties, 2, chunk);
+    H5Pset_deflate(properties, 4);
+    hid_t dataset = H5Dcreate2(file, shard_format::kFeatures, H5T_STD_U8LE, space, H5P_DEFAULT, properties,
+                               H5P_DEFAULT);
+    H5Dwrite(dataset, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, features.data());
+    H5Dclose(dataset);
+    H5Pclose(properties);
+    H5Ldelete(file, shard_format::kLabels, H5P_DEFAULT);
+    hid_t label_space = H5Screate_simple(1, dims, nullptr);
+    hid_t label_set = H5Dcreate2(file, shard_format::kLabels, H5T_STD_I32LE, label_space, H5P_DEFAULT, H5P_DEFAULT,
+                                 H5P_DEFAULT);
+    H5Dwrite(label_set, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels.data());
+    H5Dclose(label_set);
+    H5Sclose(label_space);
+    H5Sclose(space);
+  });
+  ShardReader reader(path, ReadRetries{0, 0});
+  EXPECT_FALSE(reader.reads_chunks_directly());
+  expect_pieces_read_back(reader, {{0, rows}, {1000, 100}, {2499, 1}}, width, "read by HDF5");
 }
 
 TEST(ShardChecksum, ACorruptChunkFailsItsReadNamingTheFile) {
