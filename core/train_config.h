@@ -47,7 +47,7 @@ struct TrainConfig {
   int64_t eval_batch = 1000;  // per rank
   int64_t shuffle_window = 16384;
   int64_t prefetch = 4;
-  int64_t prefetch_shards = -1;    // whole shards read ahead in large reads (0: HDF5 reads the files; -1: auto)
+  int64_t prefetch_shards = -1;    // whole shards read ahead in large reads (0: read chunk by chunk; -1: auto)
   double prefetch_mb = 1024;       // their memory budget per rank (one shard is always allowed)
   std::string on_bad_shard = "stop";  // or "skip": leave shards that fail their checks out, on every rank alike
   int64_t read_retries = 3;

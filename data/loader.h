@@ -38,9 +38,10 @@ struct LoaderOptions {
   int prefetch = 4;               // batches read ahead
   ReadRetries retries;            // for reads that fail on a flaky mount
   // Whole shards read ahead in large sequential reads (shard_prefetcher.h): up to this many held
-  // or in flight, within prefetch_bytes (one shard is always allowed). 0: HDF5 reads the files.
-  // kPrefetchAuto: 4 where the shards are on a FUSE (blob) or network file system, else 0 (from
-  // a local disk's page cache HDF5 reads faster itself than through the extra copy).
+  // or in flight, within prefetch_bytes (one shard is always allowed). 0: the shard reader reads
+  // the files, chunk by chunk as the windows need them. kPrefetchAuto: 4 where the shards are on a
+  // FUSE (blob) or network file system, else 0 (from a local disk's page cache the chunk reads are
+  // faster than whole files read ahead and then copied once more).
   static constexpr int kPrefetchAuto = -1;
   int prefetch_shards = kPrefetchAuto;
   int64_t prefetch_bytes = int64_t{1} << 30;

@@ -28,7 +28,8 @@ class ShardReader {
   ShardReader(const ShardReader&) = delete;
   ShardReader& operator=(const ShardReader&) = delete;
   // Reads the shard from `image`, the bytes of the file at `path` already in memory (a prefetched
-  // shard, shard_prefetcher.h): HDF5 decodes it in place, without copying it; `path` names it.
+  // shard, shard_prefetcher.h): HDF5 reads its header there, without copying the image, and rows
+  // are copied out of it; `path` names it.
   ShardReader(const std::string& path, ReadRetries retries, std::shared_ptr<const ShardImage> image);
 
   // Test hook: the next `count` reads of any reader fail as a flaky mount's would.

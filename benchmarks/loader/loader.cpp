@@ -3,7 +3,7 @@
 // after each batch, and the share of the time spent waiting for data.
 // Usage: loader_bench DIR [BATCH] [EPOCHS] [stored|float] [PREFETCH_SHARDS] [STEP_MS]
 // ("stored": uint8 features handed out as stored, as on a GPU run, instead of converted to float;
-// PREFETCH_SHARDS: whole shards read ahead, 0 for HDF5 reading the files; default: the loader's
+// PREFETCH_SHARDS: whole shards read ahead, 0 for the shard reader reading the files chunk by chunk; default: the loader's
 // own choice, 4 on a FUSE or network file system, else 0)
 #include <sys/resource.h>
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The loader over the Fashion-MNIST shards from local disk and through an Azurite + rclone blob
 # mount, beside a raw sequential read (cat) of the same files on the same path: the loader with
-# its default whole-shard prefetch (data.prefetch_shards = 4 there), 2 shards at once, and HDF5
-# reading the files (prefetch 0). Then the mount again with latency added (rclone --tpslimit 4: at most 4 requests a
+# its default whole-shard prefetch (data.prefetch_shards = 4 there), 2 shards at once, and the
+# reader reading the files chunk by chunk (prefetch 0). Then the mount again with latency added (rclone --tpslimit 4: at most 4 requests a
 # second), the loader at prefetch depths 0, 1, 2 and 4. Between the two, training from the mount
 # (CNN and MLP) and the share of its time spent waiting for data. Each measurement is repeated (cat and
 # loader alternating, ROUNDS times, default 3) and the median, minimum and maximum are reported: a
