@@ -111,24 +111,27 @@ int Loader::first_window_shards(const RankPlan& plan) const {
   return shards;
 }
 
+bool Loader::window_read_ahead() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return ahead_ != nullptr;
+}
+
 int64_t Loader::shards_fetched_ahead() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return ahead_ ? ahead_->fetched() : 0;
+  return ahead_ && ahead_->source->prefetcher ? ahead_->source->prefetcher->fetched() : 0;
 }
 
 void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   stop();
   RT_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch_, "cannot start epoch {} at batch {} of {}", epoch,
            first_batch, batches_per_epoch_);
-  RankPlan plan = plan_epoch(epoch);
-  std::unique_ptr<ShardPrefetcher> prefetcher;
+  std::unique_ptr<WindowAhead> ahead;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     // An evaluation reads the same shards every time, whatever the epoch it is started with.
-    const bool same_plan = ahead_epoch_ == epoch || (ahead_ && options_.mode == LoaderMode::kEvaluation);
-    if (same_plan && first_batch == 0) prefetcher = std::move(ahead_);
-    ahead_.reset();  // fetched for another start: its shards leave the budget
-    ahead_epoch_ = -1;
+    const bool same_plan = ahead_ && (ahead_->epoch == epoch || options_.mode == LoaderMode::kEvaluation);
+    if (same_plan && first_batch == 0) ahead = std::move(ahead_);
+    ahead_.reset();  // read for another start: its shards leave the budget
   }
   free_.clear();
   ready_.clear();
@@ -138,9 +141,9 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   stopping_ = false;
   producing_ = true;
   const int64_t skip_samples = first_batch * options_.batch;
-  reader_ = std::thread([this, plan = std::move(plan), epoch, skip_samples, prefetcher = std::move(prefetcher)]() mutable {
+  reader_ = std::thread([this, epoch, skip_samples, ahead = std::move(ahead)]() mutable {
     try {
-      produce(std::move(plan), epoch, skip_samples, std::move(prefetcher));
+      produce(epoch, skip_samples, std::move(ahead));
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       failure_ = std::current_exception();
@@ -158,7 +161,10 @@ const Batch* Loader::next() {
   if (held_) {
     free_.push_back(held_);
     held_ = nullptr;
-    changed_.notify_all();
+    // The producer, waiting for a free slot, is woken once half of them are free rather than at
+    // every batch (a wake-up on the trainer's thread and a sleep on the producer's for each); and
+    // whenever no batch is ready, so that the wait below always has one coming.
+    if (2 * free_.size() >= slots_.size() || ready_.empty()) changed_.notify_all();
   }
   changed_.wait(lock, [this] { return !ready_.empty() || !producing_; });
   if (!ready_.empty()) {
@@ -281,77 +287,99 @@ void Loader::replace_bad_rows(const std::vector<int64_t>& bad_rows, int64_t rows
   }
 }
 
-void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples, std::unique_ptr<ShardPrefetcher> prefetcher) {
+template <typename Read>
+int64_t Loader::take(WindowSource& source, int64_t rows, const Read& read) const {
+  int64_t taken = 0;
+  while (taken < rows && !source.done()) {
+    const ShardSegment& piece = source.plan.segments[source.segment];
+    const int64_t count = std::min(rows - taken, piece.count - source.segment_offset);
+    read(piece.shard, piece.first + source.segment_offset, count, taken);
+    taken += count;
+    source.segment_offset += count;
+    if (source.segment_offset == piece.count) {
+      ++source.segment;
+      source.segment_offset = 0;
+    }
+  }
+  return taken;
+}
+
+int64_t Loader::read_window(WindowSource& source, int buffer) {
+  std::vector<int64_t> bad_rows;  // window rows whose data failed its checks (skip policy)
+  const int64_t window = static_cast<int64_t>(window_order_.size());
+  const int64_t rows = take(source, window, [&](size_t shard, int64_t first, int64_t count, int64_t at) {
+    const std::string& path = index_.shards()[shard].path;
+    if (!source.reader || source.reader->info().path != path) {
+      source.reader.reset();  // its shard leaves the prefetch budget before the next is asked for
+      source.reader = source.prefetcher
+                          ? std::make_unique<ShardReader>(path, options_.retries, source.prefetcher->take(path))
+                          : std::make_unique<ShardReader>(path, options_.retries);
+    }
+    read_rows(*source.reader, first, count, window_features_[buffer].data() + at * feature_bytes_,
+              window_labels_[buffer].data() + at, at, bad_rows);
+  });
+  replace_bad_rows(bad_rows, rows, window_features_[buffer].data(), window_labels_[buffer].data());
+  return rows;
+}
+
+std::unique_ptr<Loader::WindowSource> Loader::source_ahead(int64_t epoch) const {
+  auto source = std::make_unique<WindowSource>();
+  source->plan = plan_epoch(epoch);
+  if (options_.prefetch_shards > 0) {
+    // Its whole first window is read before its first batch: all of that window's shards (and
+    // one more) if the budget allows.
+    source->prefetcher = prefetch_plan(source->plan, 0,
+                                       std::max(options_.prefetch_shards, first_window_shards(source->plan) + 1));
+  }
+  return source;
+}
+
+void Loader::produce(int64_t epoch, int64_t skip_samples, std::unique_ptr<WindowAhead> ahead) {
   const int64_t window = static_cast<int64_t>(window_order_.size());
   const bool shuffle = options_.mode == LoaderMode::kTraining;
-  size_t segment = 0;
-  int64_t segment_offset = 0;  // rows of plan.segments[segment] already taken
-  // Takes up to `rows` next rows of the plan, calling read(shard, first row, count, rows so far).
-  auto take = [&](int64_t rows, const auto& read) {
-    int64_t taken = 0;
-    while (taken < rows && segment < plan.segments.size()) {
-      const ShardSegment& piece = plan.segments[segment];
-      int64_t count = std::min(rows - taken, piece.count - segment_offset);
-      read(piece.shard, piece.first + segment_offset, count, taken);
-      taken += count;
-      segment_offset += count;
-      if (segment_offset == piece.count) {
-        ++segment;
-        segment_offset = 0;
-      }
-    }
-    return taken;
-  };
-  // Windows wholly before the resume point are walked through without reading.
+  std::unique_ptr<WindowSource> source;
+  int current = 0;
+  int64_t in_window = 0;
   int64_t window_index = 0;
-  while (skip_samples >= window && segment < plan.segments.size()) {
-    skip_samples -= take(window, [](size_t, int64_t, int64_t, int64_t) {});
-    ++window_index;
+  if (ahead) {  // the first window was read by the epoch before (and skip_samples is 0)
+    source = std::move(ahead->source);
+    current = ahead->buffer;
+    in_window = ahead->rows;
+  } else {
+    source = std::make_unique<WindowSource>();
+    source->plan = plan_epoch(epoch);
+    // Windows wholly before the resume point are walked through without reading.
+    while (skip_samples >= window && !source->done()) {
+      skip_samples -= take(*source, window, [](size_t, int64_t, int64_t, int64_t) {});
+      ++window_index;
+    }
+    if (options_.prefetch_shards > 0) {
+      source->prefetcher = prefetch_plan(source->plan, source->segment, options_.prefetch_shards);
+    }
+    in_window = read_window(*source, current);
   }
-  // The shards still to be read, in order, for the prefetcher (unless they were fetched ahead).
-  if (options_.prefetch_shards > 0 && !prefetcher) prefetcher = prefetch_plan(plan, segment, options_.prefetch_shards);
-  std::unique_ptr<ShardReader> reader;
-  // Once the last window is read, this epoch's shards are done with: the next epoch's first ones
-  // are fetched while this one's last batches are used; all those of its first window (and one
-  // more) if the budget allows, as that window is read whole before its first batch.
-  auto fetch_next_epoch = [&] {
-    reader.reset();
-    prefetcher.reset();
-    const RankPlan next_plan = plan_epoch(epoch + 1);
-    std::unique_ptr<ShardPrefetcher> ahead =
-        prefetch_plan(next_plan, 0, std::max(options_.prefetch_shards, first_window_shards(next_plan) + 1));
-    std::lock_guard<std::mutex> lock(mutex_);
-    ahead_ = std::move(ahead);
-    ahead_epoch_ = epoch + 1;
-  };
-  auto read_window = [&](int buffer) {
-    std::vector<int64_t> bad_rows;  // window rows whose data failed its checks (skip policy)
-    const int64_t rows = take(window, [&](size_t shard, int64_t first, int64_t count, int64_t at) {
-      const std::string& path = index_.shards()[shard].path;
-      if (!reader || reader->info().path != path) {
-        reader.reset();  // its shard leaves the prefetch budget before the next is asked for
-        reader = prefetcher ? std::make_unique<ShardReader>(path, options_.retries, prefetcher->take(path))
-                            : std::make_unique<ShardReader>(path, options_.retries);
-      }
-      read_rows(*reader, first, count, window_features_[buffer].data() + at * feature_bytes_,
-                window_labels_[buffer].data() + at, at, bad_rows);
-    });
-    replace_bad_rows(bad_rows, rows, window_features_[buffer].data(), window_labels_[buffer].data());
-    return rows;
-  };
 
   // Two windows in flight: the next one is read on a helper thread while this one is shuffled and
-  // cut into batches, so reading and copying overlap.
+  // cut into batches, so reading and copying overlap. Once this epoch is all read, the helper
+  // reads the next epoch's first window instead.
   Slot* slot = nullptr;
   int64_t filled = 0;
-  int current = 0;
-  int64_t in_window = read_window(current);
+  std::unique_ptr<WindowSource> next_source;
+  std::future<int64_t> next_epoch_window;
+  int next_epoch_buffer = 0;
   while (in_window > 0) {
     std::future<int64_t> next;
-    if (segment < plan.segments.size()) {
-      next = std::async(std::launch::async, read_window, 1 - current);
-    } else if (prefetcher) {
-      fetch_next_epoch();  // everything is read: the window being used now is the last
+    if (!source->done()) {
+      next = std::async(std::launch::async, [this, &source, buffer = 1 - current] {
+        return read_window(*source, buffer);
+      });
+    } else if (!next_epoch_window.valid()) {
+      source.reset();  // this epoch's shards are done with: they leave the prefetch budget
+      next_source = source_ahead(epoch + 1);
+      next_epoch_buffer = 1 - current;
+      next_epoch_window = std::async(std::launch::async, [this, &next_source, buffer = next_epoch_buffer] {
+        return read_window(*next_source, buffer);
+      });
     }
     std::iota(window_order_.begin(), window_order_.begin() + in_window, 0u);
     if (shuffle) {
@@ -373,6 +401,24 @@ void Loader::produce(RankPlan plan, int64_t epoch, int64_t skip_samples, std::un
   if (slot && filled > 0) {  // the short last batch of an evaluation
     slot->batch.rows = filled;
     publish(slot);
+  }
+  // Every batch is out: the epoch can end while the next one's first window is still being read.
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    producing_ = false;
+  }
+  changed_.notify_all();
+  if (!next_epoch_window.valid()) return;
+  try {
+    auto read_ahead = std::make_unique<WindowAhead>();
+    read_ahead->rows = next_epoch_window.get();
+    read_ahead->epoch = epoch + 1;
+    read_ahead->source = std::move(next_source);
+    read_ahead->buffer = next_epoch_buffer;
+    std::lock_guard<std::mutex> lock(mutex_);
+    ahead_ = std::move(read_ahead);
+  } catch (...) {
+    // Not this epoch's failure: that epoch, when started, reads the window again and reports it.
   }
 }
 

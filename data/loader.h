@@ -79,11 +79,14 @@ class Loader {
   // Starts reading `epoch` (a running epoch is abandoned), from its batch `first_batch`: the
   // batches before it are skipped without reading their windows, and the rest come exactly as in
   // an uninterrupted epoch (a resumed run sees the samples an uninterrupted one would).
-  // With whole-shard prefetch, once an epoch's last window is read the first shards of the next
-  // epoch are fetched (within the depth and budget), so that a following start_epoch(epoch + 1)
-  // from its first batch does not wait for the mount; any other start drops them.
+  // Once an epoch's last window is read, the next epoch's first window is read (into the window
+  // buffer this epoch no longer needs) while the last batches are used, and with whole-shard
+  // prefetch its first shards are fetched (within the depth and budget), so that a following
+  // start_epoch(epoch + 1) from its first batch does not wait; any other start drops them.
   void start_epoch(int64_t epoch, int64_t first_batch = 0);
-  // Shards of the next epoch fetched ahead and ready (for tests and diagnostics).
+  // Whether the next epoch's first window has been read ahead, and how many of its shards have
+  // been fetched ahead (for tests and diagnostics).
+  bool window_read_ahead() const;
   int64_t shards_fetched_ahead() const;
   // The next batch of the epoch, or nullptr when it is done.
   const Batch* next();
@@ -95,7 +98,33 @@ class Loader {
     HostArray<int32_t> labels;
     Batch batch;
   };
-  void produce(RankPlan plan, int64_t epoch, int64_t skip_samples, std::unique_ptr<ShardPrefetcher> prefetcher);
+  // What reads an epoch's windows: its plan, how far into it, the shard being read and the shards
+  // fetched ahead for it.
+  struct WindowSource {
+    RankPlan plan;
+    size_t segment = 0;
+    int64_t segment_offset = 0;  // rows of plan.segments[segment] already taken
+    std::unique_ptr<ShardPrefetcher> prefetcher;
+    std::unique_ptr<ShardReader> reader;
+    bool done() const { return segment >= plan.segments.size(); }
+  };
+  // An epoch's first window, read into window buffer `buffer` by the producer of the epoch before.
+  struct WindowAhead {
+    int64_t epoch = -1;
+    std::unique_ptr<WindowSource> source;
+    int buffer = 0;
+    int64_t rows = 0;
+  };
+  void produce(int64_t epoch, int64_t skip_samples, std::unique_ptr<WindowAhead> ahead);
+  // Takes up to `rows` next rows of the source's plan, calling read(shard, first row, count, rows
+  // so far) for each piece; returns how many it took.
+  template <typename Read>
+  int64_t take(WindowSource& source, int64_t rows, const Read& read) const;
+  // Reads the source's next window into window buffer `buffer`; returns its rows.
+  int64_t read_window(WindowSource& source, int buffer);
+  // The source of epoch `epoch` from its start, for reading ahead: its first shards fetched
+  // ahead, all those of its first window and one more, when shards are prefetched.
+  std::unique_ptr<WindowSource> source_ahead(int64_t epoch) const;
   RankPlan plan_epoch(int64_t epoch) const;
   // A prefetcher for the shards of `plan` from its segment `first` on, `depth` at a time.
   std::unique_ptr<ShardPrefetcher> prefetch_plan(const RankPlan& plan, size_t first, int depth) const;
@@ -134,10 +163,9 @@ class Loader {
   bool producing_ = false;
   bool stopping_ = false;
   std::exception_ptr failure_;
-  // The next epoch's first shards, fetched ahead by the producer (it sets them before it ends,
-  // start_epoch takes them after joining it).
-  std::unique_ptr<ShardPrefetcher> ahead_;
-  int64_t ahead_epoch_ = -1;
+  // The next epoch's first window, read ahead by the producer (it sets it before it ends,
+  // start_epoch takes it after joining it).
+  std::unique_ptr<WindowAhead> ahead_;
 };
 
 }  // namespace rt

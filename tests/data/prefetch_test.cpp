@@ -150,6 +150,50 @@ TEST(LoaderPrefetch, TheNextEpochsShardsAreFetchedAheadAndThatEpochComesFromThem
   }
 }
 
+// Without shard prefetch too, the next epoch's first window is read while an epoch ends: with a
+// window as large as the rank's share, that is the whole next epoch, which then comes, bitwise as
+// read directly, with the files moved away. A start at another epoch (training) reads afresh.
+TEST(LoaderPrefetch, TheNextEpochsFirstWindowIsReadAheadAndThatEpochStartsFromIt) {
+  testing::TempDir dir;
+  const std::string shards = dir.path() + "/shards", moved = dir.path() + "/moved";
+  testing::write_cluster_shards(shards, 1500, 3, 20, 4, 3, 9);
+  for (LoaderMode mode : {LoaderMode::kTraining, LoaderMode::kEvaluation}) {
+    LoaderOptions options;
+    options.mode = mode;
+    options.batch = 32;
+    options.seed = 5;
+    options.shuffle_window = 2000;  // every sample in one window
+    options.prefetch_shards = 0;
+    options.retries = ReadRetries{0, 0};
+    Loader direct(ShardIndex(shards), options);
+    const std::vector<float> expected = epoch_values(direct, 1, 0), expected_later = epoch_values(direct, 4, 0);
+    Loader loader(ShardIndex(shards), options);
+    EXPECT_FALSE(loader.window_read_ahead());
+    epoch_values(loader, 0, 0);
+    for (int wait = 0; wait < 1000 && !loader.window_read_ahead(); ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(loader.window_read_ahead());
+    std::filesystem::rename(shards, moved);
+    EXPECT_EQ(epoch_values(loader, 1, 0), expected) << "the next epoch, from its window read ahead";
+    std::filesystem::rename(moved, shards);
+    // Epoch 4 (the files were away when epoch 2's window was to be read ahead: nothing is).
+    EXPECT_EQ(epoch_values(loader, 4, 0), mode == LoaderMode::kTraining ? expected_later : expected);
+    // Read ahead for epoch 5, but epoch 7 is asked for: read afresh in training, the same window
+    // in evaluation.
+    for (int wait = 0; wait < 1000 && !loader.window_read_ahead(); ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(loader.window_read_ahead());
+    EXPECT_EQ(epoch_values(loader, 7, 0), mode == LoaderMode::kTraining ? epoch_values(direct, 7, 0) : expected);
+    // From a later batch: never from a window read ahead.
+    Loader resumed(ShardIndex(shards), options);
+    epoch_values(resumed, 0, 0);
+    const std::vector<float> tail = epoch_values(resumed, 1, 10);
+    EXPECT_EQ(tail, epoch_values(direct, 1, 10));
+  }
+}
+
 // Evaluation batches of 100, read once (one retry of 1 ms).
 LoaderOptions evaluation(int prefetch_shards) {
   LoaderOptions options;
