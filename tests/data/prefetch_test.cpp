@@ -118,6 +118,17 @@ TEST(LoaderPrefetch, DeliversBitwiseTheBatchesOfDirectReads) {
   }
 }
 
+// Batches of 32 from a small data set, read directly (no shard prefetch).
+LoaderOptions small_epochs(LoaderMode mode, int64_t shuffle_window) {
+  LoaderOptions options;
+  options.mode = mode;
+  options.batch = 32;
+  options.seed = 5;
+  options.shuffle_window = shuffle_window;
+  options.prefetch_shards = 0;
+  return options;
+}
+
 // Once an epoch's last window is read, the next epoch's first shards are fetched: with as many
 // shards as the prefetch depth, the whole next epoch comes from memory (the files are moved away
 // before it starts), and bitwise as read directly. Any other start drops them.
@@ -126,12 +137,7 @@ TEST(LoaderPrefetch, TheNextEpochsShardsAreFetchedAheadAndThatEpochComesFromThem
   const std::string shards = dir.path() + "/shards", moved = dir.path() + "/moved";
   testing::write_cluster_shards(shards, 1500, 2, 20, 4, 3, 9);
   for (LoaderMode mode : {LoaderMode::kTraining, LoaderMode::kEvaluation}) {
-    LoaderOptions options;
-    options.mode = mode;
-    options.batch = 32;
-    options.seed = 5;
-    options.shuffle_window = 400;
-    options.prefetch_shards = 0;
+    LoaderOptions options = small_epochs(mode, 400);
     Loader direct(ShardIndex(shards), options);
     const std::vector<float> expected = epoch_values(direct, 1, 0), expected_later = epoch_values(direct, 4, 0);
     options.prefetch_shards = 2;
@@ -158,12 +164,7 @@ TEST(LoaderPrefetch, TheNextEpochsFirstWindowIsReadAheadAndThatEpochStartsFromIt
   const std::string shards = dir.path() + "/shards", moved = dir.path() + "/moved";
   testing::write_cluster_shards(shards, 1500, 3, 20, 4, 3, 9);
   for (LoaderMode mode : {LoaderMode::kTraining, LoaderMode::kEvaluation}) {
-    LoaderOptions options;
-    options.mode = mode;
-    options.batch = 32;
-    options.seed = 5;
-    options.shuffle_window = 2000;  // every sample in one window
-    options.prefetch_shards = 0;
+    LoaderOptions options = small_epochs(mode, 2000);  // every sample in one window
     options.retries = ReadRetries{0, 0};
     Loader direct(ShardIndex(shards), options);
     const std::vector<float> expected = epoch_values(direct, 1, 0), expected_later = epoch_values(direct, 4, 0);
