@@ -8,6 +8,9 @@
 #   scripts/blob-mount.sh stop DIR           unmounts and stops everything started under DIR
 #   scripts/blob-mount.sh upload DIR SRC NAME  copies the local folder SRC to NAME in the container
 #
+# RCLONE_MOUNT_FLAGS adds flags to the mount (e.g. "--tpslimit 4"); BLOB_LATENCY_MS=N delays every
+# request to the storage service by N ms (a slow, distant mount).
+#
 # Azurite is installed with npm under build/tools/azurite on first use.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,8 +30,16 @@ case "$command" in
     "$tools/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" --location "$dir/store" \
       --silent >"$dir/azurite.log" 2>&1 &
     echo $! >"$dir/azurite.pid"
+    endpoint_port=$port
+    # BLOB_LATENCY_MS: every request reaches Azurite that much later (scripts/latency-proxy.py on
+    # PORT + 1 in between), as from a VM to a storage account some distance away.
+    if [[ -n "${BLOB_LATENCY_MS:-}" ]]; then
+      endpoint_port=$((port + 1))
+      python3 "$here/scripts/latency-proxy.py" "$endpoint_port" "$port" "$BLOB_LATENCY_MS" >"$dir/proxy.log" 2>&1 &
+      echo $! >"$dir/proxy.pid"
+    fi
     printf '[blob]\ntype = azureblob\nuse_emulator = true\nendpoint = http://127.0.0.1:%s/devstoreaccount1\n' \
-      "$port" >"$conf"
+      "$endpoint_port" >"$conf"
     for _ in $(seq 100); do
       rclone --config "$conf" mkdir blob:ringtrain 2>/dev/null && break
       sleep 0.1
@@ -52,7 +63,9 @@ case "$command" in
     ;;
   stop)
     if grep -q " $dir/mnt fuse.rclone " /proc/mounts; then fusermount3 -u "$dir/mnt" || fusermount3 -uz "$dir/mnt"; fi
-    if [[ -f "$dir/azurite.pid" ]]; then kill "$(cat "$dir/azurite.pid")" 2>/dev/null || true; rm -f "$dir/azurite.pid"; fi
+    for process in azurite proxy; do
+      if [[ -f "$dir/$process.pid" ]]; then kill "$(cat "$dir/$process.pid")" 2>/dev/null || true; rm -f "$dir/$process.pid"; fi
+    done
     ;;
   *)
     echo "usage: blob-mount.sh start|stop|upload DIR ..." >&2

@@ -2,11 +2,13 @@
 # The loader over the Fashion-MNIST shards from local disk and through an Azurite + rclone blob
 # mount, beside a raw sequential read (cat) of the same files on the same path: the loader with
 # its default whole-shard prefetch (data.prefetch_shards = 4 there), 2 shards at once, and the
-# reader reading the files chunk by chunk (prefetch 0). Then the mount again with latency added (rclone --tpslimit 4: at most 4 requests a
-# second), the loader at prefetch depths 0, 1, 2 and 4. Between the two, training from the mount
-# (CNN and MLP) and the share of its time spent waiting for data. Each measurement is repeated (cat and
-# loader alternating, ROUNDS times, default 3) and the median, minimum and maximum are reported: a
-# single run through the mount varies too much to compare. Run by hand.
+# reader reading the files chunk by chunk (prefetch 0). Then the mount again, slowed down: rclone
+# --tpslimit 4 (at most 4 requests a second), the loader at prefetch depths 0, 1, 2 and 4; and
+# 20 ms of latency on every request (scripts/latency-proxy.py), at depths 0, 1, 2, 4 and 8.
+# Before those, training from the mount (CNN and MLP) and the share of its time spent waiting for
+# data. Each measurement is repeated (cat and loader alternating, ROUNDS times, default 3) and the
+# median, minimum and maximum are reported: a single run through the mount varies too much to
+# compare. Run by hand.
 # Usage: benchmarks/loader/run.sh [ROUNDS]
 set -euo pipefail
 rounds=${1:-3}
@@ -86,5 +88,8 @@ results+=("$(train_wait cnn cnn.toml 3)")
 results+=("$(train_wait mlp mlp.toml 5)")
 RCLONE_MOUNT_FLAGS="--tpslimit 4" mount_blob
 measure blob_mount_tpslimit4 "$blob/mnt/fmnist/train" 4 0 1 2
+# Latency instead of a request rate: every request to the storage service 20 ms late.
+BLOB_LATENCY_MS=20 mount_blob
+measure blob_mount_latency20ms "$blob/mnt/fmnist/train" 4 0 1 2 8
 echo "(MB/s: the loader's samples, features and labels; cat's: the shard files, HDF5 overhead included)"
 printf '%s\n' "${results[@]}"
