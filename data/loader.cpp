@@ -74,10 +74,14 @@ Loader::Loader(ShardIndex index, LoaderOptions options) : index_(std::move(index
 
 Loader::~Loader() { stop(); }
 
-void Loader::stop() {
+void Loader::stop(bool cancel_read_ahead) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
+    if (cancel_read_ahead) {
+      cancel_read_ahead_ = true;
+      if (reading_ahead_) reading_ahead_->cancel();
+    }
   }
   changed_.notify_all();
   if (reader_.joinable()) reader_.join();
@@ -122,7 +126,8 @@ int64_t Loader::shards_fetched_ahead() const {
 }
 
 void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
-  stop();
+  // A window being read ahead for this start is waited for; any other is cut short.
+  stop(!(first_batch == 0 && (options_.mode == LoaderMode::kEvaluation || epoch == running_epoch_ + 1)));
   RT_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch_, "cannot start epoch {} at batch {} of {}", epoch,
            first_batch, batches_per_epoch_);
   std::unique_ptr<WindowAhead> ahead;
@@ -140,6 +145,8 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   failure_ = nullptr;
   stopping_ = false;
   producing_ = true;
+  cancel_read_ahead_ = false;
+  running_epoch_ = epoch;
   const int64_t skip_samples = first_batch * options_.batch;
   reader_ = std::thread([this, epoch, skip_samples, ahead = std::move(ahead)]() mutable {
     try {
@@ -365,6 +372,13 @@ void Loader::produce(int64_t epoch, int64_t skip_samples, std::unique_ptr<Window
   Slot* slot = nullptr;
   int64_t filled = 0;
   std::unique_ptr<WindowSource> next_source;
+  struct ClearReadingAhead {  // before next_source goes, after the read of it is over
+    Loader& loader;
+    ~ClearReadingAhead() {
+      std::lock_guard<std::mutex> lock(loader.mutex_);
+      loader.reading_ahead_ = nullptr;
+    }
+  } clear_reading_ahead{*this};
   std::future<int64_t> next_epoch_window;
   int next_epoch_buffer = 0;
   while (in_window > 0) {
@@ -373,13 +387,17 @@ void Loader::produce(int64_t epoch, int64_t skip_samples, std::unique_ptr<Window
       next = std::async(std::launch::async, [this, &source, buffer = 1 - current] {
         return read_window(*source, buffer);
       });
-    } else if (!next_epoch_window.valid()) {
+    } else if (!next_source) {
       source.reset();  // this epoch's shards are done with: they leave the prefetch budget
       next_source = source_ahead(epoch + 1);
-      next_epoch_buffer = 1 - current;
-      next_epoch_window = std::async(std::launch::async, [this, &next_source, buffer = next_epoch_buffer] {
-        return read_window(*next_source, buffer);
-      });
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!cancel_read_ahead_) {
+        reading_ahead_ = next_source->prefetcher.get();
+        next_epoch_buffer = 1 - current;
+        next_epoch_window = std::async(std::launch::async, [this, &next_source, buffer = next_epoch_buffer] {
+          return read_window(*next_source, buffer);
+        });
+      }
     }
     std::iota(window_order_.begin(), window_order_.begin() + in_window, 0u);
     if (shuffle) {

@@ -140,7 +140,9 @@ class Loader {
                     Slot*& slot, int64_t& filled);
   Slot* take_free_slot();
   void publish(Slot* slot);
-  void stop();
+  // Ends the producer; `cancel_read_ahead`: also stops its reading of the next epoch's first
+  // window short (its shard fetches), when that window will not be used.
+  void stop(bool cancel_read_ahead = true);
 
   ShardIndex index_;
   LoaderOptions options_;
@@ -166,6 +168,9 @@ class Loader {
   // The next epoch's first window, read ahead by the producer (it sets it before it ends,
   // start_epoch takes it after joining it).
   std::unique_ptr<WindowAhead> ahead_;
+  int64_t running_epoch_ = -1;                 // the epoch the producer was started for
+  ShardPrefetcher* reading_ahead_ = nullptr;   // the prefetcher of that read while it runs
+  bool cancel_read_ahead_ = false;
 };
 
 }  // namespace rt

@@ -23,12 +23,16 @@ ShardPrefetcher::ShardPrefetcher(std::vector<ShardInfo> shards, PrefetchOptions 
 }
 
 ShardPrefetcher::~ShardPrefetcher() {
+  cancel();
+  for (std::thread& thread : threads_) thread.join();
+}
+
+void ShardPrefetcher::cancel() {
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     state_->stopping = true;
   }
   state_->changed.notify_all();
-  for (std::thread& thread : threads_) thread.join();
 }
 
 int64_t ShardPrefetcher::peak_bytes() const {
@@ -135,7 +139,8 @@ std::shared_ptr<const ShardImage> ShardPrefetcher::take(const std::string& path)
              "prefetcher: asked for shard {}, but the next one it was given is {}", path,
              next_take_ < shards_.size() ? shards_[next_take_].path : std::string("none"));
     std::unique_lock<std::mutex> lock(state_->mutex);
-    state_->changed.wait(lock, [&] { return state_->fetched[next_take_].done; });
+    state_->changed.wait(lock, [&] { return state_->fetched[next_take_].done || state_->stopping; });
+    RT_CHECK(!state_->stopping, "prefetch of shard {} was cancelled", path);
     fetched = std::move(state_->fetched[next_take_]);
     ++next_take_;
   }

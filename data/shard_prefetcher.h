@@ -43,6 +43,9 @@ class ShardPrefetcher {
   // rethrows its read's error. Its memory counts against the budget until the returned pointer
   // and every copy of it are gone.
   std::shared_ptr<const ShardImage> take(const std::string& path);
+  // Stops fetching (between reads of read_bytes); take() then fails at once instead of waiting.
+  // For a reader that will not need the rest, so that it need not wait for a slow mount.
+  void cancel();
   // The most bytes held at once so far.
   int64_t peak_bytes() const;
   // Shards read and ready (not yet taken, or taken).

@@ -77,6 +77,19 @@ TEST(ShardPrefetcher, AFileThatCannotBeReadIsReportedByNameAfterItsRetries) {
             std::string::npos);
 }
 
+// With depth 1 the second file is not fetched while the first is held: a take() of it would wait
+// for ever. After cancel() it fails at once, saying so, and the prefetcher still goes away.
+TEST(ShardPrefetcher, ACancelledPrefetcherFailsTakeAtOnceInsteadOfWaiting) {
+  testing::TempDir dir;
+  const std::vector<ShardInfo> files = write_files(dir.path(), {1000, 2000});
+  ShardPrefetcher prefetcher(files, PrefetchOptions{1, 1 << 20, {}, 4096});
+  std::shared_ptr<const ShardImage> held = prefetcher.take(files[0].path);
+  prefetcher.cancel();
+  const std::string message = testing::error_message([&] { prefetcher.take(files[1].path); });
+  EXPECT_NE(message.find("prefetch of shard " + files[1].path + " was cancelled"), std::string::npos) << message;
+  EXPECT_EQ(held->size(), 1000u);
+}
+
 // The samples and labels of an epoch's batches, as delivered.
 std::vector<float> epoch_values(Loader& loader, int64_t epoch, int64_t first_batch) {
   std::vector<float> values;
