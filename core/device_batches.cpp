@@ -1,7 +1,6 @@
 #include "core/device_batches.h"
 
 #include "kernels/cuda/device_buffer.h"
-#include "kernels/kernels.h"
 #include "kernels/cuda/stream.h"
 
 namespace rt {
@@ -82,16 +81,8 @@ const DeviceBatch* DeviceBatches::next() {
   if (!gpu_) {
     const Batch* batch = loader_.next();
     if (!batch) return nullptr;
-    float* features = const_cast<float*>(batch->features);
-    if (batch->stored) {
-      // Converted here, on the math threads, as a GPU converts them in its step: the loader's
-      // thread only gets a core while the trainer waits for it (both are busy with the math).
-      const int64_t elements = batch->rows * batch->feature_size;
-      if (cpu_features_.size() < static_cast<size_t>(elements)) cpu_features_.resize(static_cast<size_t>(elements));
-      kernels::bytes_to_float(Device::kCpu, batch->stored, cpu_features_.data(), elements, batch->scale);
-      features = cpu_features_.data();
-    }
-    batch_.features = Tensor::view(features, {batch->rows, batch->feature_size});
+    RT_CHECK(batch->features, "on the CPU the loader must hand out float features (LoaderOptions::stored_features)");
+    batch_.features = Tensor::view(const_cast<float*>(batch->features), {batch->rows, batch->feature_size});
     batch_.labels = batch->labels;
     batch_.rows = batch->rows;
     return &batch_;

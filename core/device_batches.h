@@ -1,5 +1,4 @@
-// A Loader's batches where the model computes. On the CPU they are the loader's own buffers (or,
-// for stored bytes, their conversion to float on the math threads). On
+// A Loader's batches where the model computes. On the CPU they are the loader's own buffers. On
 // the GPU they are copies in device memory, double-buffered: while the step on one buffer runs,
 // the next batch is copied from the loader's page-locked buffer into the other on a stream of its
 // own, so the copy overlaps the previous step's compute. Features the loader hands out as stored
@@ -13,7 +12,6 @@
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <vector>
 
 #include "core/tensor.h"
 #include "data/loader.h"
@@ -47,7 +45,6 @@ class DeviceBatches {
   Device device_;
   DeviceBatch batch_;
   std::unique_ptr<GpuBuffers> gpu_;
-  std::vector<float> cpu_features_;  // on the CPU, stored bytes converted to float
   int ahead_ = -1;    // the buffer holding (or receiving) the batch that next() returns next; -1: none
   int current_ = -1;  // the buffer of the batch next() returned last; -1: none
 };

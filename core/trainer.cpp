@@ -60,10 +60,10 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   train_options.prefetch_bytes = static_cast<int64_t>(config_.prefetch_mb * 1024 * 1024);
   train_options.batches_per_step = config_.accumulate;
   train_options.retries = ReadRetries{static_cast<int>(config_.read_retries), static_cast<int>(config_.retry_backoff_ms)};
-  // uint8 images are handed out as bytes and converted where the model computes: on the GPU they
-  // cross the bus as bytes; on the CPU the conversion runs on the math threads, in parallel.
-  train_options.stored_features = true;
-  if (device == Device::kCuda) train_options.allocator = {kernels::cuda::allocate_pinned, kernels::cuda::release_pinned};
+  if (device == Device::kCuda) {
+    train_options.allocator = {kernels::cuda::allocate_pinned, kernels::cuda::release_pinned};
+    train_options.stored_features = true;  // uint8 images cross the bus as bytes, converted on the GPU
+  }
   const BadShardPolicy policy = config_.on_bad_shard == "skip" ? BadShardPolicy::kSkip : BadShardPolicy::kStop;
   train_loader_ = std::make_unique<Loader>(ShardIndex(config_.train_dir, policy), train_options);
   steps_per_epoch_ = train_loader_->batches_per_epoch() / config_.accumulate;

@@ -1,8 +1,8 @@
 // The per-rank loader: reads this rank's share of an epoch (epoch_plan.h) from its shards on a
-// background thread, the next window read on a helper thread while the current one is used (and
-// after the last, the next epoch's first window); shuffles within a bounded window, and hands out
-// batches of float features and int32 labels from a fixed pool of buffers (from
-// LoaderOptions::allocator: page-locked on a GPU run, so batches copy to the GPU asynchronously).
+// background thread, the next window read on a helper thread while the current one is used;
+// shuffles within a bounded window, and hands out batches of float features and int32 labels from
+// a fixed pool of buffers (from LoaderOptions::allocator: page-locked on a GPU run, so batches copy
+// to the GPU asynchronously). After the first epoch only the helper thread of each window is made.
 //
 // A batch returned by next() stays valid until the following next() or start_epoch(). An error on
 // the reading thread (a bad shard, a failed read) is thrown by next(), naming the file.
