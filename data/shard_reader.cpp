@@ -18,6 +18,12 @@
 #include "core/base/logging.h"
 #include "data/shard_format.h"
 
+// Shards are opened on the loader's reading threads while other threads open theirs (the next
+// epoch's window read ahead, an evaluation) or write checkpoints: HDF5 must serialise its calls.
+#ifndef H5_HAVE_THREADSAFE
+#error "ringtrain needs HDF5 built thread-safe (H5_HAVE_THREADSAFE), as Debian's libhdf5 is"
+#endif
+
 namespace rt {
 
 namespace {
