@@ -82,8 +82,9 @@ TEST_F(GradientSyncTest, BucketedAndOverlappedEqualThePlainAllReduce) {
   }
 }
 
-// A bucket larger than the communicator's all-reduce piece (4 MiB between ranks of one machine)
-// is summed piece by piece, each piece checked for non-finite values: the sum matches the plain
+// A bucket larger than the communicator's all-reduce piece (4 MiB between ranks of one machine;
+// the synchroniser's pieces are at most 1 MiB) is summed piece by piece, each piece checked for
+// non-finite values: the sum matches the plain
 // all-reduce, and a NaN in a later piece on one rank makes every rank's wait() report it.
 TEST_F(GradientSyncTest, ABucketOfSeveralPiecesSumsAndChecksEachPiece) {
   ASSERT_GT(comm_->all_reduce_piece_bytes(), 0u) << "ranks of one machine";
