@@ -74,7 +74,6 @@ std::unique_ptr<DirectChunks> DirectChunks::plan(hid_t file, hid_t dataset, hid_
              first / direct->rows_per_chunk_, name, address + bytes, file_bytes);
     direct->chunks_.push_back(Chunk{address, bytes});
   }
-  direct->staging_.resize(stored_bytes);
   return direct;
 }
 
@@ -109,13 +108,15 @@ void DirectChunks::read(const Source& source, int64_t first, int64_t count, uint
     } else {
       if (staged_ != chunk) {
         staged_ = -1;
-        source(where.offset, staging_.data(), chunk_bytes, staging_.data() + chunk_bytes, tail_bytes);
+        // Made on first use, not zeroed: many readers only ever read whole chunks.
+        if (!staging_) staging_.reset(new uint8_t[chunk_bytes + tail_bytes]);
+        source(where.offset, staging_.get(), chunk_bytes, staging_.get() + chunk_bytes, tail_bytes);
         uint32_t stored = 0;
-        if (checksummed_) std::memcpy(&stored, staging_.data() + chunk_bytes, sizeof stored);
-        check(staging_.data(), stored, chunk);
+        if (checksummed_) std::memcpy(&stored, staging_.get() + chunk_bytes, sizeof stored);
+        check(staging_.get(), stored, chunk);
         staged_ = chunk;
       }
-      std::memcpy(target, staging_.data() + (row - chunk_first) * row_bytes_, static_cast<size_t>((end - row) * row_bytes_));
+      std::memcpy(target, staging_.get() + (row - chunk_first) * row_bytes_, static_cast<size_t>((end - row) * row_bytes_));
     }
     row = end;
   }

@@ -50,7 +50,7 @@ class DirectChunks {
   std::vector<Chunk> chunks_;
   // A chunk of which only some rows were asked for, read whole (its checksum covers all of it);
   // kept, as the next read often wants the rest of it.
-  std::vector<uint8_t> staging_;
+  std::unique_ptr<uint8_t[]> staging_;
   int64_t staged_ = -1;
 };
 
