@@ -31,11 +31,11 @@ case "$command" in
       --silent >"$dir/azurite.log" 2>&1 &
     echo $! >"$dir/azurite.pid"
     endpoint_port=$port
-    # BLOB_LATENCY_MS: every request reaches Azurite that much later (scripts/latency-proxy.py on
+    # BLOB_LATENCY_MS: every request reaches Azurite that much later (scripts/latency-proxy.js on
     # PORT + 1 in between), as from a VM to a storage account some distance away.
     if [[ -n "${BLOB_LATENCY_MS:-}" ]]; then
       endpoint_port=$((port + 1))
-      python3 "$here/scripts/latency-proxy.py" "$endpoint_port" "$port" "$BLOB_LATENCY_MS" >"$dir/proxy.log" 2>&1 &
+      node "$here/scripts/latency-proxy.js" "$endpoint_port" "$port" "$BLOB_LATENCY_MS" >"$dir/proxy.log" 2>&1 &
       echo $! >"$dir/proxy.pid"
     fi
     printf '[blob]\ntype = azureblob\nuse_emulator = true\nendpoint = http://127.0.0.1:%s/devstoreaccount1\n' \

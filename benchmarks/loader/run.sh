@@ -4,7 +4,7 @@
 # its default whole-shard prefetch (data.prefetch_shards = 4 there), 2 shards at once, and the
 # reader reading the files chunk by chunk (prefetch 0). Then the mount again, slowed down: rclone
 # --tpslimit 4 (at most 4 requests a second), the loader at prefetch depths 0, 1, 2 and 4; and
-# 20 ms of latency on every request (scripts/latency-proxy.py), at depths 0, 1, 2, 4 and 8.
+# 20 ms of latency on every request (scripts/latency-proxy.js), at depths 0, 1, 2, 4 and 8.
 # Before those, training from the mount (CNN and MLP) and the share of its time spent waiting for
 # data. Each measurement is repeated (cat and loader alternating, ROUNDS times, default 3) and the
 # median, minimum and maximum are reported: a single run through the mount varies too much to
