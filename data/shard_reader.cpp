@@ -136,6 +136,7 @@ ShardReader::ShardReader(const std::string& path, ReadRetries retries,
 ShardReader::~ShardReader() { close_file(); }
 
 void ShardReader::close_file() {
+  direct_planned_ = false;
   direct_features_.reset();
   direct_labels_.reset();
   labels_.reset();
@@ -178,9 +179,10 @@ void ShardReader::open() {
     struct stat status {};
     RT_CHECK(stat(path.c_str(), &status) == 0, "shard {} does not exist or cannot be read", path);
     info_.file_bytes = static_cast<int64_t>(status.st_size);
-    RT_CHECK(H5Fis_hdf5(path.c_str()) > 0, "shard {} is not an HDF5 file (or is truncated)", path);
-    file_ = Hdf5Handle(RT_CHECK_HDF5(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "cannot open shard {}", path),
-                       H5Fclose);
+    // One open, not H5Fis_hdf5 first (a second open and read: on a blob mount, each is a request).
+    const hid_t opened = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    RT_CHECK(opened >= 0, "shard {} is not an HDF5 file (or is truncated, or could not be read)", path);
+    file_ = Hdf5Handle(opened, H5Fclose);
   }
   hid_t file = file_.get();
 
@@ -227,6 +229,11 @@ void ShardReader::open() {
   RT_CHECK(dims == std::vector<int64_t>{info_.samples}, "shard {}: dataset 'labels' has shape [{}], expected [{}]",
            path, fmt::join(dims, ", "), info_.samples);
 
+}
+
+void ShardReader::plan_direct_reads() {
+  const std::string& path = info_.path;
+  const hid_t file = file_.get();
   // Where both datasets allow it, rows are read straight from their chunks (direct_chunks.h).
   const hid_t feature_memory = info_.feature_dtype == DType::kUInt8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
   direct_features_ = DirectChunks::plan(file, features_.get(), feature_memory, path, shard_format::kFeatures,
@@ -240,6 +247,7 @@ void ShardReader::open() {
     descriptor_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     RT_CHECK(descriptor_ >= 0, "cannot open shard {}: {}", path, std::strerror(errno));
   }
+  direct_planned_ = true;
 }
 
 void ShardReader::read(int64_t first, int64_t count, void* features, int32_t* labels) {
@@ -270,6 +278,7 @@ void ShardReader::read(int64_t first, int64_t count, void* features, int32_t* la
 
 void ShardReader::read_once(int64_t first, int64_t count, void* features, int32_t* labels) {
   if (injected_failures > 0 && injected_failures-- > 0) RT_FAIL("injected read failure (as EIO from the mount)");
+  if (!direct_planned_) plan_direct_reads();  // on the first read: opening (the index) stays cheap
   if (direct_features_) {
     direct_features_->read(source_, first, count, static_cast<uint8_t*>(features));
     direct_labels_->read(source_, first, count, reinterpret_cast<uint8_t*>(labels));

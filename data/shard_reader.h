@@ -39,13 +39,17 @@ class ShardReader {
   // Reads rows [first, first + count): features as stored (info().feature_dtype, feature_size()
   // elements per row) and labels, which are checked to lie in [0, classes).
   void read(int64_t first, int64_t count, void* features, int32_t* labels);
-  // Whether reads go straight to the file's chunks (direct_chunks.h) rather than through HDF5.
+  // Whether reads go straight to the file's chunks (direct_chunks.h) rather than through HDF5
+  // (known from the first read on).
   bool reads_chunks_directly() const { return direct_features_ != nullptr; }
 
  private:
   void open();
   void read_once(int64_t first, int64_t count, void* features, int32_t* labels);
   void close_file();
+  // Finds where the datasets' chunks lie, for direct reads (on the first read, not on open: an
+  // index opens every shard only to check its header).
+  void plan_direct_reads();
   // Where DirectChunks reads from: the image, or the file (pread).
   void read_bytes(uint64_t offset, uint8_t* data, size_t bytes, uint8_t* tail, size_t tail_bytes) const;
 
@@ -56,6 +60,7 @@ class ShardReader {
   Hdf5Handle features_;
   Hdf5Handle labels_;
   int descriptor_ = -1;  // the file, for direct reads (none with an image)
+  bool direct_planned_ = false;
   std::unique_ptr<DirectChunks> direct_features_;  // null where HDF5 reads the dataset
   std::unique_ptr<DirectChunks> direct_labels_;
   DirectChunks::Source source_;

@@ -202,16 +202,16 @@ TEST(ShardDirectReads, RowsReadStraightFromTheChunksAreTheRowsWritten) {
       {0, 300},  {300, 1200}, {1500, 1000},                                             // one after another
       {700, 2}, {100, 2}, {0, 0}};  // back within a chunk already staged, and nothing
   ShardReader from_file(path, ReadRetries{0, 0});
-  EXPECT_TRUE(from_file.reads_chunks_directly());
   expect_pieces_read_back(from_file, pieces, width, "from the file");
+  EXPECT_TRUE(from_file.reads_chunks_directly());
 
   std::ifstream in(path, std::ios::binary);
   const auto size = static_cast<size_t>(std::filesystem::file_size(path));
   auto image = std::make_shared<ShardImage>(size);
   in.read(reinterpret_cast<char*>(image->data()), static_cast<std::streamsize>(size));
   ShardReader from_image(path, ReadRetries{0, 0}, image);
-  EXPECT_TRUE(from_image.reads_chunks_directly());
   expect_pieces_read_back(from_image, pieces, width, "from an image");
+  EXPECT_TRUE(from_image.reads_chunks_directly());
 }
 
 // A shard stored another way (features compressed, labels without a checksum, in one contiguous
@@ -249,8 +249,8 @@ TEST(ShardDirectReads, AShardStoredOtherwiseIsReadByHdf5) {
     H5Sclose(space);
   });
   ShardReader reader(path, ReadRetries{0, 0});
-  EXPECT_FALSE(reader.reads_chunks_directly());
   expect_pieces_read_back(reader, {{0, rows}, {1000, 100}, {2499, 1}}, width, "read by HDF5");
+  EXPECT_FALSE(reader.reads_chunks_directly());
 }
 
 TEST(ShardChecksum, ACorruptChunkFailsItsReadNamingTheFile) {
