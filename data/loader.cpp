@@ -126,16 +126,18 @@ int64_t Loader::shards_fetched_ahead() const {
 }
 
 void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
-  // A window being read ahead for this start is waited for; any other is cut short.
-  stop(!(first_batch == 0 && (options_.mode == LoaderMode::kEvaluation || epoch == running_epoch_ + 1)));
+  // The producer of `running_epoch_` reads the first window of the epoch after it (an evaluation:
+  // of the same plan again): wanted only by a start of that epoch from its first batch, and then
+  // waited for; any other start cuts that read short and drops what it read.
+  const bool wants_window_ahead =
+      first_batch == 0 && (options_.mode == LoaderMode::kEvaluation || epoch == running_epoch_ + 1);
+  stop(!wants_window_ahead);
   RT_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch_, "cannot start epoch {} at batch {} of {}", epoch,
            first_batch, batches_per_epoch_);
   std::unique_ptr<WindowAhead> ahead;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    // An evaluation reads the same shards every time, whatever the epoch it is started with.
-    const bool same_plan = ahead_ && (ahead_->epoch == epoch || options_.mode == LoaderMode::kEvaluation);
-    if (same_plan && first_batch == 0) ahead = std::move(ahead_);
+    if (wants_window_ahead) ahead = std::move(ahead_);
     ahead_.reset();  // read for another start: its shards leave the budget
   }
   free_.clear();
@@ -430,7 +432,6 @@ void Loader::produce(int64_t epoch, int64_t skip_samples, std::unique_ptr<Window
   try {
     auto read_ahead = std::make_unique<WindowAhead>();
     read_ahead->rows = next_epoch_window.get();
-    read_ahead->epoch = epoch + 1;
     read_ahead->source = std::move(next_source);
     read_ahead->buffer = next_epoch_buffer;
     std::lock_guard<std::mutex> lock(mutex_);

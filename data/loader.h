@@ -110,7 +110,6 @@ class Loader {
   };
   // An epoch's first window, read into window buffer `buffer` by the producer of the epoch before.
   struct WindowAhead {
-    int64_t epoch = -1;
     std::unique_ptr<WindowSource> source;
     int buffer = 0;
     int64_t rows = 0;

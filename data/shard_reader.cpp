@@ -113,9 +113,6 @@ std::atomic<int> injected_failures{0};
 void ShardReader::inject_read_failures(int count) { injected_failures = count; }
 
 ShardReader::ShardReader(const std::string& path, ReadRetries retries) : retries_(retries) {
-  source_ = [this](uint64_t offset, uint8_t* data, size_t bytes, uint8_t* tail, size_t tail_bytes) {
-    read_bytes(offset, data, bytes, tail, tail_bytes);
-  };
   silence_hdf5_errors();
   info_.path = path;
   open();
@@ -125,9 +122,6 @@ ShardReader::ShardReader(const std::string& path, ReadRetries retries,
                          std::shared_ptr<const ShardImage> image)
     : retries_(retries), image_(std::move(image)) {
   RT_CHECK(image_ != nullptr, "shard {}: no image to read it from", path);
-  source_ = [this](uint64_t offset, uint8_t* data, size_t bytes, uint8_t* tail, size_t tail_bytes) {
-    read_bytes(offset, data, bytes, tail, tail_bytes);
-  };
   silence_hdf5_errors();
   info_.path = path;
   open();
@@ -228,7 +222,6 @@ void ShardReader::open() {
   dims = dataset_dims(labels_.get());
   RT_CHECK(dims == std::vector<int64_t>{info_.samples}, "shard {}: dataset 'labels' has shape [{}], expected [{}]",
            path, fmt::join(dims, ", "), info_.samples);
-
 }
 
 void ShardReader::plan_direct_reads() {
@@ -280,8 +273,10 @@ void ShardReader::read_once(int64_t first, int64_t count, void* features, int32_
   if (injected_failures > 0 && injected_failures-- > 0) RT_FAIL("injected read failure (as EIO from the mount)");
   if (!direct_planned_) plan_direct_reads();  // on the first read: opening (the index) stays cheap
   if (direct_features_) {
-    direct_features_->read(source_, first, count, static_cast<uint8_t*>(features));
-    direct_labels_->read(source_, first, count, reinterpret_cast<uint8_t*>(labels));
+    const DirectChunks::Source source = [this](uint64_t offset, uint8_t* data, size_t bytes, uint8_t* tail,
+                                               size_t tail_bytes) { read_bytes(offset, data, bytes, tail, tail_bytes); };
+    direct_features_->read(source, first, count, static_cast<uint8_t*>(features));
+    direct_labels_->read(source, first, count, reinterpret_cast<uint8_t*>(labels));
     return;
   }
   int rank = static_cast<int>(info_.feature_shape.size()) + 1;

@@ -63,7 +63,6 @@ class ShardReader {
   bool direct_planned_ = false;
   std::unique_ptr<DirectChunks> direct_features_;  // null where HDF5 reads the dataset
   std::unique_ptr<DirectChunks> direct_labels_;
-  DirectChunks::Source source_;
 };
 
 }  // namespace rt
