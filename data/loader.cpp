@@ -7,6 +7,7 @@
 #include <future>
 #include <numeric>
 
+#include "core/base/background_work.h"
 #include "core/base/check.h"
 #include "core/base/logging.h"
 #include "core/base/random.h"
@@ -151,6 +152,7 @@ void Loader::start_epoch(int64_t epoch, int64_t first_batch) {
   running_epoch_ = epoch;
   const int64_t skip_samples = first_batch * options_.batch;
   reader_ = std::thread([this, epoch, skip_samples, ahead = std::move(ahead)]() mutable {
+    run_as_background_work();
     try {
       produce(epoch, skip_samples, std::move(ahead));
     } catch (...) {
@@ -387,6 +389,7 @@ void Loader::produce(int64_t epoch, int64_t skip_samples, std::unique_ptr<Window
     std::future<int64_t> next;
     if (!source->done()) {
       next = std::async(std::launch::async, [this, &source, buffer = 1 - current] {
+        run_as_background_work();
         return read_window(*source, buffer);
       });
     } else if (!next_source) {
@@ -397,6 +400,7 @@ void Loader::produce(int64_t epoch, int64_t skip_samples, std::unique_ptr<Window
         reading_ahead_ = next_source->prefetcher.get();
         next_epoch_buffer = 1 - current;
         next_epoch_window = std::async(std::launch::async, [this, &next_source, buffer = next_epoch_buffer] {
+          run_as_background_work();
           return read_window(*next_source, buffer);
         });
       }

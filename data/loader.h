@@ -3,6 +3,8 @@
 // shuffles within a bounded window, and hands out batches of float features and int32 labels from
 // a fixed pool of buffers (from LoaderOptions::allocator: page-locked on a GPU run, so batches copy
 // to the GPU asynchronously). After the first epoch only the helper thread of each window is made.
+// Its threads run as background work (core/base/background_work.h): waking them never preempts
+// the training thread.
 //
 // A batch returned by next() stays valid until the following next() or start_epoch(). An error on
 // the reading thread (a bad shard, a failed read) is thrown by next(), naming the file.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "core/base/background_work.h"
 #include "core/base/check.h"
 #include "core/base/logging.h"
 
@@ -19,7 +20,12 @@ ShardPrefetcher::ShardPrefetcher(std::vector<ShardInfo> shards, PrefetchOptions 
   RT_CHECK(options_.depth >= 1, "prefetch depth must be at least 1, not {}", options_.depth);
   state_->fetched.resize(shards_.size());
   const size_t threads = std::min(static_cast<size_t>(options_.depth), shards_.size());
-  for (size_t t = 0; t < threads; ++t) threads_.emplace_back([this] { run(); });
+  for (size_t t = 0; t < threads; ++t) {
+    threads_.emplace_back([this] {
+      run_as_background_work();
+      run();
+    });
+  }
 }
 
 ShardPrefetcher::~ShardPrefetcher() {

@@ -2,10 +2,14 @@
 // (one shard always allowed), a failed read reported naming the file; and the loader delivering
 // bitwise the same batches with prefetch as without, resumed mid-epoch and in evaluation.
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <chrono>
@@ -278,6 +282,43 @@ TEST(LoaderPrefetch, WithTheSkipPolicyACorruptChunksRowsAreReplacedAndTheBatchCo
               }).find(victim),
               std::string::npos);
   }
+}
+
+// The scheduling policy of every thread of this process but the calling one (field 41 of
+// /proc/self/task/TID/stat).
+std::vector<int> other_threads_policies() {
+  std::vector<int> policies;
+  const std::string self = std::to_string(syscall(SYS_gettid));
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    if (task.path().filename() == self) continue;
+    std::ifstream stat(task.path() / "stat");
+    const std::string text((std::istreambuf_iterator<char>(stat)), {});
+    if (text.empty()) continue;  // it ended meanwhile
+    // Fields from the third on follow the command name, which is in parentheses.
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string field;
+    for (int number = 3; number <= 41 && fields >> field;) ++number;
+    policies.push_back(std::stoi(field));
+  }
+  return policies;
+}
+
+// The loader's threads (the producer, the window reads, the shard fetches) run as SCHED_BATCH, so
+// that waking one (a batch slot freed by next()) does not preempt the training thread.
+TEST(LoaderThreads, AllRunAsBatchWork) {
+  testing::TempDir dir;
+  testing::write_cluster_shards(dir.path(), 3000, 6, 20, 4, 3, 9);
+  LoaderOptions options = small_epochs(LoaderMode::kTraining, 300);
+  options.prefetch = 2;
+  options.prefetch_shards = 2;
+  ASSERT_TRUE(other_threads_policies().empty()) << "this test expects to start with one thread";
+  Loader loader(ShardIndex(dir.path()), options);
+  loader.start_epoch(0);
+  ASSERT_NE(loader.next(), nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the producer fills the slots and waits
+  const std::vector<int> policies = other_threads_policies();
+  ASSERT_GE(policies.size(), 3u) << "the producer and two shard fetches";
+  for (int policy : policies) EXPECT_EQ(policy, SCHED_BATCH);
 }
 
 }  // namespace
