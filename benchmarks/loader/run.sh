@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The loader over the Fashion-MNIST shards from local disk and through an Azurite + rclone blob
-# mount, beside a raw sequential read (cat) of the same files on the same path: the loader with
+# The loader over the Fashion-MNIST shards from local disk (from the page cache, and from the
+# disk itself with the files' cached pages dropped before each read) and through an Azurite +
+# rclone blob mount, beside a raw sequential read (cat) of the same files on the same path: the loader with
 # its default whole-shard prefetch (data.prefetch_shards = 4 there), 2 shards at once, and the
 # reader reading the files chunk by chunk (prefetch 0). Then the mount again, slowed down: rclone
 # --tpslimit 4 (at most 4 requests a second), the loader at prefetch depths 0, 1, 2 and 4; and
@@ -20,14 +21,24 @@ bytes=$(du -cb "$RINGTRAIN_DATA"/train/*.h5 | tail -1 | cut -f1)
 summary() {  # median min max of the numbers on stdin
   sort -g | awk '{v[NR] = $1} END {printf "%.1f %.1f %.1f\n", v[int((NR + 1) / 2)], v[1], v[NR]}'
 }
+# With cold=1, each read starts with the files' pages dropped from the page cache (GNU dd's
+# nocache), so that it reads the disk itself.
+cold=0
+evict() {
+  [[ $cold == 1 ]] || return 0
+  local file
+  for file in "$1"/*.h5; do dd if="$file" iflag=nocache count=0 status=none; done
+}
 cat_rate() {
   local start end
+  evict "$1"
   start=$(date +%s.%N); cat "$1"/*.h5 >/dev/null; end=$(date +%s.%N)
   echo "$bytes / ($end - $start) / 1000000" | bc -l
 }
 # uint8 features handed out as stored, as a GPU run takes them (a CPU run has the loader's thread
 # convert them to float as well: `loader_bench DIR 128 1 float` measures that).
 loader_rate() {  # DIR PREFETCH_SHARDS -> MB/s of samples
+  evict "$1"
   build/benchmarks/loader_bench "$1" 128 1 stored "$2" | tail -1 | sed -E 's/.*, ([0-9.]+) MB\/s.*/\1/'
 }
 mount_blob() {
@@ -68,6 +79,9 @@ measure() {
 }
 results=()
 measure local "$RINGTRAIN_DATA/train" 0 2  # the default on a local disk: 0
+cold=1
+measure local_cold "$RINGTRAIN_DATA/train" 0 2
+cold=0
 mount_blob
 measure blob_mount "$blob/mnt/fmnist/train" 4 2 0
 # Training from the mount: the share of each epoch spent waiting for data (epochs after the
