@@ -95,8 +95,7 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
     gpt.heads = config_.heads;
     gpt.width = config_.width;
     gpt.tie_embeddings = config_.tie_embeddings;
-    gpt.attention = config_.attention == "plain" ? kernels::AttentionAlgorithm::kPlain
-                                                 : kernels::AttentionAlgorithm::kFused;
+    gpt.attention = kernels::attention_algorithm(config_.attention);
     model_ = build_gpt(gpt, config_.device);
     context_ = gpt.context;
     model_description_ = gpt_description(gpt);

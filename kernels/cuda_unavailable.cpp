@@ -9,6 +9,7 @@ namespace {
 }  // namespace
 
 int device_count() { return 0; }
+int compute_capability_major() { unavailable("compute_capability_major"); }
 void set_device(int) { unavailable("set_device"); }
 void synchronize() { unavailable("synchronize"); }
 void set_matmul_precision(MatmulPrecision) { unavailable("set_matmul_precision"); }

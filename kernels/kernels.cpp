@@ -200,6 +200,13 @@ void check_attention_shape(const AttentionShape& shape) {
 }
 }  // namespace
 
+AttentionAlgorithm attention_algorithm(const std::string& name) {
+  if (name == "plain") return AttentionAlgorithm::kPlain;
+  if (name == "fused") return AttentionAlgorithm::kFused;
+  if (name == "tensor_core") return AttentionAlgorithm::kTensorCore;
+  RT_FAIL("unknown attention algorithm '{}': plain, fused or tensor_core", name);
+}
+
 int64_t attention_workspace(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape) {
   check_attention_shape(shape);
   if (device == Device::kCpu) return 0;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "core/base/device.h"
 
@@ -154,8 +155,12 @@ void next_token_targets(Device device, const float* tokens, int64_t rows, int64_
 //
 // kPlain materialises the T x T scores (the reference: on the GPU cuBLAS batched products and a
 // softmax kernel, with a workspace); kFused never does (flash attention's tiling and online
-// softmax: one kernel forward, two backward, no workspace). On the CPU both are the plain form.
-enum class AttentionAlgorithm { kPlain, kFused };
+// softmax: one kernel forward, two backward, no workspace, fp32 on the CUDA cores); kTensorCore is
+// kFused's tiling with its products on tensor cores, inputs rounded to bf16 and sums in fp32
+// (heads of 32 or 64, compute capability 8.0 on). On the CPU all are the plain form.
+enum class AttentionAlgorithm { kPlain, kFused, kTensorCore };
+// "plain", "fused" or "tensor_core" (model.attention); throws naming the choices otherwise.
+AttentionAlgorithm attention_algorithm(const std::string& name);
 struct AttentionShape {
   int64_t rows = 1, context = 1, width = 1, heads = 1;
   int64_t head_dim() const { return width / heads; }

@@ -35,7 +35,7 @@ std::string kind_of(const std::string& name) {
 
 int main(int argc, char** argv) try {
   if (argc != 10) {
-    std::fprintf(stderr, "usage: gpt_step LAYERS HEADS WIDTH CONTEXT VOCAB BATCH STEPS fp32|tf32|bf16 fused|plain\n");
+    std::fprintf(stderr, "usage: gpt_step LAYERS HEADS WIDTH CONTEXT VOCAB BATCH STEPS fp32|tf32|bf16 fused|plain|tensor_core\n");
     return 2;
   }
   rt::GptOptions o;
@@ -47,7 +47,7 @@ int main(int argc, char** argv) try {
   const int64_t batch = std::atoll(argv[6]);
   const int steps = std::atoi(argv[7]);
   const std::string precision = argv[8], attention = argv[9];
-  o.attention = attention == "plain" ? rt::kernels::AttentionAlgorithm::kPlain : rt::kernels::AttentionAlgorithm::kFused;
+  o.attention = rt::kernels::attention_algorithm(attention);
   if (cuda::device_count() == 0) {
     std::fprintf(stderr, "no GPU visible\n");
     return 1;

@@ -1,4 +1,5 @@
-// Causal multi-head self-attention on the GPU, two ways (kernels.h):
+// Causal multi-head self-attention on the GPU, two ways (kernels.h; the third, kTensorCore, is in
+// attention_tensor_core.cu):
 //
 // kPlain, the reference: q, k and v are gathered per head into [B*H, T, d] arrays, the scores
 // S = q k^T / sqrt(d) and the products with them are cuBLAS strided batched GEMMs, and a warp per
@@ -326,10 +327,14 @@ bool use_fused(AttentionAlgorithm algorithm, const AttentionShape& shape) {
   return algorithm == AttentionAlgorithm::kFused && fused_supported(shape.head_dim());
 }
 
+bool use_tensor_cores(AttentionAlgorithm algorithm, const AttentionShape& shape) {
+  return algorithm == AttentionAlgorithm::kTensorCore && tensor_core_attention_supported(shape.head_dim());
+}
+
 }  // namespace
 
 int64_t attention_workspace(AttentionAlgorithm algorithm, const AttentionShape& shape) {
-  return use_fused(algorithm, shape) ? 0 : PlainWorkspace::floats(shape);
+  return use_fused(algorithm, shape) || use_tensor_cores(algorithm, shape) ? 0 : PlainWorkspace::floats(shape);
 }
 
 void attention_forward(AttentionAlgorithm algorithm, const AttentionShape& s, const float* qkv, float* y, float* lse,
@@ -337,6 +342,7 @@ void attention_forward(AttentionAlgorithm algorithm, const AttentionShape& s, co
   if (s.rows == 0) return;
   const int64_t B = s.rows, T = s.context, H = s.heads, d = s.head_dim(), BH = B * H;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  if (use_tensor_cores(algorithm, s)) return tensor_core_attention_forward(s, qkv, y, lse, scale);
   if (use_fused(algorithm, s)) {
     if (d == 16) return launch_fused_forward<16>(s, qkv, y, lse, scale);
     if (d == 32) return launch_fused_forward<32>(s, qkv, y, lse, scale);
@@ -360,6 +366,7 @@ void attention_backward(AttentionAlgorithm algorithm, const AttentionShape& s, c
   if (s.rows == 0) return;
   const int64_t B = s.rows, T = s.context, H = s.heads, d = s.head_dim(), BH = B * H;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  if (use_tensor_cores(algorithm, s)) return tensor_core_attention_backward(s, qkv, y, lse, dy, dqkv, scale);
   if (use_fused(algorithm, s)) {
     if (d == 16) return launch_fused_backward<16>(s, qkv, y, lse, dy, dqkv, scale);
     if (d == 32) return launch_fused_backward<32>(s, qkv, y, lse, dy, dqkv, scale);

@@ -69,6 +69,13 @@ int device_count() {
   return count;
 }
 
+int compute_capability_major() {
+  int device = 0, major = 0;
+  RT_CHECK_CUDA(cudaGetDevice(&device));
+  RT_CHECK_CUDA(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  return major;
+}
+
 void set_device(int device) { RT_CHECK_CUDA(cudaSetDevice(device)); }
 
 std::string device_description(int device) {

@@ -18,6 +18,8 @@ namespace rt::kernels::cuda {
 
 // Devices visible to this process (0 when the build or the machine has no CUDA).
 int device_count();
+// The current device's compute capability, major part (8 for A100, 9 for H100 and H200).
+int compute_capability_major();
 void set_device(int device);
 void synchronize();
 // How float32 matrix products run on this thread: exact fp32 (the default), or on tensor cores
@@ -119,5 +121,10 @@ void attention_forward(AttentionAlgorithm algorithm, const AttentionShape& shape
                        float* lse, float* workspace);
 void attention_backward(AttentionAlgorithm algorithm, const AttentionShape& shape, const float* qkv, const float* y,
                         const float* lse, const float* dy, float* dqkv, float* workspace);
+// kTensorCore's kernels (attention_tensor_core.cu): heads of 32 or 64, compute capability 8.0 on.
+bool tensor_core_attention_supported(int64_t head_dim);
+void tensor_core_attention_forward(const AttentionShape& shape, const float* qkv, float* y, float* lse, float scale);
+void tensor_core_attention_backward(const AttentionShape& shape, const float* qkv, const float* y, const float* lse,
+                                    const float* dy, float* dqkv, float scale);
 
 }  // namespace rt::kernels::cuda

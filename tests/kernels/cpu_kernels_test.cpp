@@ -60,6 +60,18 @@ struct GemmCase {
 
 class GemmTest : public ::testing::TestWithParam<GemmCase> {};
 
+TEST(AttentionAlgorithm, IsNamedAsInTheConfigAndAnUnknownNameIsRefusedWithTheChoices) {
+  EXPECT_EQ(attention_algorithm("plain"), AttentionAlgorithm::kPlain);
+  EXPECT_EQ(attention_algorithm("fused"), AttentionAlgorithm::kFused);
+  EXPECT_EQ(attention_algorithm("tensor_core"), AttentionAlgorithm::kTensorCore);
+  try {
+    attention_algorithm("flash");
+    FAIL() << "an unknown name was accepted";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("'flash': plain, fused or tensor_core"), std::string::npos) << error.what();
+  }
+}
+
 TEST_P(GemmTest, MatchesNaiveReference) {
   GemmCase g = GetParam();
   std::vector<float> a = random_values(g.m * g.k, 1), b = random_values(g.k * g.n, 2);
