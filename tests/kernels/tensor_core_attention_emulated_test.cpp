@@ -1,0 +1,91 @@
+// The tensor-core attention kernels run on the CPU under a host emulation of CUDA
+// (cuda_emulation.h), against the CPU kernels: forward and backward, for lengths that are and are
+// not multiples of the 64-row tiles, one token alone, and both head sizes. The bounds are those of
+// the GPU test (cuda_kernels_test.cpp, AttentionOnTensorCoresMatchesTheCpuWithinBf16Rounding),
+// three times the error of the kernels' bf16 rounding; a wrong tile, a transposed operand, a
+// missing mask or a read before its __syncwarp is off by far more (checked by hand, each failing
+// this test: one key left out of the mask, errors of 0.4-4.6; K loaded untransposed, 1.3-26; the
+// forward's __syncwarp after the score products removed).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tests/kernels/cuda_emulation.h"
+// The kernels, compiled for the emulation:
+#include "kernels/cuda/attention_tensor_core_kernels.cuh"
+#include "core/base/random.h"
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace rt::kernels {
+namespace {
+
+namespace emulation = rt::testing::cuda_emulation;
+namespace tc = cuda::tensor_core_attention;
+
+// The largest |a - b| / max(1, |b|) below `bound` and, unless it is 0, the mean |a - b| below
+// `mean_bound`; an element never written (NaN) fails.
+void expect_within(const std::vector<float>& got, const std::vector<float>& want, double bound, double mean_bound,
+                   const char* what) {
+  ASSERT_EQ(got.size(), want.size());
+  double worst = 0, sum = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(got[i])) << what << " element " << i << " not written";
+    const double error = std::abs(static_cast<double>(got[i]) - want[i]);
+    worst = std::max(worst, error / std::max(1.0, std::abs(static_cast<double>(want[i]))));
+    sum += error;
+  }
+  EXPECT_LT(worst, bound) << what;
+  if (mean_bound > 0) {
+    EXPECT_LT(sum / static_cast<double>(got.size()), mean_bound) << what;
+  }
+}
+
+template <int D>
+void check(const AttentionShape& shape) {
+  SCOPED_TRACE(::testing::Message() << "rows " << shape.rows << " T " << shape.context << " C " << shape.width
+                                    << " H " << shape.heads);
+  ASSERT_EQ(shape.head_dim(), D);
+  Rng rng(23);
+  const int64_t n = shape.rows * shape.context * shape.width;
+  std::vector<float> qkv(static_cast<size_t>(3 * n)), dy(static_cast<size_t>(n));
+  for (float& v : qkv) v = rng.uniform(-2.0f, 2.0f);
+  for (float& v : dy) v = rng.uniform(-1.0f, 1.0f);
+  std::vector<float> y(n), lse(shape.rows * shape.heads * shape.context), dqkv(3 * n);
+  cpu::attention_forward(shape, qkv.data(), y.data(), lse.data());
+  cpu::attention_backward(shape, qkv.data(), y.data(), lse.data(), dy.data(), dqkv.data());
+
+  std::vector<float> out(y.size(), NAN), out_lse(lse.size(), NAN), grad(dqkv.size(), NAN);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const EmulatedDim3 grid{static_cast<unsigned>((shape.context + tc::kRows - 1) / tc::kRows),
+                          static_cast<unsigned>(shape.rows * shape.heads), 1};
+  const unsigned threads = tc::kWarps * 32;
+  emulation::launch(grid, threads, tc::forward_shared_bytes<D>(), tc::tc_forward_kernel<D>,
+                    static_cast<const float*>(qkv.data()), out.data(), out_lse.data(), shape.context, shape.heads,
+                    scale);
+  expect_within(out, y, 0.03, 0, "y");
+  expect_within(out_lse, lse, 0.03, 0, "log-sum-exp");
+  // Backward from the emulated forward's outputs, as on the GPU.
+  emulation::launch(grid, threads, tc::dq_shared_bytes<D>(), tc::tc_backward_dq_kernel<D>,
+                    static_cast<const float*>(qkv.data()), static_cast<const float*>(out.data()),
+                    static_cast<const float*>(out_lse.data()), static_cast<const float*>(dy.data()), grad.data(),
+                    shape.context, shape.heads, scale);
+  emulation::launch(grid, threads, tc::dkv_shared_bytes<D>(), tc::tc_backward_dkv_kernel<D>,
+                    static_cast<const float*>(qkv.data()), static_cast<const float*>(out.data()),
+                    static_cast<const float*>(out_lse.data()), static_cast<const float*>(dy.data()), grad.data(),
+                    shape.context, shape.heads, scale);
+  expect_within(grad, dqkv, 0.03, 0.0025, "dqkv");
+}
+
+TEST(TensorCoreAttentionEmulated, MatchesTheCpuKernelsWithinBf16Rounding) {
+  check<64>({2, 1, 128, 2});
+  check<32>({3, 17, 64, 2});
+  check<32>({2, 64, 64, 2});
+  check<64>({1, 100, 128, 2});
+  check<32>({2, 130, 96, 3});
+  check<64>({1, 257, 64, 1});
+}
+
+}  // namespace
+}  // namespace rt::kernels
