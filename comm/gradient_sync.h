@@ -61,7 +61,8 @@ class GradientSynchronizer {
 
  private:
   void communicate(size_t bucket);
-  void sum_in_16_bits(const GradientBucket& bucket, Span<float> values);
+  // values summed over the ranks as 16-bit numbers (options_.wire), through `wire` (as many).
+  void sum_in_16_bits(uint16_t* wire, Span<float> values);
   void launch_up_to(size_t ready);
 
   Communicator& comm_;

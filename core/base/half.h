@@ -25,11 +25,12 @@ inline float bits_float(uint32_t bits) {
   return value;
 }
 
+// Without branches, so that loops over arrays of them vectorise (the gradients' wire format).
 inline bfloat16 to_bfloat16(float value) {
-  uint32_t bits = float_bits(value);
-  if ((bits & 0x7f800000u) == 0x7f800000u && (bits & 0x007fffffu)) return {static_cast<uint16_t>((bits >> 16) | 0x40)};
-  bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest even
-  return {static_cast<uint16_t>(bits >> 16)};
+  const uint32_t bits = float_bits(value);
+  const uint32_t rounded = bits + 0x7fffu + ((bits >> 16) & 1u);  // to nearest, ties to even
+  const bool nan = (bits & 0x7fffffffu) > 0x7f800000u;            // stays a (quiet) NaN
+  return {static_cast<uint16_t>(nan ? (bits >> 16) | 0x40u : rounded >> 16)};
 }
 inline float to_float(bfloat16 value) { return bits_float(static_cast<uint32_t>(value.bits) << 16); }
 
