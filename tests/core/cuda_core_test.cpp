@@ -109,7 +109,8 @@ TEST_F(CudaCoreTest, CnnForwardAndBackwardOnTheGpuMatchTheCpu) {
 }
 
 // A tiny GPT's next-token loss and AdamW steps on the GPU (fused and plain attention) track the
-// CPU's over a few steps; with bf16 matrix products the losses stay within 2% of fp32's.
+// CPU's over a few steps; with bf16 matrix products the losses stay within 2% of fp32's, and so
+// with the tensor-core attention too (bf16 products everywhere; compute capability 8.0 on).
 TEST_F(CudaCoreTest, ATinyGptTrainsOnTheGpuAsOnTheCpu) {
   GptOptions o;
   o.vocab = 50;
@@ -156,6 +157,13 @@ TEST_F(CudaCoreTest, ATinyGptTrainsOnTheGpuAsOnTheCpu) {
   std::vector<float> bf16 = train(Device::kCuda, kernels::AttentionAlgorithm::kFused, bf16_losses,
                                   cuda::MatmulPrecision::kBf16);
   EXPECT_NE(bf16, fused) << "bf16 products were asked for, but training is bitwise the fp32 one";
+  if (cuda::compute_capability_major() >= 8) {
+    std::vector<double> tensor_core_losses;
+    train(Device::kCuda, kernels::AttentionAlgorithm::kTensorCore, tensor_core_losses, cuda::MatmulPrecision::kBf16);
+    for (int64_t s = 0; s < steps; ++s) {
+      EXPECT_NEAR(tensor_core_losses[s], cpu_losses[s], 2e-2 * cpu_losses[s]) << "tensor cores, step " << s;
+    }
+  }
   EXPECT_LT(cpu_losses.back(), cpu_losses.front());
   for (int64_t s = 0; s < steps; ++s) {
     EXPECT_NEAR(fused_losses[s], cpu_losses[s], 1e-4 * cpu_losses[s]) << "step " << s;
