@@ -42,6 +42,19 @@ for ranks in 1 2; do
 done
 check 180 ringtrain train examples/fashion_mnist/cnn.toml --set runtime.device=cuda
 check 60 loader_bench "$RINGTRAIN_DATA/train" 1024 4 stored  # what the loader alone delivers here
+# Issue 5's local ratio where cores are to spare: cat of the shards against one epoch of the loader
+# (batch 128, stored bytes, reading the files itself), from the page cache, three rounds.
+local_ratio() {
+  local bytes start end round
+  bytes=$(du -cb "$RINGTRAIN_DATA"/train/*.h5 | tail -1 | cut -f1)
+  for round in 1 2 3; do
+    start=$(date +%s.%N); cat "$RINGTRAIN_DATA"/train/*.h5 >/dev/null; end=$(date +%s.%N)
+    echo "cat $(python3 -c "print(round($bytes / ($end - $start) / 1e6, 1))") MB/s;" \
+      "$(loader_bench "$RINGTRAIN_DATA/train" 128 1 stored 0 | tail -1)"
+  done
+}
+export -f local_ratio  # timeout runs programs, not functions
+check 60 bash -c local_ratio
 FASHION_MNIST_IDX=$idx check 300 bash benchmarks/mlp_gpu/run.sh 5
 FASHION_MNIST_IDX=$idx check 300 bash benchmarks/cnn_gpu/run.sh 4
 
