@@ -9,7 +9,7 @@
 // (a WMMA fragment's element positions are not specified, so rows are rescaled there, not in
 // registers). Backward is two kernels, as in attention.cu, so that every gradient has one writer
 // and the sums are deterministic: dq per query tile, dk and dv per key tile; both recompute the
-// probabilities from the log-sum-exp. Needs compute capability 8.0 (bf16 WMMA); head sizes 32 and 64.
+// probabilities from the log-sum-exp, and read rowsum(dO O) from a small kernel run before them. Needs compute capability 8.0 (bf16 WMMA); head sizes 32 and 64.
 #include <cmath>
 
 #include "core/base/check.h"
@@ -52,12 +52,18 @@ void launch_backward(const AttentionShape& s, const float* qkv, const float* y, 
   static const bool ready = (allow_shared(tc_backward_dq_kernel<D>, dq_shared_bytes<D>()),
                              allow_shared(tc_backward_dkv_kernel<D>, dkv_shared_bytes<D>()), true);
   (void)ready;
+  const int64_t rows = s.rows * s.heads * s.context;
+  auto* deltas = static_cast<float*>(scratch(static_cast<size_t>(rows) * sizeof(float)));  // used by the next three launches
+  tc_delta_kernel<D><<<static_cast<unsigned>((rows + kRows - 1) / kRows), kWarps * 32, 0, current_stream()>>>(
+      y, dy, deltas, s.context, s.heads, rows);
+  RT_CHECK_LAUNCH(tc_delta_kernel);
   dim3 grid(static_cast<unsigned>((s.context + kRows - 1) / kRows), static_cast<unsigned>(s.rows * s.heads));
-  tc_backward_dq_kernel<D><<<grid, kWarps * 32, dq_shared_bytes<D>(), current_stream()>>>(qkv, y, lse, dy, dqkv,
+  tc_backward_dq_kernel<D><<<grid, kWarps * 32, dq_shared_bytes<D>(), current_stream()>>>(qkv, deltas, lse, dy, dqkv,
                                                                                         s.context, s.heads, scale);
   RT_CHECK_LAUNCH(tc_backward_dq_kernel);
-  tc_backward_dkv_kernel<D><<<grid, kWarps * 32, dkv_shared_bytes<D>(), current_stream()>>>(qkv, y, lse, dy, dqkv,
-                                                                                          s.context, s.heads, scale);
+  tc_backward_dkv_kernel<D><<<grid, kWarps * 32, dkv_shared_bytes<D>(), current_stream()>>>(qkv, deltas, lse, dy,
+                                                                                          dqkv, s.context, s.heads,
+                                                                                          scale);
   RT_CHECK_LAUNCH(tc_backward_dkv_kernel);
 }
 

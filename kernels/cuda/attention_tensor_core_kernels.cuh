@@ -199,8 +199,24 @@ __global__ void __launch_bounds__(kWarps * 32) tc_forward_kernel(const float* qk
 #endif
 }
 
+// delta[bh * T + i] = rowsum(dO O) of query i of head bh, for both backward kernels (each would
+// otherwise recompute it for every tile it visits): 64 rows a block, a pair of lanes per row.
 template <int D>
-__global__ void __launch_bounds__(kWarps * 32) tc_backward_dq_kernel(const float* qkv, const float* y,
+__global__ void __launch_bounds__(kWarps * 32) tc_delta_kernel(const float* y, const float* dy, float* delta,
+                                                              int64_t T, int64_t H, int64_t rows) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+  const int64_t row = int64_t{blockIdx.x} * kRows + threadIdx.x / 2;  // (bh, i) flattened
+  const int64_t bh = row / T, i = row % T, b = bh / H, h = bh % H, C = H * D;
+  const int64_t at = (b * T + i) * C + h * D;
+  const float sum = pair_row_dot<D>(row < rows, dy + at, y + at);
+  if (row < rows && lane_half() == 0) delta[row] = sum;
+#else
+  __trap();
+#endif
+}
+
+template <int D>
+__global__ void __launch_bounds__(kWarps * 32) tc_backward_dq_kernel(const float* qkv, const float* deltas,
                                                                      const float* lse, const float* dy, float* dqkv,
                                                                      int64_t T, int64_t H, float scale) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
@@ -221,7 +237,7 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dq_kernel(const float
   const int r = lane_row(), half = lane_half();
   const int64_t i = first_query + warp * 16 + r;
   const float row_lse = i < T ? lse[bh * T + i] : 0.0f;
-  const float delta = pair_row_dot<D>(i < T, dy + (b * T + i) * C + h * D, y + (b * T + i) * C + h * D);
+  const float delta = i < T ? deltas[bh * T + i] : 0.0f;
   FragC dq[D / 16];
 #pragma unroll
   for (int n = 0; n < D / 16; ++n) wmma::fill_fragment(dq[n], 0.0f);
@@ -262,7 +278,7 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dq_kernel(const float
 }
 
 template <int D>
-__global__ void __launch_bounds__(kWarps * 32) tc_backward_dkv_kernel(const float* qkv, const float* y,
+__global__ void __launch_bounds__(kWarps * 32) tc_backward_dkv_kernel(const float* qkv, const float* deltas,
                                                                       const float* lse, const float* dy, float* dqkv,
                                                                       int64_t T, int64_t H, float scale) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
@@ -296,14 +312,11 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dkv_kernel(const floa
     __syncthreads();  // the previous query tiles are used up
     load_bf16_tile<D>(window + h * D, 3 * C, query0, T, queries);
     load_bf16_tile<D>(dy + b * T * C + h * D, C, query0, T, grads);
-    // Each warp's pairs of lanes: the log-sum-exp and rowsum(dO O) of 16 of the 64 queries.
-    {
-      const int64_t i = query0 + warp * 16 + r;
-      const float delta = pair_row_dot<D>(i < T, dy + (b * T + i) * C + h * D, y + (b * T + i) * C + h * D);
-      if (half == 0) {
-        tile_delta[warp * 16 + r] = delta;
-        tile_lse[warp * 16 + r] = i < T ? lse[bh * T + i] : 0.0f;
-      }
+    // The log-sum-exp and rowsum(dO O) of the tile's 64 queries.
+    if (threadIdx.x < kKeys) {
+      const int64_t i = query0 + threadIdx.x;
+      tile_lse[threadIdx.x] = i < T ? lse[bh * T + i] : 0.0f;
+      tile_delta[threadIdx.x] = i < T ? deltas[bh * T + i] : 0.0f;
     }
     __syncthreads();
     product_abt<D>(keys + warp * 16 * L::kTileLd, queries, scores);       // S^T = K Q^T

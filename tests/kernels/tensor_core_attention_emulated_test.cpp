@@ -67,12 +67,17 @@ void check(const AttentionShape& shape) {
   expect_within(out, y, 0.03, 0, "y");
   expect_within(out_lse, lse, 0.03, 0, "log-sum-exp");
   // Backward from the emulated forward's outputs, as on the GPU.
+  const int64_t rows = shape.rows * shape.heads * shape.context;
+  std::vector<float> deltas(static_cast<size_t>(rows), NAN);
+  emulation::launch({static_cast<unsigned>((rows + tc::kRows - 1) / tc::kRows), 1, 1}, threads, 0,
+                    tc::tc_delta_kernel<D>, static_cast<const float*>(out.data()), static_cast<const float*>(dy.data()),
+                    deltas.data(), shape.context, shape.heads, rows);
   emulation::launch(grid, threads, tc::dq_shared_bytes<D>(), tc::tc_backward_dq_kernel<D>,
-                    static_cast<const float*>(qkv.data()), static_cast<const float*>(out.data()),
+                    static_cast<const float*>(qkv.data()), static_cast<const float*>(deltas.data()),
                     static_cast<const float*>(out_lse.data()), static_cast<const float*>(dy.data()), grad.data(),
                     shape.context, shape.heads, scale);
   emulation::launch(grid, threads, tc::dkv_shared_bytes<D>(), tc::tc_backward_dkv_kernel<D>,
-                    static_cast<const float*>(qkv.data()), static_cast<const float*>(out.data()),
+                    static_cast<const float*>(qkv.data()), static_cast<const float*>(deltas.data()),
                     static_cast<const float*>(out_lse.data()), static_cast<const float*>(dy.data()), grad.data(),
                     shape.context, shape.heads, scale);
   expect_within(grad, dqkv, 0.03, 0.0025, "dqkv");
