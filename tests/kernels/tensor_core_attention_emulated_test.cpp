@@ -42,10 +42,12 @@ void expect_within(const std::vector<float>& got, const std::vector<float>& want
   }
 }
 
+// `misaligned`: q, k, v and dO start one float past a 16-byte boundary, so that the kernels load
+// them a float at a time instead of four.
 template <int D>
-void check(const AttentionShape& shape) {
+void check(const AttentionShape& shape, bool misaligned = false) {
   SCOPED_TRACE(::testing::Message() << "rows " << shape.rows << " T " << shape.context << " C " << shape.width
-                                    << " H " << shape.heads);
+                                    << " H " << shape.heads << (misaligned ? " misaligned" : ""));
   ASSERT_EQ(shape.head_dim(), D);
   Rng rng(23);
   const int64_t n = shape.rows * shape.context * shape.width;
@@ -57,12 +59,19 @@ void check(const AttentionShape& shape) {
   cpu::attention_backward(shape, qkv.data(), y.data(), lse.data(), dy.data(), dqkv.data());
 
   std::vector<float> out(y.size(), NAN), out_lse(lse.size(), NAN), grad(dqkv.size(), NAN);
+  // The kernels' inputs, one float further along when misaligned.
+  const size_t shift = misaligned ? 1 : 0;
+  std::vector<float> qkv_in(shift), dy_in(shift);
+  qkv_in.insert(qkv_in.end(), qkv.begin(), qkv.end());
+  dy_in.insert(dy_in.end(), dy.begin(), dy.end());
+  const float* q_k_v = qkv_in.data() + shift;
+  const float* d_out = dy_in.data() + shift;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const EmulatedDim3 grid{static_cast<unsigned>((shape.context + tc::kRows - 1) / tc::kRows),
                           static_cast<unsigned>(shape.rows * shape.heads), 1};
   const unsigned threads = tc::kWarps * 32;
   emulation::launch(grid, threads, tc::forward_shared_bytes<D>(), tc::tc_forward_kernel<D>,
-                    static_cast<const float*>(qkv.data()), out.data(), out_lse.data(), shape.context, shape.heads,
+                    q_k_v, out.data(), out_lse.data(), shape.context, shape.heads,
                     scale);
   expect_within(out, y, 0.03, 0, "y");
   expect_within(out_lse, lse, 0.03, 0, "log-sum-exp");
@@ -70,15 +79,15 @@ void check(const AttentionShape& shape) {
   const int64_t rows = shape.rows * shape.heads * shape.context;
   std::vector<float> deltas(static_cast<size_t>(rows), NAN);
   emulation::launch({static_cast<unsigned>((rows + tc::kRows - 1) / tc::kRows), 1, 1}, threads, 0,
-                    tc::tc_delta_kernel<D>, static_cast<const float*>(out.data()), static_cast<const float*>(dy.data()),
+                    tc::tc_delta_kernel<D>, static_cast<const float*>(out.data()), d_out,
                     deltas.data(), shape.context, shape.heads, rows);
   emulation::launch(grid, threads, tc::dq_shared_bytes<D>(), tc::tc_backward_dq_kernel<D>,
-                    static_cast<const float*>(qkv.data()), static_cast<const float*>(deltas.data()),
-                    static_cast<const float*>(out_lse.data()), static_cast<const float*>(dy.data()), grad.data(),
+                    q_k_v, static_cast<const float*>(deltas.data()),
+                    static_cast<const float*>(out_lse.data()), d_out, grad.data(),
                     shape.context, shape.heads, scale);
   emulation::launch(grid, threads, tc::dkv_shared_bytes<D>(), tc::tc_backward_dkv_kernel<D>,
-                    static_cast<const float*>(qkv.data()), static_cast<const float*>(deltas.data()),
-                    static_cast<const float*>(out_lse.data()), static_cast<const float*>(dy.data()), grad.data(),
+                    q_k_v, static_cast<const float*>(deltas.data()),
+                    static_cast<const float*>(out_lse.data()), d_out, grad.data(),
                     shape.context, shape.heads, scale);
   expect_within(grad, dqkv, 0.03, 0.0025, "dqkv");
 }
@@ -90,6 +99,8 @@ TEST(TensorCoreAttentionEmulated, MatchesTheCpuKernelsWithinBf16Rounding) {
   check<64>({1, 100, 128, 2});
   check<32>({2, 130, 96, 3});
   check<64>({1, 257, 64, 1});
+  check<32>({2, 130, 96, 3}, true);
+  check<64>({1, 100, 128, 2}, true);
 }
 
 }  // namespace
