@@ -2,7 +2,8 @@
 # The checks that need a GPU, for a GPU machine where ringtrain's binaries are on PATH (a build's
 # or a folder of binaries built elsewhere): the GPU test binaries at 1, 2 and 4 ranks (ranks share
 # the GPU where there are fewer GPUs), the Fashion-MNIST examples on the GPU (the MLP at 1 and 2
-# ranks, the CNN), the GPT-2 124M step with each fused attention, benchmarks/mlp_gpu and cnn_gpu,
+# ranks, the CNN), the GPT-2 124M step with each fused attention, attention alone against
+# PyTorch (benchmarks/attention), benchmarks/mlp_gpu and cnn_gpu,
 # and the overlap benchmark with cores to spare (the GPU machine's).
 # Usage: scripts/gpu-checks.sh IDX_DIR       (IDX_DIR: the Fashion-MNIST IDX files)
 # Each check is time-bounded; the exit status is the number of checks that failed.
@@ -33,6 +34,8 @@ for ranks in 2 4; do check 180 "${mpirun[@]}" --timeout 170 -np "$ranks" trainin
 # The GPT-2 124M step with the fused attention and with the tensor-core one (their PyTorch peer:
 # benchmarks/gpt/gpu.sh).
 for attention in fused tensor_core; do check 120 gpt_gpu_step 12 12 768 1024 50304 16 10 bf16 "$attention"; done
+# Attention alone, each algorithm beside PyTorch's scaled_dot_product_attention.
+check 180 bash benchmarks/attention/run.sh 20
 
 export RINGTRAIN_DATA=$PWD/datasets/fashion-mnist
 [[ -d "$RINGTRAIN_DATA/train" ]] ||
