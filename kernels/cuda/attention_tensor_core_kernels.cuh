@@ -108,7 +108,8 @@ __device__ void accumulate_pb(const Bf16* p, const Bf16* b, FragC (&accumulators
   }
 }
 
-// A warp's lane works on row lane / 2 of its 16 and on half (lane % 2) of the columns.
+// A warp's lane works on row lane / 2 of its 16 and on half (lane % 2) of the columns: the even
+// or the odd ones (the two lanes of a row then fall in different shared memory banks).
 __device__ inline int lane_row() { return (threadIdx.x % 32) / 2; }
 __device__ inline int lane_half() { return threadIdx.x % 2; }
 
@@ -159,7 +160,7 @@ __global__ void __launch_bounds__(kWarps * 32) tc_forward_kernel(const float* qk
   load_bf16_tile<D>(window + h * D, 3 * C, first_query, T, queries);
   const int r = lane_row(), half = lane_half();
   const int64_t i = first_query + warp * 16 + r;
-  for (int e = half * (D / 2); e < (half + 1) * (D / 2); ++e) out[r * L::kWarpOutLd + e] = 0.0f;
+  for (int e = half; e < D; e += 2) out[r * L::kWarpOutLd + e] = 0.0f;
   float running_max = -INFINITY, running_sum = 0.0f;
   const int64_t last_key = first_query + kRows < T ? first_query + kRows : T;  // exclusive
   for (int64_t key0 = 0; key0 < last_key; key0 += kKeys) {
@@ -169,10 +170,10 @@ __global__ void __launch_bounds__(kWarps * 32) tc_forward_kernel(const float* qk
     __syncthreads();
     product_abt<D>(queries + warp * 16 * L::kTileLd, keys, scores);
     __syncwarp();
-    // The online softmax of this row's 32 columns, the pair of lanes combined.
+    // The online softmax of this lane's 32 columns of the row, the pair of lanes combined.
     float* row = scores + r * kScoreLd;
     float tile_max = -INFINITY;
-    for (int c = half * 32; c < half * 32 + 32; ++c) {
+    for (int c = half; c < kKeys; c += 2) {
       const int64_t j = key0 + c;
       const float s = (i < T && j <= i) ? row[c] * scale : -INFINITY;
       row[c] = s;
@@ -183,7 +184,7 @@ __global__ void __launch_bounds__(kWarps * 32) tc_forward_kernel(const float* qk
     // A row with nothing visible yet (only rows past T, which are never written) keeps zeros.
     const float correction = new_max == -INFINITY ? 1.0f : __expf(running_max - new_max);
     float tile_sum = 0.0f;
-    for (int c = half * 32; c < half * 32 + 32; ++c) {
+    for (int c = half; c < kKeys; c += 2) {
       const float p = row[c] == -INFINITY ? 0.0f : __expf(row[c] - new_max);
       probabilities[r * kProbLd + c] = __float2bfloat16(p);
       tile_sum += p;
@@ -191,7 +192,7 @@ __global__ void __launch_bounds__(kWarps * 32) tc_forward_kernel(const float* qk
     tile_sum += __shfl_xor_sync(0xffffffff, tile_sum, 1);
     running_sum = running_sum * correction + tile_sum;
     running_max = new_max;
-    for (int e = half * (D / 2); e < (half + 1) * (D / 2); ++e) out[r * L::kWarpOutLd + e] *= correction;
+    for (int e = half; e < D; e += 2) out[r * L::kWarpOutLd + e] *= correction;
     __syncwarp();
     FragC accumulators[D / 16];
 #pragma unroll
@@ -208,7 +209,7 @@ __global__ void __launch_bounds__(kWarps * 32) tc_forward_kernel(const float* qk
   if (i >= T) return;
   const float inverse = 1.0f / running_sum;
   float* result = y + (b * T + i) * C + h * D;
-  for (int e = half * (D / 2); e < (half + 1) * (D / 2); ++e) result[e] = out[r * L::kWarpOutLd + e] * inverse;
+  for (int e = half; e < D; e += 2) result[e] = out[r * L::kWarpOutLd + e] * inverse;
   if (half == 0) lse[bh * T + i] = running_max + logf(running_sum);
 #else
   __trap();  // not launched: the host checks the compute capability
@@ -266,7 +267,7 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dq_kernel(const float
     product_abt<D>(queries + warp * 16 * L::kTileLd, keys, scores);        // S
     product_abt<D>(grads + warp * 16 * L::kTileLd, values, score_grads);   // dP = dO V^T
     __syncwarp();
-    for (int c = half * 32; c < half * 32 + 32; ++c) {
+    for (int c = half; c < kKeys; c += 2) {
       const int64_t j = key0 + c;
       float ds = 0.0f;
       if (i < T && j <= i) {
@@ -287,7 +288,7 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dq_kernel(const float
   __syncwarp();
   if (i >= T) return;
   float* grad = dqkv + (b * T + i) * 3 * C + h * D;
-  for (int e = half * (D / 2); e < (half + 1) * (D / 2); ++e) grad[e] = scores[r * kOutLd + e] * scale;
+  for (int e = half; e < D; e += 2) grad[e] = scores[r * kOutLd + e] * scale;
 #else
   __trap();
 #endif
@@ -338,7 +339,7 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dkv_kernel(const floa
     product_abt<D>(keys + warp * 16 * L::kTileLd, queries, scores);       // S^T = K Q^T
     product_abt<D>(values + warp * 16 * L::kTileLd, grads, score_grads);  // dP^T = V dO^T
     __syncwarp();
-    for (int c = half * 32; c < half * 32 + 32; ++c) {
+    for (int c = half; c < kKeys; c += 2) {
       const int64_t i = query0 + c;
       float p = 0.0f, ds = 0.0f;
       if (j < T && i < T && i >= j) {
@@ -363,7 +364,7 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dkv_kernel(const floa
   __syncwarp();
   if (j >= T) return;
   float* grad = dqkv + (b * T + j) * 3 * C + h * D;
-  for (int e = half * (D / 2); e < (half + 1) * (D / 2); ++e) {
+  for (int e = half; e < D; e += 2) {
     grad[C + e] = scores[r * kOutLd + e] * scale;
     grad[2 * C + e] = score_grads[r * kOutLd + e];
   }
