@@ -333,6 +333,13 @@ int64_t Loader::read_window(WindowSource& source, int buffer) {
   return rows;
 }
 
+std::future<int64_t> Loader::read_window_async(WindowSource& source, int buffer) {
+  return std::async(std::launch::async, [this, &source, buffer] {
+    run_as_background_work();
+    return read_window(source, buffer);
+  });
+}
+
 std::unique_ptr<Loader::WindowSource> Loader::source_ahead(int64_t epoch) const {
   auto source = std::make_unique<WindowSource>();
   source->plan = plan_epoch(epoch);
@@ -388,10 +395,7 @@ void Loader::produce(int64_t epoch, int64_t skip_samples, std::unique_ptr<Window
   while (in_window > 0) {
     std::future<int64_t> next;
     if (!source->done()) {
-      next = std::async(std::launch::async, [this, &source, buffer = 1 - current] {
-        run_as_background_work();
-        return read_window(*source, buffer);
-      });
+      next = read_window_async(*source, 1 - current);
     } else if (!next_source) {
       source.reset();  // this epoch's shards are done with: they leave the prefetch budget
       next_source = source_ahead(epoch + 1);
@@ -399,10 +403,7 @@ void Loader::produce(int64_t epoch, int64_t skip_samples, std::unique_ptr<Window
       if (!cancel_read_ahead_) {
         reading_ahead_ = next_source->prefetcher.get();
         next_epoch_buffer = 1 - current;
-        next_epoch_window = std::async(std::launch::async, [this, &next_source, buffer = next_epoch_buffer] {
-          run_as_background_work();
-          return read_window(*next_source, buffer);
-        });
+        next_epoch_window = read_window_async(*next_source, next_epoch_buffer);
       }
     }
     std::iota(window_order_.begin(), window_order_.begin() + in_window, 0u);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -123,6 +124,8 @@ class Loader {
   int64_t take(WindowSource& source, int64_t rows, const Read& read) const;
   // Reads the source's next window into window buffer `buffer`; returns its rows.
   int64_t read_window(WindowSource& source, int buffer);
+  // The same on a thread of its own (background work); `source` must outlive the read.
+  std::future<int64_t> read_window_async(WindowSource& source, int buffer);
   // The source of epoch `epoch` from its start, for reading ahead: its first shards fetched
   // ahead, all those of its first window and one more, when shards are prefetched.
   std::unique_ptr<WindowSource> source_ahead(int64_t epoch) const;
