@@ -80,17 +80,22 @@ void GradientSynchronizer::communicate(size_t index) {
   }
 }
 
+namespace {
+// values summed over the ranks as Half numbers, through `wire` (as many).
+template <typename Half, Half (*narrow)(float)>
+void sum_as(Communicator& comm, uint16_t* wire, Span<float> values) {
+  auto* halves = reinterpret_cast<Half*>(wire);
+  for (size_t i = 0; i < values.size(); ++i) halves[i] = narrow(values[i]);
+  comm.all_reduce(Span<Half>(halves, values.size()), ReduceOp::kSum);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = to_float(halves[i]);
+}
+}  // namespace
+
 void GradientSynchronizer::sum_in_16_bits(uint16_t* wire, Span<float> values) {
   if (options_.wire == WireFormat::kBFloat16) {
-    auto* halves = reinterpret_cast<bfloat16*>(wire);
-    for (size_t i = 0; i < values.size(); ++i) halves[i] = to_bfloat16(values[i]);
-    comm_.all_reduce(Span<bfloat16>(halves, values.size()), ReduceOp::kSum);
-    for (size_t i = 0; i < values.size(); ++i) values[i] = to_float(halves[i]);
+    sum_as<bfloat16, to_bfloat16>(comm_, wire, values);
   } else {
-    auto* halves = reinterpret_cast<float16*>(wire);
-    for (size_t i = 0; i < values.size(); ++i) halves[i] = to_float16(values[i]);
-    comm_.all_reduce(Span<float16>(halves, values.size()), ReduceOp::kSum);
-    for (size_t i = 0; i < values.size(); ++i) values[i] = to_float(halves[i]);
+    sum_as<float16, to_float16>(comm_, wire, values);
   }
 }
 
