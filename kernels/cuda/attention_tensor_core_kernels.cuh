@@ -34,6 +34,14 @@ struct Layout {
   static constexpr int kWarpProbBytes = 16 * kProbLd * 2;
   static constexpr int kWarpOutLd = D + kPadFloat;
   static constexpr int kWarpOutBytes = 16 * kWarpOutLd * 4;
+  // Each kernel's shared memory: its tiles (and the dk-dv kernel's log-sum-exps and row sums of
+  // 64 queries), then an area per warp; the kernels and their launches both read these.
+  static constexpr int kForwardWarpsAt = 3 * kTileBytes;  // q, k, v
+  static constexpr int kForwardWarpBytes = kWarpScoreBytes + kWarpProbBytes + kWarpOutBytes;
+  static constexpr int kDqWarpsAt = 4 * kTileBytes;  // q, dO, k, v
+  static constexpr int kDqWarpBytes = 2 * kWarpScoreBytes + kWarpProbBytes;
+  static constexpr int kDkvWarpsAt = 4 * kTileBytes + 2 * kKeys * 4;
+  static constexpr int kDkvWarpBytes = 2 * kWarpScoreBytes + 2 * kWarpProbBytes;
 };
 
 // The device code below needs bf16 WMMA (sm_80 on); the sm_75 pass compiles only the kernels'
@@ -148,11 +156,10 @@ __global__ void __launch_bounds__(kWarps * 32) tc_forward_kernel(const float* qk
   Bf16* keys = reinterpret_cast<Bf16*>(shared + L::kTileBytes);
   Bf16* values = reinterpret_cast<Bf16*>(shared + 2 * L::kTileBytes);
   const int warp = threadIdx.x / 32;
-  float* scores = reinterpret_cast<float*>(shared + 3 * L::kTileBytes + warp * L::kWarpScoreBytes);
-  Bf16* probabilities = reinterpret_cast<Bf16*>(shared + 3 * L::kTileBytes + kWarps * L::kWarpScoreBytes +
-                                                warp * L::kWarpProbBytes);
-  float* out = reinterpret_cast<float*>(shared + 3 * L::kTileBytes + kWarps * (L::kWarpScoreBytes + L::kWarpProbBytes) +
-                                        warp * L::kWarpOutBytes);
+  unsigned char* warp_area = shared + L::kForwardWarpsAt + warp * L::kForwardWarpBytes;
+  float* scores = reinterpret_cast<float*>(warp_area);
+  Bf16* probabilities = reinterpret_cast<Bf16*>(warp_area + L::kWarpScoreBytes);
+  float* out = reinterpret_cast<float*>(warp_area + L::kWarpScoreBytes + L::kWarpProbBytes);
 
   const int64_t C = H * D, bh = blockIdx.y, b = bh / H, h = bh % H;
   const int64_t first_query = int64_t{blockIdx.x} * kRows;
@@ -241,7 +248,7 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dq_kernel(const float
   RT_DYNAMIC_SHARED_MEMORY(shared);
   const auto [queries, grads, keys, values] = backward_tiles<D>(shared);
   const int warp = threadIdx.x / 32;
-  unsigned char* warp_area = shared + 4 * L::kTileBytes + warp * (2 * L::kWarpScoreBytes + L::kWarpProbBytes);
+  unsigned char* warp_area = shared + L::kDqWarpsAt + warp * L::kDqWarpBytes;
   float* scores = reinterpret_cast<float*>(warp_area);
   float* score_grads = reinterpret_cast<float*>(warp_area + L::kWarpScoreBytes);  // dP
   Bf16* ds_tile = reinterpret_cast<Bf16*>(warp_area + 2 * L::kWarpScoreBytes);
@@ -305,8 +312,7 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dkv_kernel(const floa
   float* tile_lse = reinterpret_cast<float*>(shared + 4 * L::kTileBytes);
   float* tile_delta = tile_lse + kKeys;
   const int warp = threadIdx.x / 32;
-  unsigned char* warp_area =
-      shared + 4 * L::kTileBytes + 2 * kKeys * 4 + warp * (2 * L::kWarpScoreBytes + 2 * L::kWarpProbBytes);
+  unsigned char* warp_area = shared + L::kDkvWarpsAt + warp * L::kDkvWarpBytes;
   float* scores = reinterpret_cast<float*>(warp_area);                              // S^T: keys x queries
   float* score_grads = reinterpret_cast<float*>(warp_area + L::kWarpScoreBytes);    // dP^T
   Bf16* p_tile = reinterpret_cast<Bf16*>(warp_area + 2 * L::kWarpScoreBytes);       // P^T
@@ -375,17 +381,15 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dkv_kernel(const floa
 
 template <int D>
 constexpr int forward_shared_bytes() {
-  return 3 * Layout<D>::kTileBytes +
-         kWarps * (Layout<D>::kWarpScoreBytes + Layout<D>::kWarpProbBytes + Layout<D>::kWarpOutBytes);
+  return Layout<D>::kForwardWarpsAt + kWarps * Layout<D>::kForwardWarpBytes;
 }
 template <int D>
 constexpr int dq_shared_bytes() {
-  return 4 * Layout<D>::kTileBytes + kWarps * (2 * Layout<D>::kWarpScoreBytes + Layout<D>::kWarpProbBytes);
+  return Layout<D>::kDqWarpsAt + kWarps * Layout<D>::kDqWarpBytes;
 }
 template <int D>
 constexpr int dkv_shared_bytes() {
-  return 4 * Layout<D>::kTileBytes + 2 * kKeys * 4 +
-         kWarps * (2 * Layout<D>::kWarpScoreBytes + 2 * Layout<D>::kWarpProbBytes);
+  return Layout<D>::kDkvWarpsAt + kWarps * Layout<D>::kDkvWarpBytes;
 }
 
 }  // namespace rt::kernels::cuda::tensor_core_attention
