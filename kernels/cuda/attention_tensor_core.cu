@@ -1,15 +1,14 @@
-// Causal attention in the manner of flash attention 2, its products on tensor cores (WMMA, bf16
-// inputs, fp32 accumulation): AttentionAlgorithm::kTensorCore (kernels.h). The same tiling as the
-// fused kernels of attention.cu (64 queries per block, key tiles of 64, the T x T scores never
-// stored), but a warp owns 16 query (or key) rows and computes their 16 x 64 score tile with mma
-// instructions instead of a thread per row on the CUDA cores.
+// Causal attention in the manner of flash attention 2, its products on tensor cores (mma.sync,
+// bf16 inputs, fp32 accumulation): AttentionAlgorithm::kTensorCore (kernels.h). The same tiling as
+// the fused kernels of attention.cu (64 queries per block, key tiles of 64, the T x T scores never
+// stored), but a warp owns 16 query (or key) rows and keeps their 16 x 64 score tile, the softmax
+// and its output in registers (attention_tensor_core_kernels.cuh says how).
 //
-// Each tile of q, k, v (and dO) is read once from the fp32 qkv, rounded to bf16 into shared
-// memory, and multiplied there; the softmax runs in fp32 on a warp's tile staged in shared memory
-// (a WMMA fragment's element positions are not specified, so rows are rescaled there, not in
-// registers). Backward is two kernels, as in attention.cu, so that every gradient has one writer
-// and the sums are deterministic: dq per query tile, dk and dv per key tile; both recompute the
-// probabilities from the log-sum-exp, and read rowsum(dO O) from a small kernel run before them. Needs compute capability 8.0 (bf16 WMMA); head sizes 32 and 64.
+// Each tile of q, k, v (and dO) is read from the fp32 qkv and rounded to bf16 into shared memory
+// once per block, and multiplied from there. Backward is two kernels, as in attention.cu, so that
+// every gradient has one writer and the sums are deterministic: dq per query tile, dk and dv per
+// key tile; both recompute the probabilities from the log-sum-exp, and read rowsum(dO O) from a
+// small kernel run before them. Needs compute capability 8.0 (bf16 mma); head sizes 32 and 64.
 #include <cmath>
 
 #include "core/base/check.h"
@@ -24,13 +23,12 @@ namespace {
 
 using namespace tensor_core_attention;
 
-// Every WMMA pointer must be 32-byte aligned: each region's size is a multiple of 32.
-static_assert(Layout<64>::kTileBytes % 32 == 0 && Layout<32>::kTileBytes % 32 == 0, "tile alignment");
-static_assert(Layout<64>::kWarpScoreBytes % 32 == 0 && Layout<64>::kWarpProbBytes % 32 == 0, "warp tile alignment");
-static_assert(Layout<64>::kWarpOutBytes % 32 == 0 && Layout<32>::kWarpOutBytes % 32 == 0, "output alignment");
-static_assert((2 * kKeys * 4) % 32 == 0, "lse and delta alignment");
+// The tiles begin at multiples of 16 bytes, their rows at multiples of 4 (a fragment register).
+static_assert(Layout<64>::kTileBytes % 16 == 0 && Layout<32>::kTileBytes % 16 == 0, "tile alignment");
+static_assert(Layout<64>::kTileTBytes % 16 == 0 && Layout<32>::kTileTBytes % 16 == 0, "tile alignment");
+static_assert(Layout<64>::kLd % 2 == 0 && Layout<64>::kLdT % 2 == 0, "row alignment");
 
-// Raises a kernel's dynamic shared memory limit once (all three need more than the default 48 KB).
+// Raises a kernel's dynamic shared memory limit once (where it needs more than the default 48 KB).
 template <typename Kernel>
 void allow_shared(Kernel kernel, int bytes) {
   RT_CHECK_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));

@@ -1,11 +1,18 @@
 // The kernels of AttentionAlgorithm::kTensorCore (attention_tensor_core.cu launches them), in a
 // header of their own so that a test can also run them on the CPU under a host emulation of the
 // CUDA they use (tests/kernels/cuda_emulation.h, which defines RT_EMULATED_CUDA).
+//
+// Every product is PTX's mma.m16n8k16 (bf16 inputs, fp32 sums) on fragments held in registers, as
+// in flash attention 2: a warp owns 16 rows, its 16 x 64 score tile stays in registers as eight
+// 16 x 8 accumulators, the online softmax runs on them there (a row's values are spread over the
+// four lanes of a quad, combined with two shuffles), and the probabilities become the next
+// product's A operand without leaving the registers, because an accumulator's layout is an A
+// fragment's. Shared memory holds only the bf16 tiles the block shares (rows, or rows transposed
+// where a product needs them as its B operand).
 #pragma once
 
 #ifndef RT_EMULATED_CUDA
 #include <cuda_bf16.h>
-#include <mma.h>
 // The block's dynamic shared memory.
 #define RT_DYNAMIC_SHARED_MEMORY(name) extern __shared__ __align__(128) unsigned char name[]
 #endif
@@ -14,134 +21,208 @@
 
 namespace rt::kernels::cuda::tensor_core_attention {
 
-
-using namespace nvcuda;
 using Bf16 = __nv_bfloat16;
 
-constexpr int kRows = 64;       // queries (or keys) per block: 4 warps of 16
+constexpr int kRows = 64;  // queries (or keys) per block: 4 warps of 16
 constexpr int kWarps = 4;
-constexpr int kKeys = 64;       // keys (or queries) per tile the block loops over
-constexpr int kPadBf16 = 8;     // row padding of bf16 tiles (WMMA needs a multiple of 8 elements)
-constexpr int kPadFloat = 4;    // of fp32 tiles (a multiple of 4)
-constexpr int kScoreLd = kKeys + kPadFloat;  // a warp's 16 x 64 fp32 score tile
-constexpr int kProbLd = kKeys + kPadBf16;    // a warp's 16 x 64 bf16 probability tile
+constexpr int kKeys = 64;  // keys (or queries) per tile the block loops over
+constexpr int kPad = 8;    // bf16 row padding: a fragment's 8 rows x 4 words then fall in 32 different banks
 
 template <int D>
 struct Layout {
-  static constexpr int kTileLd = D + kPadBf16;                 // a 64 x D bf16 tile's row stride
-  static constexpr int kTileBytes = kRows * kTileLd * 2;
-  static constexpr int kWarpScoreBytes = 16 * kScoreLd * 4;    // per warp
-  static constexpr int kWarpProbBytes = 16 * kProbLd * 2;
-  static constexpr int kWarpOutLd = D + kPadFloat;
-  static constexpr int kWarpOutBytes = 16 * kWarpOutLd * 4;
-  // Each kernel's shared memory: its tiles (and the dk-dv kernel's log-sum-exps and row sums of
-  // 64 queries), then an area per warp; the kernels and their launches both read these.
-  static constexpr int kForwardWarpsAt = 3 * kTileBytes;  // q, k, v
-  static constexpr int kForwardWarpBytes = kWarpScoreBytes + kWarpProbBytes + kWarpOutBytes;
-  static constexpr int kDqWarpsAt = 4 * kTileBytes;  // q, dO, k, v
-  static constexpr int kDqWarpBytes = 2 * kWarpScoreBytes + kWarpProbBytes;
-  static constexpr int kDkvWarpsAt = 4 * kTileBytes + 2 * kKeys * 4;
-  static constexpr int kDkvWarpBytes = 2 * kWarpScoreBytes + 2 * kWarpProbBytes;
+  static constexpr int kLd = D + kPad;         // a 64 x D tile (rows) in bf16
+  static constexpr int kLdT = kKeys + kPad;    // a D x 64 tile (rows transposed)
+  static constexpr int kTileBytes = kRows * kLd * 2;
+  static constexpr int kTileTBytes = D * kLdT * 2;
+  // Each kernel's shared memory, the kernels and their launches both reading these:
+  // forward: q, k, v^T
+  static constexpr int kForwardBytes = 2 * kTileBytes + kTileTBytes;
+  // dq: q, dO (each read once into registers), k, v, k^T
+  static constexpr int kDqBytes = 4 * kTileBytes + kTileTBytes;
+  // dk-dv: q, dO, q^T, dO^T, the log-sum-exps and row sums of 64 queries (k and v pass through
+  // the q and dO areas into registers first)
+  static constexpr int kDkvLseAt = 2 * kTileBytes + 2 * kTileTBytes;
+  static constexpr int kDkvBytes = kDkvLseAt + 2 * kKeys * 4;
 };
 
-// The device code below needs bf16 WMMA (sm_80 on); the sm_75 pass compiles only the kernels'
-// traps.
+template <int D>
+constexpr int forward_shared_bytes() {
+  return Layout<D>::kForwardBytes;
+}
+template <int D>
+constexpr int dq_shared_bytes() {
+  return Layout<D>::kDqBytes;
+}
+template <int D>
+constexpr int dkv_shared_bytes() {
+  return Layout<D>::kDkvBytes;
+}
+
+// The device code below needs bf16 mma (sm_80 on); the sm_75 pass compiles only the kernels' traps.
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
-using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, Bf16, wmma::row_major>;
-using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, Bf16, wmma::row_major>;
-using FragBt = wmma::fragment<wmma::matrix_b, 16, 16, 16, Bf16, wmma::col_major>;  // a transposed row-major tile
-using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+
+#ifndef RT_EMULATED_CUDA
+// c (16 x 8, fp32) += a (16 x 16, bf16) b (16 x 8, bf16). With g = lane / 4 and t = lane % 4, a
+// lane holds (two bf16 a register, the lower column in the low half):
+//   a[0]: row g, columns 2t, 2t+1;  a[1]: row g+8, same;  a[2]: row g, 2t+8, 2t+9;  a[3]: row g+8, same
+//   b[0]: rows (k) 2t, 2t+1 of column g;  b[1]: rows 2t+8, 2t+9 of column g
+//   c[0], c[1]: row g, columns 2t, 2t+1;  c[2], c[3]: row g+8, same
+__device__ inline void mma_16816(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+#endif
+
+// Two values rounded to bf16 in one register, `low` in the low half.
+__device__ inline uint32_t pack_bf16(float low, float high) {
+  return uint32_t{__bfloat16_as_ushort(__float2bfloat16(low))} |
+         (uint32_t{__bfloat16_as_ushort(__float2bfloat16(high))} << 16);
+}
+// The two bf16 at `pair` (an even column of a tile) as one register.
+__device__ inline uint32_t load_pair(const Bf16* pair) { return *reinterpret_cast<const uint32_t*>(pair); }
 
 // Rows first .. first + 64 (those < T; the rest zero) of one head's D columns, from rows of
-// `stride` floats, into a bf16 tile; all threads of the block help. Four floats per load where the
-// rows are 16-byte aligned (as GPT's qkv and dy are), one otherwise.
+// `stride` floats, into a bf16 tile (row stride Layout::kLd); all threads of the block help. Four
+// floats per load where the rows are 16-byte aligned (as GPT's qkv and dy are), one otherwise.
 template <int D>
-__device__ void load_bf16_tile(const float* source, int64_t stride, int64_t first, int64_t T, Bf16* tile) {
+__device__ void stage_rows(const float* source, int64_t stride, int64_t first, int64_t T, Bf16* tile) {
   static_assert(D % 4 == 0, "whole groups of four columns");
   const bool aligned = stride % 4 == 0 && reinterpret_cast<uintptr_t>(source) % 16 == 0;
-  if (aligned) {
-    for (int index = threadIdx.x; index < kRows * D / 4; index += blockDim.x) {
-      const int row = index / (D / 4), e = index % (D / 4) * 4;
-      float4 value = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      if (first + row < T) value = *reinterpret_cast<const float4*>(source + (first + row) * stride + e);
-      Bf16* out = tile + row * Layout<D>::kTileLd + e;
-      out[0] = __float2bfloat16(value.x);
-      out[1] = __float2bfloat16(value.y);
-      out[2] = __float2bfloat16(value.z);
-      out[3] = __float2bfloat16(value.w);
+  for (int index = threadIdx.x; index < kRows * D / 4; index += blockDim.x) {
+    const int row = index / (D / 4), e = index % (D / 4) * 4;
+    float4 value = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    if (first + row < T) {
+      const float* at = source + (first + row) * stride + e;
+      value = aligned ? *reinterpret_cast<const float4*>(at) : make_float4(at[0], at[1], at[2], at[3]);
     }
-    return;
-  }
-  for (int index = threadIdx.x; index < kRows * D; index += blockDim.x) {
-    const int row = index / D, e = index % D;
-    const float value = first + row < T ? source[(first + row) * stride + e] : 0.0f;
-    tile[row * Layout<D>::kTileLd + e] = __float2bfloat16(value);
+    uint32_t* out = reinterpret_cast<uint32_t*>(tile + row * Layout<D>::kLd + e);
+    out[0] = pack_bf16(value.x, value.y);
+    out[1] = pack_bf16(value.z, value.w);
   }
 }
 
-// out (16 x 64, fp32, row stride kScoreLd) = a (16 x D rows of a tile) times b^T, where b is 64
-// rows of a tile (so out[r][c] = dot(a row r, b row c)).
+// The same rows transposed: tile[e][row] (row stride Layout::kLdT), for products that need them as
+// their B operand. A thread takes two neighbouring rows, so it writes whole registers, and the
+// warp's lanes take consecutive pairs, so their writes fall in different banks.
 template <int D>
-__device__ void product_abt(const Bf16* a, const Bf16* b, float* out) {
+__device__ void stage_rows_transposed(const float* source, int64_t stride, int64_t first, int64_t T, Bf16* tile) {
+  const bool aligned = stride % 4 == 0 && reinterpret_cast<uintptr_t>(source) % 16 == 0;
+  for (int index = threadIdx.x; index < kRows / 2 * D / 4; index += blockDim.x) {
+    const int pair = index % (kRows / 2), e = index / (kRows / 2) * 4;
+    float4 value[2];
 #pragma unroll
-  for (int n = 0; n < kKeys / 16; ++n) {
-    FragC accumulator;
-    wmma::fill_fragment(accumulator, 0.0f);
-#pragma unroll
-    for (int k = 0; k < D / 16; ++k) {
-      FragA fa;
-      FragBt fb;
-      wmma::load_matrix_sync(fa, a + k * 16, Layout<D>::kTileLd);
-      wmma::load_matrix_sync(fb, b + n * 16 * Layout<D>::kTileLd + k * 16, Layout<D>::kTileLd);
-      wmma::mma_sync(accumulator, fa, fb, accumulator);
+    for (int k = 0; k < 2; ++k) {
+      const int64_t row = first + 2 * pair + k;
+      value[k] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      if (row < T) {
+        const float* at = source + row * stride + e;
+        value[k] = aligned ? *reinterpret_cast<const float4*>(at) : make_float4(at[0], at[1], at[2], at[3]);
+      }
     }
-    wmma::store_matrix_sync(out + n * 16, accumulator, kScoreLd, wmma::mem_row_major);
+    uint32_t* out = reinterpret_cast<uint32_t*>(tile + e * Layout<D>::kLdT + 2 * pair);
+    constexpr int kWordsPerRow = Layout<D>::kLdT / 2;
+    out[0 * kWordsPerRow] = pack_bf16(value[0].x, value[1].x);
+    out[1 * kWordsPerRow] = pack_bf16(value[0].y, value[1].y);
+    out[2 * kWordsPerRow] = pack_bf16(value[0].z, value[1].z);
+    out[3 * kWordsPerRow] = pack_bf16(value[0].w, value[1].w);
   }
 }
 
-// accumulators[n] (16 x 16 column block n of a 16 x D result) += p (16 x 64 bf16, row stride
-// kProbLd) times rows of a 64 x D tile.
+__device__ inline int lane_group() { return (threadIdx.x % 32) / 4; }  // g: the fragment row
+__device__ inline int lane_in_group() { return threadIdx.x % 4; }      // t: the fragment column pair
+
+// The A fragments of 16 rows of a row-major bf16 tile (row stride ld), all D columns.
 template <int D>
-__device__ void accumulate_pb(const Bf16* p, const Bf16* b, FragC (&accumulators)[D / 16]) {
+__device__ void load_a(const Bf16* rows, int ld, uint32_t (&a)[D / 16][4]) {
+  const int g = lane_group(), t = lane_in_group();
+#pragma unroll
+  for (int k = 0; k < D / 16; ++k) {
+    const Bf16* at = rows + g * ld + k * 16 + 2 * t;
+    a[k][0] = load_pair(at);
+    a[k][1] = load_pair(at + 8 * ld);
+    a[k][2] = load_pair(at + 8);
+    a[k][3] = load_pair(at + 8 * ld + 8);
+  }
+}
+
+// out (16 x N, as N / 8 accumulators) = a (16 x K, K / 16 fragments) times b^T, where b is a
+// row-major bf16 tile of N rows and K columns (row stride ld): out[r][c] = dot(a row r, b row c).
+template <int N, int K>
+__device__ void product_abt(const uint32_t (&a)[K / 16][4], const Bf16* b, int ld, float (&out)[N / 8][4]) {
+  const int g = lane_group(), t = lane_in_group();
+#pragma unroll
+  for (int n = 0; n < N / 8; ++n) {
+    out[n][0] = out[n][1] = out[n][2] = out[n][3] = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K / 16; ++k) {
+      const Bf16* at = b + (n * 8 + g) * ld + k * 16 + 2 * t;
+      const uint32_t fragment[2] = {load_pair(at), load_pair(at + 8)};
+      mma_16816(out[n], a[k], fragment);
+    }
+  }
+}
+
+// The 16 x 64 tile p (eight accumulators) rounded to bf16 as four A fragments (keys 16k .. 16k+15
+// in the k-th): an accumulator pair's layout is an A fragment's.
+__device__ inline void to_a_fragments(const float (&p)[kKeys / 8][4], uint32_t (&a)[kKeys / 16][4]) {
 #pragma unroll
   for (int k = 0; k < kKeys / 16; ++k) {
-    FragA fa;
-    wmma::load_matrix_sync(fa, p + k * 16, kProbLd);
+    a[k][0] = pack_bf16(p[2 * k][0], p[2 * k][1]);
+    a[k][1] = pack_bf16(p[2 * k][2], p[2 * k][3]);
+    a[k][2] = pack_bf16(p[2 * k + 1][0], p[2 * k + 1][1]);
+    a[k][3] = pack_bf16(p[2 * k + 1][2], p[2 * k + 1][3]);
+  }
+}
+
+// accumulators (16 x D) += p (16 x 64, four A fragments) times a 64 x D matrix given transposed:
+// bt is a D x 64 bf16 tile (row stride Layout::kLdT).
+template <int D>
+__device__ void accumulate_pb(const uint32_t (&p)[kKeys / 16][4], const Bf16* bt, float (&accumulators)[D / 8][4]) {
+  const int g = lane_group(), t = lane_in_group();
 #pragma unroll
-    for (int n = 0; n < D / 16; ++n) {
-      FragB fb;
-      wmma::load_matrix_sync(fb, b + k * 16 * Layout<D>::kTileLd + n * 16, Layout<D>::kTileLd);
-      wmma::mma_sync(accumulators[n], fa, fb, accumulators[n]);
+  for (int k = 0; k < kKeys / 16; ++k) {
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      const Bf16* at = bt + (n * 8 + g) * Layout<D>::kLdT + k * 16 + 2 * t;
+      const uint32_t fragment[2] = {load_pair(at), load_pair(at + 8)};
+      mma_16816(accumulators[n], p[k], fragment);
     }
   }
 }
 
-// A warp's lane works on row lane / 2 of its 16 and on half (lane % 2) of the columns: the even
-// or the odd ones (the two lanes of a row then fall in different shared memory banks).
-__device__ inline int lane_row() { return (threadIdx.x % 32) / 2; }
-__device__ inline int lane_half() { return threadIdx.x % 2; }
-
-// The D-long dot product of a row of dO and of O (fp32, global), by a pair of lanes (each half of
-// the columns), summed over the pair; 0 where `valid` is false. Every lane of the warp must call it.
-template <int D>
-__device__ float pair_row_dot(bool valid, const float* d_out, const float* out) {
-  float sum = 0.0f;
-  if (valid) {
-    const int first = lane_half() * (D / 2);
-#pragma unroll 8
-    for (int e = first; e < first + D / 2; ++e) sum += d_out[e] * out[e];
-  }
-  return sum + __shfl_xor_sync(0xffffffff, sum, 1);
+// Reductions over the four lanes of a quad (the lanes that share a fragment row).
+__device__ inline float quad_max(float value) {
+  value = fmaxf(value, __shfl_xor_sync(0xffffffff, value, 1));
+  return fmaxf(value, __shfl_xor_sync(0xffffffff, value, 2));
+}
+__device__ inline float quad_sum(float value) {
+  value += __shfl_xor_sync(0xffffffff, value, 1);
+  return value + __shfl_xor_sync(0xffffffff, value, 2);
 }
 
-// The tiles both backward kernels stage, from the start of their shared memory: q, dO, k, v.
-struct BackwardTiles {
-  Bf16 *queries, *grads, *keys, *values;
-};
+// Where element e (0..3) of accumulator n lies in a 16 x 64 tile: its row (0..15) and column.
+__device__ inline int element_row(int e) { return lane_group() + (e >= 2 ? 8 : 0); }
+__device__ inline int element_column(int n, int e) { return n * 8 + 2 * lane_in_group() + (e & 1); }
+
+// Writes a warp's 16 x D accumulators, times `factor` (per fragment row: rows g and g+8), into
+// rows first .. first + 15 (those < T) of rows of `stride` floats.
 template <int D>
-__device__ BackwardTiles backward_tiles(unsigned char* shared) {
-  auto tile = [&](int index) { return reinterpret_cast<Bf16*>(shared + index * Layout<D>::kTileBytes); };
-  return {tile(0), tile(1), tile(2), tile(3)};
+__device__ void store_rows(const float (&accumulators)[D / 8][4], const float (&factor)[2], int64_t first, int64_t T,
+                           float* destination, int64_t stride) {
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int64_t row = first + lane_group() + 8 * half;
+    if (row >= T) continue;
+    float* out = destination + row * stride + 2 * lane_in_group();
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      out[n * 8] = accumulators[n][2 * half] * factor[half];
+      out[n * 8 + 1] = accumulators[n][2 * half + 1] * factor[half];
+    }
+  }
 }
 
 #endif
@@ -154,70 +235,82 @@ __global__ void __launch_bounds__(kWarps * 32) tc_forward_kernel(const float* qk
   RT_DYNAMIC_SHARED_MEMORY(shared);
   Bf16* queries = reinterpret_cast<Bf16*>(shared);
   Bf16* keys = reinterpret_cast<Bf16*>(shared + L::kTileBytes);
-  Bf16* values = reinterpret_cast<Bf16*>(shared + 2 * L::kTileBytes);
+  Bf16* values_t = reinterpret_cast<Bf16*>(shared + 2 * L::kTileBytes);
   const int warp = threadIdx.x / 32;
-  unsigned char* warp_area = shared + L::kForwardWarpsAt + warp * L::kForwardWarpBytes;
-  float* scores = reinterpret_cast<float*>(warp_area);
-  Bf16* probabilities = reinterpret_cast<Bf16*>(warp_area + L::kWarpScoreBytes);
-  float* out = reinterpret_cast<float*>(warp_area + L::kWarpScoreBytes + L::kWarpProbBytes);
-
   const int64_t C = H * D, bh = blockIdx.y, b = bh / H, h = bh % H;
-  const int64_t first_query = int64_t{blockIdx.x} * kRows;
+  const int64_t first_query = int64_t{blockIdx.x} * kRows, warp_first = first_query + warp * 16;
   const float* window = qkv + b * T * 3 * C;
-  load_bf16_tile<D>(window + h * D, 3 * C, first_query, T, queries);
-  const int r = lane_row(), half = lane_half();
-  const int64_t i = first_query + warp * 16 + r;
-  for (int e = half; e < D; e += 2) out[r * L::kWarpOutLd + e] = 0.0f;
-  float running_max = -INFINITY, running_sum = 0.0f;
-  const int64_t last_key = first_query + kRows < T ? first_query + kRows : T;  // exclusive
+  stage_rows<D>(window + h * D, 3 * C, first_query, T, queries);
+  __syncthreads();
+  uint32_t q[D / 16][4];
+  load_a<D>(queries + warp * 16 * L::kLd, L::kLd, q);
+
+  float out[D / 8][4] = {};
+  float running_max[2] = {-INFINITY, -INFINITY}, running_sum[2] = {0.0f, 0.0f};  // rows g, g+8 (sum: this lane's part)
+  const int64_t last_key = first_query + kRows < T ? first_query + kRows : T;    // exclusive
   for (int64_t key0 = 0; key0 < last_key; key0 += kKeys) {
-    __syncthreads();  // the previous key and value tiles are used up (and the queries are in)
-    load_bf16_tile<D>(window + C + h * D, 3 * C, key0, T, keys);
-    load_bf16_tile<D>(window + 2 * C + h * D, 3 * C, key0, T, values);
+    __syncthreads();  // the previous key and value tiles are used up
+    stage_rows<D>(window + C + h * D, 3 * C, key0, T, keys);
+    stage_rows_transposed<D>(window + 2 * C + h * D, 3 * C, key0, T, values_t);
     __syncthreads();
-    product_abt<D>(queries + warp * 16 * L::kTileLd, keys, scores);
-    __syncwarp();
-    // The online softmax of this lane's 32 columns of the row, the pair of lanes combined.
-    float* row = scores + r * kScoreLd;
-    float tile_max = -INFINITY;
-    for (int c = half; c < kKeys; c += 2) {
-      const int64_t j = key0 + c;
-      const float s = (i < T && j <= i) ? row[c] * scale : -INFINITY;
-      row[c] = s;
-      tile_max = fmaxf(tile_max, s);
-    }
-    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffff, tile_max, 1));
-    const float new_max = fmaxf(running_max, tile_max);
-    // A row with nothing visible yet (only rows past T, which are never written) keeps zeros.
-    const float correction = new_max == -INFINITY ? 1.0f : __expf(running_max - new_max);
-    float tile_sum = 0.0f;
-    for (int c = half; c < kKeys; c += 2) {
-      const float p = row[c] == -INFINITY ? 0.0f : __expf(row[c] - new_max);
-      probabilities[r * kProbLd + c] = __float2bfloat16(p);
-      tile_sum += p;
-    }
-    tile_sum += __shfl_xor_sync(0xffffffff, tile_sum, 1);
-    running_sum = running_sum * correction + tile_sum;
-    running_max = new_max;
-    for (int e = half; e < D; e += 2) out[r * L::kWarpOutLd + e] *= correction;
-    __syncwarp();
-    FragC accumulators[D / 16];
+    float s[kKeys / 8][4];
+    product_abt<kKeys, D>(q, keys, L::kLd, s);
+    // The keys after the query (and rows past T) masked, where the tile reaches them; scaled.
+    if (key0 + kKeys - 1 > warp_first || warp_first + 15 >= T) {
 #pragma unroll
-    for (int n = 0; n < D / 16; ++n) {
-      wmma::load_matrix_sync(accumulators[n], out + n * 16, L::kWarpOutLd, wmma::mem_row_major);
-    }
-    accumulate_pb<D>(probabilities, values, accumulators);
+      for (int n = 0; n < kKeys / 8; ++n) {
 #pragma unroll
-    for (int n = 0; n < D / 16; ++n) {
-      wmma::store_matrix_sync(out + n * 16, accumulators[n], L::kWarpOutLd, wmma::mem_row_major);
+        for (int e = 0; e < 4; ++e) {
+          const int64_t i = warp_first + element_row(e), j = key0 + element_column(n, e);
+          if (i >= T || j > i) s[n][e] = -INFINITY;
+        }
+      }
     }
-    __syncwarp();
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        s[n][e] *= scale;
+        tile_max[e / 2] = fmaxf(tile_max[e / 2], s[n][e]);
+      }
+    }
+    float correction[2];
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const float new_max = fmaxf(running_max[half], quad_max(tile_max[half]));
+      // A row with nothing visible yet (only rows past T, which are never written) keeps zeros.
+      correction[half] = new_max == -INFINITY ? 1.0f : __expf(running_max[half] - new_max);
+      running_max[half] = new_max;
+      running_sum[half] *= correction[half];
+    }
+#pragma unroll
+    for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float p = s[n][e] == -INFINITY ? 0.0f : __expf(s[n][e] - running_max[e / 2]);
+        s[n][e] = p;
+        running_sum[e / 2] += p;
+      }
+    }
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) out[n][e] *= correction[e / 2];
+    }
+    uint32_t p[kKeys / 16][4];
+    to_a_fragments(s, p);
+    accumulate_pb<D>(p, values_t, out);
   }
-  if (i >= T) return;
-  const float inverse = 1.0f / running_sum;
-  float* result = y + (b * T + i) * C + h * D;
-  for (int e = half; e < D; e += 2) result[e] = out[r * L::kWarpOutLd + e] * inverse;
-  if (half == 0) lse[bh * T + i] = running_max + logf(running_sum);
+  float inverse[2];
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const float sum = quad_sum(running_sum[half]);
+    inverse[half] = 1.0f / sum;
+    const int64_t i = warp_first + lane_group() + 8 * half;
+    if (i < T && lane_in_group() == 0) lse[bh * T + i] = running_max[half] + logf(sum);
+  }
+  store_rows<D>(out, inverse, warp_first, T, y + b * T * C + h * D, C);
 #else
   __trap();  // not launched: the host checks the compute capability
 #endif
@@ -230,10 +323,16 @@ __global__ void __launch_bounds__(kWarps * 32) tc_delta_kernel(const float* y, c
                                                               int64_t T, int64_t H, int64_t rows) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   const int64_t row = int64_t{blockIdx.x} * kRows + threadIdx.x / 2;  // (bh, i) flattened
-  const int64_t bh = row / T, i = row % T, b = bh / H, h = bh % H, C = H * D;
-  const int64_t at = (b * T + i) * C + h * D;
-  const float sum = pair_row_dot<D>(row < rows, dy + at, y + at);
-  if (row < rows && lane_half() == 0) delta[row] = sum;
+  const int half = threadIdx.x % 2;
+  float sum = 0.0f;
+  if (row < rows) {
+    const int64_t bh = row / T, i = row % T, b = bh / H, h = bh % H, C = H * D;
+    const int64_t at = (b * T + i) * C + h * D + half * (D / 2);
+#pragma unroll 8
+    for (int e = 0; e < D / 2; ++e) sum += dy[at + e] * y[at + e];
+  }
+  sum += __shfl_xor_sync(0xffffffff, sum, 1);
+  if (row < rows && half == 0) delta[row] = sum;
 #else
   __trap();
 #endif
@@ -246,56 +345,56 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dq_kernel(const float
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using L = Layout<D>;
   RT_DYNAMIC_SHARED_MEMORY(shared);
-  const auto [queries, grads, keys, values] = backward_tiles<D>(shared);
+  auto tile = [&](int index) { return reinterpret_cast<Bf16*>(shared + index * L::kTileBytes); };
+  Bf16 *queries = tile(0), *grads = tile(1), *keys = tile(2), *values = tile(3), *keys_t = tile(4);
   const int warp = threadIdx.x / 32;
-  unsigned char* warp_area = shared + L::kDqWarpsAt + warp * L::kDqWarpBytes;
-  float* scores = reinterpret_cast<float*>(warp_area);
-  float* score_grads = reinterpret_cast<float*>(warp_area + L::kWarpScoreBytes);  // dP
-  Bf16* ds_tile = reinterpret_cast<Bf16*>(warp_area + 2 * L::kWarpScoreBytes);
-
   const int64_t C = H * D, bh = blockIdx.y, b = bh / H, h = bh % H;
-  const int64_t first_query = int64_t{blockIdx.x} * kRows;
+  const int64_t first_query = int64_t{blockIdx.x} * kRows, warp_first = first_query + warp * 16;
   const float* window = qkv + b * T * 3 * C;
-  load_bf16_tile<D>(window + h * D, 3 * C, first_query, T, queries);
-  load_bf16_tile<D>(dy + b * T * C + h * D, C, first_query, T, grads);
-  const int r = lane_row(), half = lane_half();
-  const int64_t i = first_query + warp * 16 + r;
-  const float row_lse = i < T ? lse[bh * T + i] : 0.0f;
-  const float delta = i < T ? deltas[bh * T + i] : 0.0f;
-  FragC dq[D / 16];
+  stage_rows<D>(window + h * D, 3 * C, first_query, T, queries);
+  stage_rows<D>(dy + b * T * C + h * D, C, first_query, T, grads);
+  __syncthreads();
+  uint32_t q[D / 16][4], d_out[D / 16][4];
+  load_a<D>(queries + warp * 16 * L::kLd, L::kLd, q);
+  load_a<D>(grads + warp * 16 * L::kLd, L::kLd, d_out);
+  float row_lse[2], delta[2];
 #pragma unroll
-  for (int n = 0; n < D / 16; ++n) wmma::fill_fragment(dq[n], 0.0f);
+  for (int half = 0; half < 2; ++half) {
+    const int64_t i = warp_first + lane_group() + 8 * half;
+    row_lse[half] = i < T ? lse[bh * T + i] : 0.0f;
+    delta[half] = i < T ? deltas[bh * T + i] : 0.0f;
+  }
+  float dq[D / 8][4] = {};
   const int64_t last_key = first_query + kRows < T ? first_query + kRows : T;
   for (int64_t key0 = 0; key0 < last_key; key0 += kKeys) {
     __syncthreads();
-    load_bf16_tile<D>(window + C + h * D, 3 * C, key0, T, keys);
-    load_bf16_tile<D>(window + 2 * C + h * D, 3 * C, key0, T, values);
+    stage_rows<D>(window + C + h * D, 3 * C, key0, T, keys);
+    stage_rows<D>(window + 2 * C + h * D, 3 * C, key0, T, values);
+    stage_rows_transposed<D>(window + C + h * D, 3 * C, key0, T, keys_t);
     __syncthreads();
-    product_abt<D>(queries + warp * 16 * L::kTileLd, keys, scores);        // S
-    product_abt<D>(grads + warp * 16 * L::kTileLd, values, score_grads);   // dP = dO V^T
-    __syncwarp();
-    for (int c = half; c < kKeys; c += 2) {
-      const int64_t j = key0 + c;
-      float ds = 0.0f;
-      if (i < T && j <= i) {
-        const float p = __expf(scores[r * kScoreLd + c] * scale - row_lse);
-        ds = p * (score_grads[r * kScoreLd + c] - delta);
-      }
-      ds_tile[r * kProbLd + c] = __float2bfloat16(ds);
-    }
-    __syncwarp();
-    accumulate_pb<D>(ds_tile, keys, dq);  // dQ += dS K
-    __syncwarp();
-  }
-  // Through the score tile (free now) to the rows of dqkv, times the score scale.
-  constexpr int kOutLd = L::kWarpOutLd;
-  static_assert(16 * kOutLd * 4 <= 2 * L::kWarpScoreBytes, "dq fits where the scores were");
+    float s[kKeys / 8][4], dp[kKeys / 8][4];
+    product_abt<kKeys, D>(q, keys, L::kLd, s);         // S = Q K^T
+    product_abt<kKeys, D>(d_out, values, L::kLd, dp);  // dP = dO V^T
+    const bool masked = key0 + kKeys - 1 > warp_first || warp_first + 15 >= T;
 #pragma unroll
-  for (int n = 0; n < D / 16; ++n) wmma::store_matrix_sync(scores + n * 16, dq[n], kOutLd, wmma::mem_row_major);
-  __syncwarp();
-  if (i >= T) return;
-  float* grad = dqkv + (b * T + i) * 3 * C + h * D;
-  for (int e = half; e < D; e += 2) grad[e] = scores[r * kOutLd + e] * scale;
+    for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int64_t i = warp_first + element_row(e), j = key0 + element_column(n, e);
+        float ds = 0.0f;
+        if (!masked || (i < T && j <= i)) {
+          const float p = __expf(s[n][e] * scale - row_lse[e / 2]);
+          ds = p * (dp[n][e] - delta[e / 2]);
+        }
+        s[n][e] = ds;
+      }
+    }
+    uint32_t ds[kKeys / 16][4];
+    to_a_fragments(s, ds);
+    accumulate_pb<D>(ds, keys_t, dq);  // dQ += dS K
+  }
+  const float factor[2] = {scale, scale};
+  store_rows<D>(dq, factor, warp_first, T, dqkv + b * T * 3 * C + h * D, 3 * C);
 #else
   __trap();
 #endif
@@ -308,33 +407,30 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dkv_kernel(const floa
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using L = Layout<D>;
   RT_DYNAMIC_SHARED_MEMORY(shared);
-  const auto [queries, grads, keys, values] = backward_tiles<D>(shared);
-  float* tile_lse = reinterpret_cast<float*>(shared + 4 * L::kTileBytes);
+  Bf16* queries = reinterpret_cast<Bf16*>(shared);
+  Bf16* grads = reinterpret_cast<Bf16*>(shared + L::kTileBytes);
+  Bf16* queries_t = reinterpret_cast<Bf16*>(shared + 2 * L::kTileBytes);
+  Bf16* grads_t = reinterpret_cast<Bf16*>(shared + 2 * L::kTileBytes + L::kTileTBytes);
+  float* tile_lse = reinterpret_cast<float*>(shared + L::kDkvLseAt);
   float* tile_delta = tile_lse + kKeys;
   const int warp = threadIdx.x / 32;
-  unsigned char* warp_area = shared + L::kDkvWarpsAt + warp * L::kDkvWarpBytes;
-  float* scores = reinterpret_cast<float*>(warp_area);                              // S^T: keys x queries
-  float* score_grads = reinterpret_cast<float*>(warp_area + L::kWarpScoreBytes);    // dP^T
-  Bf16* p_tile = reinterpret_cast<Bf16*>(warp_area + 2 * L::kWarpScoreBytes);       // P^T
-  Bf16* ds_tile = reinterpret_cast<Bf16*>(warp_area + 2 * L::kWarpScoreBytes + L::kWarpProbBytes);  // dS^T
-
   const int64_t C = H * D, bh = blockIdx.y, b = bh / H, h = bh % H;
-  const int64_t first_key = int64_t{blockIdx.x} * kRows;
+  const int64_t first_key = int64_t{blockIdx.x} * kRows, warp_first = first_key + warp * 16;
   const float* window = qkv + b * T * 3 * C;
-  load_bf16_tile<D>(window + C + h * D, 3 * C, first_key, T, keys);
-  load_bf16_tile<D>(window + 2 * C + h * D, 3 * C, first_key, T, values);
-  const int r = lane_row(), half = lane_half();
-  const int64_t j = first_key + warp * 16 + r;
-  FragC dk[D / 16], dv[D / 16];
-#pragma unroll
-  for (int n = 0; n < D / 16; ++n) {
-    wmma::fill_fragment(dk[n], 0.0f);
-    wmma::fill_fragment(dv[n], 0.0f);
-  }
+  // The block's keys and values, through the query tiles' areas, into registers.
+  stage_rows<D>(window + C + h * D, 3 * C, first_key, T, queries);
+  stage_rows<D>(window + 2 * C + h * D, 3 * C, first_key, T, grads);
+  __syncthreads();
+  uint32_t k[D / 16][4], v[D / 16][4];
+  load_a<D>(queries + warp * 16 * L::kLd, L::kLd, k);
+  load_a<D>(grads + warp * 16 * L::kLd, L::kLd, v);
+  float dk[D / 8][4] = {}, dv[D / 8][4] = {};
   for (int64_t query0 = first_key; query0 < T; query0 += kKeys) {
-    __syncthreads();  // the previous query tiles are used up
-    load_bf16_tile<D>(window + h * D, 3 * C, query0, T, queries);
-    load_bf16_tile<D>(dy + b * T * C + h * D, C, query0, T, grads);
+    __syncthreads();  // the previous query tiles (the first time: the keys and values) are used up
+    stage_rows<D>(window + h * D, 3 * C, query0, T, queries);
+    stage_rows<D>(dy + b * T * C + h * D, C, query0, T, grads);
+    stage_rows_transposed<D>(window + h * D, 3 * C, query0, T, queries_t);
+    stage_rows_transposed<D>(dy + b * T * C + h * D, C, query0, T, grads_t);
     // The log-sum-exp and rowsum(dO O) of the tile's 64 queries.
     if (threadIdx.x < kKeys) {
       const int64_t i = query0 + threadIdx.x;
@@ -342,54 +438,38 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dkv_kernel(const floa
       tile_delta[threadIdx.x] = i < T ? deltas[bh * T + i] : 0.0f;
     }
     __syncthreads();
-    product_abt<D>(keys + warp * 16 * L::kTileLd, queries, scores);       // S^T = K Q^T
-    product_abt<D>(values + warp * 16 * L::kTileLd, grads, score_grads);  // dP^T = V dO^T
-    __syncwarp();
-    for (int c = half; c < kKeys; c += 2) {
-      const int64_t i = query0 + c;
-      float p = 0.0f, ds = 0.0f;
-      if (j < T && i < T && i >= j) {
-        p = __expf(scores[r * kScoreLd + c] * scale - tile_lse[c]);
-        ds = p * (score_grads[r * kScoreLd + c] - tile_delta[c]);
-      }
-      p_tile[r * kProbLd + c] = __float2bfloat16(p);
-      ds_tile[r * kProbLd + c] = __float2bfloat16(ds);
-    }
-    __syncwarp();
-    accumulate_pb<D>(p_tile, grads, dv);     // dV += P^T dO
-    accumulate_pb<D>(ds_tile, queries, dk);  // dK += dS^T Q
-  }
-  constexpr int kOutLd = L::kWarpOutLd;
-  static_assert(16 * kOutLd * 4 <= L::kWarpScoreBytes, "dk (dv) fits where the scores (their gradients) were");
-  __syncwarp();
+    float s[kKeys / 8][4], dp[kKeys / 8][4];
+    product_abt<kKeys, D>(k, queries, L::kLd, s);  // S^T = K Q^T: keys x queries
+    product_abt<kKeys, D>(v, grads, L::kLd, dp);   // dP^T = V dO^T
+    const bool masked = query0 < warp_first + 15 || query0 + kKeys > T || warp_first + 15 >= T;
 #pragma unroll
-  for (int n = 0; n < D / 16; ++n) {
-    wmma::store_matrix_sync(scores + n * 16, dk[n], kOutLd, wmma::mem_row_major);
-    wmma::store_matrix_sync(score_grads + n * 16, dv[n], kOutLd, wmma::mem_row_major);
+    for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int c = element_column(n, e);
+        const int64_t j = warp_first + element_row(e), i = query0 + c;
+        float p = 0.0f, ds = 0.0f;
+        if (!masked || (j < T && i < T && i >= j)) {
+          p = __expf(s[n][e] * scale - tile_lse[c]);
+          ds = p * (dp[n][e] - tile_delta[c]);
+        }
+        s[n][e] = p;
+        dp[n][e] = ds;
+      }
+    }
+    uint32_t fragments[kKeys / 16][4];
+    to_a_fragments(s, fragments);
+    accumulate_pb<D>(fragments, grads_t, dv);  // dV += P^T dO
+    to_a_fragments(dp, fragments);
+    accumulate_pb<D>(fragments, queries_t, dk);  // dK += dS^T Q
   }
-  __syncwarp();
-  if (j >= T) return;
-  float* grad = dqkv + (b * T + j) * 3 * C + h * D;
-  for (int e = half; e < D; e += 2) {
-    grad[C + e] = scores[r * kOutLd + e] * scale;
-    grad[2 * C + e] = score_grads[r * kOutLd + e];
-  }
+  float* grad = dqkv + b * T * 3 * C + h * D;
+  const float dk_factor[2] = {scale, scale}, dv_factor[2] = {1.0f, 1.0f};
+  store_rows<D>(dk, dk_factor, warp_first, T, grad + C, 3 * C);
+  store_rows<D>(dv, dv_factor, warp_first, T, grad + 2 * C, 3 * C);
 #else
   __trap();
 #endif
-}
-
-template <int D>
-constexpr int forward_shared_bytes() {
-  return Layout<D>::kForwardWarpsAt + kWarps * Layout<D>::kForwardWarpBytes;
-}
-template <int D>
-constexpr int dq_shared_bytes() {
-  return Layout<D>::kDqWarpsAt + kWarps * Layout<D>::kDqWarpBytes;
-}
-template <int D>
-constexpr int dkv_shared_bytes() {
-  return Layout<D>::kDkvWarpsAt + kWarps * Layout<D>::kDkvWarpBytes;
 }
 
 }  // namespace rt::kernels::cuda::tensor_core_attention

@@ -1,15 +1,15 @@
 // A host emulation of the CUDA subset that the tensor-core attention kernels use, so that their
-// logic (tiling, masks, the online softmax, the backward recurrences, where they synchronise) is
-// tested on every machine, GPU or not. A block's threads are std::threads; __syncthreads and
-// __syncwarp are barriers; a WMMA fragment holds the whole 16 x 16 matrix in every lane (each lane
-// loads and multiplies it whole), and a fragment store is made by lane 0 alone, so a kernel that
-// reads the stored tile before its own __syncwarp reads stale data here too. bf16 rounds to
-// nearest even, as __float2bfloat16 does. What it cannot show: how the hardware spreads a fragment
-// over the lanes, timing, and the limits of registers and shared memory (the GPU test does).
+// logic (tiling, masks, the online softmax, the backward recurrences, where they synchronise, and
+// which lane holds which element of an mma fragment) is tested on every machine, GPU or not. A
+// block's threads are std::threads; __syncthreads and __syncwarp are barriers; mma_16816 gathers
+// the warp's fragments as PTX's mma.m16n8k16 lays them out over the lanes and multiplies them in
+// fp32; bf16 rounds to nearest even, as __float2bfloat16 does. What it cannot show: timing, and
+// the limits of registers and shared memory (the GPU test does).
 #pragma once
 
 #define RT_EMULATED_CUDA 1
 
+#include <array>
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
@@ -60,6 +60,9 @@ struct Block {
   std::unique_ptr<Barrier> all;
   std::vector<std::unique_ptr<Barrier>> warps;
   std::vector<float> exchange;        // __shfl_xor_sync's values, a slot per thread
+  // mma_16816's fragments, a slot per thread in each of two sets used in turn: a lane reuses a set
+  // only after the next call's barrier, which every lane reaches only once done reading it.
+  std::vector<std::array<uint32_t, 6>> fragments[2];
   std::vector<unsigned char> shared;  // dynamic shared memory
 };
 inline Block* block = nullptr;
@@ -75,6 +78,7 @@ void launch(EmulatedDim3 grid, unsigned threads, size_t shared_bytes, Kernel ker
       current.all = std::make_unique<Barrier>(static_cast<int>(threads));
       for (unsigned w = 0; w < threads / 32; ++w) current.warps.push_back(std::make_unique<Barrier>(32));
       current.exchange.assign(threads, 0.0f);
+      for (auto& set : current.fragments) set.assign(threads, {});
       current.shared.assign(shared_bytes, 0xab);  // not zeroed on a GPU either
       block = &current;
       std::vector<std::thread> pool;
@@ -131,55 +135,37 @@ inline __nv_bfloat16 __float2bfloat16(float value) {  // to nearest, ties to eve
   return __nv_bfloat16{static_cast<uint16_t>(word >> 16)};
 }
 
-namespace nvcuda::wmma {
-struct matrix_a {};
-struct matrix_b {};
-struct accumulator {};
-struct row_major {};
-struct col_major {};
-enum layout_t { mem_row_major, mem_col_major };
+inline uint16_t __bfloat16_as_ushort(__nv_bfloat16 value) { return value.bits; }
 
-template <typename Use, int M, int N, int K, typename T, typename Layout = void>
-struct fragment {
-  static_assert(M == 16 && N == 16 && K == 16, "only 16 x 16 x 16 tiles are emulated");
-  float x[16][16];
-};
-using Accumulator = fragment<accumulator, 16, 16, 16, float>;
+namespace rt::testing::cuda_emulation {
+inline float bf16_at(uint32_t pair, int half) {
+  return static_cast<float>(__nv_bfloat16{static_cast<uint16_t>(half == 0 ? pair & 0xffff : pair >> 16)});
+}
+inline thread_local int mma_calls = 0;
+}  // namespace rt::testing::cuda_emulation
 
-template <typename Use, typename T, typename Layout>
-void load_matrix_sync(fragment<Use, 16, 16, 16, T, Layout>& f, const T* p, unsigned ld) {
-  for (unsigned r = 0; r < 16; ++r) {
-    for (unsigned c = 0; c < 16; ++c) {
-      f.x[r][c] = static_cast<float>(std::is_same<Layout, row_major>::value ? p[r * ld + c] : p[c * ld + r]);
-    }
+// PTX's mma.m16n8k16 with bf16 inputs and fp32 sums, a warp-wide call: every lane gives its
+// fragments (the layout in attention_tensor_core_kernels.cuh) and gets its own elements of c.
+inline void mma_16816(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  namespace emulation = rt::testing::cuda_emulation;
+  auto& slots = emulation::block->fragments[emulation::mma_calls++ % 2];
+  const unsigned warp_first = threadIdx.x / 32 * 32, lane = threadIdx.x % 32;
+  slots[threadIdx.x] = {a[0], a[1], a[2], a[3], b[0], b[1]};
+  __syncwarp();
+  // Element (row, k) of A and (k, column) of B, from the lane and register that hold it.
+  auto a_at = [&](int row, int k) {
+    const auto& slot = slots[warp_first + (row % 8) * 4 + (k % 8) / 2];
+    return emulation::bf16_at(slot[(row >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0)], k % 2);
+  };
+  auto b_at = [&](int k, int column) {
+    const auto& slot = slots[warp_first + column * 4 + (k % 8) / 2];
+    return emulation::bf16_at(slot[4 + (k >= 8 ? 1 : 0)], k % 2);
+  };
+  const int g = static_cast<int>(lane / 4), t = static_cast<int>(lane % 4);
+  for (int e = 0; e < 4; ++e) {
+    const int row = g + (e >= 2 ? 8 : 0), column = 2 * t + (e & 1);
+    float sum = c[e];
+    for (int k = 0; k < 16; ++k) sum += a_at(row, k) * b_at(k, column);
+    c[e] = sum;
   }
 }
-inline void load_matrix_sync(Accumulator& f, const float* p, unsigned ld, layout_t layout) {
-  for (unsigned r = 0; r < 16; ++r) {
-    for (unsigned c = 0; c < 16; ++c) f.x[r][c] = layout == mem_row_major ? p[r * ld + c] : p[c * ld + r];
-  }
-}
-inline void store_matrix_sync(float* p, const Accumulator& f, unsigned ld, layout_t layout) {
-  if (threadIdx.x % 32 != 0) return;  // lane 0 alone: readers must wait for the kernel's __syncwarp
-  for (unsigned r = 0; r < 16; ++r) {
-    for (unsigned c = 0; c < 16; ++c) (layout == mem_row_major ? p[r * ld + c] : p[c * ld + r]) = f.x[r][c];
-  }
-}
-inline void fill_fragment(Accumulator& f, float value) {
-  for (auto& row : f.x) {
-    for (float& element : row) element = value;
-  }
-}
-template <typename A, typename B>
-void mma_sync(Accumulator& d, const A& a, const B& b, const Accumulator& c) {
-  Accumulator sum;
-  for (int r = 0; r < 16; ++r) {
-    for (int col = 0; col < 16; ++col) {
-      float total = c.x[r][col];
-      for (int k = 0; k < 16; ++k) total += a.x[r][k] * b.x[k][col];
-      sum.x[r][col] = total;
-    }
-  }
-  d = sum;
-}
-}  // namespace nvcuda::wmma

@@ -3,9 +3,7 @@
 // not multiples of the 64-row tiles, one token alone, and both head sizes. The bounds are those of
 // the GPU test (cuda_kernels_test.cpp, AttentionOnTensorCoresMatchesTheCpuWithinBf16Rounding),
 // three times the error of the kernels' bf16 rounding; a wrong tile, a transposed operand, a
-// missing mask or a read before its __syncwarp is off by far more (checked by hand, each failing
-// this test: one key left out of the mask, errors of 0.4-4.6; K loaded untransposed, 1.3-26; the
-// forward's __syncwarp after the score products removed).
+// missing mask or a fragment register in the wrong place is off by far more.
 #include <gtest/gtest.h>
 
 #include <algorithm>
