@@ -84,52 +84,64 @@ __device__ inline uint32_t pack_bf16(float low, float high) {
 // The two bf16 at `pair` (an even column of a tile) as one register.
 __device__ inline uint32_t load_pair(const Bf16* pair) { return *reinterpret_cast<const uint32_t*>(pair); }
 
-// Rows first .. first + 64 (those < T; the rest zero) of one head's D columns, from rows of
-// `stride` floats, into a bf16 tile (row stride Layout::kLd); all threads of the block help. Four
-// floats per load where the rows are 16-byte aligned (as GPT's qkv and dy are), one otherwise.
-template <int D>
-__device__ void stage_rows(const float* source, int64_t stride, int64_t first, int64_t T, Bf16* tile) {
-  static_assert(D % 4 == 0, "whole groups of four columns");
-  const bool aligned = stride % 4 == 0 && reinterpret_cast<uintptr_t>(source) % 16 == 0;
-  for (int index = threadIdx.x; index < kRows * D / 4; index += blockDim.x) {
-    const int row = index / (D / 4), e = index % (D / 4) * 4;
-    float4 value = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    if (first + row < T) {
-      const float* at = source + (first + row) * stride + e;
-      value = aligned ? *reinterpret_cast<const float4*>(at) : make_float4(at[0], at[1], at[2], at[3]);
-    }
-    uint32_t* out = reinterpret_cast<uint32_t*>(tile + row * Layout<D>::kLd + e);
-    out[0] = pack_bf16(value.x, value.y);
-    out[1] = pack_bf16(value.z, value.w);
-  }
-}
+constexpr int kThreads = kWarps * 32;
 
-// The same rows transposed: tile[e][row] (row stride Layout::kLdT), for products that need them as
-// their B operand. A thread takes two neighbouring rows, so it writes whole registers, and the
-// warp's lanes take consecutive pairs, so their writes fall in different banks.
+// Rows first .. first + 63 of one head's D columns (those < T; the rest zero), from fp32 rows of
+// `stride` floats, fetched into the block's registers and then stored in shared memory as bf16:
+// as rows (tile[row][e], row stride Layout::kLd), as columns (tile[e][row], Layout::kLdT), or
+// both from one fetch. Each thread holds two neighbouring rows (so that a column store writes
+// whole registers) and four columns, D / 16 times over; all its loads are issued before any is
+// used, so they are in flight together, and a kernel can fetch the next tile while it multiplies
+// the current one. Four lanes read 64 contiguous bytes of a row; four floats per load where the
+// rows are 16-byte aligned (as GPT's qkv and dy are), one otherwise.
 template <int D>
-__device__ void stage_rows_transposed(const float* source, int64_t stride, int64_t first, int64_t T, Bf16* tile) {
-  const bool aligned = stride % 4 == 0 && reinterpret_cast<uintptr_t>(source) % 16 == 0;
-  for (int index = threadIdx.x; index < kRows / 2 * D / 4; index += blockDim.x) {
-    const int pair = index % (kRows / 2), e = index / (kRows / 2) * 4;
-    float4 value[2];
+struct TileInFlight {
+  static_assert(D % 16 == 0, "whole steps of four lanes times four columns");
+  static constexpr int kSteps = D / 16;
+  float4 values[kSteps][2];
+
+  __device__ static int pair() { return threadIdx.x / 4; }  // rows 2 pair and 2 pair + 1
+  __device__ static int column(int step) { return (threadIdx.x % 4 + 4 * step) * 4; }
+
+  __device__ void fetch(const float* source, int64_t stride, int64_t first, int64_t T) {
+    const bool aligned = stride % 4 == 0 && reinterpret_cast<uintptr_t>(source) % 16 == 0;
 #pragma unroll
-    for (int k = 0; k < 2; ++k) {
-      const int64_t row = first + 2 * pair + k;
-      value[k] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      if (row < T) {
-        const float* at = source + row * stride + e;
-        value[k] = aligned ? *reinterpret_cast<const float4*>(at) : make_float4(at[0], at[1], at[2], at[3]);
+    for (int step = 0; step < kSteps; ++step) {
+#pragma unroll
+      for (int k = 0; k < 2; ++k) {
+        const int64_t row = first + 2 * pair() + k;
+        values[step][k] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (row < T) {
+          const float* at = source + row * stride + column(step);
+          values[step][k] = aligned ? *reinterpret_cast<const float4*>(at) : make_float4(at[0], at[1], at[2], at[3]);
+        }
       }
     }
-    uint32_t* out = reinterpret_cast<uint32_t*>(tile + e * Layout<D>::kLdT + 2 * pair);
-    constexpr int kWordsPerRow = Layout<D>::kLdT / 2;
-    out[0 * kWordsPerRow] = pack_bf16(value[0].x, value[1].x);
-    out[1 * kWordsPerRow] = pack_bf16(value[0].y, value[1].y);
-    out[2 * kWordsPerRow] = pack_bf16(value[0].z, value[1].z);
-    out[3 * kWordsPerRow] = pack_bf16(value[0].w, value[1].w);
   }
-}
+  __device__ void store_rows(Bf16* tile) const {
+#pragma unroll
+    for (int step = 0; step < kSteps; ++step) {
+#pragma unroll
+      for (int k = 0; k < 2; ++k) {
+        uint32_t* out = reinterpret_cast<uint32_t*>(tile + (2 * pair() + k) * Layout<D>::kLd + column(step));
+        out[0] = pack_bf16(values[step][k].x, values[step][k].y);
+        out[1] = pack_bf16(values[step][k].z, values[step][k].w);
+      }
+    }
+  }
+  __device__ void store_columns(Bf16* tile) const {
+    constexpr int kWordsPerRow = Layout<D>::kLdT / 2;
+#pragma unroll
+    for (int step = 0; step < kSteps; ++step) {
+      uint32_t* out = reinterpret_cast<uint32_t*>(tile + column(step) * Layout<D>::kLdT + 2 * pair());
+      const float4 &even = values[step][0], &odd = values[step][1];
+      out[0 * kWordsPerRow] = pack_bf16(even.x, odd.x);
+      out[1 * kWordsPerRow] = pack_bf16(even.y, odd.y);
+      out[2 * kWordsPerRow] = pack_bf16(even.z, odd.z);
+      out[3 * kWordsPerRow] = pack_bf16(even.w, odd.w);
+    }
+  }
+};
 
 __device__ inline int lane_group() { return (threadIdx.x % 32) / 4; }  // g: the fragment row
 __device__ inline int lane_in_group() { return threadIdx.x % 4; }      // t: the fragment column pair
@@ -240,7 +252,14 @@ __global__ void __launch_bounds__(kWarps * 32) tc_forward_kernel(const float* qk
   const int64_t C = H * D, bh = blockIdx.y, b = bh / H, h = bh % H;
   const int64_t first_query = int64_t{blockIdx.x} * kRows, warp_first = first_query + warp * 16;
   const float* window = qkv + b * T * 3 * C;
-  stage_rows<D>(window + h * D, 3 * C, first_query, T, queries);
+  TileInFlight<D> staged_keys, staged_values;  // the next key tile's keys and values
+  {
+    TileInFlight<D> staged_queries;
+    staged_queries.fetch(window + h * D, 3 * C, first_query, T);
+    staged_keys.fetch(window + C + h * D, 3 * C, 0, T);
+    staged_values.fetch(window + 2 * C + h * D, 3 * C, 0, T);
+    staged_queries.store_rows(queries);
+  }
   __syncthreads();
   uint32_t q[D / 16][4];
   load_a<D>(queries + warp * 16 * L::kLd, L::kLd, q);
@@ -250,9 +269,13 @@ __global__ void __launch_bounds__(kWarps * 32) tc_forward_kernel(const float* qk
   const int64_t last_key = first_query + kRows < T ? first_query + kRows : T;    // exclusive
   for (int64_t key0 = 0; key0 < last_key; key0 += kKeys) {
     __syncthreads();  // the previous key and value tiles are used up
-    stage_rows<D>(window + C + h * D, 3 * C, key0, T, keys);
-    stage_rows_transposed<D>(window + 2 * C + h * D, 3 * C, key0, T, values_t);
+    staged_keys.store_rows(keys);
+    staged_values.store_columns(values_t);
     __syncthreads();
+    if (key0 + kKeys < last_key) {  // the next tile's loads, in flight while this one is multiplied
+      staged_keys.fetch(window + C + h * D, 3 * C, key0 + kKeys, T);
+      staged_values.fetch(window + 2 * C + h * D, 3 * C, key0 + kKeys, T);
+    }
     float s[kKeys / 8][4];
     product_abt<kKeys, D>(q, keys, L::kLd, s);
     // The keys after the query (and rows past T) masked, where the tile reaches them; scaled.
@@ -351,8 +374,16 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dq_kernel(const float
   const int64_t C = H * D, bh = blockIdx.y, b = bh / H, h = bh % H;
   const int64_t first_query = int64_t{blockIdx.x} * kRows, warp_first = first_query + warp * 16;
   const float* window = qkv + b * T * 3 * C;
-  stage_rows<D>(window + h * D, 3 * C, first_query, T, queries);
-  stage_rows<D>(dy + b * T * C + h * D, C, first_query, T, grads);
+  TileInFlight<D> staged_keys, staged_values;  // the next key tile's keys and values
+  {
+    TileInFlight<D> staged_queries, staged_grads;
+    staged_queries.fetch(window + h * D, 3 * C, first_query, T);
+    staged_grads.fetch(dy + b * T * C + h * D, C, first_query, T);
+    staged_keys.fetch(window + C + h * D, 3 * C, 0, T);
+    staged_values.fetch(window + 2 * C + h * D, 3 * C, 0, T);
+    staged_queries.store_rows(queries);
+    staged_grads.store_rows(grads);
+  }
   __syncthreads();
   uint32_t q[D / 16][4], d_out[D / 16][4];
   load_a<D>(queries + warp * 16 * L::kLd, L::kLd, q);
@@ -368,10 +399,14 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dq_kernel(const float
   const int64_t last_key = first_query + kRows < T ? first_query + kRows : T;
   for (int64_t key0 = 0; key0 < last_key; key0 += kKeys) {
     __syncthreads();
-    stage_rows<D>(window + C + h * D, 3 * C, key0, T, keys);
-    stage_rows<D>(window + 2 * C + h * D, 3 * C, key0, T, values);
-    stage_rows_transposed<D>(window + C + h * D, 3 * C, key0, T, keys_t);
+    staged_keys.store_rows(keys);
+    staged_keys.store_columns(keys_t);
+    staged_values.store_rows(values);
     __syncthreads();
+    if (key0 + kKeys < last_key) {  // the next tile's loads, in flight while this one is multiplied
+      staged_keys.fetch(window + C + h * D, 3 * C, key0 + kKeys, T);
+      staged_values.fetch(window + 2 * C + h * D, 3 * C, key0 + kKeys, T);
+    }
     float s[kKeys / 8][4], dp[kKeys / 8][4];
     product_abt<kKeys, D>(q, keys, L::kLd, s);         // S = Q K^T
     product_abt<kKeys, D>(d_out, values, L::kLd, dp);  // dP = dO V^T
@@ -418,19 +453,27 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dkv_kernel(const floa
   const int64_t first_key = int64_t{blockIdx.x} * kRows, warp_first = first_key + warp * 16;
   const float* window = qkv + b * T * 3 * C;
   // The block's keys and values, through the query tiles' areas, into registers.
-  stage_rows<D>(window + C + h * D, 3 * C, first_key, T, queries);
-  stage_rows<D>(window + 2 * C + h * D, 3 * C, first_key, T, grads);
+  {
+    TileInFlight<D> staged_keys, staged_values;
+    staged_keys.fetch(window + C + h * D, 3 * C, first_key, T);
+    staged_values.fetch(window + 2 * C + h * D, 3 * C, first_key, T);
+    staged_keys.store_rows(queries);
+    staged_values.store_rows(grads);
+  }
   __syncthreads();
   uint32_t k[D / 16][4], v[D / 16][4];
   load_a<D>(queries + warp * 16 * L::kLd, L::kLd, k);
   load_a<D>(grads + warp * 16 * L::kLd, L::kLd, v);
   float dk[D / 8][4] = {}, dv[D / 8][4] = {};
   for (int64_t query0 = first_key; query0 < T; query0 += kKeys) {
+    TileInFlight<D> staged_queries, staged_grads;
+    staged_queries.fetch(window + h * D, 3 * C, query0, T);
+    staged_grads.fetch(dy + b * T * C + h * D, C, query0, T);
     __syncthreads();  // the previous query tiles (the first time: the keys and values) are used up
-    stage_rows<D>(window + h * D, 3 * C, query0, T, queries);
-    stage_rows<D>(dy + b * T * C + h * D, C, query0, T, grads);
-    stage_rows_transposed<D>(window + h * D, 3 * C, query0, T, queries_t);
-    stage_rows_transposed<D>(dy + b * T * C + h * D, C, query0, T, grads_t);
+    staged_queries.store_rows(queries);
+    staged_queries.store_columns(queries_t);
+    staged_grads.store_rows(grads);
+    staged_grads.store_columns(grads_t);
     // The log-sum-exp and rowsum(dO O) of the tile's 64 queries.
     if (threadIdx.x < kKeys) {
       const int64_t i = query0 + threadIdx.x;
