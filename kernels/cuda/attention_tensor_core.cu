@@ -39,7 +39,7 @@ void launch_forward(const AttentionShape& s, const float* qkv, float* y, float* 
   static const bool ready = (allow_shared(tc_forward_kernel<D>, forward_shared_bytes<D>()), true);
   (void)ready;
   dim3 grid(static_cast<unsigned>((s.context + kRows - 1) / kRows), static_cast<unsigned>(s.rows * s.heads));
-  tc_forward_kernel<D><<<grid, kWarps * 32, forward_shared_bytes<D>(), current_stream()>>>(qkv, y, lse, s.context,
+  tc_forward_kernel<D><<<grid, kBlockThreads, forward_shared_bytes<D>(), current_stream()>>>(qkv, y, lse, s.context,
                                                                                          s.heads, scale);
   RT_CHECK_LAUNCH(tc_forward_kernel);
 }
@@ -52,14 +52,15 @@ void launch_backward(const AttentionShape& s, const float* qkv, const float* y, 
   (void)ready;
   const int64_t rows = s.rows * s.heads * s.context;
   auto* deltas = static_cast<float*>(scratch(static_cast<size_t>(rows) * sizeof(float)));  // used by the next three launches
-  tc_delta_kernel<D><<<static_cast<unsigned>((rows + kRows - 1) / kRows), kWarps * 32, 0, current_stream()>>>(
-      y, dy, deltas, s.context, s.heads, rows);
+  constexpr int kDeltaRows = delta_rows_per_block<D>();
+  tc_delta_kernel<D><<<static_cast<unsigned>((rows + kDeltaRows - 1) / kDeltaRows), kBlockThreads, 0,
+                       current_stream()>>>(y, dy, deltas, s.context, s.heads, rows);
   RT_CHECK_LAUNCH(tc_delta_kernel);
   dim3 grid(static_cast<unsigned>((s.context + kRows - 1) / kRows), static_cast<unsigned>(s.rows * s.heads));
-  tc_backward_dq_kernel<D><<<grid, kWarps * 32, dq_shared_bytes<D>(), current_stream()>>>(qkv, deltas, lse, dy, dqkv,
+  tc_backward_dq_kernel<D><<<grid, kBlockThreads, dq_shared_bytes<D>(), current_stream()>>>(qkv, deltas, lse, dy, dqkv,
                                                                                         s.context, s.heads, scale);
   RT_CHECK_LAUNCH(tc_backward_dq_kernel);
-  tc_backward_dkv_kernel<D><<<grid, kWarps * 32, dkv_shared_bytes<D>(), current_stream()>>>(qkv, deltas, lse, dy,
+  tc_backward_dkv_kernel<D><<<grid, kBlockThreads, dkv_shared_bytes<D>(), current_stream()>>>(qkv, deltas, lse, dy,
                                                                                           dqkv, s.context, s.heads,
                                                                                           scale);
   RT_CHECK_LAUNCH(tc_backward_dkv_kernel);

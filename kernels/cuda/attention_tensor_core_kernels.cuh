@@ -25,6 +25,7 @@ using Bf16 = __nv_bfloat16;
 
 constexpr int kRows = 64;  // queries (or keys) per block: 4 warps of 16
 constexpr int kWarps = 4;
+constexpr int kBlockThreads = kWarps * 32;
 constexpr int kKeys = 64;  // keys (or queries) per tile the block loops over
 constexpr int kPad = 8;    // bf16 row padding: a fragment's 8 rows x 4 words then fall in 32 different banks
 
@@ -84,7 +85,6 @@ __device__ inline uint32_t pack_bf16(float low, float high) {
 // The two bf16 at `pair` (an even column of a tile) as one register.
 __device__ inline uint32_t load_pair(const Bf16* pair) { return *reinterpret_cast<const uint32_t*>(pair); }
 
-constexpr int kThreads = kWarps * 32;
 
 // Rows first .. first + 63 of one head's D columns (those < T; the rest zero), from fp32 rows of
 // `stride` floats, fetched into the block's registers and then stored in shared memory as bf16:
@@ -240,7 +240,7 @@ __device__ void store_rows(const float (&accumulators)[D / 8][4], const float (&
 #endif
 
 template <int D>
-__global__ void __launch_bounds__(kWarps * 32) tc_forward_kernel(const float* qkv, float* y, float* lse, int64_t T,
+__global__ void __launch_bounds__(kBlockThreads) tc_forward_kernel(const float* qkv, float* y, float* lse, int64_t T,
                                                                  int64_t H, float scale) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using L = Layout<D>;
@@ -340,29 +340,42 @@ __global__ void __launch_bounds__(kWarps * 32) tc_forward_kernel(const float* qk
 }
 
 // delta[bh * T + i] = rowsum(dO O) of query i of head bh, for both backward kernels (each would
-// otherwise recompute it for every tile it visits): 64 rows a block, a pair of lanes per row.
+// otherwise recompute it for every tile it visits): D / 4 lanes per row, each reading four
+// neighbouring columns (one float4 where the rows are 16-byte aligned), their sums combined by
+// shuffles; delta_rows_per_block<D>() rows a block.
 template <int D>
-__global__ void __launch_bounds__(kWarps * 32) tc_delta_kernel(const float* y, const float* dy, float* delta,
-                                                              int64_t T, int64_t H, int64_t rows) {
+constexpr int delta_rows_per_block() {
+  return kBlockThreads / (D / 4);
+}
+template <int D>
+__global__ void __launch_bounds__(kBlockThreads) tc_delta_kernel(const float* y, const float* dy, float* delta,
+                                                                 int64_t T, int64_t H, int64_t rows) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
-  const int64_t row = int64_t{blockIdx.x} * kRows + threadIdx.x / 2;  // (bh, i) flattened
-  const int half = threadIdx.x % 2;
+  constexpr int kLanesPerRow = D / 4;
+  static_assert(32 % kLanesPerRow == 0, "a row's lanes within one warp");
+  const int64_t row = int64_t{blockIdx.x} * delta_rows_per_block<D>() + threadIdx.x / kLanesPerRow;  // (bh, i)
+  const int e = threadIdx.x % kLanesPerRow * 4;
+  const int64_t C = H * D;
   float sum = 0.0f;
   if (row < rows) {
-    const int64_t bh = row / T, i = row % T, b = bh / H, h = bh % H, C = H * D;
-    const int64_t at = (b * T + i) * C + h * D + half * (D / 2);
-#pragma unroll 8
-    for (int e = 0; e < D / 2; ++e) sum += dy[at + e] * y[at + e];
+    const int64_t bh = row / T, i = row % T, b = bh / H, h = bh % H;
+    const float *out = y + (b * T + i) * C + h * D + e, *grad = dy + (b * T + i) * C + h * D + e;
+    const bool aligned =
+        C % 4 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0 && reinterpret_cast<uintptr_t>(dy) % 16 == 0;
+    const float4 o = aligned ? *reinterpret_cast<const float4*>(out) : make_float4(out[0], out[1], out[2], out[3]);
+    const float4 g = aligned ? *reinterpret_cast<const float4*>(grad) : make_float4(grad[0], grad[1], grad[2], grad[3]);
+    sum = o.x * g.x + o.y * g.y + o.z * g.z + o.w * g.w;
   }
-  sum += __shfl_xor_sync(0xffffffff, sum, 1);
-  if (row < rows && half == 0) delta[row] = sum;
+#pragma unroll
+  for (int offset = kLanesPerRow / 2; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffff, sum, offset);
+  if (row < rows && e == 0) delta[row] = sum;
 #else
   __trap();
 #endif
 }
 
 template <int D>
-__global__ void __launch_bounds__(kWarps * 32) tc_backward_dq_kernel(const float* qkv, const float* deltas,
+__global__ void __launch_bounds__(kBlockThreads) tc_backward_dq_kernel(const float* qkv, const float* deltas,
                                                                      const float* lse, const float* dy, float* dqkv,
                                                                      int64_t T, int64_t H, float scale) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
@@ -436,7 +449,7 @@ __global__ void __launch_bounds__(kWarps * 32) tc_backward_dq_kernel(const float
 }
 
 template <int D>
-__global__ void __launch_bounds__(kWarps * 32) tc_backward_dkv_kernel(const float* qkv, const float* deltas,
+__global__ void __launch_bounds__(kBlockThreads) tc_backward_dkv_kernel(const float* qkv, const float* deltas,
                                                                       const float* lse, const float* dy, float* dqkv,
                                                                       int64_t T, int64_t H, float scale) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800

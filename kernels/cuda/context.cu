@@ -19,7 +19,12 @@ struct ThreadContext {
   size_t ones_bytes = 0;
   void* scratch = nullptr;
   size_t scratch_bytes = 0;
+  void* operands[2] = {nullptr, nullptr};
+  size_t operand_bytes[2] = {0, 0};
   ~ThreadContext() {
+    for (void* operand : operands) {
+      if (operand) cudaFree(operand);
+    }
     if (blas) cublasDestroy(blas);
     if (ones) cudaFree(ones);
     if (scratch) cudaFree(scratch);
@@ -53,6 +58,8 @@ cublasComputeType_t compute_type() {
   }
   return CUBLAS_COMPUTE_32F;
 }
+
+bool bf16_products() { return context.precision == MatmulPrecision::kBf16; }
 
 size_t device_memory_in_use() {
   size_t free = 0, total = 0;
@@ -200,6 +207,12 @@ const float* ones(int64_t count) {
 void* scratch(size_t bytes) {
   grow(context.scratch, context.scratch_bytes, bytes);
   return context.scratch;
+}
+
+void* operand_buffer(int which, size_t bytes) {
+  RT_CHECK(which == 0 || which == 1, "operand buffer {} of 2", which);
+  grow(context.operands[which], context.operand_bytes[which], bytes);
+  return context.operands[which];
 }
 
 void nonfinite_flag(const float* values, int64_t count, uint32_t* device_flag) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/base/half.h"
 #include "core/base/random.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/cuda_kernels.h"
@@ -58,24 +59,73 @@ TEST_F(CudaKernelTest, GemmInEveryTransposeMatchesTheCpuInFp32AndTf32) {
   }
 }
 
+// bf16 products round both operands to bf16 (to nearest even) and sum in fp32: against the CPU's
+// fp32 product of the rounded operands only the order of the fp32 sums differs, far less than
+// the rounding itself moves the result (also asserted, so that the test sees the rounding).
+TEST_F(CudaKernelTest, Bf16ProductsAreFp32ProductsOfTheOperandsRoundedToBf16) {
+  if (cuda::compute_capability_major() < 8) GTEST_SKIP() << "bf16 products need compute capability 8.0";
+  cuda::set_matmul_precision(cuda::MatmulPrecision::kBf16);
+  auto rounded = [](std::vector<float> values) {
+    for (float& v : values) v = to_float(to_bfloat16(v));
+    return values;
+  };
+  for (auto [ta, tb] : {std::pair{false, false}, {false, true}, {true, false}, {true, true}}) {
+    const int64_t m = 67, n = 129, k = 301;  // odd sizes: the rounding's unaligned tail too
+    std::vector<float> a = random(m * k), b = random(k * n), c = random(m * n);
+    const Transpose trans_a = ta ? Transpose::kYes : Transpose::kNo, trans_b = tb ? Transpose::kYes : Transpose::kNo;
+    for (float beta : {0.0f, 0.5f}) {
+      std::vector<float> expected = c, unrounded = c;
+      cpu::gemm(trans_a, trans_b, m, n, k, 1.5f, rounded(a).data(), rounded(b).data(), beta, expected.data());
+      cpu::gemm(trans_a, trans_b, m, n, k, 1.5f, a.data(), b.data(), beta, unrounded.data());
+      DeviceBuffer<float> da(a), db(b), dc(c);
+      if (beta == 0.0f) dc.poison();
+      cuda::gemm(trans_a, trans_b, m, n, k, 1.5f, da.data(), db.data(), beta, dc.data());
+      const double bound = 1e-5 * std::sqrt(double(k));
+      expect_close(dc.download(), expected, bound);
+      double rounding = 0;
+      for (size_t i = 0; i < expected.size(); ++i) {
+        rounding = std::max(rounding, double(std::abs(expected[i] - unrounded[i])));
+      }
+      EXPECT_GT(rounding, 10 * bound) << "the operands' rounding must show";
+    }
+  }
+  cuda::set_matmul_precision(cuda::MatmulPrecision::kFp32);
+}
+
+// out 19: the bias added one element at a time; 24: four at a time.
 TEST_F(CudaKernelTest, LinearForwardAndBothGradientsMatchTheCpu) {
-  const int64_t rows = 33, in = 70, out = 19;
-  std::vector<float> x = random(rows * in), w = random(out * in), bias = random(out), dy = random(rows * out);
-  std::vector<float> y(rows * out), dx(rows * in), dw = random(out * in), dbias = random(out);
-  DeviceBuffer<float> dx_(x), dw_(w), dbias_(bias), ddy(dy), dy_out(rows * out), ddx(rows * in);
-  DeviceBuffer<float> ddw(dw), ddb(dbias);
-  dy_out.poison();
-  ddx.poison();
-  cpu::linear_forward(x.data(), w.data(), bias.data(), rows, in, out, y.data());
-  cuda::linear_forward(dx_.data(), dw_.data(), dbias_.data(), rows, in, out, dy_out.data());
-  expect_close(dy_out.download(), y, 1e-5);
-  cpu::linear_backward_input(dy.data(), w.data(), rows, in, out, dx.data());
-  cuda::linear_backward_input(ddy.data(), dw_.data(), rows, in, out, ddx.data());
-  expect_close(ddx.download(), dx, 1e-5);
-  cpu::linear_backward_params(dy.data(), x.data(), rows, in, out, 1.0f, dw.data(), dbias.data());  // accumulate
-  cuda::linear_backward_params(ddy.data(), dx_.data(), rows, in, out, 1.0f, ddw.data(), ddb.data());
-  expect_close(ddw.download(), dw, 1e-5);
-  expect_close(ddb.download(), dbias, 1e-5);
+  for (const int64_t out : {19, 24}) {
+    const int64_t rows = 33, in = 70;
+    std::vector<float> x = random(rows * in), w = random(out * in), bias = random(out), dy = random(rows * out);
+    std::vector<float> y(rows * out), dx(rows * in), dw = random(out * in), dbias = random(out);
+    DeviceBuffer<float> dx_(x), dw_(w), dbias_(bias), ddy(dy), dy_out(rows * out), ddx(rows * in);
+    DeviceBuffer<float> ddw(dw), ddb(dbias);
+    dy_out.poison();
+    ddx.poison();
+    cpu::linear_forward(x.data(), w.data(), bias.data(), rows, in, out, y.data());
+    cuda::linear_forward(dx_.data(), dw_.data(), dbias_.data(), rows, in, out, dy_out.data());
+    expect_close(dy_out.download(), y, 1e-5);
+    cpu::linear_backward_input(dy.data(), w.data(), rows, in, out, dx.data());
+    cuda::linear_backward_input(ddy.data(), dw_.data(), rows, in, out, ddx.data());
+    expect_close(ddx.download(), dx, 1e-5);
+    cpu::linear_backward_params(dy.data(), x.data(), rows, in, out, 1.0f, dw.data(), dbias.data());  // accumulate
+    cuda::linear_backward_params(ddy.data(), dx_.data(), rows, in, out, 1.0f, ddw.data(), ddb.data());
+    expect_close(ddw.download(), dw, 1e-5);
+    expect_close(ddb.download(), dbias, 1e-5);
+  }
+}
+
+// 1003 elements: 250 float4s and a tail of 3; one float further on, none aligned: all one at a time.
+TEST_F(CudaKernelTest, AddMatchesTheCpuAlignedOrNot) {
+  const int64_t n = 1003;
+  std::vector<float> a = random(n + 1), b = random(n + 1);
+  DeviceBuffer<float> da(a), db(b), dy(n + 1);
+  for (int64_t shift : {0, 1}) {
+    dy.poison();
+    cuda::add(da.data() + shift, db.data() + shift, dy.data() + shift, n);
+    const std::vector<float> y = dy.download();
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(y[shift + i], a[shift + i] + b[shift + i]) << "element " << i;
+  }
 }
 
 TEST_F(CudaKernelTest, ReluAndSgdMatchTheCpu) {
@@ -366,8 +416,9 @@ TEST_F(CudaKernelTest, AdamWAndTheGradientNormMatchTheCpu) {
   expect_close(dp.download(), halved, 0.0);
 }
 
+// 37 x 301: GELU four elements at a time and a tail of one.
 TEST_F(CudaKernelTest, GeluAndLayerNormMatchTheCpu) {
-  const int64_t rows = 37, features = 300;
+  const int64_t rows = 37, features = 301;
   std::vector<float> x = random(rows * features, -3.0f, 3.0f), dy = random(rows * features);
   std::vector<float> gamma = random(features, 0.5f, 1.5f), beta = random(features);
   std::vector<float> y(rows * features), dx(rows * features), mean(rows), rstd(rows);

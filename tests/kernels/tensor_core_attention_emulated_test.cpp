@@ -67,7 +67,7 @@ void check(const AttentionShape& shape, bool misaligned = false) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const EmulatedDim3 grid{static_cast<unsigned>((shape.context + tc::kRows - 1) / tc::kRows),
                           static_cast<unsigned>(shape.rows * shape.heads), 1};
-  const unsigned threads = tc::kWarps * 32;
+  const unsigned threads = tc::kBlockThreads;
   emulation::launch(grid, threads, tc::forward_shared_bytes<D>(), tc::tc_forward_kernel<D>,
                     q_k_v, out.data(), out_lse.data(), shape.context, shape.heads,
                     scale);
@@ -76,7 +76,8 @@ void check(const AttentionShape& shape, bool misaligned = false) {
   // Backward from the emulated forward's outputs, as on the GPU.
   const int64_t rows = shape.rows * shape.heads * shape.context;
   std::vector<float> deltas(static_cast<size_t>(rows), NAN);
-  emulation::launch({static_cast<unsigned>((rows + tc::kRows - 1) / tc::kRows), 1, 1}, threads, 0,
+  constexpr int kDeltaRows = tc::delta_rows_per_block<D>();
+  emulation::launch({static_cast<unsigned>((rows + kDeltaRows - 1) / kDeltaRows), 1, 1}, threads, 0,
                     tc::tc_delta_kernel<D>, static_cast<const float*>(out.data()), d_out,
                     deltas.data(), shape.context, shape.heads, rows);
   emulation::launch(grid, threads, tc::dq_shared_bytes<D>(), tc::tc_backward_dq_kernel<D>,
