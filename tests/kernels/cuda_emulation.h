@@ -1,23 +1,26 @@
 // A host emulation of the CUDA subset that the tensor-core attention kernels use, so that their
 // logic (tiling, masks, the online softmax, the backward recurrences, where they synchronise, and
 // which lane holds which element of an mma fragment) is tested on every machine, GPU or not. A
-// block's threads are std::threads; __syncthreads and __syncwarp are barriers; mma_16816 gathers
-// the warp's fragments as PTX's mma.m16n8k16 lays them out over the lanes and multiplies them in
-// fp32; bf16 rounds to nearest even, as __float2bfloat16 does. What it cannot show: timing, and
-// the limits of registers and shared memory (the GPU test does).
+// block's threads are fibers that take turns on the calling thread (each runs until it waits at a
+// barrier or ends); __syncthreads and __syncwarp are barriers, and threads that wait at barriers
+// the others never reach fail the launch instead of hanging; mma_16816 gathers the warp's
+// fragments as PTX's mma.m16n8k16 lays them out over the lanes and multiplies them in fp32; bf16
+// rounds to nearest even, as __float2bfloat16 does. What it cannot show: timing, and the limits of
+// registers and shared memory (the GPU test does).
 #pragma once
 
 #define RT_EMULATED_CUDA 1
 
+#include <ucontext.h>
+
 #include <array>
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -28,50 +31,116 @@
 struct EmulatedDim3 {
   unsigned x = 0, y = 0, z = 0;
 };
-inline thread_local EmulatedDim3 threadIdx, blockIdx;
+inline EmulatedDim3 threadIdx, blockIdx;  // the running fiber's
 inline EmulatedDim3 blockDim, gridDim;
 
 namespace rt::testing::cuda_emulation {
+
+struct Fiber {
+  ucontext_t context;
+  unsigned thread = 0;
+  int mma_calls = 0;
+  bool done = false;
+  std::exception_ptr error;
+};
+
+class Barrier;
+
+struct Block {
+  std::unique_ptr<Barrier> all;
+  std::vector<std::unique_ptr<Barrier>> warps;
+  std::vector<float> exchange;  // __shfl_xor_sync's values, a slot per thread
+  // mma_16816's fragments, a slot per thread in each of two sets used in turn: a lane reuses a set
+  // only after the next call's barrier, which every lane reaches only once done reading it.
+  std::vector<std::array<uint32_t, 6>> fragments[2];
+  std::vector<unsigned char> shared;  // dynamic shared memory
+  std::function<void()> body;         // the kernel with its arguments
+  std::vector<Fiber> fibers;
+  Fiber* running = nullptr;
+  ucontext_t scheduler;
+  uint64_t progress = 0;  // arrivals at barriers and ends of threads
+};
+inline Block* block = nullptr;
+
+inline void yield() { swapcontext(&block->running->context, &block->scheduler); }
 
 class Barrier {
  public:
   explicit Barrier(int count) : count_(count) {}
   void arrive_and_wait() {
-    std::unique_lock<std::mutex> lock(mutex_);
+    ++block->progress;
     const uint64_t generation = generation_;
     if (++arrived_ == count_) {
       arrived_ = 0;
       ++generation_;
-      changed_.notify_all();
       return;
     }
-    changed_.wait(lock, [&] { return generation_ != generation; });
+    while (generation_ == generation) yield();
   }
 
  private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
   const int count_;
   int arrived_ = 0;
   uint64_t generation_ = 0;
 };
 
-struct Block {
-  std::unique_ptr<Barrier> all;
-  std::vector<std::unique_ptr<Barrier>> warps;
-  std::vector<float> exchange;        // __shfl_xor_sync's values, a slot per thread
-  // mma_16816's fragments, a slot per thread in each of two sets used in turn: a lane reuses a set
-  // only after the next call's barrier, which every lane reaches only once done reading it.
-  std::vector<std::array<uint32_t, 6>> fragments[2];
-  std::vector<unsigned char> shared;  // dynamic shared memory
-};
-inline Block* block = nullptr;
+inline void fiber_main() {
+  Fiber* fiber = block->running;
+  try {
+    block->body();
+  } catch (...) {
+    fiber->error = std::current_exception();
+  }
+  fiber->done = true;
+  ++block->progress;
+}  // returns to the scheduler (uc_link)
+
+// Runs the block's fibers in turns until all have ended. (A function of its own, as is the
+// fibers' set-up: the variables that live across getcontext and swapcontext, which return more
+// than once, are then only their constants.)
+[[gnu::noinline]] inline void prepare_fiber(Block& current, unsigned thread, char* stack, size_t stack_bytes) {
+  Fiber& fiber = current.fibers[thread];
+  fiber.thread = thread;
+  getcontext(&fiber.context);
+  fiber.context.uc_stack.ss_sp = stack;
+  fiber.context.uc_stack.ss_size = stack_bytes;
+  fiber.context.uc_link = &current.scheduler;
+  makecontext(&fiber.context, fiber_main, 0);
+}
+
+[[gnu::noinline]] inline void run_block(Block& current, const unsigned x, const unsigned y) {
+  block = &current;
+  for (size_t live = current.fibers.size(); live > 0;) {
+    const uint64_t before = current.progress;
+    for (Fiber& fiber : current.fibers) {
+      if (fiber.done) continue;
+      current.running = &fiber;
+      threadIdx = {fiber.thread, 0, 0};
+      blockIdx = {x, y, 0};
+      swapcontext(&current.scheduler, &fiber.context);
+      if (!fiber.done) continue;
+      --live;
+      if (fiber.error) {
+        block = nullptr;
+        std::rethrow_exception(fiber.error);
+      }
+    }
+    if (live > 0 && current.progress == before) {
+      block = nullptr;
+      throw std::runtime_error("emulated kernel deadlocked: threads wait at barriers the others do not reach");
+    }
+  }
+  block = nullptr;
+}
 
 // Runs kernel(arguments...) on a grid of blocks of `threads` threads, one block after another.
 template <typename Kernel, typename... Arguments>
 void launch(EmulatedDim3 grid, unsigned threads, size_t shared_bytes, Kernel kernel, Arguments... arguments) {
+  constexpr size_t kStackBytes = 256 * 1024;
   blockDim = {threads, 1, 1};
   gridDim = grid;
+  std::vector<std::unique_ptr<char[]>> stacks(threads);
+  for (auto& stack : stacks) stack = std::make_unique<char[]>(kStackBytes);
   for (unsigned y = 0; y < grid.y; ++y) {
     for (unsigned x = 0; x < grid.x; ++x) {
       Block current;
@@ -80,17 +149,10 @@ void launch(EmulatedDim3 grid, unsigned threads, size_t shared_bytes, Kernel ker
       current.exchange.assign(threads, 0.0f);
       for (auto& set : current.fragments) set.assign(threads, {});
       current.shared.assign(shared_bytes, 0xab);  // not zeroed on a GPU either
-      block = &current;
-      std::vector<std::thread> pool;
-      for (unsigned t = 0; t < threads; ++t) {
-        pool.emplace_back([&, t] {
-          threadIdx = {t, 0, 0};
-          blockIdx = {x, y, 0};
-          kernel(arguments...);
-        });
-      }
-      for (std::thread& thread : pool) thread.join();
-      block = nullptr;
+      current.body = [&] { kernel(arguments...); };
+      current.fibers.resize(threads);
+      for (unsigned t = 0; t < threads; ++t) prepare_fiber(current, t, stacks[t].get(), kStackBytes);
+      run_block(current, x, y);
     }
   }
 }
@@ -141,14 +203,13 @@ namespace rt::testing::cuda_emulation {
 inline float bf16_at(uint32_t pair, int half) {
   return static_cast<float>(__nv_bfloat16{static_cast<uint16_t>(half == 0 ? pair & 0xffff : pair >> 16)});
 }
-inline thread_local int mma_calls = 0;
 }  // namespace rt::testing::cuda_emulation
 
 // PTX's mma.m16n8k16 with bf16 inputs and fp32 sums, a warp-wide call: every lane gives its
 // fragments (the layout in attention_tensor_core_kernels.cuh) and gets its own elements of c.
 inline void mma_16816(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   namespace emulation = rt::testing::cuda_emulation;
-  auto& slots = emulation::block->fragments[emulation::mma_calls++ % 2];
+  auto& slots = emulation::block->fragments[emulation::block->running->mma_calls++ % 2];
   const unsigned warp_first = threadIdx.x / 32 * 32, lane = threadIdx.x % 32;
   slots[threadIdx.x] = {a[0], a[1], a[2], a[3], b[0], b[1]};
   __syncwarp();
