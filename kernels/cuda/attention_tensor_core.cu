@@ -38,7 +38,8 @@ template <int D>
 void launch_forward(const AttentionShape& s, const float* qkv, float* y, float* lse, float scale) {
   static const bool ready = (allow_shared(tc_forward_kernel<D>, forward_shared_bytes<D>()), true);
   (void)ready;
-  dim3 grid(static_cast<unsigned>((s.context + kRows - 1) / kRows), static_cast<unsigned>(s.rows * s.heads));
+  const Grid blocks = grid_for(s.rows * s.heads, s.context);
+  const dim3 grid(blocks.heads, blocks.tiles);
   tc_forward_kernel<D><<<grid, kBlockThreads, forward_shared_bytes<D>(), current_stream()>>>(qkv, y, lse, s.context,
                                                                                          s.heads, scale);
   RT_CHECK_LAUNCH(tc_forward_kernel);
@@ -56,7 +57,8 @@ void launch_backward(const AttentionShape& s, const float* qkv, const float* y, 
   tc_delta_kernel<D><<<static_cast<unsigned>((rows + kDeltaRows - 1) / kDeltaRows), kBlockThreads, 0,
                        current_stream()>>>(y, dy, deltas, s.context, s.heads, rows);
   RT_CHECK_LAUNCH(tc_delta_kernel);
-  dim3 grid(static_cast<unsigned>((s.context + kRows - 1) / kRows), static_cast<unsigned>(s.rows * s.heads));
+  const Grid blocks = grid_for(s.rows * s.heads, s.context);
+  const dim3 grid(blocks.heads, blocks.tiles);
   tc_backward_dq_kernel<D><<<grid, kBlockThreads, dq_shared_bytes<D>(), current_stream()>>>(qkv, deltas, lse, dy, dqkv,
                                                                                         s.context, s.heads, scale);
   RT_CHECK_LAUNCH(tc_backward_dq_kernel);

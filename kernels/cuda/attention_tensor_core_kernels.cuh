@@ -46,6 +46,17 @@ struct Layout {
   static constexpr int kDkvBytes = kDkvLseAt + 2 * kKeys * 4;
 };
 
+// The blocks of the forward and both backward kernels: x over (batch row, head), y over the tiles
+// of 64 rows. Blocks are started x first, so each kernel takes y in the order that starts the
+// longest blocks first (the forward and dq: the last queries, which see the most keys; dk-dv:
+// the first keys, which the most queries see) and the short ones fill the end.
+struct Grid {
+  unsigned heads, tiles;
+};
+inline Grid grid_for(int64_t rows_times_heads, int64_t T) {
+  return {static_cast<unsigned>(rows_times_heads), static_cast<unsigned>((T + kRows - 1) / kRows)};
+}
+
 template <int D>
 constexpr int forward_shared_bytes() {
   return Layout<D>::kForwardBytes;
@@ -249,8 +260,8 @@ __global__ void __launch_bounds__(kBlockThreads) tc_forward_kernel(const float* 
   Bf16* keys = reinterpret_cast<Bf16*>(shared + L::kTileBytes);
   Bf16* values_t = reinterpret_cast<Bf16*>(shared + 2 * L::kTileBytes);
   const int warp = threadIdx.x / 32;
-  const int64_t C = H * D, bh = blockIdx.y, b = bh / H, h = bh % H;
-  const int64_t first_query = int64_t{blockIdx.x} * kRows, warp_first = first_query + warp * 16;
+  const int64_t C = H * D, bh = blockIdx.x, b = bh / H, h = bh % H;
+  const int64_t first_query = int64_t{gridDim.y - 1 - blockIdx.y} * kRows, warp_first = first_query + warp * 16;
   const float* window = qkv + b * T * 3 * C;
   TileInFlight<D> staged_keys, staged_values;  // the next key tile's keys and values
   {
@@ -384,8 +395,8 @@ __global__ void __launch_bounds__(kBlockThreads) tc_backward_dq_kernel(const flo
   auto tile = [&](int index) { return reinterpret_cast<Bf16*>(shared + index * L::kTileBytes); };
   Bf16 *queries = tile(0), *grads = tile(1), *keys = tile(2), *values = tile(3), *keys_t = tile(4);
   const int warp = threadIdx.x / 32;
-  const int64_t C = H * D, bh = blockIdx.y, b = bh / H, h = bh % H;
-  const int64_t first_query = int64_t{blockIdx.x} * kRows, warp_first = first_query + warp * 16;
+  const int64_t C = H * D, bh = blockIdx.x, b = bh / H, h = bh % H;
+  const int64_t first_query = int64_t{gridDim.y - 1 - blockIdx.y} * kRows, warp_first = first_query + warp * 16;
   const float* window = qkv + b * T * 3 * C;
   TileInFlight<D> staged_keys, staged_values;  // the next key tile's keys and values
   {
@@ -462,8 +473,8 @@ __global__ void __launch_bounds__(kBlockThreads) tc_backward_dkv_kernel(const fl
   float* tile_lse = reinterpret_cast<float*>(shared + L::kDkvLseAt);
   float* tile_delta = tile_lse + kKeys;
   const int warp = threadIdx.x / 32;
-  const int64_t C = H * D, bh = blockIdx.y, b = bh / H, h = bh % H;
-  const int64_t first_key = int64_t{blockIdx.x} * kRows, warp_first = first_key + warp * 16;
+  const int64_t C = H * D, bh = blockIdx.x, b = bh / H, h = bh % H;
+  const int64_t first_key = int64_t{blockIdx.y} * kRows, warp_first = first_key + warp * 16;
   const float* window = qkv + b * T * 3 * C;
   // The block's keys and values, through the query tiles' areas, into registers.
   {

@@ -1,5 +1,6 @@
 // Softmax cross-entropy and argmax accuracy: one block per row, the row's maximum and sum of
-// exponentials reduced in shared memory, then one more pass to write the gradient.
+// exponentials in one pass over it and reduced in shared memory, then one more pass to write the
+// gradient.
 #include <cmath>
 
 #include "core/base/check_cuda.h"
@@ -22,11 +23,21 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
   // Read before any thread writes the gradient, which may overwrite the logits (in place).
   const float label_logit = valid && threadIdx.x == 0 ? x[label] : 0.0f;
 
+  // The row's maximum and sum of exponentials in one pass (online: a thread's sum is rescaled when
+  // its maximum grows), then the threads' sums rescaled to the row's maximum and added.
   float local_max = -INFINITY;
-  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) local_max = fmaxf(local_max, x[c]);
-  const float max_logit = block_reduce(local_max, shared_max, BlockMax());
   double local_sum = 0.0;
-  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) local_sum += exp(static_cast<double>(x[c] - max_logit));
+  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
+    const float value = x[c];
+    if (value > local_max) {
+      local_sum = local_sum * exp(static_cast<double>(local_max) - value) + 1.0;
+      local_max = value;
+    } else {
+      local_sum += exp(static_cast<double>(value) - local_max);
+    }
+  }
+  const float max_logit = block_reduce(local_max, shared_max, BlockMax());
+  if (local_max != -INFINITY) local_sum *= exp(static_cast<double>(local_max) - max_logit);
   const double log_sum = log(block_reduce(local_sum, shared_sum, BlockSum()));
 
   if (threadIdx.x == 0) {

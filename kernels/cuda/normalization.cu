@@ -1,10 +1,9 @@
-// GELU (tanh form) and layer normalisation on the GPU: GELU elementwise; layer norm a block per
-// row (mean and variance reduced in shared memory, in double as on the CPU), and the parameter
+// GELU (tanh form) and layer normalisation on the GPU: GELU elementwise; layer norm a warp per
+// row (mean and variance reduced by shuffles, in double as on the CPU), and the parameter
 // gradients a thread per feature summing the rows in order (deterministic).
 #include <algorithm>
 
 #include "core/base/check_cuda.h"
-#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
 
@@ -48,44 +47,58 @@ __global__ void gelu4_backward_kernel(const float4* x, const float4* dy, float4*
   }
 }
 
-__global__ void layer_norm_forward_kernel(const float* x, const float* gamma, const float* beta, int64_t features,
-                                          float eps, float* y, float* mean, float* rstd) {
-  __shared__ double shared[kThreads];
-  const int64_t r = blockIdx.x;
+// Layer norm a warp per row, kNormRowsPerBlock rows a block: a lane takes every 32nd feature, and
+// the row's sums (in double, as on the CPU) are combined by shuffles in a fixed order. (A block per
+// row spent most of its time in shared-memory reductions over three features a thread.)
+constexpr int kNormRowsPerBlock = kThreads / 32;
+
+__device__ inline double warp_sum(double value) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffff, value, offset);
+  return value;
+}
+
+__global__ void layer_norm_forward_kernel(const float* x, const float* gamma, const float* beta, int64_t rows,
+                                          int64_t features, float eps, float* y, float* mean, float* rstd) {
+  const int64_t r = blockIdx.x * int64_t{kNormRowsPerBlock} + threadIdx.x / 32;
+  if (r >= rows) return;  // the whole warp
+  const int lane = threadIdx.x % 32;
   const float* in = x + r * features;
   double sum = 0.0;
-  for (int64_t f = threadIdx.x; f < features; f += blockDim.x) sum += in[f];
-  const double mu = block_sum(sum, shared) / static_cast<double>(features);
+  for (int64_t f = lane; f < features; f += 32) sum += in[f];
+  const double mu = warp_sum(sum) / static_cast<double>(features);
   double squares = 0.0;
-  for (int64_t f = threadIdx.x; f < features; f += blockDim.x) squares += (in[f] - mu) * (in[f] - mu);
-  const float inverse = static_cast<float>(1.0 / sqrt(block_sum(squares, shared) / static_cast<double>(features) + eps));
+  for (int64_t f = lane; f < features; f += 32) squares += (in[f] - mu) * (in[f] - mu);
+  const float inverse = static_cast<float>(1.0 / sqrt(warp_sum(squares) / static_cast<double>(features) + eps));
   const float mu_f = static_cast<float>(mu);
-  if (threadIdx.x == 0) {
+  if (lane == 0) {
     mean[r] = mu_f;
     rstd[r] = inverse;
   }
   float* out = y + r * features;
-  for (int64_t f = threadIdx.x; f < features; f += blockDim.x) out[f] = gamma[f] * (in[f] - mu_f) * inverse + beta[f];
+  for (int64_t f = lane; f < features; f += 32) out[f] = gamma[f] * (in[f] - mu_f) * inverse + beta[f];
 }
 
 __global__ void layer_norm_input_grad_kernel(const float* dy, const float* x, const float* gamma, const float* mean,
-                                             const float* rstd, int64_t features, float* dx) {
-  __shared__ double shared[kThreads];
-  const int64_t r = blockIdx.x;
+                                             const float* rstd, int64_t rows, int64_t features, float* dx) {
+  const int64_t r = blockIdx.x * int64_t{kNormRowsPerBlock} + threadIdx.x / 32;
+  if (r >= rows) return;  // the whole warp
+  const int lane = threadIdx.x % 32;
   const float* g = dy + r * features;
   const float* in = x + r * features;
+  const float row_mean = mean[r], row_rstd = rstd[r];
   double sum_g = 0.0, sum_g_xhat = 0.0;
-  for (int64_t f = threadIdx.x; f < features; f += blockDim.x) {
-    const double xhat = (in[f] - mean[r]) * rstd[r];
+  for (int64_t f = lane; f < features; f += 32) {
+    const double xhat = (in[f] - row_mean) * row_rstd;
     sum_g += static_cast<double>(g[f]) * gamma[f];
     sum_g_xhat += static_cast<double>(g[f]) * gamma[f] * xhat;
   }
-  const double mean_g = block_sum(sum_g, shared) / static_cast<double>(features);
-  const double mean_g_xhat = block_sum(sum_g_xhat, shared) / static_cast<double>(features);
+  const double mean_g = warp_sum(sum_g) / static_cast<double>(features);
+  const double mean_g_xhat = warp_sum(sum_g_xhat) / static_cast<double>(features);
   float* out = dx + r * features;
-  for (int64_t f = threadIdx.x; f < features; f += blockDim.x) {
-    const double xhat = (in[f] - mean[r]) * rstd[r];
-    out[f] = static_cast<float>(rstd[r] * (g[f] * gamma[f] - mean_g - xhat * mean_g_xhat));
+  for (int64_t f = lane; f < features; f += 32) {
+    const double xhat = (in[f] - row_mean) * row_rstd;
+    out[f] = static_cast<float>(row_rstd * (g[f] * gamma[f] - mean_g - xhat * mean_g_xhat));
   }
 }
 
@@ -156,16 +169,18 @@ void gelu_backward(const float* x, const float* dy, float* dx, int64_t count) {
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
                         float eps, float* y, float* mean, float* rstd) {
   if (rows == 0) return;
-  layer_norm_forward_kernel<<<static_cast<unsigned>(rows), kThreads, 0, current_stream()>>>(x, gamma, beta, features,
-                                                                                           eps, y, mean, rstd);
+  const auto blocks = static_cast<unsigned>((rows + kNormRowsPerBlock - 1) / kNormRowsPerBlock);
+  layer_norm_forward_kernel<<<blocks, kThreads, 0, current_stream()>>>(x, gamma, beta, rows, features, eps, y, mean,
+                                                                       rstd);
   RT_CHECK_LAUNCH(layer_norm_forward_kernel);
 }
 
 void layer_norm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,
                          int64_t rows, int64_t features, float beta_acc, float* dx, float* dgamma, float* dbeta) {
   if (rows > 0 && dx) {
-    layer_norm_input_grad_kernel<<<static_cast<unsigned>(rows), kThreads, 0, current_stream()>>>(dy, x, gamma, mean,
-                                                                                                rstd, features, dx);
+    const auto blocks = static_cast<unsigned>((rows + kNormRowsPerBlock - 1) / kNormRowsPerBlock);
+    layer_norm_input_grad_kernel<<<blocks, kThreads, 0, current_stream()>>>(dy, x, gamma, mean, rstd, rows, features,
+                                                                             dx);
     RT_CHECK_LAUNCH(layer_norm_input_grad_kernel);
   }
   const int64_t chunks = std::max<int64_t>(1, (rows + kParamChunkRows - 1) / kParamChunkRows);

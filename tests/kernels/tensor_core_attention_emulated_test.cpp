@@ -65,8 +65,8 @@ void check(const AttentionShape& shape, bool misaligned = false) {
   const float* q_k_v = qkv_in.data() + shift;
   const float* d_out = dy_in.data() + shift;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  const EmulatedDim3 grid{static_cast<unsigned>((shape.context + tc::kRows - 1) / tc::kRows),
-                          static_cast<unsigned>(shape.rows * shape.heads), 1};
+  const tc::Grid blocks = tc::grid_for(shape.rows * shape.heads, shape.context);
+  const EmulatedDim3 grid{blocks.heads, blocks.tiles, 1};
   const unsigned threads = tc::kBlockThreads;
   emulation::launch(grid, threads, tc::forward_shared_bytes<D>(), tc::tc_forward_kernel<D>,
                     q_k_v, out.data(), out_lse.data(), shape.context, shape.heads,
