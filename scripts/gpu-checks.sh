@@ -2,8 +2,8 @@
 # The checks that need a GPU, for a GPU machine where ringtrain's binaries are on PATH (a build's
 # or a folder of binaries built elsewhere): the GPU test binaries at 1, 2 and 4 ranks (ranks share
 # the GPU where there are fewer GPUs), the Fashion-MNIST examples on the GPU (the MLP at 1 and 2
-# ranks, the CNN), the GPT-2 124M step with each fused attention, attention alone against
-# PyTorch (benchmarks/attention), benchmarks/mlp_gpu and cnn_gpu,
+# ranks, the CNN), the GPT-2 124M step with each fused attention and kernel by kernel, attention
+# alone against PyTorch (benchmarks/attention), benchmarks/mlp_gpu and cnn_gpu,
 # and the overlap benchmark with cores to spare (the GPU machine's).
 # Usage: scripts/gpu-checks.sh IDX_DIR       (IDX_DIR: the Fashion-MNIST IDX files)
 # Each check is time-bounded; the exit status is the number of checks that failed.
@@ -29,6 +29,10 @@ nvidia-smi -L
 
 check 120 kernels_cuda_test
 check 120 core_cuda_test
+# The kernels under the memory checker, and the tensor-core attention under the race checker.
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+check 300 "$sanitizer" --tool memcheck --error-exitcode 1 kernels_cuda_test --gtest_brief=1
+check 120 "$sanitizer" --tool racecheck --error-exitcode 1 kernels_cuda_test --gtest_brief=1 --gtest_filter='*TensorCores*'
 for ranks in 1 2 4; do check 120 "${mpirun[@]}" --timeout 100 -np "$ranks" comm_cuda_mpi_test; done
 for ranks in 2 4; do check 180 "${mpirun[@]}" --timeout 170 -np "$ranks" training_cuda_mpi_test; done
 # The GPT-2 124M step with the fused attention and with the tensor-core one (their PyTorch peer:
@@ -36,6 +40,9 @@ for ranks in 2 4; do check 180 "${mpirun[@]}" --timeout 170 -np "$ranks" trainin
 for attention in fused tensor_core; do check 120 gpt_gpu_step 12 12 768 1024 50304 16 10 bf16 "$attention"; done
 # Attention alone, each algorithm beside PyTorch's scaled_dot_product_attention.
 check 180 bash benchmarks/attention/run.sh 20
+# The GPT-2 124M step kernel by kernel, and what bf16 operands give cuBLAS's products.
+check 240 bash benchmarks/gpt/kernel_profile.sh bf16 tensor_core
+check 120 python3 benchmarks/gpt/gemm_operands.py
 
 export RINGTRAIN_DATA=$PWD/datasets/fashion-mnist
 [[ -d "$RINGTRAIN_DATA/train" ]] ||
