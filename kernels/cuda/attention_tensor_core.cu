@@ -39,7 +39,7 @@ void launch_forward(const AttentionShape& s, const float* qkv, float* y, float* 
   static const bool ready = (allow_shared(tc_forward_kernel<D>, forward_shared_bytes<D>()), true);
   (void)ready;
   const Grid blocks = grid_for(s.rows * s.heads, s.context);
-  const dim3 grid(blocks.heads, blocks.tiles);
+  const dim3 grid(blocks.x, blocks.y);
   tc_forward_kernel<D><<<grid, kBlockThreads, forward_shared_bytes<D>(), current_stream()>>>(qkv, y, lse, s.context,
                                                                                          s.heads, scale);
   RT_CHECK_LAUNCH(tc_forward_kernel);
@@ -58,7 +58,7 @@ void launch_backward(const AttentionShape& s, const float* qkv, const float* y, 
                        current_stream()>>>(y, dy, deltas, s.context, s.heads, rows);
   RT_CHECK_LAUNCH(tc_delta_kernel);
   const Grid blocks = grid_for(s.rows * s.heads, s.context);
-  const dim3 grid(blocks.heads, blocks.tiles);
+  const dim3 grid(blocks.x, blocks.y);
   tc_backward_dq_kernel<D><<<grid, kBlockThreads, dq_shared_bytes<D>(), current_stream()>>>(qkv, deltas, lse, dy, dqkv,
                                                                                         s.context, s.heads, scale);
   RT_CHECK_LAUNCH(tc_backward_dq_kernel);

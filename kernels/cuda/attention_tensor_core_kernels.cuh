@@ -19,7 +19,9 @@
 
 #include <cstdint>
 
-namespace rt::kernels::cuda::tensor_core_attention {
+#include "kernels/cuda/launch.h"
+
+namespace RT_KERNELS_NAMESPACE::tensor_core_attention {
 
 using Bf16 = __nv_bfloat16;
 
@@ -50,9 +52,6 @@ struct Layout {
 // of 64 rows. Blocks are started x first, so each kernel takes y in the order that starts the
 // longest blocks first (the forward and dq: the last queries, which see the most keys; dk-dv:
 // the first keys, which the most queries see) and the short ones fill the end.
-struct Grid {
-  unsigned heads, tiles;
-};
 inline Grid grid_for(int64_t rows_times_heads, int64_t T) {
   return {static_cast<unsigned>(rows_times_heads), static_cast<unsigned>((T + kRows - 1) / kRows)};
 }
@@ -539,4 +538,4 @@ __global__ void __launch_bounds__(kBlockThreads) tc_backward_dkv_kernel(const fl
 #endif
 }
 
-}  // namespace rt::kernels::cuda::tensor_core_attention
+}  // namespace RT_KERNELS_NAMESPACE::tensor_core_attention

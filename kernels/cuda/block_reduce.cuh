@@ -3,7 +3,9 @@
 // at once. The tree is fixed, so the result does not depend on timing.
 #pragma once
 
-namespace rt::kernels::cuda {
+#include "kernels/cuda/launch.h"
+
+namespace RT_KERNELS_NAMESPACE {
 
 template <typename T, typename Op>
 __device__ T block_reduce(T value, T* shared, Op op) {
@@ -27,4 +29,4 @@ struct BlockSum {
 
 __device__ inline double block_sum(double value, double* shared) { return block_reduce(value, shared, BlockSum()); }
 
-}  // namespace rt::kernels::cuda
+}  // namespace RT_KERNELS_NAMESPACE

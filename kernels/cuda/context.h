@@ -4,7 +4,11 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
+
+#include "core/base/check_cuda.h"
+#include "kernels/cuda/launch.h"
 
 namespace rt::kernels::cuda {
 
@@ -23,12 +27,15 @@ void* scratch(size_t bytes);
 // Two more such buffers, for a matrix product's operands rounded to bf16 (`which`: 0 or 1).
 void* operand_buffer(int which, size_t bytes);
 
-constexpr int kThreads = 256;
-// Whether a pointer can be read and written as float4s.
-inline bool aligned16(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % 16 == 0; }
-inline unsigned blocks_for(int64_t count) {
-  int64_t blocks = (count + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(blocks < 65535 * 32 ? (blocks > 0 ? blocks : 1) : 65535 * 32);
-}
+// Launches `kernel` on the calling thread's stream and checks the launch: the `launch` that the
+// launchers of the kernel headers take on the GPU.
+struct StreamLaunch {
+  template <typename... Parameters, typename... Arguments>
+  void operator()(void (*kernel)(Parameters...), Grid grid, unsigned threads, size_t shared_bytes,
+                  Arguments... arguments) const {
+    kernel<<<dim3(grid.x, grid.y), threads, shared_bytes, current_stream()>>>(arguments...);
+    RT_CHECK_LAUNCH(kernel);
+  }
+};
 
 }  // namespace rt::kernels::cuda

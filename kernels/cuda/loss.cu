@@ -1,87 +1,23 @@
 // Softmax cross-entropy and argmax accuracy: one block per row, the row's maximum and sum of
 // exponentials in one pass over it and reduced in shared memory, then one more pass to write the
-// gradient.
+// gradient (the kernels: loss_kernels.cuh).
 #include <cmath>
 
 #include "core/base/check_cuda.h"
-#include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/loss_kernels.cuh"
 
 namespace rt::kernels::cuda {
 
-namespace {
-
-__global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t* labels, int64_t classes,
-                                             float grad_scale, float* dlogits, double* loss_sum) {
-  __shared__ float shared_max[kThreads];
-  __shared__ double shared_sum[kThreads];
-  const int64_t row = blockIdx.x;
-  const float* x = logits + row * classes;
-  const int32_t label = labels[row];
-  const bool valid = label >= 0 && label < classes;
-  // Read before any thread writes the gradient, which may overwrite the logits (in place).
-  const float label_logit = valid && threadIdx.x == 0 ? x[label] : 0.0f;
-
-  // The row's maximum and sum of exponentials in one pass (online: a thread's sum is rescaled when
-  // its maximum grows), then the threads' sums rescaled to the row's maximum and added.
-  float local_max = -INFINITY;
-  double local_sum = 0.0;
-  for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
-    const float value = x[c];
-    if (value > local_max) {
-      local_sum = local_sum * exp(static_cast<double>(local_max) - value) + 1.0;
-      local_max = value;
-    } else {
-      local_sum += exp(static_cast<double>(value) - local_max);
-    }
-  }
-  const float max_logit = block_reduce(local_max, shared_max, BlockMax());
-  if (local_max != -INFINITY) local_sum *= exp(static_cast<double>(local_max) - max_logit);
-  const double log_sum = log(block_reduce(local_sum, shared_sum, BlockSum()));
-
-  if (threadIdx.x == 0) {
-    double loss = valid ? log_sum - static_cast<double>(label_logit - max_logit) : NAN;
-    atomicAdd(loss_sum, loss);
-  }
-  if (dlogits) {
-    float* grad = dlogits + row * classes;
-    for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
-      double probability = exp(static_cast<double>(x[c] - max_logit) - log_sum);
-      grad[c] = valid ? static_cast<float>((probability - (c == label ? 1.0 : 0.0)) * grad_scale) : NAN;
-    }
-  }
-}
-
-// A thread per row; the first maximum wins, as on the CPU.
-__global__ void count_correct_kernel(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
-                                     unsigned long long* correct) {
-  int64_t row = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (row >= rows) return;
-  const float* x = logits + row * classes;
-  int64_t best = 0;
-  for (int64_t c = 1; c < classes; ++c) {
-    if (x[c] > x[best]) best = c;
-  }
-  if (best == labels[row]) atomicAdd(correct, 1ULL);
-}
-
-}  // namespace
-
 void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
                            float grad_scale, float* dlogits, double* loss_sum) {
-  if (rows == 0) return;
-  softmax_cross_entropy_kernel<<<static_cast<unsigned>(rows), kThreads, 0, current_stream()>>>(
-      logits, labels, classes, grad_scale, dlogits, loss_sum);
-  RT_CHECK_LAUNCH(softmax_cross_entropy_kernel);
+  launch_softmax_cross_entropy(StreamLaunch{}, logits, labels, rows, classes, grad_scale, dlogits, loss_sum);
 }
 
 void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t classes, int64_t* correct) {
-  if (rows == 0) return;
   static_assert(sizeof(int64_t) == sizeof(unsigned long long), "the counter is added to as 64 bits");
-  count_correct_kernel<<<blocks_for(rows), kThreads, 0, current_stream()>>>(
-      logits, labels, rows, classes, reinterpret_cast<unsigned long long*>(correct));
-  RT_CHECK_LAUNCH(count_correct_kernel);
+  launch_count_correct(StreamLaunch{}, logits, labels, rows, classes, reinterpret_cast<unsigned long long*>(correct));
 }
 
 }  // namespace rt::kernels::cuda

@@ -1,6 +1,6 @@
 // Matrix products through cuBLAS (column-major) on our row-major buffers: a row-major C = A B is
 // the column-major C^T = B^T A^T, so every call swaps the operands and the sizes. The bias is our
-// own kernel; its gradient, a column sum, is a matrix-vector product with ones.
+// own kernel (matmul_kernels.cuh); its gradient, a column sum, is a matrix-vector product with ones.
 //
 // bf16 products (set_matmul_precision(kBf16)) round both operands to bf16 into buffers of their
 // own and multiply those, with fp32 sums and an fp32 result. cuBLAS's own fast-bf16 mode on fp32
@@ -9,70 +9,18 @@
 // write of each operand, little beside the product.
 #include <cuda_bf16.h>
 
-#include <algorithm>
-
 #include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/matmul_kernels.cuh"
 
 namespace rt::kernels::cuda {
 
 namespace {
 
-__global__ void add_bias_kernel(float* y, const float* bias, int64_t rows, int64_t cols) {
-  int64_t total = rows * cols;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
-    y[i] += bias[i % cols];
-  }
-}
-
-// The same where the rows are whole float4s: a thread owns four columns (their bias read once)
-// down the rows blockIdx.y, blockIdx.y + gridDim.y, ... (no division per element).
-__global__ void add_bias4_kernel(float4* y, const float4* bias, int64_t rows, int64_t cols4) {
-  const int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (c >= cols4) return;
-  const float4 b = bias[c];
-  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-    float4 v = y[r * cols4 + c];
-    y[r * cols4 + c] = make_float4(v.x + b.x, v.y + b.y, v.z + b.z, v.w + b.w);
-  }
-}
-
-void add_bias(float* y, const float* bias, int64_t rows, int64_t cols) {
-  if (rows == 0) return;
-  if (cols % 4 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0 && reinterpret_cast<uintptr_t>(bias) % 16 == 0) {
-    constexpr unsigned kColumnThreads = 64;
-    const int64_t cols4 = cols / 4;
-    const dim3 grid(static_cast<unsigned>((cols4 + kColumnThreads - 1) / kColumnThreads),
-                    static_cast<unsigned>(std::min<int64_t>(rows, 4096)));
-    add_bias4_kernel<<<grid, kColumnThreads, 0, current_stream()>>>(reinterpret_cast<float4*>(y),
-                                                                    reinterpret_cast<const float4*>(bias), rows, cols4);
-    RT_CHECK_LAUNCH(add_bias4_kernel);
-    return;
-  }
-  add_bias_kernel<<<blocks_for(rows * cols), kThreads, 0, current_stream()>>>(y, bias, rows, cols);
-  RT_CHECK_LAUNCH(add_bias_kernel);
-}
-
-// out[i] = bf16(in[i]), to nearest even; four at a time where both are 16-byte and 8-byte aligned.
-__global__ void round_to_bf16_kernel(const float* in, __nv_bfloat16* out, int64_t count) {
-  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
-  int64_t first = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (reinterpret_cast<uintptr_t>(in) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 8 == 0) {
-    for (int64_t i = first; i < count / 4; i += stride) {
-      const float4 v = reinterpret_cast<const float4*>(in)[i];
-      __nv_bfloat162 pair[2] = {__floats2bfloat162_rn(v.x, v.y), __floats2bfloat162_rn(v.z, v.w)};
-      reinterpret_cast<uint2*>(out)[i] = *reinterpret_cast<const uint2*>(pair);
-    }
-    first += count / 4 * 4;
-  }
-  for (int64_t i = first; i < count; i += stride) out[i] = __float2bfloat16_rn(in[i]);
-}
-
 const __nv_bfloat16* rounded_to_bf16(const float* values, int64_t count, int buffer) {
   auto* out = static_cast<__nv_bfloat16*>(operand_buffer(buffer, static_cast<size_t>(count) * sizeof(__nv_bfloat16)));
-  round_to_bf16_kernel<<<blocks_for(count / 4 + 1), kThreads, 0, current_stream()>>>(values, out, count);
-  RT_CHECK_LAUNCH(round_to_bf16_kernel);
+  launch_round_to_bf16(StreamLaunch{}, values, out, count);
   return out;
 }
 
@@ -101,7 +49,7 @@ void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
 void linear_forward(const float* x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out,
                     float* y) {
   gemm(Transpose::kNo, Transpose::kYes, rows, out, in, 1.0f, x, weight, 0.0f, y);
-  add_bias(y, bias, rows, out);
+  launch_add_bias(StreamLaunch{}, y, bias, rows, out);
 }
 
 void linear_backward_input(const float* dy, const float* weight, int64_t rows, int64_t in, int64_t out, float* dx) {

@@ -1,188 +1,30 @@
-// GELU (tanh form) and layer normalisation on the GPU: GELU elementwise; layer norm a warp per
-// row (mean and variance reduced by shuffles, in double as on the CPU), and the parameter
-// gradients a thread per feature summing the rows in order (deterministic).
+// GELU (tanh form) and layer normalisation on the GPU (their kernels: normalization_kernels.cuh):
+// GELU elementwise; layer norm a warp per row (mean and variance reduced by shuffles, in double as
+// on the CPU), and the parameter gradients a thread per feature summing the rows in order
+// (deterministic).
 #include <algorithm>
 
 #include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/normalization_kernels.cuh"
 
 namespace rt::kernels::cuda {
 
-namespace {
-
-constexpr float kSqrt2OverPi = 0.7978845608028654f;
-constexpr float kCubic = 0.044715f;
-
-__device__ inline float gelu(float v) { return 0.5f * v * (1.0f + tanhf(kSqrt2OverPi * (v + kCubic * v * v * v))); }
-__device__ inline float gelu_slope(float v) {
-  const float t = tanhf(kSqrt2OverPi * (v + kCubic * v * v * v));
-  return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kCubic * v * v);
-}
-
-// Elements first .. count - 1, one at a time (the tail the float4 kernels leave).
-__global__ void gelu_forward_kernel(const float* x, float* y, int64_t first, int64_t count) {
-  for (int64_t i = first + blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    y[i] = gelu(x[i]);
-  }
-}
-__global__ void gelu4_forward_kernel(const float4* x, float4* y, int64_t count4) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count4; i += int64_t{gridDim.x} * blockDim.x) {
-    const float4 v = x[i];
-    y[i] = make_float4(gelu(v.x), gelu(v.y), gelu(v.z), gelu(v.w));
-  }
-}
-
-__global__ void gelu_backward_kernel(const float* x, const float* dy, float* dx, int64_t first, int64_t count) {
-  for (int64_t i = first + blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    dx[i] = dy[i] * gelu_slope(x[i]);
-  }
-}
-__global__ void gelu4_backward_kernel(const float4* x, const float4* dy, float4* dx, int64_t count4) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count4; i += int64_t{gridDim.x} * blockDim.x) {
-    const float4 v = x[i], g = dy[i];
-    dx[i] = make_float4(g.x * gelu_slope(v.x), g.y * gelu_slope(v.y), g.z * gelu_slope(v.z), g.w * gelu_slope(v.w));
-  }
-}
-
-// Layer norm a warp per row, kNormRowsPerBlock rows a block: a lane takes every 32nd feature, and
-// the row's sums (in double, as on the CPU) are combined by shuffles in a fixed order. (A block per
-// row spent most of its time in shared-memory reductions over three features a thread.)
-constexpr int kNormRowsPerBlock = kThreads / 32;
-
-__device__ inline double warp_sum(double value) {
-#pragma unroll
-  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffff, value, offset);
-  return value;
-}
-
-__global__ void layer_norm_forward_kernel(const float* x, const float* gamma, const float* beta, int64_t rows,
-                                          int64_t features, float eps, float* y, float* mean, float* rstd) {
-  const int64_t r = blockIdx.x * int64_t{kNormRowsPerBlock} + threadIdx.x / 32;
-  if (r >= rows) return;  // the whole warp
-  const int lane = threadIdx.x % 32;
-  const float* in = x + r * features;
-  double sum = 0.0;
-  for (int64_t f = lane; f < features; f += 32) sum += in[f];
-  const double mu = warp_sum(sum) / static_cast<double>(features);
-  double squares = 0.0;
-  for (int64_t f = lane; f < features; f += 32) squares += (in[f] - mu) * (in[f] - mu);
-  const float inverse = static_cast<float>(1.0 / sqrt(warp_sum(squares) / static_cast<double>(features) + eps));
-  const float mu_f = static_cast<float>(mu);
-  if (lane == 0) {
-    mean[r] = mu_f;
-    rstd[r] = inverse;
-  }
-  float* out = y + r * features;
-  for (int64_t f = lane; f < features; f += 32) out[f] = gamma[f] * (in[f] - mu_f) * inverse + beta[f];
-}
-
-__global__ void layer_norm_input_grad_kernel(const float* dy, const float* x, const float* gamma, const float* mean,
-                                             const float* rstd, int64_t rows, int64_t features, float* dx) {
-  const int64_t r = blockIdx.x * int64_t{kNormRowsPerBlock} + threadIdx.x / 32;
-  if (r >= rows) return;  // the whole warp
-  const int lane = threadIdx.x % 32;
-  const float* g = dy + r * features;
-  const float* in = x + r * features;
-  const float row_mean = mean[r], row_rstd = rstd[r];
-  double sum_g = 0.0, sum_g_xhat = 0.0;
-  for (int64_t f = lane; f < features; f += 32) {
-    const double xhat = (in[f] - row_mean) * row_rstd;
-    sum_g += static_cast<double>(g[f]) * gamma[f];
-    sum_g_xhat += static_cast<double>(g[f]) * gamma[f] * xhat;
-  }
-  const double mean_g = warp_sum(sum_g) / static_cast<double>(features);
-  const double mean_g_xhat = warp_sum(sum_g_xhat) / static_cast<double>(features);
-  float* out = dx + r * features;
-  for (int64_t f = lane; f < features; f += 32) {
-    const double xhat = (in[f] - row_mean) * row_rstd;
-    out[f] = static_cast<float>(row_rstd * (g[f] * gamma[f] - mean_g - xhat * mean_g_xhat));
-  }
-}
-
-// The parameter gradients in two passes, so that many blocks share the rows and the sums still
-// come out in a fixed order: each block sums one chunk of kParamChunkRows rows for its columns
-// (a thread per column, reading rows coalesced); then a thread per column adds the chunks in order.
-constexpr int64_t kParamChunkRows = 64;
-
-__global__ void layer_norm_param_partial_kernel(const float* dy, const float* x, const float* mean, const float* rstd,
-                                                int64_t rows, int64_t features, double* partial_gamma,
-                                                double* partial_beta) {
-  const int64_t f = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (f >= features) return;
-  const int64_t chunk = blockIdx.y, first = chunk * kParamChunkRows;
-  const int64_t last = first + kParamChunkRows < rows ? first + kParamChunkRows : rows;
-  double sum_gamma = 0.0, sum_beta = 0.0;
-  for (int64_t r = first; r < last; ++r) {
-    const float g = dy[r * features + f];
-    sum_gamma += static_cast<double>(g) * (x[r * features + f] - mean[r]) * rstd[r];
-    sum_beta += g;
-  }
-  partial_gamma[chunk * features + f] = sum_gamma;
-  partial_beta[chunk * features + f] = sum_beta;
-}
-
-__global__ void layer_norm_param_total_kernel(const double* partial_gamma, const double* partial_beta, int64_t chunks,
-                                              int64_t features, float beta_acc, float* dgamma, float* dbeta) {
-  const int64_t f = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (f >= features) return;
-  double sum_gamma = 0.0, sum_beta = 0.0;
-  for (int64_t c = 0; c < chunks; ++c) {
-    sum_gamma += partial_gamma[c * features + f];
-    sum_beta += partial_beta[c * features + f];
-  }
-  dgamma[f] = static_cast<float>(beta_acc == 0.0f ? sum_gamma : beta_acc * dgamma[f] + sum_gamma);
-  dbeta[f] = static_cast<float>(beta_acc == 0.0f ? sum_beta : beta_acc * dbeta[f] + sum_beta);
-}
-
-}  // namespace
-
-// Both GELU passes: four elements at a time where the buffers are 16-byte aligned, then the rest.
-void gelu_forward(const float* x, float* y, int64_t count) {
-  const int64_t vectors = aligned16(x) && aligned16(y) ? count / 4 : 0;
-  if (vectors > 0) {
-    gelu4_forward_kernel<<<blocks_for(vectors), kThreads, 0, current_stream()>>>(
-        reinterpret_cast<const float4*>(x), reinterpret_cast<float4*>(y), vectors);
-    RT_CHECK_LAUNCH(gelu4_forward_kernel);
-  }
-  if (4 * vectors == count) return;
-  gelu_forward_kernel<<<blocks_for(count - 4 * vectors), kThreads, 0, current_stream()>>>(x, y, 4 * vectors, count);
-  RT_CHECK_LAUNCH(gelu_forward_kernel);
-}
+void gelu_forward(const float* x, float* y, int64_t count) { launch_gelu_forward(StreamLaunch{}, x, y, count); }
 
 void gelu_backward(const float* x, const float* dy, float* dx, int64_t count) {
-  const int64_t vectors = aligned16(x) && aligned16(dy) && aligned16(dx) ? count / 4 : 0;
-  if (vectors > 0) {
-    gelu4_backward_kernel<<<blocks_for(vectors), kThreads, 0, current_stream()>>>(reinterpret_cast<const float4*>(x),
-                                                                                  reinterpret_cast<const float4*>(dy),
-                                                                                  reinterpret_cast<float4*>(dx), vectors);
-    RT_CHECK_LAUNCH(gelu4_backward_kernel);
-  }
-  if (4 * vectors == count) return;
-  gelu_backward_kernel<<<blocks_for(count - 4 * vectors), kThreads, 0, current_stream()>>>(x, dy, dx, 4 * vectors,
-                                                                                           count);
-  RT_CHECK_LAUNCH(gelu_backward_kernel);
+  launch_gelu_backward(StreamLaunch{}, x, dy, dx, count);
 }
 
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
                         float eps, float* y, float* mean, float* rstd) {
-  if (rows == 0) return;
-  const auto blocks = static_cast<unsigned>((rows + kNormRowsPerBlock - 1) / kNormRowsPerBlock);
-  layer_norm_forward_kernel<<<blocks, kThreads, 0, current_stream()>>>(x, gamma, beta, rows, features, eps, y, mean,
-                                                                       rstd);
-  RT_CHECK_LAUNCH(layer_norm_forward_kernel);
+  launch_layer_norm_forward(StreamLaunch{}, x, gamma, beta, rows, features, eps, y, mean, rstd);
 }
 
 void layer_norm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,
                          int64_t rows, int64_t features, float beta_acc, float* dx, float* dgamma, float* dbeta) {
-  if (rows > 0 && dx) {
-    const auto blocks = static_cast<unsigned>((rows + kNormRowsPerBlock - 1) / kNormRowsPerBlock);
-    layer_norm_input_grad_kernel<<<blocks, kThreads, 0, current_stream()>>>(dy, x, gamma, mean, rstd, rows, features,
-                                                                             dx);
-    RT_CHECK_LAUNCH(layer_norm_input_grad_kernel);
-  }
+  if (dx) launch_layer_norm_input_grad(StreamLaunch{}, dy, x, gamma, mean, rstd, rows, features, dx);
   const int64_t chunks = std::max<int64_t>(1, (rows + kParamChunkRows - 1) / kParamChunkRows);
   auto* partial = static_cast<double*>(scratch(static_cast<size_t>(2 * chunks * features) * sizeof(double)));
   if (rows > 0) {

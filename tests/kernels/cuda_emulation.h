@@ -1,15 +1,19 @@
-// A host emulation of the CUDA subset that the tensor-core attention kernels use, so that their
-// logic (tiling, masks, the online softmax, the backward recurrences, where they synchronise, and
-// which lane holds which element of an mma fragment) is tested on every machine, GPU or not. A
-// block's threads are fibers that take turns on the calling thread (each runs until it waits at a
-// barrier or ends); __syncthreads and __syncwarp are barriers, and threads that wait at barriers
-// the others never reach fail the launch instead of hanging; mma_16816 gathers the warp's
-// fragments as PTX's mma.m16n8k16 lays them out over the lanes and multiplies them in fp32; bf16
-// rounds to nearest even, as __float2bfloat16 does. What it cannot show: timing, and the limits of
-// registers and shared memory (the GPU test does).
+// A host emulation of the CUDA subset that the kernel headers (kernels/cuda/*_kernels.cuh) use,
+// so that their logic (tiling, masks, reductions, the online softmax, the backward recurrences,
+// where they synchronise, which lane holds which element of an mma fragment, the launchers' choice
+// of grid and of float4 or scalar paths) is tested on every machine, GPU or not. A block's threads
+// are fibers that take turns on the calling thread (each runs until it waits at a barrier or
+// ends), blocks run one after another; __syncthreads and __syncwarp are barriers, and threads
+// that wait at barriers the others never reach fail the launch instead of hanging; static shared
+// memory is one variable per kernel; mma_16816 gathers the warp's fragments as PTX's
+// mma.m16n8k16 lays them out over the lanes and multiplies them in fp32; bf16 rounds to nearest
+// even, as __float2bfloat16 does. What it cannot show: timing, and the limits of registers and
+// shared memory (the GPU tests do).
 #pragma once
 
 #define RT_EMULATED_CUDA 1
+// The kernel headers compile their kernels into this namespace here (kernels/cuda/launch.h).
+#define RT_KERNELS_NAMESPACE rt::kernels::emulated_cuda
 
 #include <ucontext.h>
 
@@ -27,6 +31,9 @@
 #define __global__
 #define __device__
 #define __launch_bounds__(threads)
+// A kernel's static shared memory: one variable for all the threads of the block running now
+// (blocks run one after another).
+#define __shared__ static
 
 struct EmulatedDim3 {
   unsigned x = 0, y = 0, z = 0;
@@ -49,7 +56,7 @@ class Barrier;
 struct Block {
   std::unique_ptr<Barrier> all;
   std::vector<std::unique_ptr<Barrier>> warps;
-  std::vector<float> exchange;  // __shfl_xor_sync's values, a slot per thread
+  std::vector<double> exchange;  // __shfl_xor_sync's values (float or double), a slot per thread
   // mma_16816's fragments, a slot per thread in each of two sets used in turn: a lane reuses a set
   // only after the next call's barrier, which every lane reaches only once done reading it.
   std::vector<std::array<uint32_t, 6>> fragments[2];
@@ -146,7 +153,7 @@ void launch(EmulatedDim3 grid, unsigned threads, size_t shared_bytes, Kernel ker
       Block current;
       current.all = std::make_unique<Barrier>(static_cast<int>(threads));
       for (unsigned w = 0; w < threads / 32; ++w) current.warps.push_back(std::make_unique<Barrier>(32));
-      current.exchange.assign(threads, 0.0f);
+      current.exchange.assign(threads, 0.0);
       for (auto& set : current.fragments) set.assign(threads, {});
       current.shared.assign(shared_bytes, 0xab);  // not zeroed on a GPU either
       current.body = [&] { kernel(arguments...); };
@@ -163,14 +170,23 @@ void launch(EmulatedDim3 grid, unsigned threads, size_t shared_bytes, Kernel ker
 
 inline void __syncthreads() { rt::testing::cuda_emulation::block->all->arrive_and_wait(); }
 inline void __syncwarp() { rt::testing::cuda_emulation::block->warps[threadIdx.x / 32]->arrive_and_wait(); }
-inline float __shfl_xor_sync(unsigned, float value, int lane_mask) {
+template <typename T>
+T __shfl_xor_sync(unsigned, T value, int lane_mask) {
+  static_assert(std::is_same<T, float>::value || std::is_same<T, double>::value, "floats and doubles are emulated");
   auto& exchange = rt::testing::cuda_emulation::block->exchange;
   const unsigned warp_first = threadIdx.x / 32 * 32;
   exchange[threadIdx.x] = value;
   __syncwarp();
-  const float other = exchange[warp_first + ((threadIdx.x % 32) ^ static_cast<unsigned>(lane_mask))];
+  const T other = static_cast<T>(exchange[warp_first + ((threadIdx.x % 32) ^ static_cast<unsigned>(lane_mask))]);
   __syncwarp();
   return other;
+}
+// One thread runs at a time: no other can come between the read and the write.
+template <typename T>
+T atomicAdd(T* address, T value) {
+  const T old = *address;
+  *address = old + value;
+  return old;
 }
 inline float __expf(float x) { return std::exp(x); }  // the GPU's is faster and a few ulp less exact
 
@@ -178,6 +194,10 @@ struct float4 {
   float x, y, z, w;
 };
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+struct uint2 {
+  uint32_t x, y;
+};
+inline uint2 make_uint2(uint32_t x, uint32_t y) { return {x, y}; }
 
 [[noreturn]] inline void __trap() { throw std::runtime_error("__trap() in an emulated kernel"); }
 
@@ -197,6 +217,7 @@ inline __nv_bfloat16 __float2bfloat16(float value) {  // to nearest, ties to eve
   return __nv_bfloat16{static_cast<uint16_t>(word >> 16)};
 }
 
+inline __nv_bfloat16 __float2bfloat16_rn(float value) { return __float2bfloat16(value); }
 inline uint16_t __bfloat16_as_ushort(__nv_bfloat16 value) { return value.bits; }
 
 namespace rt::testing::cuda_emulation {

@@ -12,6 +12,7 @@
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/stream.h"
+#include "tests/kernels/cross_entropy_case.h"
 
 namespace rt::kernels {
 namespace {
@@ -152,25 +153,17 @@ TEST_F(CudaKernelTest, ReluAndSgdMatchTheCpu) {
 TEST_F(CudaKernelTest, SoftmaxCrossEntropyAndAccuracyMatchTheCpuForSmallAndLargeVocabularies) {
   for (int64_t classes : {int64_t{10}, int64_t{50304}}) {
     const int64_t rows = 37;
-    std::vector<float> logits = random(rows * classes, -8.0f, 8.0f);
-    std::vector<int32_t> labels(rows);
-    for (int32_t& label : labels) label = static_cast<int32_t>(rng_.below(static_cast<uint64_t>(classes)));
-    std::vector<float> grad(rows * classes);
-    double loss = 0;
-    int64_t correct = 0;
-    cpu::softmax_cross_entropy(logits.data(), labels.data(), rows, classes, 0.5f, grad.data(), &loss);
-    cpu::count_correct(logits.data(), labels.data(), rows, classes, &correct);
-
-    DeviceBuffer<float> dlogits(logits), dgrad(rows * classes);
-    DeviceBuffer<int32_t> dlabels(labels);
+    const CrossEntropyCase c = cross_entropy_case(rng_, rows, classes, 0.5f);
+    DeviceBuffer<float> dlogits(c.logits), dgrad(rows * classes);
+    DeviceBuffer<int32_t> dlabels(c.labels);
     DeviceBuffer<double> dloss(std::vector<double>{0.0});
     DeviceBuffer<int64_t> dcorrect(std::vector<int64_t>{0});
     dgrad.poison();
     cuda::softmax_cross_entropy(dlogits.data(), dlabels.data(), rows, classes, 0.5f, dgrad.data(), dloss.data());
     cuda::count_correct(dlogits.data(), dlabels.data(), rows, classes, dcorrect.data());
-    expect_close(dgrad.download(), grad, 1e-5);
-    EXPECT_NEAR(dloss.download()[0], loss, 1e-9 * std::abs(loss));
-    EXPECT_EQ(dcorrect.download()[0], correct);
+    expect_close(dgrad.download(), c.grad, 1e-5);
+    EXPECT_NEAR(dloss.download()[0], c.loss, 1e-9 * std::abs(c.loss));
+    EXPECT_EQ(dcorrect.download()[0], c.correct);
   }
 }
 

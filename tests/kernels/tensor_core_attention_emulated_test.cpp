@@ -20,7 +20,7 @@ namespace rt::kernels {
 namespace {
 
 namespace emulation = rt::testing::cuda_emulation;
-namespace tc = cuda::tensor_core_attention;
+namespace tc = emulated_cuda::tensor_core_attention;
 
 // The largest |a - b| / max(1, |b|) below `bound` and, unless it is 0, the mean |a - b| below
 // `mean_bound`; an element never written (NaN) fails.
@@ -65,8 +65,8 @@ void check(const AttentionShape& shape, bool misaligned = false) {
   const float* q_k_v = qkv_in.data() + shift;
   const float* d_out = dy_in.data() + shift;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  const tc::Grid blocks = tc::grid_for(shape.rows * shape.heads, shape.context);
-  const EmulatedDim3 grid{blocks.heads, blocks.tiles, 1};
+  const emulated_cuda::Grid blocks = tc::grid_for(shape.rows * shape.heads, shape.context);
+  const EmulatedDim3 grid{blocks.x, blocks.y, 1};
   const unsigned threads = tc::kBlockThreads;
   emulation::launch(grid, threads, tc::forward_shared_bytes<D>(), tc::tc_forward_kernel<D>,
                     q_k_v, out.data(), out_lse.data(), shape.context, shape.heads,

@@ -1,0 +1,77 @@
+// The kernels of elementwise.cu, in a header of their own so that a test can also run them on
+// the CPU under the host emulation of tests/kernels/cuda_emulation.h. Grid-stride loops with
+// 64-bit indices, so any size works with a bounded grid.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cuda/launch.h"
+#include "kernels/dropout_mask.h"
+
+namespace RT_KERNELS_NAMESPACE {
+
+__global__ void relu_forward_kernel(const float* x, float* y, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  }
+}
+
+__global__ void add_kernel(const float* a, const float* b, float* y, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    y[i] = a[i] + b[i];
+  }
+}
+
+__global__ void add4_kernel(const float4* a, const float4* b, float4* y, int64_t count4) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count4; i += int64_t{gridDim.x} * blockDim.x) {
+    const float4 u = a[i], v = b[i];
+    y[i] = make_float4(u.x + v.x, u.y + v.y, u.z + v.z, u.w + v.w);
+  }
+}
+
+__global__ void relu_backward_kernel(const float* y, const float* dy, float* dx, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  }
+}
+
+// Stored uint8 features to float, as the loader does on the CPU.
+__global__ void bytes_to_float_kernel(const uint8_t* bytes, float* y, int64_t count, float scale) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    y[i] = static_cast<float>(bytes[i]) * scale;
+  }
+}
+
+__global__ void dropout_kernel(const float* x, float* y, int64_t count, float p, float scale, uint64_t key) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    y[i] = dropout_uniform(key, i) >= p ? x[i] * scale : 0.0f;
+  }
+}
+
+// One pass over parameters, gradients and velocity (PyTorch's formulation, as the CPU twin).
+__global__ void sgd_momentum_kernel(float* params, const float* grads, float* velocity, int64_t count, float lr,
+                                    float momentum, float weight_decay, const uint32_t* skip) {
+  if (skip && *skip) return;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    float grad = grads[i] + weight_decay * params[i];
+    float v = momentum * velocity[i] + grad;
+    velocity[i] = v;
+    params[i] -= lr * v;
+  }
+}
+
+// y = a + b: four at a time where all three are 16-byte aligned, the rest one at a time.
+template <typename Launch>
+void launch_add(const Launch& launch, const float* a, const float* b, float* y, int64_t count) {
+  if (count == 0) return;
+  const int64_t vectors = aligned16(a) && aligned16(b) && aligned16(y) ? count / 4 : 0;
+  if (vectors > 0) {
+    launch(add4_kernel, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const float4*>(a),
+           reinterpret_cast<const float4*>(b), reinterpret_cast<float4*>(y), vectors);
+  }
+  const int64_t done = 4 * vectors;
+  if (done == count) return;
+  launch(add_kernel, Grid{blocks_for(count - done)}, kThreads, 0, a + done, b + done, y + done, count - done);
+}
+
+}  // namespace RT_KERNELS_NAMESPACE

@@ -1,0 +1,160 @@
+// The CUDA kernels of the *_kernels.cuh headers, launched by their own launchers (the same code the
+// library runs on a GPU: which kernels, which grid, float4 or one at a time), run on the CPU under
+// the host emulation of cuda_emulation.h, against the CPU kernels, with the bounds of the GPU
+// tests (cuda_kernels_test.cpp). Every machine runs these; the GPU tests add the hardware.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "tests/kernels/cuda_emulation.h"
+// The kernels and their launchers, compiled for the emulation:
+#include "kernels/cuda/elementwise_kernels.cuh"
+#include "kernels/cuda/loss_kernels.cuh"
+#include "kernels/cuda/matmul_kernels.cuh"
+#include "kernels/cuda/normalization_kernels.cuh"
+#include "core/base/half.h"
+#include "core/base/random.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "tests/kernels/cross_entropy_case.h"
+
+namespace rt::kernels {
+namespace {
+
+namespace emulation = rt::testing::cuda_emulation;
+namespace gpu = emulated_cuda;
+
+// The `launch` of the kernel headers' launchers: the kernel on the emulation's grid of fibers.
+struct EmulatedLaunch {
+  template <typename Kernel, typename... Arguments>
+  void operator()(Kernel kernel, gpu::Grid grid, unsigned threads, size_t shared_bytes, Arguments... arguments) const {
+    emulation::launch({grid.x, grid.y, 1}, threads, shared_bytes, kernel, arguments...);
+  }
+};
+
+class EmulatedCudaKernels : public ::testing::Test {
+ protected:
+  std::vector<float> random(size_t count, float low = -1.0f, float high = 1.0f) {
+    std::vector<float> values(count);
+    for (float& v : values) v = rng_.uniform(low, high);
+    return values;
+  }
+  // |got - want| <= tolerance * max(1, |want|) everywhere from `first` on; NaN (never written) fails.
+  static void expect_close(const std::vector<float>& got, const std::vector<float>& want, double tolerance,
+                           size_t first = 0) {
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = first; i < got.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(got[i])) << "element " << i << " not written";
+      ASSERT_LE(std::abs(got[i] - want[i]), tolerance * std::max(1.0f, std::abs(want[i]))) << "element " << i;
+    }
+  }
+  EmulatedLaunch launch_;
+  Rng rng_{29};
+};
+
+// 1003 elements: 250 float4s and a tail of 3; one float further on, nothing aligned: one at a time.
+TEST_F(EmulatedCudaKernels, AddAlignedOrNot) {
+  const int64_t n = 1003;
+  const std::vector<float> a = random(n + 1), b = random(n + 1);
+  for (int64_t shift : {0, 1}) {
+    std::vector<float> y(n + 1, NAN);
+    gpu::launch_add(launch_, a.data() + shift, b.data() + shift, y.data() + shift, n);
+    for (int64_t i = shift; i < n + shift; ++i) ASSERT_EQ(y[i], a[i] + b[i]) << "element " << i;
+  }
+}
+
+// 37 x 301: GELU four at a time and a tail of one; shifted by a float, all one at a time.
+TEST_F(EmulatedCudaKernels, GeluForwardAndBackward) {
+  const int64_t n = 37 * 301;
+  const std::vector<float> x = random(n + 1, -3.0f, 3.0f), dy = random(n + 1);
+  std::vector<float> y(n + 1), dx(n + 1);
+  cpu::gelu_forward(x.data(), y.data(), n + 1);
+  cpu::gelu_backward(x.data(), dy.data(), dx.data(), n + 1);
+  for (int64_t shift : {0, 1}) {
+    std::vector<float> got_y(n + 1, NAN), got_dx(n + 1, NAN);
+    gpu::launch_gelu_forward(launch_, x.data() + shift, got_y.data() + shift, n);
+    gpu::launch_gelu_backward(launch_, x.data() + shift, dy.data() + shift, got_dx.data() + shift, n);
+    expect_close(std::vector<float>(got_y.begin() + shift, got_y.begin() + shift + n),
+                 std::vector<float>(y.begin() + shift, y.begin() + shift + n), 1e-5);
+    expect_close(std::vector<float>(got_dx.begin() + shift, got_dx.begin() + shift + n),
+                 std::vector<float>(dx.begin() + shift, dx.begin() + shift + n), 1e-5);
+  }
+}
+
+// A warp per row, 8 rows a block: 37 rows leave the last block's warps partly idle; 301 and 768
+// features (a lane's share uneven, and GPT-2's width).
+TEST_F(EmulatedCudaKernels, LayerNormForwardAndInputGradient) {
+  for (const int64_t features : {int64_t{301}, int64_t{768}}) {
+    const int64_t rows = 37;
+    const std::vector<float> x = random(rows * features, -3.0f, 3.0f), dy = random(rows * features);
+    const std::vector<float> gamma = random(features, 0.5f, 1.5f), beta = random(features);
+    std::vector<float> y(rows * features), mean(rows), rstd(rows), dx(rows * features);
+    std::vector<float> dgamma(features), dbeta(features);
+    cpu::layer_norm_forward(x.data(), gamma.data(), beta.data(), rows, features, 1e-5f, y.data(), mean.data(),
+                            rstd.data());
+    cpu::layer_norm_backward(dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(), rows, features, 0.0f,
+                             dx.data(), dgamma.data(), dbeta.data());
+    std::vector<float> got_y(rows * features, NAN), got_mean(rows, NAN), got_rstd(rows, NAN);
+    std::vector<float> got_dx(rows * features, NAN);
+    gpu::launch_layer_norm_forward(launch_, x.data(), gamma.data(), beta.data(), rows, features, 1e-5f, got_y.data(),
+                                   got_mean.data(), got_rstd.data());
+    expect_close(got_y, y, 1e-5);
+    expect_close(got_mean, mean, 1e-6);
+    expect_close(got_rstd, rstd, 1e-6);
+    gpu::launch_layer_norm_input_grad(launch_, dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(), rows,
+                                      features, got_dx.data());
+    expect_close(got_dx, dx, 1e-5);
+  }
+}
+
+// Cross-entropy's one-pass maximum and sum, over a small and GPT-2's vocabulary; the gradient
+// written over the logits too.
+TEST_F(EmulatedCudaKernels, SoftmaxCrossEntropyAndAccuracy) {
+  for (const int64_t classes : {int64_t{10}, int64_t{50304}}) {
+    const int64_t rows = 9;
+    const CrossEntropyCase c = cross_entropy_case(rng_, rows, classes, 0.5f);
+    std::vector<float> got(rows * classes, NAN);
+    double loss = 0;
+    gpu::launch_softmax_cross_entropy(launch_, c.logits.data(), c.labels.data(), rows, classes, 0.5f, got.data(),
+                                      &loss);
+    expect_close(got, c.grad, 1e-5);
+    EXPECT_NEAR(loss, c.loss, 1e-9 * std::abs(c.loss));
+    std::vector<float> in_place = c.logits;
+    double in_place_loss = 0;
+    gpu::launch_softmax_cross_entropy(launch_, in_place.data(), c.labels.data(), rows, classes, 0.5f, in_place.data(),
+                                      &in_place_loss);
+    expect_close(in_place, c.grad, 1e-5);
+    unsigned long long correct = 0;
+    gpu::launch_count_correct(launch_, c.logits.data(), c.labels.data(), rows, classes, &correct);
+    EXPECT_EQ(static_cast<int64_t>(correct), c.correct);
+  }
+}
+
+// 19 columns: an element a thread; 24: four columns a thread down the rows.
+TEST_F(EmulatedCudaKernels, AddBias) {
+  for (const int64_t cols : {int64_t{19}, int64_t{24}}) {
+    const int64_t rows = 33;
+    const std::vector<float> y = random(rows * cols), bias = random(cols);
+    std::vector<float> got = y;
+    gpu::launch_add_bias(launch_, got.data(), bias.data(), rows, cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(got[r * cols + c], y[r * cols + c] + bias[c]) << r << ", " << c;
+    }
+  }
+}
+
+// To nearest even, as the CPU's to_bfloat16: four at a time with a tail of 3, and shifted by a
+// float, one at a time.
+TEST_F(EmulatedCudaKernels, RoundToBf16) {
+  const int64_t n = 1003;
+  const std::vector<float> values = random(n + 1, -100.0f, 100.0f);
+  for (int64_t shift : {0, 1}) {
+    std::vector<__nv_bfloat16> got(n, __nv_bfloat16{0xffff});
+    gpu::launch_round_to_bf16(launch_, values.data() + shift, got.data(), n);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[i].bits, to_bfloat16(values[shift + i]).bits) << "element " << i;
+  }
+}
+
+}  // namespace
+}  // namespace rt::kernels
