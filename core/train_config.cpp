@@ -14,7 +14,7 @@ TrainConfig read_train_config(Config& config) {
   c.heads = config.get_int("model.heads", c.heads, 1, 1024);
   c.width = config.get_int("model.width", c.width, 1, 1 << 20);
   c.tie_embeddings = config.get_bool("model.tie_embeddings", c.tie_embeddings);
-  c.attention = config.get_string("model.attention", c.attention, {"fused", "plain", "tensor_core"});
+  c.attention = config.get_string("model.attention", c.attention, {"auto", "fused", "plain", "tensor_core"});
   if (c.model_kind == "gpt" && c.width % c.heads != 0) {
     throw Error(fmt::format("config error in {}: model.width = {} is not divisible by model.heads = {}",
                             config.source(), c.width, c.heads));

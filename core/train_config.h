@@ -24,7 +24,9 @@ struct TrainConfig {
   int64_t heads = 4;
   int64_t width = 128;
   bool tie_embeddings = true;
-  std::string attention = "fused";  // GPU: "fused" (flash-style kernels) or "plain" (the T x T reference)
+  // GPU: "auto" (tensor_core with bf16 products where the GPU has them, else fused), "fused"
+  // (flash-style kernels), "tensor_core" (the same on tensor cores) or "plain" (the T x T reference)
+  std::string attention = "auto";
   // [train]
   int64_t epochs = 10;
   int64_t max_steps = 0;   // > 0: training ends after this many optimizer steps (mid-epoch if so)

@@ -95,7 +95,18 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
     gpt.heads = config_.heads;
     gpt.width = config_.width;
     gpt.tie_embeddings = config_.tie_embeddings;
-    gpt.attention = kernels::attention_algorithm(config_.attention);
+    if (config_.attention == "auto") {
+      const bool gpu = config_.device == Device::kCuda;
+      gpt.attention = kernels::automatic_attention(config_.device, config_.precision == "bf16",
+                                                   gpu ? kernels::cuda::compute_capability_major() : 0,
+                                                   config_.width / config_.heads);
+    } else {
+      gpt.attention = kernels::attention_algorithm(config_.attention);
+    }
+    if (config_.device == Device::kCuda) {
+      log_info("attention: {}{}", kernels::attention_algorithm_name(gpt.attention),
+               config_.attention == "auto" ? " (model.attention = \"auto\")" : "");
+    }
     model_ = build_gpt(gpt, config_.device);
     context_ = gpt.context;
     model_description_ = gpt_description(gpt);

@@ -207,6 +207,22 @@ AttentionAlgorithm attention_algorithm(const std::string& name) {
   RT_FAIL("unknown attention algorithm '{}': plain, fused or tensor_core", name);
 }
 
+std::string attention_algorithm_name(AttentionAlgorithm algorithm) {
+  switch (algorithm) {
+    case AttentionAlgorithm::kPlain: return "plain";
+    case AttentionAlgorithm::kFused: return "fused";
+    case AttentionAlgorithm::kTensorCore: return "tensor_core";
+  }
+  RT_FAIL("attention algorithm {} has no name", static_cast<int>(algorithm));
+}
+
+AttentionAlgorithm automatic_attention(Device device, bool bf16_products, int compute_capability_major,
+                                       int64_t head_dim) {
+  const bool tensor_cores = device == Device::kCuda && bf16_products && compute_capability_major >= 8 &&
+                            cuda::tensor_core_attention_supported(head_dim);
+  return tensor_cores ? AttentionAlgorithm::kTensorCore : AttentionAlgorithm::kFused;
+}
+
 int64_t attention_workspace(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape) {
   check_attention_shape(shape);
   if (device == Device::kCpu) return 0;

@@ -161,6 +161,12 @@ void next_token_targets(Device device, const float* tokens, int64_t rows, int64_
 enum class AttentionAlgorithm { kPlain, kFused, kTensorCore };
 // "plain", "fused" or "tensor_core" (model.attention); throws naming the choices otherwise.
 AttentionAlgorithm attention_algorithm(const std::string& name);
+std::string attention_algorithm_name(AttentionAlgorithm algorithm);
+// model.attention = "auto": on a GPU, the tensor-core kernels where the products are bf16 anyway
+// (runtime.precision = "bf16"), the GPU has bf16 tensor cores (compute capability 8.0 on) and
+// the heads are a size they take; else the fused ones. (On the CPU all are the plain form.)
+AttentionAlgorithm automatic_attention(Device device, bool bf16_products, int compute_capability_major,
+                                       int64_t head_dim);
 struct AttentionShape {
   int64_t rows = 1, context = 1, width = 1, heads = 1;
   int64_t head_dim() const { return width / heads; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPT on one GPU, beside PyTorch on the same card in the same run:
-# 1. the Brown Corpus GPT of examples/brown_gpt (`ringtrain train`, fp32 and bf16 products):
-#    held-out bits per byte and tokens/s;
+# 1. the Brown Corpus GPT of examples/brown_gpt (`ringtrain train`, fp32 and bf16 products; with bf16 the
+#    tensor-core attention, by model.attention = "auto"): held-out bits per byte and tokens/s;
 # 2. the GPT-2 124M shape (12 layers, 12 heads, width 768, context 1024, vocabulary 50304, batch 16,
 #    AdamW) on a resident batch: ringtrain's gpt_gpu_step (bf16 and tf32 products, fused attention;
 #    bf16 with the plain attention, bf16 with the tensor-core attention) against PyTorch eager and torch.compile with bf16 autocast:

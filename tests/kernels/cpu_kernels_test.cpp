@@ -72,6 +72,21 @@ TEST(AttentionAlgorithm, IsNamedAsInTheConfigAndAnUnknownNameIsRefusedWithTheCho
   }
 }
 
+// model.attention = "auto". (A build without CUDA has no tensor-core kernels: fused everywhere.)
+TEST(AttentionAlgorithm, AutomaticIsOnTensorCoresForBf16ProductsOnGpusThatHaveThem) {
+  const AttentionAlgorithm tensor_cores =
+      cuda::tensor_core_attention_supported(64) ? AttentionAlgorithm::kTensorCore : AttentionAlgorithm::kFused;
+  EXPECT_EQ(automatic_attention(Device::kCuda, true, 9, 64), tensor_cores);
+  EXPECT_EQ(automatic_attention(Device::kCuda, true, 8, 32), tensor_cores);
+  EXPECT_EQ(automatic_attention(Device::kCuda, false, 9, 64), AttentionAlgorithm::kFused);  // fp32 or tf32 products
+  EXPECT_EQ(automatic_attention(Device::kCuda, true, 7, 64), AttentionAlgorithm::kFused);   // no bf16 tensor cores
+  EXPECT_EQ(automatic_attention(Device::kCuda, true, 9, 48), AttentionAlgorithm::kFused);   // heads they lack
+  EXPECT_EQ(automatic_attention(Device::kCpu, true, 9, 64), AttentionAlgorithm::kFused);
+  for (AttentionAlgorithm a : {AttentionAlgorithm::kPlain, AttentionAlgorithm::kFused, AttentionAlgorithm::kTensorCore}) {
+    EXPECT_EQ(attention_algorithm(attention_algorithm_name(a)), a);
+  }
+}
+
 TEST_P(GemmTest, MatchesNaiveReference) {
   GemmCase g = GetParam();
   std::vector<float> a = random_values(g.m * g.k, 1), b = random_values(g.k * g.n, 2);
