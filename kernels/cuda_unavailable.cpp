@@ -94,6 +94,8 @@ void embedding_backward(const float*, const float*, int64_t, int64_t, int64_t, i
 void next_token_targets(const float*, int64_t, int64_t, int32_t*) { unavailable("kernel next_token_targets"); }
 int64_t attention_workspace(AttentionAlgorithm, const AttentionShape&) { unavailable("attention on the GPU"); }
 bool tensor_core_attention_supported(int64_t) { return false; }  // no kernels in this build
+void begin_same_operands() { unavailable("bf16 products"); }
+void end_same_operands() noexcept {}
 void attention_forward(AttentionAlgorithm, const AttentionShape&, const float*, float*, float*, float*) {
   unavailable("kernel attention_forward");
 }

@@ -21,6 +21,13 @@ void linear_forward(Device device, const float* x, const float* weight, const fl
   cuda::linear_forward(x, weight, bias, rows, in, out, y);
 }
 
+SameOperands::SameOperands(Device device) : device_(device) {
+  if (device_ == Device::kCuda) cuda::begin_same_operands();
+}
+SameOperands::~SameOperands() {
+  if (device_ == Device::kCuda) cuda::end_same_operands();
+}
+
 void linear_backward_input(Device device, const float* dy, const float* weight, int64_t rows, int64_t in, int64_t out,
                            float* dx) {
   if (device == Device::kCpu) return cpu::linear_backward_input(dy, weight, rows, in, out, dx);

@@ -18,6 +18,22 @@ enum class Transpose { kNo, kYes };
 void gemm(Device device, Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
           float alpha, const float* a, const float* b, float beta, float* c);
 
+// While one lives on the calling thread, bf16 matrix products on the GPU reuse an operand's
+// rounding to bf16 from the previous product that rounded the same buffer (same address and
+// size) instead of rounding it again: a layer's backward, whose two products share the output
+// gradient, opens one. The caller promises that the buffers it multiplies meanwhile do not change.
+// Elsewhere (other precisions, the CPU) it changes nothing.
+class SameOperands {
+ public:
+  explicit SameOperands(Device device);
+  ~SameOperands();
+  SameOperands(const SameOperands&) = delete;
+  SameOperands& operator=(const SameOperands&) = delete;
+
+ private:
+  Device device_;
+};
+
 // Linear layer y[rows,out] = x[rows,in] * w[out,in]^T + bias[out], and its gradients.
 void linear_forward(Device device, const float* x, const float* weight, const float* bias,
                     int64_t rows, int64_t in, int64_t out, float* y);

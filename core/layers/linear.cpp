@@ -45,6 +45,7 @@ const Tensor& Linear::backward(const Tensor& grad_output, InputGradient input_gr
   int64_t rows = input_.dim(0);
   RT_CHECK(grad_output.shape() == Shape({rows, out_}), "{} backward expects gradient [{}, {}], gets {}", name(), rows,
            out_, shape_text(grad_output.shape()));
+  const kernels::SameOperands same(device_);  // both products round the output gradient once
   kernels::linear_backward_params(device_, grad_output.data<float>(), input_.data<float>(), rows, in_, out_,
                                   write == GradientWrite::kAccumulate ? 1.0f : 0.0f,
                                   weight_grad_.data<float>(), bias_grad_.data<float>());

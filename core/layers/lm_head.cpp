@@ -44,6 +44,7 @@ const Tensor& LmHead::backward(const Tensor& grad_output, InputGradient input_gr
   const int64_t rows = input_.dim(0);
   RT_CHECK(grad_output.shape() == Shape({rows, vocab_}), "{} backward expects gradient [{}, {}], gets {}", name(), rows,
            vocab_, shape_text(grad_output.shape()));
+  const kernels::SameOperands same(device_);  // both products round dlogits once
   // dW [vocab, width] = dlogits^T x. Tied: written before the embedding's backward adds its part.
   kernels::gemm(device_, kernels::Transpose::kYes, kernels::Transpose::kNo, vocab_, width_, rows, 1.0f,
                 grad_output.data<float>(), input_.data<float>(), write == GradientWrite::kAccumulate ? 1.0f : 0.0f,

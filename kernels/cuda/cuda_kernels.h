@@ -70,6 +70,9 @@ void nonfinite_flag(const float* values, int64_t count, uint32_t* device_flag);
 
 void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           const float* b, float beta, float* c);
+// kernels::SameOperands on the GPU: from begin to end, bf16 products reuse a buffer's rounding.
+void begin_same_operands();
+void end_same_operands() noexcept;
 void linear_forward(const float* x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out,
                     float* y);
 void linear_backward_input(const float* dy, const float* weight, int64_t rows, int64_t in, int64_t out, float* dx);

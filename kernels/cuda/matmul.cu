@@ -18,13 +18,32 @@ namespace rt::kernels::cuda {
 
 namespace {
 
+// Which source each operand buffer holds rounded, and whether a SameOperands scope lets products
+// reuse it (kernels.h).
+struct RoundedOperands {
+  bool reuse = false;
+  const float* source[2] = {nullptr, nullptr};
+  int64_t count[2] = {0, 0};
+};
+thread_local RoundedOperands rounded_operands;
+
 const __nv_bfloat16* rounded_to_bf16(const float* values, int64_t count, int buffer) {
   auto* out = static_cast<__nv_bfloat16*>(operand_buffer(buffer, static_cast<size_t>(count) * sizeof(__nv_bfloat16)));
+  RoundedOperands& rounded = rounded_operands;
+  if (rounded.reuse && rounded.source[buffer] == values && rounded.count[buffer] == count) return out;
   launch_round_to_bf16(StreamLaunch{}, values, out, count);
+  rounded.source[buffer] = values;
+  rounded.count[buffer] = count;
   return out;
 }
 
 }  // namespace
+
+void begin_same_operands() {
+  rounded_operands = RoundedOperands{};
+  rounded_operands.reuse = true;
+}
+void end_same_operands() noexcept { rounded_operands = RoundedOperands{}; }
 
 void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           const float* b, float beta, float* c) {

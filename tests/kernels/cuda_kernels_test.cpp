@@ -93,6 +93,27 @@ TEST_F(CudaKernelTest, Bf16ProductsAreFp32ProductsOfTheOperandsRoundedToBf16) {
   cuda::set_matmul_precision(cuda::MatmulPrecision::kFp32);
 }
 
+// Within a SameOperands scope a bf16 product reuses the rounding of an operand that the previous
+// product rounded (same buffer, same size): a change to it in between does not reach the second
+// product, which equals the first bitwise; after the scope it does.
+TEST_F(CudaKernelTest, Bf16ProductsReuseASharedOperandsRoundingWithinSameOperands) {
+  if (cuda::compute_capability_major() < 8) GTEST_SKIP() << "bf16 products need compute capability 8.0";
+  cuda::set_matmul_precision(cuda::MatmulPrecision::kBf16);
+  const int64_t m = 64, n = 48, k = 96;
+  const std::vector<float> a = random(m * k), changed = random(m * k), b = random(k * n);
+  DeviceBuffer<float> da(a), db(b), first(m * n), second(m * n), after(m * n);
+  {
+    const SameOperands same(Device::kCuda);
+    cuda::gemm(Transpose::kNo, Transpose::kNo, m, n, k, 1.0f, da.data(), db.data(), 0.0f, first.data());
+    cuda::copy_to_device(da.data(), changed.data(), changed.size() * sizeof(float));
+    cuda::gemm(Transpose::kNo, Transpose::kNo, m, n, k, 1.0f, da.data(), db.data(), 0.0f, second.data());
+  }
+  cuda::gemm(Transpose::kNo, Transpose::kNo, m, n, k, 1.0f, da.data(), db.data(), 0.0f, after.data());
+  cuda::set_matmul_precision(cuda::MatmulPrecision::kFp32);
+  EXPECT_EQ(second.download(), first.download());
+  EXPECT_NE(after.download(), first.download());
+}
+
 // out 19: the bias added one element at a time; 24: four at a time.
 TEST_F(CudaKernelTest, LinearForwardAndBothGradientsMatchTheCpu) {
   for (const int64_t out : {19, 24}) {
