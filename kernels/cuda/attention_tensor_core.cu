@@ -35,37 +35,21 @@ void allow_shared(Kernel kernel, int bytes) {
 }
 
 template <int D>
-void launch_forward(const AttentionShape& s, const float* qkv, float* y, float* lse, float scale) {
+void run_forward(const AttentionShape& s, const float* qkv, float* y, float* lse, float scale) {
   static const bool ready = (allow_shared(tc_forward_kernel<D>, forward_shared_bytes<D>()), true);
   (void)ready;
-  const Grid blocks = grid_for(s.rows * s.heads, s.context);
-  const dim3 grid(blocks.x, blocks.y);
-  tc_forward_kernel<D><<<grid, kBlockThreads, forward_shared_bytes<D>(), current_stream()>>>(qkv, y, lse, s.context,
-                                                                                         s.heads, scale);
-  RT_CHECK_LAUNCH(tc_forward_kernel);
+  launch_forward<D>(StreamLaunch{}, s.rows * s.heads, s.context, s.heads, qkv, y, lse, scale);
 }
 
 template <int D>
-void launch_backward(const AttentionShape& s, const float* qkv, const float* y, const float* lse, const float* dy,
-                     float* dqkv, float scale) {
+void run_backward(const AttentionShape& s, const float* qkv, const float* y, const float* lse, const float* dy,
+                  float* dqkv, float scale) {
   static const bool ready = (allow_shared(tc_backward_dq_kernel<D>, dq_shared_bytes<D>()),
                              allow_shared(tc_backward_dkv_kernel<D>, dkv_shared_bytes<D>()), true);
   (void)ready;
-  const int64_t rows = s.rows * s.heads * s.context;
-  auto* deltas = static_cast<float*>(scratch(static_cast<size_t>(rows) * sizeof(float)));  // used by the next three launches
-  constexpr int kDeltaRows = delta_rows_per_block<D>();
-  tc_delta_kernel<D><<<static_cast<unsigned>((rows + kDeltaRows - 1) / kDeltaRows), kBlockThreads, 0,
-                       current_stream()>>>(y, dy, deltas, s.context, s.heads, rows);
-  RT_CHECK_LAUNCH(tc_delta_kernel);
-  const Grid blocks = grid_for(s.rows * s.heads, s.context);
-  const dim3 grid(blocks.x, blocks.y);
-  tc_backward_dq_kernel<D><<<grid, kBlockThreads, dq_shared_bytes<D>(), current_stream()>>>(qkv, deltas, lse, dy, dqkv,
-                                                                                        s.context, s.heads, scale);
-  RT_CHECK_LAUNCH(tc_backward_dq_kernel);
-  tc_backward_dkv_kernel<D><<<grid, kBlockThreads, dkv_shared_bytes<D>(), current_stream()>>>(qkv, deltas, lse, dy,
-                                                                                          dqkv, s.context, s.heads,
-                                                                                          scale);
-  RT_CHECK_LAUNCH(tc_backward_dkv_kernel);
+  const size_t queries = static_cast<size_t>(s.rows * s.heads * s.context);
+  auto* deltas = static_cast<float*>(scratch(queries * sizeof(float)));  // used by the launches that follow
+  launch_backward<D>(StreamLaunch{}, s.rows * s.heads, s.context, s.heads, qkv, y, lse, dy, deltas, dqkv, scale);
 }
 
 void check_capability() {
@@ -82,17 +66,17 @@ bool tensor_core_attention_supported(int64_t head_dim) { return head_dim == 32 |
 
 void tensor_core_attention_forward(const AttentionShape& s, const float* qkv, float* y, float* lse, float scale) {
   check_capability();
-  if (s.head_dim() == 32) return launch_forward<32>(s, qkv, y, lse, scale);
+  if (s.head_dim() == 32) return run_forward<32>(s, qkv, y, lse, scale);
   RT_CHECK(s.head_dim() == 64, "tensor-core attention has no kernel for heads of {}", s.head_dim());
-  launch_forward<64>(s, qkv, y, lse, scale);
+  run_forward<64>(s, qkv, y, lse, scale);
 }
 
 void tensor_core_attention_backward(const AttentionShape& s, const float* qkv, const float* y, const float* lse,
                                     const float* dy, float* dqkv, float scale) {
   check_capability();
-  if (s.head_dim() == 32) return launch_backward<32>(s, qkv, y, lse, dy, dqkv, scale);
+  if (s.head_dim() == 32) return run_backward<32>(s, qkv, y, lse, dy, dqkv, scale);
   RT_CHECK(s.head_dim() == 64, "tensor-core attention has no kernel for heads of {}", s.head_dim());
-  launch_backward<64>(s, qkv, y, lse, dy, dqkv, scale);
+  run_backward<64>(s, qkv, y, lse, dy, dqkv, scale);
 }
 
 }  // namespace rt::kernels::cuda

@@ -538,4 +538,28 @@ __global__ void __launch_bounds__(kBlockThreads) tc_backward_dkv_kernel(const fl
 #endif
 }
 
+// The launches (attention_tensor_core.cu passes its StreamLaunch, the emulated test its own), for
+// `heads_of_rows` = batch rows x heads; backward uses `deltas`, a float per query of each of them.
+template <int D, typename Launch>
+void launch_forward(const Launch& launch, int64_t heads_of_rows, int64_t T, int64_t H, const float* qkv, float* y,
+                    float* lse, float scale) {
+  launch(tc_forward_kernel<D>, grid_for(heads_of_rows, T), kBlockThreads, forward_shared_bytes<D>(), qkv, y, lse, T, H,
+         scale);
+}
+
+template <int D, typename Launch>
+void launch_backward(const Launch& launch, int64_t heads_of_rows, int64_t T, int64_t H, const float* qkv,
+                     const float* y, const float* lse, const float* dy, float* deltas, float* dqkv, float scale) {
+  const int64_t queries = heads_of_rows * T;
+  constexpr int kDeltaRows = delta_rows_per_block<D>();
+  launch(tc_delta_kernel<D>, Grid{static_cast<unsigned>((queries + kDeltaRows - 1) / kDeltaRows)}, kBlockThreads, 0, y,
+         dy, deltas, T, H, queries);
+  const Grid grid = grid_for(heads_of_rows, T);
+  const float* row_sums = deltas;
+  launch(tc_backward_dq_kernel<D>, grid, kBlockThreads, dq_shared_bytes<D>(), qkv, row_sums, lse, dy, dqkv, T, H,
+         scale);
+  launch(tc_backward_dkv_kernel<D>, grid, kBlockThreads, dkv_shared_bytes<D>(), qkv, row_sums, lse, dy, dqkv, T, H,
+         scale);
+}
+
 }  // namespace RT_KERNELS_NAMESPACE::tensor_core_attention

@@ -1,4 +1,5 @@
-// What the CUDA sources share: the calling thread's stream and cuBLAS handle, and launch sizes.
+// What the CUDA sources share: the calling thread's stream and cuBLAS handle, device buffers for
+// intermediate results, and a launch on the stream (launch sizes: launch.h).
 #pragma once
 
 #include <cublas_v2.h>

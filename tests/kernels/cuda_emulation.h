@@ -28,6 +28,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cuda/launch.h"
+
 #define __global__
 #define __device__
 #define __launch_bounds__(threads)
@@ -163,6 +165,15 @@ void launch(EmulatedDim3 grid, unsigned threads, size_t shared_bytes, Kernel ker
     }
   }
 }
+
+// The `launch` that the kernel headers' launchers take (kernels/cuda/launch.h), here.
+struct Launch {
+  template <typename Kernel, typename... Arguments>
+  void operator()(Kernel kernel, rt::kernels::emulated_cuda::Grid grid, unsigned threads, size_t shared_bytes,
+                  Arguments... arguments) const {
+    launch({grid.x, grid.y, 1}, threads, shared_bytes, kernel, arguments...);
+  }
+};
 
 }  // namespace rt::testing::cuda_emulation
 

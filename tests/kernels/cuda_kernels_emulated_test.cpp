@@ -25,14 +25,6 @@ namespace {
 namespace emulation = rt::testing::cuda_emulation;
 namespace gpu = emulated_cuda;
 
-// The `launch` of the kernel headers' launchers: the kernel on the emulation's grid of fibers.
-struct EmulatedLaunch {
-  template <typename Kernel, typename... Arguments>
-  void operator()(Kernel kernel, gpu::Grid grid, unsigned threads, size_t shared_bytes, Arguments... arguments) const {
-    emulation::launch({grid.x, grid.y, 1}, threads, shared_bytes, kernel, arguments...);
-  }
-};
-
 class EmulatedCudaKernels : public ::testing::Test {
  protected:
   std::vector<float> random(size_t count, float low = -1.0f, float high = 1.0f) {
@@ -49,7 +41,7 @@ class EmulatedCudaKernels : public ::testing::Test {
       ASSERT_LE(std::abs(got[i] - want[i]), tolerance * std::max(1.0f, std::abs(want[i]))) << "element " << i;
     }
   }
-  EmulatedLaunch launch_;
+  emulation::Launch launch_;
   Rng rng_{29};
 };
 

@@ -65,29 +65,15 @@ void check(const AttentionShape& shape, bool misaligned = false) {
   const float* q_k_v = qkv_in.data() + shift;
   const float* d_out = dy_in.data() + shift;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  const emulated_cuda::Grid blocks = tc::grid_for(shape.rows * shape.heads, shape.context);
-  const EmulatedDim3 grid{blocks.x, blocks.y, 1};
-  const unsigned threads = tc::kBlockThreads;
-  emulation::launch(grid, threads, tc::forward_shared_bytes<D>(), tc::tc_forward_kernel<D>,
-                    q_k_v, out.data(), out_lse.data(), shape.context, shape.heads,
-                    scale);
+  const int64_t heads_of_rows = shape.rows * shape.heads;
+  tc::launch_forward<D>(emulation::Launch{}, heads_of_rows, shape.context, shape.heads, q_k_v, out.data(),
+                        out_lse.data(), scale);
   expect_within(out, y, 0.03, 0, "y");
   expect_within(out_lse, lse, 0.03, 0, "log-sum-exp");
   // Backward from the emulated forward's outputs, as on the GPU.
-  const int64_t rows = shape.rows * shape.heads * shape.context;
-  std::vector<float> deltas(static_cast<size_t>(rows), NAN);
-  constexpr int kDeltaRows = tc::delta_rows_per_block<D>();
-  emulation::launch({static_cast<unsigned>((rows + kDeltaRows - 1) / kDeltaRows), 1, 1}, threads, 0,
-                    tc::tc_delta_kernel<D>, static_cast<const float*>(out.data()), d_out,
-                    deltas.data(), shape.context, shape.heads, rows);
-  emulation::launch(grid, threads, tc::dq_shared_bytes<D>(), tc::tc_backward_dq_kernel<D>,
-                    q_k_v, static_cast<const float*>(deltas.data()),
-                    static_cast<const float*>(out_lse.data()), d_out, grad.data(),
-                    shape.context, shape.heads, scale);
-  emulation::launch(grid, threads, tc::dkv_shared_bytes<D>(), tc::tc_backward_dkv_kernel<D>,
-                    q_k_v, static_cast<const float*>(deltas.data()),
-                    static_cast<const float*>(out_lse.data()), d_out, grad.data(),
-                    shape.context, shape.heads, scale);
+  std::vector<float> deltas(static_cast<size_t>(heads_of_rows * shape.context), NAN);
+  tc::launch_backward<D>(emulation::Launch{}, heads_of_rows, shape.context, shape.heads, q_k_v, out.data(),
+                         out_lse.data(), d_out, deltas.data(), grad.data(), scale);
   expect_within(grad, dqkv, 0.03, 0.0025, "dqkv");
 }
 
