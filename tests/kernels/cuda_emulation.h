@@ -36,6 +36,7 @@
 // A kernel's static shared memory: one variable for all the threads of the block running now
 // (blocks run one after another).
 #define __shared__ static
+#define __align__(bytes) __attribute__((aligned(bytes)))
 
 struct EmulatedDim3 {
   unsigned x = 0, y = 0, z = 0;

@@ -1,0 +1,135 @@
+// The GPU's attention kernels, fused and on tensor cores, run with their launches on the CPU under
+// a host emulation of CUDA (cuda_emulation.h), against the CPU kernels: forward and backward, for
+// lengths that are and are not multiples of the 64-row tiles, one token alone, and every head size
+// each has. The bounds are those of the GPU tests (cuda_kernels_test.cpp): fp32's for the fused
+// kernels; for the tensor-core ones three times the error of their bf16 rounding
+// (AttentionOnTensorCoresMatchesTheCpuWithinBf16Rounding), which a wrong tile, a transposed
+// operand, a missing mask or a fragment register in the wrong place exceeds by far.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "tests/kernels/cuda_emulation.h"
+// The kernels, compiled for the emulation:
+#include "kernels/cuda/attention_tensor_core_kernels.cuh"
+#include "kernels/cuda/fused_attention_kernels.cuh"
+#include "core/base/random.h"
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace rt::kernels {
+namespace {
+
+namespace emulation = rt::testing::cuda_emulation;
+namespace tc = emulated_cuda::tensor_core_attention;
+
+// The largest |a - b| / max(1, |b|) below `bound` and, unless it is 0, the mean |a - b| below
+// `mean_bound`; an element never written (NaN) fails.
+void expect_within(const std::vector<float>& got, const std::vector<float>& want, double bound, double mean_bound,
+                   const char* what) {
+  ASSERT_EQ(got.size(), want.size());
+  double worst = 0, sum = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(got[i])) << what << " element " << i << " not written";
+    const double error = std::abs(static_cast<double>(got[i]) - want[i]);
+    worst = std::max(worst, error / std::max(1.0, std::abs(static_cast<double>(want[i]))));
+    sum += error;
+  }
+  EXPECT_LT(worst, bound) << what;
+  if (mean_bound > 0) {
+    EXPECT_LT(sum / static_cast<double>(got.size()), mean_bound) << what;
+  }
+}
+
+// Random q, k, v (in [-2, 2)) and output gradients (in [-1, 1)) of a shape, with the CPU kernels'
+// forward (y, lse) and backward (dqkv) of them, and outputs for the kernels under test, poisoned.
+struct AttentionCase {
+  std::vector<float> qkv, dy, y, lse, dqkv, out, out_lse, grad;
+};
+AttentionCase attention_case(const AttentionShape& shape, uint64_t seed) {
+  Rng rng(seed);
+  const int64_t n = shape.rows * shape.context * shape.width, rows = shape.rows * shape.heads * shape.context;
+  AttentionCase c;
+  c.qkv.resize(static_cast<size_t>(3 * n));
+  c.dy.resize(static_cast<size_t>(n));
+  for (float& v : c.qkv) v = rng.uniform(-2.0f, 2.0f);
+  for (float& v : c.dy) v = rng.uniform(-1.0f, 1.0f);
+  c.y.resize(static_cast<size_t>(n));
+  c.lse.resize(static_cast<size_t>(rows));
+  c.dqkv.resize(static_cast<size_t>(3 * n));
+  cpu::attention_forward(shape, c.qkv.data(), c.y.data(), c.lse.data());
+  cpu::attention_backward(shape, c.qkv.data(), c.y.data(), c.lse.data(), c.dy.data(), c.dqkv.data());
+  c.out.assign(c.y.size(), NAN);
+  c.out_lse.assign(c.lse.size(), NAN);
+  c.grad.assign(c.dqkv.size(), NAN);
+  return c;
+}
+
+// `misaligned`: q, k, v and dO start one float past a 16-byte boundary, so that the kernels load
+// them a float at a time instead of four.
+template <int D>
+void check(const AttentionShape& shape, bool misaligned = false) {
+  SCOPED_TRACE(::testing::Message() << "rows " << shape.rows << " T " << shape.context << " C " << shape.width
+                                    << " H " << shape.heads << (misaligned ? " misaligned" : ""));
+  ASSERT_EQ(shape.head_dim(), D);
+  AttentionCase c = attention_case(shape, 23);
+  // The kernels' inputs, one float further along when misaligned.
+  const size_t shift = misaligned ? 1 : 0;
+  std::vector<float> qkv_in(shift), dy_in(shift);
+  qkv_in.insert(qkv_in.end(), c.qkv.begin(), c.qkv.end());
+  dy_in.insert(dy_in.end(), c.dy.begin(), c.dy.end());
+  const float* q_k_v = qkv_in.data() + shift;
+  const float* d_out = dy_in.data() + shift;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const int64_t heads_of_rows = shape.rows * shape.heads;
+  tc::launch_forward<D>(emulation::Launch{}, heads_of_rows, shape.context, shape.heads, q_k_v, c.out.data(),
+                        c.out_lse.data(), scale);
+  expect_within(c.out, c.y, 0.03, 0, "y");
+  expect_within(c.out_lse, c.lse, 0.03, 0, "log-sum-exp");
+  // Backward from the emulated forward's outputs, as on the GPU.
+  std::vector<float> deltas(static_cast<size_t>(heads_of_rows * shape.context), NAN);
+  tc::launch_backward<D>(emulation::Launch{}, heads_of_rows, shape.context, shape.heads, q_k_v, c.out.data(),
+                         c.out_lse.data(), d_out, deltas.data(), c.grad.data(), scale);
+  expect_within(c.grad, c.dqkv, 0.03, 0.0025, "dqkv");
+}
+
+TEST(TensorCoreAttentionEmulated, MatchesTheCpuKernelsWithinBf16Rounding) {
+  check<64>({2, 1, 128, 2});
+  check<32>({3, 17, 64, 2});
+  check<32>({2, 64, 64, 2});
+  check<64>({1, 100, 128, 2});
+  check<32>({2, 130, 96, 3});
+  check<64>({1, 257, 64, 1});
+  check<32>({2, 130, 96, 3}, true);
+  check<64>({1, 100, 128, 2}, true);
+}
+
+// The fused kernels (fp32, a thread per row) with the GPU test's bounds.
+template <int D>
+void check_fused(const AttentionShape& shape) {
+  SCOPED_TRACE(::testing::Message() << "fused: rows " << shape.rows << " T " << shape.context << " C " << shape.width
+                                    << " H " << shape.heads);
+  ASSERT_EQ(shape.head_dim(), D);
+  AttentionCase c = attention_case(shape, 31);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  namespace fused = emulated_cuda::fused_attention;
+  fused::launch_forward<D>(emulation::Launch{}, shape.rows * shape.heads, shape.context, shape.heads, c.qkv.data(),
+                           c.out.data(), c.out_lse.data(), scale);
+  expect_within(c.out, c.y, 1e-5, 0, "y");
+  expect_within(c.out_lse, c.lse, 1e-5, 0, "log-sum-exp");
+  fused::launch_backward<D>(emulation::Launch{}, shape.rows * shape.heads, shape.context, shape.heads, c.qkv.data(),
+                            c.out.data(), c.out_lse.data(), c.dy.data(), c.grad.data(), scale);
+  expect_within(c.grad, c.dqkv, 1e-4, 0, "dqkv");
+}
+
+TEST(FusedAttentionEmulated, MatchesTheCpuKernels) {
+  check_fused<16>({2, 1, 32, 2});
+  check_fused<16>({3, 17, 64, 4});
+  check_fused<32>({2, 64, 64, 2});
+  check_fused<64>({1, 100, 128, 2});
+  check_fused<32>({2, 130, 96, 3});
+}
+
+}  // namespace
+}  // namespace rt::kernels
