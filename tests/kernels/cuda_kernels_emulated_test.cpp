@@ -11,9 +11,11 @@
 #include "tests/kernels/cuda_emulation.h"
 // The kernels and their launchers, compiled for the emulation:
 #include "kernels/cuda/elementwise_kernels.cuh"
+#include "kernels/cuda/embedding_kernels.cuh"
 #include "kernels/cuda/loss_kernels.cuh"
 #include "kernels/cuda/matmul_kernels.cuh"
 #include "kernels/cuda/normalization_kernels.cuh"
+#include "kernels/cuda/optimizer_kernels.cuh"
 #include "core/base/half.h"
 #include "core/base/random.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -146,6 +148,71 @@ TEST_F(EmulatedCudaKernels, RoundToBf16) {
     gpu::launch_round_to_bf16(launch_, values.data() + shift, got.data(), n);
     for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[i].bits, to_bfloat16(values[shift + i]).bits) << "element " << i;
   }
+}
+
+// Three AdamW steps over 10,003 parameters (40 blocks), a step the skip flag stops, the gradient
+// norm's two passes (deterministic) and the scale.
+TEST_F(EmulatedCudaKernels, AdamWTheGradientNormAndScale) {
+  const int64_t n = 10'003;
+  std::vector<float> params = random(n), m(n, 0.0f), v(n, 0.0f);
+  std::vector<float> got = params, got_m = m, got_v = v;
+  for (int step = 1; step <= 3; ++step) {
+    const std::vector<float> grads = random(n);
+    cpu::adamw(params.data(), grads.data(), m.data(), v.data(), n, 0.01f, 0.9f, 0.999f, 1e-8f, 0.1f, step);
+    gpu::optimizer::launch_adamw(launch_, got.data(), grads.data(), got_m.data(), got_v.data(), n, 0.01f, 0.9f, 0.999f,
+                                 1e-8f, 0.1f, step, nullptr);
+  }
+  expect_close(got, params, 1e-5);
+  expect_close(got_m, m, 1e-6);
+  expect_close(got_v, v, 1e-6);
+  const std::vector<float> before = got;
+  const uint32_t skip = 1;
+  gpu::optimizer::launch_adamw(launch_, got.data(), random(n).data(), got_m.data(), got_v.data(), n, 0.01f, 0.9f,
+                               0.999f, 1e-8f, 0.1f, 4, &skip);
+  EXPECT_EQ(got, before) << "a skipped step must change nothing";
+
+  std::vector<double> partial(gpu::optimizer::kNormBlocks, NAN);
+  double first = NAN, second = NAN;
+  gpu::optimizer::launch_sum_of_squares(launch_, got.data(), n, partial.data(), &first);
+  gpu::optimizer::launch_sum_of_squares(launch_, got.data(), n, partial.data(), &second);
+  const double expected = cpu::sum_of_squares(got.data(), n);
+  EXPECT_NEAR(first, expected, 1e-12 * expected);
+  EXPECT_EQ(first, second);
+  std::vector<float> halved = got;
+  cpu::scale(halved.data(), n, 0.5f);
+  gpu::optimizer::launch_scale(launch_, got.data(), n, 0.5f);
+  EXPECT_EQ(got, halved);
+}
+
+// Token and position embeddings forward (exact: a sum of two values), their gradients overwritten,
+// scaled and accumulated, and the next-token targets.
+TEST_F(EmulatedCudaKernels, EmbeddingsAndNextTokenTargets) {
+  const int64_t rows = 3, T = 17, vocab = 50, C = 24;
+  std::vector<float> tokens(rows * (T + 1));
+  for (float& t : tokens) t = static_cast<float>(rng_.below(vocab));
+  const std::vector<float> wte = random(vocab * C), wpe = random(T * C), dy = random(rows * T * C);
+  std::vector<float> y(rows * T * C), got_y(rows * T * C, NAN);
+  cpu::embedding_forward(tokens.data(), rows, T, vocab, C, wte.data(), wpe.data(), y.data());
+  gpu::embedding::launch_forward(launch_, tokens.data(), rows, T, vocab, C, wte.data(), wpe.data(), got_y.data());
+  EXPECT_EQ(got_y, y);
+  for (float beta : {0.0f, 0.5f, 1.0f}) {
+    const std::vector<float> dwte = random(vocab * C), dwpe = random(T * C);
+    std::vector<float> expected_wte = dwte, expected_wpe = dwpe, got_wte = dwte, got_wpe = dwpe;
+    if (beta == 0.0f) {
+      got_wte.assign(got_wte.size(), NAN);
+      got_wpe.assign(got_wpe.size(), NAN);
+    }
+    cpu::embedding_backward(tokens.data(), dy.data(), rows, T, vocab, C, beta, expected_wte.data(), beta,
+                            expected_wpe.data());
+    gpu::embedding::launch_backward(launch_, tokens.data(), dy.data(), rows, T, vocab, C, beta, got_wte.data(), beta,
+                                    got_wpe.data());
+    expect_close(got_wte, expected_wte, 1e-5);
+    expect_close(got_wpe, expected_wpe, 1e-5);
+  }
+  std::vector<int32_t> targets(rows * T), got_targets(rows * T, -1);
+  cpu::next_token_targets(tokens.data(), rows, T, targets.data());
+  gpu::embedding::launch_next_token_targets(launch_, tokens.data(), rows, T, got_targets.data());
+  EXPECT_EQ(got_targets, targets);
 }
 
 }  // namespace

@@ -216,7 +216,7 @@ TEST_F(CudaKernelTest, EmbeddingAndNextTokenTargetsMatchTheCpu) {
   cpu::embedding_forward(tokens.data(), rows, T, vocab, C, wte.data(), wpe.data(), y.data());
   cuda::embedding_forward(dtokens.data(), rows, T, vocab, C, dwte_.data(), dwpe_.data(), dy_out.data());
   expect_close(dy_out.download(), y, 0.0);  // a sum of two values: exact
-  for (float beta : {0.0f, 1.0f}) {
+  for (float beta : {0.0f, 0.5f, 1.0f}) {
     DeviceBuffer<float> gwte(dwte), gwpe(dwpe);
     if (beta == 0.0f) {
       gwte.poison();
