@@ -1,121 +1,33 @@
 // Convolution as matrix products on the GPU: im2col (a thread per column entry), col2im (a thread
 // per input pixel, gathering every column entry taken from it: no atomics, deterministic), the axis
 // swap between channel-major and sample-major layouts, and the per-channel bias and its gradient
-// on channel-major data (a block per channel, reduced in shared memory).
+// on channel-major data (a block per channel, reduced in shared memory). The kernels:
+// conv_kernels.cuh.
 #include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/conv_kernels.cuh"
 
 namespace rt::kernels::cuda {
 
-namespace {
-
-struct Geometry {  // ConvGeometry with the derived sizes, passed by value to kernels
-  int64_t channels, height, width, kernel, stride, padding, out_h, out_w;
-  bool channel_major;
-};
-Geometry device_geometry(const ConvGeometry& g) {
-  return {g.channels, g.height, g.width, g.kernel, g.stride, g.padding, g.out_height(), g.out_width(), g.channel_major};
-}
-// Which H x W plane of the images holds sample n's channel c.
-__device__ int64_t image_index(const Geometry& g, int64_t rows, int64_t n, int64_t c) {
-  return g.channel_major ? c * rows + n : n * g.channels + c;
-}
-
-__global__ void im2col_kernel(Geometry g, const float* x, int64_t rows, float* cols) {
-  const int64_t plane = g.out_h * g.out_w, width = rows * plane, total = g.channels * g.kernel * g.kernel * width;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t r = i / width, column = i % width;
-    const int64_t n = column / plane, oh = column % plane / g.out_w, ow = column % g.out_w;
-    const int64_t c = r / (g.kernel * g.kernel), kh = r / g.kernel % g.kernel, kw = r % g.kernel;
-    const int64_t ih = oh * g.stride - g.padding + kh, iw = ow * g.stride - g.padding + kw;
-    const bool inside = ih >= 0 && ih < g.height && iw >= 0 && iw < g.width;
-    cols[i] = inside ? x[(image_index(g, rows, n, c) * g.height + ih) * g.width + iw] : 0.0f;
-  }
-}
-
-__global__ void col2im_kernel(Geometry g, const float* cols, int64_t rows, float* dx) {
-  const int64_t plane = g.out_h * g.out_w, width = rows * plane, total = rows * g.channels * g.height * g.width;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t iw = i % g.width, ih = i / g.width % g.height, image = i / (g.width * g.height);
-    const int64_t c = g.channel_major ? image / rows : image % g.channels;
-    const int64_t n = g.channel_major ? image % rows : image / g.channels;
-    float sum = 0.0f;
-    for (int64_t kh = 0; kh < g.kernel; ++kh) {
-      const int64_t top = ih + g.padding - kh;  // oh * stride
-      if (top < 0 || top % g.stride != 0 || top / g.stride >= g.out_h) continue;
-      for (int64_t kw = 0; kw < g.kernel; ++kw) {
-        const int64_t left = iw + g.padding - kw;
-        if (left < 0 || left % g.stride != 0 || left / g.stride >= g.out_w) continue;
-        const int64_t r = (c * g.kernel + kh) * g.kernel + kw;
-        sum += cols[r * width + n * plane + top / g.stride * g.out_w + left / g.stride];
-      }
-    }
-    dx[i] = sum;
-  }
-}
-
-__global__ void swap_leading_axes_kernel(const float* x, int64_t a, int64_t b, int64_t c, float* y) {
-  const int64_t total = a * b * c;
-  for (int64_t o = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; o < total; o += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t t = o % c, i = o / c % a, j = o / (c * a);  // o indexes y[j, i, t]
-    y[o] = x[(i * b + j) * c + t];
-  }
-}
-
-__global__ void add_channel_bias_kernel(float* y, const float* bias, int64_t channels, int64_t count) {
-  const int64_t total = channels * count;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
-    y[i] += bias[i / count];
-  }
-}
-
-__global__ void channel_bias_grad_kernel(const float* dy, int64_t count, float beta, float* dbias) {
-  __shared__ float partial[kThreads];
-  const int64_t ch = blockIdx.x;
-  float sum = 0.0f;
-  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) sum += dy[ch * count + i];
-  partial[threadIdx.x] = sum;
-  __syncthreads();
-  for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) dbias[ch] = beta == 0.0f ? partial[0] : beta * dbias[ch] + partial[0];
-}
-
-}  // namespace
-
 void im2col(const ConvGeometry& g, const float* x, int64_t rows, float* cols) {
-  const int64_t total = g.patch() * rows * g.out_height() * g.out_width();
-  if (total == 0) return;
-  im2col_kernel<<<blocks_for(total), kThreads, 0, current_stream()>>>(device_geometry(g), x, rows, cols);
-  RT_CHECK_LAUNCH(im2col_kernel);
+  conv::launch_im2col(StreamLaunch{}, g, x, rows, cols);
 }
 
 void col2im(const ConvGeometry& g, const float* cols, int64_t rows, float* dx) {
-  const int64_t total = rows * g.channels * g.height * g.width;
-  if (total == 0) return;
-  col2im_kernel<<<blocks_for(total), kThreads, 0, current_stream()>>>(device_geometry(g), cols, rows, dx);
-  RT_CHECK_LAUNCH(col2im_kernel);
+  conv::launch_col2im(StreamLaunch{}, g, cols, rows, dx);
 }
 
 void swap_leading_axes(const float* x, int64_t a, int64_t b, int64_t c, float* y) {
-  if (a * b * c == 0) return;
-  swap_leading_axes_kernel<<<blocks_for(a * b * c), kThreads, 0, current_stream()>>>(x, a, b, c, y);
-  RT_CHECK_LAUNCH(swap_leading_axes_kernel);
+  conv::launch_swap_leading_axes(StreamLaunch{}, x, a, b, c, y);
 }
 
 void add_channel_bias(float* y, const float* bias, int64_t channels, int64_t count) {
-  if (channels * count == 0) return;
-  add_channel_bias_kernel<<<blocks_for(channels * count), kThreads, 0, current_stream()>>>(y, bias, channels, count);
-  RT_CHECK_LAUNCH(add_channel_bias_kernel);
+  conv::launch_add_channel_bias(StreamLaunch{}, y, bias, channels, count);
 }
 
 void channel_bias_grad(const float* dy, int64_t channels, int64_t count, float beta, float* dbias) {
-  if (channels == 0) return;
-  channel_bias_grad_kernel<<<static_cast<unsigned>(channels), kThreads, 0, current_stream()>>>(dy, count, beta, dbias);
-  RT_CHECK_LAUNCH(channel_bias_grad_kernel);
+  conv::launch_channel_bias_grad(StreamLaunch{}, dy, channels, count, beta, dbias);
 }
 
 }  // namespace rt::kernels::cuda

@@ -10,12 +10,14 @@
 
 #include "tests/kernels/cuda_emulation.h"
 // The kernels and their launchers, compiled for the emulation:
+#include "kernels/cuda/conv_kernels.cuh"
 #include "kernels/cuda/elementwise_kernels.cuh"
 #include "kernels/cuda/embedding_kernels.cuh"
 #include "kernels/cuda/loss_kernels.cuh"
 #include "kernels/cuda/matmul_kernels.cuh"
 #include "kernels/cuda/normalization_kernels.cuh"
 #include "kernels/cuda/optimizer_kernels.cuh"
+#include "kernels/cuda/pooling_kernels.cuh"
 #include "core/base/half.h"
 #include "core/base/random.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -213,6 +215,59 @@ TEST_F(EmulatedCudaKernels, EmbeddingsAndNextTokenTargets) {
   cpu::next_token_targets(tokens.data(), rows, T, targets.data());
   gpu::embedding::launch_next_token_targets(launch_, tokens.data(), rows, T, got_targets.data());
   EXPECT_EQ(got_targets, targets);
+}
+
+// 9 x 6 planes in 2 x 2 windows: the last row of a plane is in no window (its gradient is 0); the
+// values 0, 1 and 2 only, so that windows hold ties, which the first maximum wins, as on the CPU.
+TEST_F(EmulatedCudaKernels, MaxPooling) {
+  const int64_t rows = 3, channels = 4, height = 9, width = 6, window = 2;
+  const int64_t in = rows * channels * height * width, out = rows * channels * (height / 2) * (width / 2);
+  std::vector<float> x(in);
+  for (float& v : x) v = static_cast<float>(rng_.below(3));
+  const std::vector<float> dy = random(out);
+  std::vector<float> y(out), dx(in), got_y(out, NAN), got_dx(in, NAN);
+  std::vector<int32_t> argmax(out), got_argmax(out, -1);
+  cpu::max_pool_forward(x.data(), rows, channels, height, width, window, y.data(), argmax.data());
+  cpu::max_pool_backward(dy.data(), argmax.data(), rows, channels, height, width, window, dx.data());
+  gpu::pooling::launch_max_pool_forward(launch_, x.data(), rows, channels, height, width, window, got_y.data(),
+                                        got_argmax.data());
+  EXPECT_EQ(got_y, y);
+  EXPECT_EQ(got_argmax, argmax);
+  gpu::pooling::launch_max_pool_backward(launch_, dy.data(), argmax.data(), rows, channels, height, width, window,
+                                         got_dx.data());
+  EXPECT_EQ(got_dx, dx);
+}
+
+// im2col and col2im with and without padding, stride 1 and 2, both layouts; the axis swap and the
+// per-channel bias and its gradient.
+TEST_F(EmulatedCudaKernels, ConvolutionPieces) {
+  for (const ConvGeometry g : {ConvGeometry{3, 11, 9, 3, 1, 1, false}, ConvGeometry{3, 11, 9, 3, 1, 1, true},
+                               ConvGeometry{2, 8, 7, 4, 2, 1, true}, ConvGeometry{1, 5, 5, 2, 1, 0, false}}) {
+    const int64_t rows = 3, out_channels = 5, plane = g.out_height() * g.out_width();
+    const int64_t in = rows * g.channels * g.height * g.width, columns = g.patch() * rows * plane;
+    const std::vector<float> x = random(in), cols_in = random(columns);
+    std::vector<float> cols(columns), dx(in), got_cols(columns, NAN), got_dx(in, NAN);
+    cpu::im2col(g, x.data(), rows, cols.data());
+    cpu::col2im(g, cols_in.data(), rows, dx.data());
+    gpu::conv::launch_im2col(launch_, g, x.data(), rows, got_cols.data());
+    gpu::conv::launch_col2im(launch_, g, cols_in.data(), rows, got_dx.data());
+    EXPECT_EQ(got_cols, cols);          // copies: exact
+    expect_close(got_dx, dx, 1e-6);     // sums of up to k*k terms, in another order
+
+    const int64_t total = rows * out_channels * plane;
+    const std::vector<float> y = random(total), bias = random(out_channels), dbias = random(out_channels);
+    std::vector<float> swapped(total), got_swapped(total, NAN), y_biased = y, got_y = y;
+    std::vector<float> dbias_expected = dbias, got_dbias = dbias;
+    cpu::swap_leading_axes(y.data(), rows, out_channels, plane, swapped.data());
+    cpu::add_channel_bias(y_biased.data(), bias.data(), out_channels, rows * plane);
+    cpu::channel_bias_grad(y.data(), out_channels, rows * plane, 0.5f, dbias_expected.data());
+    gpu::conv::launch_swap_leading_axes(launch_, y.data(), rows, out_channels, plane, got_swapped.data());
+    EXPECT_EQ(got_swapped, swapped);
+    gpu::conv::launch_channel_bias_grad(launch_, y.data(), out_channels, rows * plane, 0.5f, got_dbias.data());
+    expect_close(got_dbias, dbias_expected, 1e-5 * std::sqrt(double(rows * plane)));
+    gpu::conv::launch_add_channel_bias(launch_, got_y.data(), bias.data(), out_channels, rows * plane);
+    EXPECT_EQ(got_y, y_biased);
+  }
 }
 
 }  // namespace
