@@ -74,4 +74,36 @@ void launch_add(const Launch& launch, const float* a, const float* b, float* y, 
   launch(add_kernel, Grid{blocks_for(count - done)}, kThreads, 0, a + done, b + done, y + done, count - done);
 }
 
+template <typename Launch>
+void launch_relu_forward(const Launch& launch, const float* x, float* y, int64_t count) {
+  if (count == 0) return;
+  launch(relu_forward_kernel, Grid{blocks_for(count)}, kThreads, 0, x, y, count);
+}
+
+template <typename Launch>
+void launch_relu_backward(const Launch& launch, const float* y, const float* dy, float* dx, int64_t count) {
+  if (count == 0) return;
+  launch(relu_backward_kernel, Grid{blocks_for(count)}, kThreads, 0, y, dy, dx, count);
+}
+
+template <typename Launch>
+void launch_bytes_to_float(const Launch& launch, const uint8_t* bytes, float* y, int64_t count, float scale) {
+  if (count == 0) return;
+  launch(bytes_to_float_kernel, Grid{blocks_for(count)}, kThreads, 0, bytes, y, count, scale);
+}
+
+template <typename Launch>
+void launch_dropout(const Launch& launch, const float* x, float* y, int64_t count, float p, uint64_t key) {
+  if (count == 0) return;
+  launch(dropout_kernel, Grid{blocks_for(count)}, kThreads, 0, x, y, count, p, 1.0f / (1.0f - p), key);
+}
+
+template <typename Launch>
+void launch_sgd_momentum(const Launch& launch, float* params, const float* grads, float* velocity, int64_t count,
+                         float lr, float momentum, float weight_decay, const uint32_t* skip_if_set) {
+  if (count == 0) return;
+  launch(sgd_momentum_kernel, Grid{blocks_for(count)}, kThreads, 0, params, grads, velocity, count, lr, momentum,
+         weight_decay, skip_if_set);
+}
+
 }  // namespace RT_KERNELS_NAMESPACE

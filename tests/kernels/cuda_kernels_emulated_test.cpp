@@ -60,6 +60,48 @@ TEST_F(EmulatedCudaKernels, AddAlignedOrNot) {
   }
 }
 
+// ReLU both ways, stored bytes to floats, dropout (the CPU's mask for the same key), and three SGD
+// steps with momentum, then one the skip flag stops: over 1003 elements, several blocks.
+TEST_F(EmulatedCudaKernels, ReluBytesDropoutAndSgd) {
+  const int64_t n = 1003;
+  const std::vector<float> x = random(n), dy = random(n);
+  std::vector<float> y(n), dx(n), got_y(n, NAN), got_dx(n, NAN);
+  cpu::relu_forward(x.data(), y.data(), n);
+  cpu::relu_backward(y.data(), dy.data(), dx.data(), n);
+  gpu::launch_relu_forward(launch_, x.data(), got_y.data(), n);
+  gpu::launch_relu_backward(launch_, y.data(), dy.data(), got_dx.data(), n);
+  EXPECT_EQ(got_y, y);
+  EXPECT_EQ(got_dx, dx);
+
+  std::vector<uint8_t> bytes(n);
+  for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng_.below(256));
+  std::vector<float> floats(n), got_floats(n, NAN);
+  cpu::bytes_to_float(bytes.data(), floats.data(), n, 1.0f / 255);
+  gpu::launch_bytes_to_float(launch_, bytes.data(), got_floats.data(), n, 1.0f / 255);
+  EXPECT_EQ(got_floats, floats);
+
+  std::vector<float> dropped(n), got_dropped(n, NAN);
+  cpu::dropout(x.data(), dropped.data(), n, 0.3f, 77);
+  gpu::launch_dropout(launch_, x.data(), got_dropped.data(), n, 0.3f, 77);
+  EXPECT_EQ(got_dropped, dropped);
+
+  std::vector<float> params = random(n), velocity(n, 0.0f);
+  std::vector<float> got_params = params, got_velocity = velocity;
+  for (int step = 0; step < 3; ++step) {
+    const std::vector<float> grads = random(n);
+    cpu::sgd_momentum(params.data(), grads.data(), velocity.data(), n, 0.05f, 0.9f, 1e-4f);
+    gpu::launch_sgd_momentum(launch_, got_params.data(), grads.data(), got_velocity.data(), n, 0.05f, 0.9f, 1e-4f,
+                             nullptr);
+  }
+  expect_close(got_params, params, 1e-6);
+  expect_close(got_velocity, velocity, 1e-6);
+  const std::vector<float> before = got_params;
+  const uint32_t skip = 1;
+  gpu::launch_sgd_momentum(launch_, got_params.data(), random(n).data(), got_velocity.data(), n, 0.05f, 0.9f, 1e-4f,
+                           &skip);
+  EXPECT_EQ(got_params, before) << "a skipped step must change nothing";
+}
+
 // 37 x 301: GELU four at a time and a tail of one; shifted by a float, all one at a time.
 TEST_F(EmulatedCudaKernels, GeluForwardAndBackward) {
   const int64_t n = 37 * 301;
