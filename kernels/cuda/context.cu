@@ -17,17 +17,15 @@ struct ThreadContext {
   MatmulPrecision precision = MatmulPrecision::kFp32;
   void* ones = nullptr;  // float
   size_t ones_bytes = 0;
-  void* scratch = nullptr;
-  size_t scratch_bytes = 0;
-  void* operands[2] = {nullptr, nullptr};
-  size_t operand_bytes[2] = {0, 0};
+  // scratch(), then operand_buffer(0) and (1)
+  void* buffers[3] = {nullptr, nullptr, nullptr};
+  size_t buffer_bytes[3] = {0, 0, 0};
   ~ThreadContext() {
-    for (void* operand : operands) {
-      if (operand) cudaFree(operand);
-    }
     if (blas) cublasDestroy(blas);
     if (ones) cudaFree(ones);
-    if (scratch) cudaFree(scratch);
+    for (void* buffer : buffers) {
+      if (buffer) cudaFree(buffer);
+    }
   }
 };
 thread_local ThreadContext context;
@@ -205,14 +203,14 @@ const float* ones(int64_t count) {
 }
 
 void* scratch(size_t bytes) {
-  grow(context.scratch, context.scratch_bytes, bytes);
-  return context.scratch;
+  grow(context.buffers[0], context.buffer_bytes[0], bytes);
+  return context.buffers[0];
 }
 
 void* operand_buffer(int which, size_t bytes) {
   RT_CHECK(which == 0 || which == 1, "operand buffer {} of 2", which);
-  grow(context.operands[which], context.operand_bytes[which], bytes);
-  return context.operands[which];
+  grow(context.buffers[1 + which], context.buffer_bytes[1 + which], bytes);
+  return context.buffers[1 + which];
 }
 
 void nonfinite_flag(const float* values, int64_t count, uint32_t* device_flag) {

@@ -3,7 +3,6 @@
 // swap between channel-major and sample-major layouts, and the per-channel bias and its gradient
 // on channel-major data (a block per channel, reduced in shared memory). The kernels:
 // conv_kernels.cuh.
-#include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/conv_kernels.cuh"

@@ -1,6 +1,5 @@
 // Elementwise operations: uint8 features to float, ReLU forward and backward, sums, dropout, SGD
 // with momentum over the whole arena (their kernels: elementwise_kernels.cuh).
-#include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/elementwise_kernels.cuh"

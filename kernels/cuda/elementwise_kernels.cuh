@@ -64,7 +64,7 @@ __global__ void sgd_momentum_kernel(float* params, const float* grads, float* ve
 template <typename Launch>
 void launch_add(const Launch& launch, const float* a, const float* b, float* y, int64_t count) {
   if (count == 0) return;
-  const int64_t vectors = aligned16(a) && aligned16(b) && aligned16(y) ? count / 4 : 0;
+  const int64_t vectors = float4s_of(count, a, b, y);
   if (vectors > 0) {
     launch(add4_kernel, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const float4*>(a),
            reinterpret_cast<const float4*>(b), reinterpret_cast<float4*>(y), vectors);

@@ -2,7 +2,6 @@
 // scatter with atomics (kernels.h says what that means for its last bits); the position gradient
 // sums each (position, column) over the windows in order, a thread each (the kernels:
 // embedding_kernels.cuh).
-#include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/embedding_kernels.cuh"

@@ -20,6 +20,12 @@ inline unsigned blocks_for(int64_t count) {
 }
 // Whether a pointer can be read and written as float4s.
 inline bool aligned16(const void* pointer) { return reinterpret_cast<uintptr_t>(pointer) % 16 == 0; }
+// How many whole float4s of `count` floats an elementwise kernel takes four at a time: count / 4
+// where every one of the pointers is 16-byte aligned, else none (the rest go one at a time).
+template <typename... Pointers>
+int64_t float4s_of(int64_t count, const Pointers*... pointers) {
+  return (aligned16(pointers) && ...) ? count / 4 : 0;
+}
 
 // A launch's grid (blocks along x, then y). The launchers in the kernel headers take a `launch`
 // callable, launch(kernel, Grid, threads, shared_bytes, arguments...): StreamLaunch (context.h)

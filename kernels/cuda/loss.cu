@@ -3,7 +3,6 @@
 // gradient (the kernels: loss_kernels.cuh).
 #include <cmath>
 
-#include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/loss_kernels.cuh"

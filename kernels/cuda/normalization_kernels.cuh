@@ -18,10 +18,9 @@ __device__ inline float gelu_slope(float v) {
   return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kCubic * v * v);
 }
 
-// Elements first .. count - 1, one at a time (the tail the float4 kernels leave).
-__global__ void gelu_forward_kernel(const float* x, float* y, int64_t first, int64_t count) {
-  for (int64_t i = first + blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
-       i += int64_t{gridDim.x} * blockDim.x) {
+// One element at a time (the tail the float4 kernels leave).
+__global__ void gelu_forward_kernel(const float* x, float* y, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
     y[i] = gelu(x[i]);
   }
 }
@@ -32,9 +31,8 @@ __global__ void gelu4_forward_kernel(const float4* x, float4* y, int64_t count4)
   }
 }
 
-__global__ void gelu_backward_kernel(const float* x, const float* dy, float* dx, int64_t first, int64_t count) {
-  for (int64_t i = first + blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
-       i += int64_t{gridDim.x} * blockDim.x) {
+__global__ void gelu_backward_kernel(const float* x, const float* dy, float* dx, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
     dx[i] = dy[i] * gelu_slope(x[i]);
   }
 }
@@ -138,24 +136,27 @@ __global__ void layer_norm_param_total_kernel(const double* partial_gamma, const
 // Both GELU passes: four elements at a time where the buffers are 16-byte aligned, then the rest.
 template <typename Launch>
 void launch_gelu_forward(const Launch& launch, const float* x, float* y, int64_t count) {
-  const int64_t vectors = aligned16(x) && aligned16(y) ? count / 4 : 0;
+  const int64_t vectors = float4s_of(count, x, y);
   if (vectors > 0) {
     launch(gelu4_forward_kernel, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const float4*>(x),
            reinterpret_cast<float4*>(y), vectors);
   }
-  if (4 * vectors == count) return;
-  launch(gelu_forward_kernel, Grid{blocks_for(count - 4 * vectors)}, kThreads, 0, x, y, 4 * vectors, count);
+  const int64_t done = 4 * vectors;
+  if (done == count) return;
+  launch(gelu_forward_kernel, Grid{blocks_for(count - done)}, kThreads, 0, x + done, y + done, count - done);
 }
 
 template <typename Launch>
 void launch_gelu_backward(const Launch& launch, const float* x, const float* dy, float* dx, int64_t count) {
-  const int64_t vectors = aligned16(x) && aligned16(dy) && aligned16(dx) ? count / 4 : 0;
+  const int64_t vectors = float4s_of(count, x, dy, dx);
   if (vectors > 0) {
     launch(gelu4_backward_kernel, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const float4*>(x),
            reinterpret_cast<const float4*>(dy), reinterpret_cast<float4*>(dx), vectors);
   }
-  if (4 * vectors == count) return;
-  launch(gelu_backward_kernel, Grid{blocks_for(count - 4 * vectors)}, kThreads, 0, x, dy, dx, 4 * vectors, count);
+  const int64_t done = 4 * vectors;
+  if (done == count) return;
+  launch(gelu_backward_kernel, Grid{blocks_for(count - done)}, kThreads, 0, x + done, dy + done, dx + done,
+         count - done);
 }
 
 inline Grid layer_norm_grid(int64_t rows) {

@@ -1,7 +1,6 @@
 // Max pooling (window = stride, no padding) on the GPU: forward a thread per output; backward a
 // thread per input element, which takes its window's gradient if it is the window's maximum, so
 // every element of dx is written and no atomics are needed (the kernels: pooling_kernels.cuh).
-#include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/pooling_kernels.cuh"
