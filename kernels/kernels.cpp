@@ -207,13 +207,6 @@ void check_attention_shape(const AttentionShape& shape) {
 }
 }  // namespace
 
-AttentionAlgorithm attention_algorithm(const std::string& name) {
-  if (name == "plain") return AttentionAlgorithm::kPlain;
-  if (name == "fused") return AttentionAlgorithm::kFused;
-  if (name == "tensor_core") return AttentionAlgorithm::kTensorCore;
-  RT_FAIL("unknown attention algorithm '{}': plain, fused or tensor_core", name);
-}
-
 std::string attention_algorithm_name(AttentionAlgorithm algorithm) {
   switch (algorithm) {
     case AttentionAlgorithm::kPlain: return "plain";
@@ -221,6 +214,14 @@ std::string attention_algorithm_name(AttentionAlgorithm algorithm) {
     case AttentionAlgorithm::kTensorCore: return "tensor_core";
   }
   RT_FAIL("attention algorithm {} has no name", static_cast<int>(algorithm));
+}
+
+AttentionAlgorithm attention_algorithm(const std::string& name) {
+  for (AttentionAlgorithm algorithm :
+       {AttentionAlgorithm::kPlain, AttentionAlgorithm::kFused, AttentionAlgorithm::kTensorCore}) {
+    if (attention_algorithm_name(algorithm) == name) return algorithm;
+  }
+  RT_FAIL("unknown attention algorithm '{}': plain, fused or tensor_core", name);
 }
 
 AttentionAlgorithm automatic_attention(Device device, bool bf16_products, int compute_capability_major,

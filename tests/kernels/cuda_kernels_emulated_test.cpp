@@ -22,6 +22,7 @@
 #include "core/base/random.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "tests/kernels/cross_entropy_case.h"
+#include "tests/kernels/expect_close.h"
 
 namespace rt::kernels {
 namespace {
@@ -35,15 +36,6 @@ class EmulatedCudaKernels : public ::testing::Test {
     std::vector<float> values(count);
     for (float& v : values) v = rng_.uniform(low, high);
     return values;
-  }
-  // |got - want| <= tolerance * max(1, |want|) everywhere from `first` on; NaN (never written) fails.
-  static void expect_close(const std::vector<float>& got, const std::vector<float>& want, double tolerance,
-                           size_t first = 0) {
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t i = first; i < got.size(); ++i) {
-      ASSERT_TRUE(std::isfinite(got[i])) << "element " << i << " not written";
-      ASSERT_LE(std::abs(got[i] - want[i]), tolerance * std::max(1.0f, std::abs(want[i]))) << "element " << i;
-    }
   }
   emulation::Launch launch_;
   Rng rng_{29};

@@ -13,6 +13,7 @@
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/stream.h"
 #include "tests/kernels/cross_entropy_case.h"
+#include "tests/kernels/expect_close.h"
 
 namespace rt::kernels {
 namespace {
@@ -29,13 +30,6 @@ class CudaKernelTest : public ::testing::Test {
     std::vector<float> values(count);
     for (float& v : values) v = rng_.uniform(low, high);
     return values;
-  }
-  static void expect_close(const std::vector<float>& gpu, const std::vector<float>& cpu, double tolerance) {
-    ASSERT_EQ(gpu.size(), cpu.size());
-    for (size_t i = 0; i < gpu.size(); ++i) {
-      ASSERT_TRUE(std::isfinite(gpu[i])) << "element " << i << " not written";
-      ASSERT_LE(std::abs(gpu[i] - cpu[i]), tolerance * std::max(1.0f, std::abs(cpu[i]))) << "element " << i;
-    }
   }
   Rng rng_{17};  // fixed: the same inputs every run
 };
