@@ -85,25 +85,26 @@ std::unique_ptr<Model> build_gpt(const GptOptions& o, Device device) {
   const int64_t C = o.width;
   constexpr float kStd = 0.02f;
   const float projection_std = kStd / std::sqrt(2.0f * static_cast<float>(o.layers));
+  const DType product_input = o.bf16_product_inputs ? DType::kBFloat16 : DType::kFloat32;
   std::vector<std::unique_ptr<Layer>> layers;
   auto embedding = std::make_unique<Embedding>(o.vocab, o.context, C, device);
   Embedding* token_embedding = embedding.get();
   layers.push_back(std::move(embedding));
   for (int64_t l = 0; l < o.layers; ++l) {
     std::vector<std::unique_ptr<Layer>> attention;
-    attention.push_back(std::make_unique<LayerNorm>(C, device));
+    attention.push_back(std::make_unique<LayerNorm>(C, device, kLayerNormEps, product_input));
     attention.push_back(std::make_unique<Linear>(C, 3 * C, device, kStd));
     attention.push_back(std::make_unique<CausalSelfAttention>(o.context, C, o.heads, device, o.attention));
     attention.push_back(std::make_unique<Linear>(C, C, device, projection_std));
     layers.push_back(std::make_unique<Residual>(std::move(attention), device));
     std::vector<std::unique_ptr<Layer>> mlp;
-    mlp.push_back(std::make_unique<LayerNorm>(C, device));
+    mlp.push_back(std::make_unique<LayerNorm>(C, device, kLayerNormEps, product_input));
     mlp.push_back(std::make_unique<Linear>(C, 4 * C, device, kStd));
-    mlp.push_back(std::make_unique<Gelu>(device));
+    mlp.push_back(std::make_unique<Gelu>(device, product_input));
     mlp.push_back(std::make_unique<Linear>(4 * C, C, device, projection_std));
     layers.push_back(std::make_unique<Residual>(std::move(mlp), device));
   }
-  layers.push_back(std::make_unique<LayerNorm>(C, device));
+  layers.push_back(std::make_unique<LayerNorm>(C, device, kLayerNormEps, product_input));
   layers.push_back(std::make_unique<LmHead>(C, o.vocab, o.tie_embeddings ? token_embedding : nullptr, device));
   return std::make_unique<Model>(std::move(layers), o.context + 1, device);
 }

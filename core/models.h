@@ -35,6 +35,10 @@ struct GptOptions {
   int64_t width = 128;
   bool tie_embeddings = true;  // the output head shares the token embedding
   kernels::AttentionAlgorithm attention = kernels::AttentionAlgorithm::kFused;
+  // The layer norms' and GELUs' outputs stored in bf16: only matrix products read them, and bf16
+  // products round their operands to bf16 anyway (the same results, fewer bytes). For bf16
+  // products on a GPU that multiplies bf16 operands (compute capability 8.0 on).
+  bool bf16_product_inputs = false;
 };
 
 // A GPT-2-style decoder: token + position embedding; per layer a pre-norm residual attention

@@ -80,4 +80,9 @@ const Tensor& ActivationBuffer::ensure(int64_t rows, int64_t columns, Device dev
   return view_;
 }
 
+kernels::Operand matrix_operand(const Tensor& tensor) {
+  if (tensor.dtype() == DType::kBFloat16) return tensor.data<bfloat16>();
+  return tensor.data<float>();
+}
+
 }  // namespace rt

@@ -10,6 +10,7 @@
 #include "core/base/check.h"
 #include "core/base/device.h"
 #include "core/base/dtype.h"
+#include "kernels/operand.h"
 
 namespace rt {
 
@@ -48,6 +49,9 @@ class Tensor {
   DType dtype_ = DType::kFloat32;
   Device device_ = Device::kCpu;
 };
+
+// A [rows, columns] float32 or bfloat16 tensor as a matrix product's operand.
+kernels::Operand matrix_operand(const Tensor& tensor);
 
 // Copies `bytes` between host memory and memory on `device` (a plain copy for the CPU); both wait
 // for the copy to finish.

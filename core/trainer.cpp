@@ -95,10 +95,11 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
     gpt.heads = config_.heads;
     gpt.width = config_.width;
     gpt.tie_embeddings = config_.tie_embeddings;
+    const bool gpu = config_.device == Device::kCuda;
+    const int compute_capability = gpu ? kernels::cuda::compute_capability_major() : 0;
+    gpt.bf16_product_inputs = gpu && config_.precision == "bf16" && compute_capability >= 8;
     if (config_.attention == "auto") {
-      const bool gpu = config_.device == Device::kCuda;
-      gpt.attention = kernels::automatic_attention(config_.device, config_.precision == "bf16",
-                                                   gpu ? kernels::cuda::compute_capability_major() : 0,
+      gpt.attention = kernels::automatic_attention(config_.device, config_.precision == "bf16", compute_capability,
                                                    config_.width / config_.heads);
     } else {
       gpt.attention = kernels::attention_algorithm(config_.attention);

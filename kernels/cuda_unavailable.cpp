@@ -34,23 +34,27 @@ void synchronize_event(EventHandle) { unavailable("synchronize_event"); }
 float elapsed_milliseconds(EventHandle, EventHandle) { unavailable("elapsed_milliseconds"); }
 void synchronize_stream(StreamHandle) { unavailable("synchronize_stream"); }
 void copy_async(void*, const void*, size_t, StreamHandle) { unavailable("copy_async"); }
-void gemm(Transpose, Transpose, int64_t, int64_t, int64_t, float, const float*, const float*, float, float*) {
+void gemm(Transpose, Transpose, int64_t, int64_t, int64_t, float, Operand, Operand, float, float*) {
   unavailable("kernel gemm");
 }
-void linear_forward(const float*, const float*, const float*, int64_t, int64_t, int64_t, float*) {
+void linear_forward(Operand, const float*, const float*, int64_t, int64_t, int64_t, float*) {
   unavailable("kernel linear_forward");
 }
 void linear_backward_input(const float*, const float*, int64_t, int64_t, int64_t, float*) {
   unavailable("kernel linear_backward_input");
 }
-void linear_backward_params(const float*, const float*, int64_t, int64_t, int64_t, float, float*, float*) {
+void linear_backward_params(const float*, Operand, int64_t, int64_t, int64_t, float, float*, float*) {
   unavailable("kernel linear_backward_params");
 }
 void bytes_to_float(const uint8_t*, float*, int64_t, float) { unavailable("kernel bytes_to_float"); }
 void gelu_forward(const float*, float*, int64_t) { unavailable("kernel gelu_forward"); }
+void gelu_forward(const float*, bfloat16*, int64_t) { unavailable("kernel gelu_forward"); }
 void dropout(const float*, float*, int64_t, float, uint64_t) { unavailable("kernel dropout"); }
 void gelu_backward(const float*, const float*, float*, int64_t) { unavailable("kernel gelu_backward"); }
 void layer_norm_forward(const float*, const float*, const float*, int64_t, int64_t, float, float*, float*, float*) {
+  unavailable("kernel layer_norm_forward");
+}
+void layer_norm_forward(const float*, const float*, const float*, int64_t, int64_t, float, bfloat16*, float*, float*) {
   unavailable("kernel layer_norm_forward");
 }
 void layer_norm_backward(const float*, const float*, const float*, const float*, const float*, int64_t, int64_t, float,

@@ -2,6 +2,8 @@
 // build without CUDA, throw an error that says so).
 #include "kernels/kernels.h"
 
+#include <vector>
+
 #include "core/base/check.h"
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -9,15 +11,43 @@
 
 namespace rt::kernels {
 
+namespace {
+
+// The CPU twin of a bf16 operand or output: the CPU kernels work in fp32, so a bf16 operand is
+// widened (exactly) into a buffer of this thread, and a bf16 output is computed in fp32 there and
+// rounded as it is stored. Buffers grow to the largest size asked for, then are reused.
+float* cpu_buffer(int slot, int64_t count) {
+  thread_local std::vector<float> buffers[2];
+  std::vector<float>& buffer = buffers[slot];
+  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
+  return buffer.data();
+}
+
+const float* cpu_floats(Operand operand, int64_t count, int slot) {
+  if (!operand.bf16) return static_cast<const float*>(operand.data);
+  const auto* values = static_cast<const bfloat16*>(operand.data);
+  float* widened = cpu_buffer(slot, count);
+  for (int64_t i = 0; i < count; ++i) widened[i] = to_float(values[i]);
+  return widened;
+}
+
+void round_into(const float* values, bfloat16* out, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) out[i] = to_bfloat16(values[i]);
+}
+
+}  // namespace
+
 void gemm(Device device, Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-          const float* a, const float* b, float beta, float* c) {
-  if (device == Device::kCpu) return cpu::gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+          Operand a, Operand b, float beta, float* c) {
+  if (device == Device::kCpu) {
+    return cpu::gemm(trans_a, trans_b, m, n, k, alpha, cpu_floats(a, m * k, 0), cpu_floats(b, k * n, 1), beta, c);
+  }
   cuda::gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
 }
 
-void linear_forward(Device device, const float* x, const float* weight, const float* bias, int64_t rows, int64_t in,
+void linear_forward(Device device, Operand x, const float* weight, const float* bias, int64_t rows, int64_t in,
                     int64_t out, float* y) {
-  if (device == Device::kCpu) return cpu::linear_forward(x, weight, bias, rows, in, out, y);
+  if (device == Device::kCpu) return cpu::linear_forward(cpu_floats(x, rows * in, 0), weight, bias, rows, in, out, y);
   cuda::linear_forward(x, weight, bias, rows, in, out, y);
 }
 
@@ -34,9 +64,11 @@ void linear_backward_input(Device device, const float* dy, const float* weight, 
   cuda::linear_backward_input(dy, weight, rows, in, out, dx);
 }
 
-void linear_backward_params(Device device, const float* dy, const float* x, int64_t rows, int64_t in, int64_t out,
+void linear_backward_params(Device device, const float* dy, Operand x, int64_t rows, int64_t in, int64_t out,
                             float beta, float* dweight, float* dbias) {
-  if (device == Device::kCpu) return cpu::linear_backward_params(dy, x, rows, in, out, beta, dweight, dbias);
+  if (device == Device::kCpu) {
+    return cpu::linear_backward_params(dy, cpu_floats(x, rows * in, 0), rows, in, out, beta, dweight, dbias);
+  }
   cuda::linear_backward_params(dy, x, rows, in, out, beta, dweight, dbias);
 }
 
@@ -50,6 +82,13 @@ void gelu_forward(Device device, const float* x, float* y, int64_t count) {
   cuda::gelu_forward(x, y, count);
 }
 
+void gelu_forward(Device device, const float* x, bfloat16* y, int64_t count) {
+  if (device == Device::kCuda) return cuda::gelu_forward(x, y, count);
+  float* values = cpu_buffer(0, count);
+  cpu::gelu_forward(x, values, count);
+  round_into(values, y, count);
+}
+
 void gelu_backward(Device device, const float* x, const float* dy, float* dx, int64_t count) {
   if (device == Device::kCpu) return cpu::gelu_backward(x, dy, dx, count);
   cuda::gelu_backward(x, dy, dx, count);
@@ -59,6 +98,14 @@ void layer_norm_forward(Device device, const float* x, const float* gamma, const
                         int64_t features, float eps, float* y, float* mean, float* rstd) {
   if (device == Device::kCpu) return cpu::layer_norm_forward(x, gamma, beta, rows, features, eps, y, mean, rstd);
   cuda::layer_norm_forward(x, gamma, beta, rows, features, eps, y, mean, rstd);
+}
+
+void layer_norm_forward(Device device, const float* x, const float* gamma, const float* beta, int64_t rows,
+                        int64_t features, float eps, bfloat16* y, float* mean, float* rstd) {
+  if (device == Device::kCuda) return cuda::layer_norm_forward(x, gamma, beta, rows, features, eps, y, mean, rstd);
+  float* values = cpu_buffer(0, rows * features);
+  cpu::layer_norm_forward(x, gamma, beta, rows, features, eps, values, mean, rstd);
+  round_into(values, y, rows * features);
 }
 
 void layer_norm_backward(Device device, const float* dy, const float* x, const float* gamma, const float* mean,

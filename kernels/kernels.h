@@ -9,14 +9,18 @@
 #include <string>
 
 #include "core/base/device.h"
+#include "core/base/half.h"
+#include "kernels/operand.h"
 
 namespace rt::kernels {
 
 enum class Transpose { kNo, kYes };
 
 // C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C. beta == 0 ignores C's old contents.
+// A bf16 operand (operand.h) takes part as its exact fp32 value: on the GPU it needs bf16
+// products (set_matmul_precision(kBf16), compute capability 8.0 on); on the CPU it is widened.
 void gemm(Device device, Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
-          float alpha, const float* a, const float* b, float beta, float* c);
+          float alpha, Operand a, Operand b, float beta, float* c);
 
 // While one lives on the calling thread, bf16 matrix products on the GPU reuse an operand's
 // rounding to bf16 from the previous product that rounded the same buffer (same address and
@@ -35,13 +39,13 @@ class SameOperands {
 };
 
 // Linear layer y[rows,out] = x[rows,in] * w[out,in]^T + bias[out], and its gradients.
-void linear_forward(Device device, const float* x, const float* weight, const float* bias,
+void linear_forward(Device device, Operand x, const float* weight, const float* bias,
                     int64_t rows, int64_t in, int64_t out, float* y);
 // dx[rows,in] = dy[rows,out] * w[out,in].
 void linear_backward_input(Device device, const float* dy, const float* weight, int64_t rows,
                            int64_t in, int64_t out, float* dx);
 // dw[out,in] = beta*dw + dy^T x;  dbias[out] = beta*dbias + column sums of dy.
-void linear_backward_params(Device device, const float* dy, const float* x, int64_t rows, int64_t in,
+void linear_backward_params(Device device, const float* dy, Operand x, int64_t rows, int64_t in,
                             int64_t out, float beta, float* dweight, float* dbias);
 
 // y = bytes * scale elementwise: features stored as uint8 (images), as float.
@@ -50,6 +54,8 @@ void bytes_to_float(Device device, const uint8_t* bytes, float* y, int64_t count
 // GELU, tanh form (GPT-2's and PyTorch's approximate="tanh"):
 // y = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); dx = dy * dy/dx (x == y, dy == dx allowed).
 void gelu_forward(Device device, const float* x, float* y, int64_t count);
+// The same with y rounded to bf16 (to nearest even) as it is stored.
+void gelu_forward(Device device, const float* x, bfloat16* y, int64_t count);
 void gelu_backward(Device device, const float* x, const float* dy, float* dx, int64_t count);
 
 // Layer normalisation over the features of each row of x [rows, features]:
@@ -57,6 +63,9 @@ void gelu_backward(Device device, const float* x, const float* dy, float* dx, in
 // each row's mean and rstd for the backward pass.
 void layer_norm_forward(Device device, const float* x, const float* gamma, const float* beta, int64_t rows,
                         int64_t features, float eps, float* y, float* mean, float* rstd);
+// The same with y rounded to bf16 (to nearest even) as it is stored.
+void layer_norm_forward(Device device, const float* x, const float* gamma, const float* beta, int64_t rows,
+                        int64_t features, float eps, bfloat16* y, float* mean, float* rstd);
 // dx (overwritten; null: not wanted); dgamma = beta_acc * dgamma + sum over rows of dy * xhat;
 // dbeta likewise of dy.
 void layer_norm_backward(Device device, const float* dy, const float* x, const float* gamma, const float* mean,

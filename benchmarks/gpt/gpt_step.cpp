@@ -3,8 +3,10 @@
 // backward, AdamW; each top-level layer's forward and backward timed with CUDA events and summed
 // by kind, then the same steps untimed (the host queueing ahead) for tokens/s; and the device
 // memory in use.
-// Usage: gpt_step LAYERS HEADS WIDTH CONTEXT VOCAB BATCH STEPS PRECISION ATTENTION
+// Usage: gpt_step LAYERS HEADS WIDTH CONTEXT VOCAB BATCH STEPS PRECISION ATTENTION [fp32-product-inputs]
 //   e.g. gpt_step 12 12 768 1024 50304 16 20 bf16 fused      (benchmarks/gpt/gpu.sh)
+// With bf16 products on compute capability 8.0 on, the layer norms and GELUs store their outputs
+// in bf16, as in training (GptOptions::bf16_product_inputs); fp32-product-inputs keeps them fp32.
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -34,8 +36,9 @@ std::string kind_of(const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  if (argc != 10) {
-    std::fprintf(stderr, "usage: gpt_step LAYERS HEADS WIDTH CONTEXT VOCAB BATCH STEPS fp32|tf32|bf16 fused|plain|tensor_core\n");
+  if (argc != 10 && !(argc == 11 && std::string(argv[10]) == "fp32-product-inputs")) {
+    std::fprintf(stderr, "usage: gpt_step LAYERS HEADS WIDTH CONTEXT VOCAB BATCH STEPS fp32|tf32|bf16 "
+                         "fused|plain|tensor_core [fp32-product-inputs]\n");
     return 2;
   }
   rt::GptOptions o;
@@ -54,6 +57,7 @@ int main(int argc, char** argv) try {
   }
   cuda::Stream stream;
   cuda::StreamScope scope(stream.handle());
+  o.bf16_product_inputs = precision == "bf16" && cuda::compute_capability_major() >= 8 && argc == 10;
   cuda::set_matmul_precision(precision == "bf16"   ? cuda::MatmulPrecision::kBf16
                              : precision == "tf32" ? cuda::MatmulPrecision::kTf32
                                                    : cuda::MatmulPrecision::kFp32);
@@ -123,10 +127,11 @@ int main(int argc, char** argv) try {
   double sum = 0;
   for (const auto& [name, total] : totals) sum += total;
   std::printf("GPT %lld layers, %lld heads, width %lld, context %lld, vocabulary %lld, batch %lld, %s products, %s "
-              "attention, %lld parameters, %d steps\n",
+              "attention, layer norm and GELU outputs %s, %lld parameters, %d steps\n",
               static_cast<long long>(o.layers), static_cast<long long>(o.heads), static_cast<long long>(o.width),
               static_cast<long long>(o.context), static_cast<long long>(o.vocab), static_cast<long long>(batch),
-              precision.c_str(), attention.c_str(), static_cast<long long>(model->parameter_count()), steps);
+              precision.c_str(), attention.c_str(), o.bf16_product_inputs ? "bf16" : "fp32",
+              static_cast<long long>(model->parameter_count()), steps);
   std::printf("%-34s %10s %7s\n", "phase (all layers of a kind)", "ms/step", "share");
   for (const auto& [name, total] : totals) {
     std::printf("%-34s %10.2f %6.1f%%\n", name.c_str(), total / steps, 100.0 * total / sum);

@@ -4,11 +4,20 @@
 
 namespace rt {
 
+Gelu::Gelu(Device device, DType output) : device_(device), output_dtype_(output) {
+  RT_CHECK(output == DType::kFloat32 || output == DType::kBFloat16, "gelu stores float32 or bfloat16, not {}",
+           dtype_name(output));
+}
+
 const Tensor& Gelu::forward(const Tensor& input) {
   RT_CHECK(input.shape().size() == 2, "gelu expects input [rows, features], gets {}", shape_text(input.shape()));
   input_ = input;
-  const Tensor& output = output_.ensure(input.dim(0), input.dim(1), device_);
-  kernels::gelu_forward(device_, input.data<float>(), output.data<float>(), input.elements());
+  const Tensor& output = output_.ensure(input.dim(0), input.dim(1), device_, output_dtype_);
+  if (output_dtype_ == DType::kBFloat16) {
+    kernels::gelu_forward(device_, input.data<float>(), output.data<bfloat16>(), input.elements());
+  } else {
+    kernels::gelu_forward(device_, input.data<float>(), output.data<float>(), input.elements());
+  }
   return output;
 }
 

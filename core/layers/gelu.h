@@ -1,4 +1,5 @@
-// y = GELU(x), the tanh form (kernels.h).
+// y = GELU(x), the tanh form (kernels.h). Its output may be stored in bf16 (output = kBFloat16)
+// where only bf16 matrix products read it; backward reads the input, not the output.
 #pragma once
 
 #include "core/layer.h"
@@ -7,7 +8,7 @@ namespace rt {
 
 class Gelu final : public Layer {
  public:
-  explicit Gelu(Device device = Device::kCpu) : device_(device) {}
+  explicit Gelu(Device device = Device::kCpu, DType output = DType::kFloat32);
   std::string name() const override { return "gelu"; }
   int64_t output_features(int64_t input_features) const override { return input_features; }
   const Tensor& forward(const Tensor& input) override;
@@ -15,6 +16,7 @@ class Gelu final : public Layer {
 
  private:
   Device device_;
+  DType output_dtype_;
   Tensor input_;
   ActivationBuffer output_, input_grad_;
 };

@@ -4,8 +4,11 @@
 
 namespace rt {
 
-LayerNorm::LayerNorm(int64_t features, Device device, float eps) : features_(features), device_(device), eps_(eps) {
+LayerNorm::LayerNorm(int64_t features, Device device, float eps, DType output)
+    : features_(features), device_(device), eps_(eps), output_dtype_(output) {
   RT_CHECK(features > 0 && eps > 0, "LayerNorm needs features > 0 and eps > 0, not {} and {}", features, eps);
+  RT_CHECK(output == DType::kFloat32 || output == DType::kBFloat16, "LayerNorm stores float32 or bfloat16, not {}",
+           dtype_name(output));
 }
 
 std::vector<ParameterSpec> LayerNorm::parameter_specs() const {
@@ -29,11 +32,16 @@ const Tensor& LayerNorm::forward(const Tensor& input) {
            features_, shape_text(input.shape()));
   input_ = input;
   const int64_t rows = input.dim(0);
-  const Tensor& output = output_.ensure(rows, features_, device_);
+  const Tensor& output = output_.ensure(rows, features_, device_, output_dtype_);
   const Tensor& mean = mean_.ensure(rows, 1, device_);
   const Tensor& rstd = rstd_.ensure(rows, 1, device_);
-  kernels::layer_norm_forward(device_, input.data<float>(), gamma_.data<float>(), beta_.data<float>(), rows, features_,
-                              eps_, output.data<float>(), mean.data<float>(), rstd.data<float>());
+  if (output_dtype_ == DType::kBFloat16) {
+    kernels::layer_norm_forward(device_, input.data<float>(), gamma_.data<float>(), beta_.data<float>(), rows,
+                                features_, eps_, output.data<bfloat16>(), mean.data<float>(), rstd.data<float>());
+  } else {
+    kernels::layer_norm_forward(device_, input.data<float>(), gamma_.data<float>(), beta_.data<float>(), rows,
+                                features_, eps_, output.data<float>(), mean.data<float>(), rstd.data<float>());
+  }
   return output;
 }
 

@@ -1,14 +1,18 @@
 // Layer normalisation over each row's features: y = gamma * (x - mean) / sqrt(var + eps) + beta,
-// with gamma (initialised to ones) and beta (zeros) [features], as PyTorch's LayerNorm.
+// with gamma (initialised to ones) and beta (zeros) [features], as PyTorch's LayerNorm. Its output
+// may be stored in bf16 (output = kBFloat16) where only bf16 matrix products read it.
 #pragma once
 
 #include "core/layer.h"
 
 namespace rt {
 
+constexpr float kLayerNormEps = 1e-5f;  // PyTorch's default
+
 class LayerNorm final : public Layer {
  public:
-  explicit LayerNorm(int64_t features, Device device = Device::kCpu, float eps = 1e-5f);
+  explicit LayerNorm(int64_t features, Device device = Device::kCpu, float eps = kLayerNormEps,
+                     DType output = DType::kFloat32);
   std::string name() const override { return fmt::format("layernorm{}", features_); }
   std::vector<ParameterSpec> parameter_specs() const override;
   void bind_parameters(const std::vector<Tensor>& parameters, const std::vector<Tensor>& gradients) override;
@@ -20,6 +24,7 @@ class LayerNorm final : public Layer {
   int64_t features_;
   Device device_;
   float eps_;
+  DType output_dtype_;
   Tensor gamma_, beta_, gamma_grad_, beta_grad_;
   Tensor input_;
   ActivationBuffer output_, mean_, rstd_, input_grad_;

@@ -36,7 +36,7 @@ const Tensor& Linear::forward(const Tensor& input) {
   input_ = input;
   int64_t rows = input.dim(0);
   const Tensor& output = output_.ensure(rows, out_, device_);
-  kernels::linear_forward(device_, input.data<float>(), weight_.data<float>(), bias_.data<float>(), rows, in_, out_,
+  kernels::linear_forward(device_, matrix_operand(input), weight_.data<float>(), bias_.data<float>(), rows, in_, out_,
                           output.data<float>());
   return output;
 }
@@ -46,7 +46,7 @@ const Tensor& Linear::backward(const Tensor& grad_output, InputGradient input_gr
   RT_CHECK(grad_output.shape() == Shape({rows, out_}), "{} backward expects gradient [{}, {}], gets {}", name(), rows,
            out_, shape_text(grad_output.shape()));
   const kernels::SameOperands same(device_);  // both products round the output gradient once
-  kernels::linear_backward_params(device_, grad_output.data<float>(), input_.data<float>(), rows, in_, out_,
+  kernels::linear_backward_params(device_, grad_output.data<float>(), matrix_operand(input_), rows, in_, out_,
                                   write == GradientWrite::kAccumulate ? 1.0f : 0.0f,
                                   weight_grad_.data<float>(), bias_grad_.data<float>());
   if (input_gradient == InputGradient::kSkip) return input_grad_.tensor();

@@ -36,7 +36,7 @@ const Tensor& LmHead::forward(const Tensor& input) {
   const int64_t rows = input.dim(0);
   const Tensor& output = output_.ensure(rows, vocab_, device_);
   kernels::gemm(device_, kernels::Transpose::kNo, kernels::Transpose::kYes, rows, vocab_, width_, 1.0f,
-                input.data<float>(), weight().data<float>(), 0.0f, output.data<float>());
+                matrix_operand(input), weight().data<float>(), 0.0f, output.data<float>());
   return output;
 }
 
@@ -47,7 +47,7 @@ const Tensor& LmHead::backward(const Tensor& grad_output, InputGradient input_gr
   const kernels::SameOperands same(device_);  // both products round dlogits once
   // dW [vocab, width] = dlogits^T x. Tied: written before the embedding's backward adds its part.
   kernels::gemm(device_, kernels::Transpose::kYes, kernels::Transpose::kNo, vocab_, width_, rows, 1.0f,
-                grad_output.data<float>(), input_.data<float>(), write == GradientWrite::kAccumulate ? 1.0f : 0.0f,
+                grad_output.data<float>(), matrix_operand(input_), write == GradientWrite::kAccumulate ? 1.0f : 0.0f,
                 weight_grad().data<float>());
   if (input_gradient == InputGradient::kSkip) return input_grad_.tensor();
   const Tensor& grad_input = input_grad_.ensure(rows, width_, device_);

@@ -68,20 +68,22 @@ void copy_async(void* destination, const void* source, size_t bytes, StreamHandl
 // without waiting (an optimizer's skip flag, copied back to the host later).
 void nonfinite_flag(const float* values, int64_t count, uint32_t* device_flag);
 
-void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          const float* b, float beta, float* c);
+void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha, Operand a, Operand b,
+          float beta, float* c);
 // kernels::SameOperands on the GPU: from begin to end, bf16 products reuse a buffer's rounding.
 void begin_same_operands();
 void end_same_operands() noexcept;
-void linear_forward(const float* x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out,
-                    float* y);
+void linear_forward(Operand x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out, float* y);
 void linear_backward_input(const float* dy, const float* weight, int64_t rows, int64_t in, int64_t out, float* dx);
-void linear_backward_params(const float* dy, const float* x, int64_t rows, int64_t in, int64_t out, float beta,
+void linear_backward_params(const float* dy, Operand x, int64_t rows, int64_t in, int64_t out, float beta,
                             float* dweight, float* dbias);
 void gelu_forward(const float* x, float* y, int64_t count);
+void gelu_forward(const float* x, bfloat16* y, int64_t count);
 void gelu_backward(const float* x, const float* dy, float* dx, int64_t count);
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
                         float eps, float* y, float* mean, float* rstd);
+void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
+                        float eps, bfloat16* y, float* mean, float* rstd);
 void layer_norm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,
                          int64_t rows, int64_t features, float beta_acc, float* dx, float* dgamma, float* dbeta);
 void dropout(const float* x, float* y, int64_t count, float p, uint64_t key);

@@ -2,13 +2,10 @@
 // run them on the CPU under the host emulation of tests/kernels/cuda_emulation.h.
 #pragma once
 
-#ifndef RT_EMULATED_CUDA
-#include <cuda_bf16.h>
-#endif
-
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/launch.h"
 
 namespace RT_KERNELS_NAMESPACE {
@@ -46,12 +43,6 @@ void launch_add_bias(const Launch& launch, float* y, const float* bias, int64_t 
     return;
   }
   launch(add_bias_kernel, Grid{blocks_for(rows * cols)}, kThreads, 0, y, bias, rows, cols);
-}
-
-// Two values rounded to bf16 (to nearest even) in one word, `low` in the low half.
-__device__ inline uint32_t bf16_pair(float low, float high) {
-  return uint32_t{__bfloat16_as_ushort(__float2bfloat16_rn(low))} |
-         (uint32_t{__bfloat16_as_ushort(__float2bfloat16_rn(high))} << 16);
 }
 
 // out[i] = bf16(in[i]), to nearest even; four at a time where `in` is 16-byte and `out` 8-byte

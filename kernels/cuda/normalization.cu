@@ -13,6 +13,10 @@ namespace rt::kernels::cuda {
 
 void gelu_forward(const float* x, float* y, int64_t count) { launch_gelu_forward(StreamLaunch{}, x, y, count); }
 
+void gelu_forward(const float* x, bfloat16* y, int64_t count) {
+  launch_gelu_forward(StreamLaunch{}, x, reinterpret_cast<__nv_bfloat16*>(y), count);
+}
+
 void gelu_backward(const float* x, const float* dy, float* dx, int64_t count) {
   launch_gelu_backward(StreamLaunch{}, x, dy, dx, count);
 }
@@ -20,6 +24,12 @@ void gelu_backward(const float* x, const float* dy, float* dx, int64_t count) {
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
                         float eps, float* y, float* mean, float* rstd) {
   launch_layer_norm_forward(StreamLaunch{}, x, gamma, beta, rows, features, eps, y, mean, rstd);
+}
+
+void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
+                        float eps, bfloat16* y, float* mean, float* rstd) {
+  launch_layer_norm_forward(StreamLaunch{}, x, gamma, beta, rows, features, eps, reinterpret_cast<__nv_bfloat16*>(y),
+                            mean, rstd);
 }
 
 void layer_norm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/launch.h"
 
 namespace RT_KERNELS_NAMESPACE {
@@ -18,16 +19,24 @@ __device__ inline float gelu_slope(float v) {
   return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kCubic * v * v);
 }
 
-// One element at a time (the tail the float4 kernels leave).
-__global__ void gelu_forward_kernel(const float* x, float* y, int64_t count) {
+// One element at a time (the tail the four-wide kernels leave); y fp32 or bf16.
+template <typename Out>
+__global__ void gelu_forward_kernel(const float* x, Out* y, int64_t count) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
-    y[i] = gelu(x[i]);
+    store(y + i, gelu(x[i]));
   }
 }
 __global__ void gelu4_forward_kernel(const float4* x, float4* y, int64_t count4) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count4; i += int64_t{gridDim.x} * blockDim.x) {
     const float4 v = x[i];
     y[i] = make_float4(gelu(v.x), gelu(v.y), gelu(v.z), gelu(v.w));
+  }
+}
+// Four results rounded to bf16 in one 8-byte store.
+__global__ void gelu4_forward_bf16_kernel(const float4* x, uint2* y, int64_t count4) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count4; i += int64_t{gridDim.x} * blockDim.x) {
+    const float4 v = x[i];
+    y[i] = make_uint2(bf16_pair(gelu(v.x), gelu(v.y)), bf16_pair(gelu(v.z), gelu(v.w)));
   }
 }
 
@@ -54,8 +63,11 @@ __device__ inline double warp_sum(double value) {
   return value;
 }
 
+// y fp32, or bf16 where only products read it (rounded as stored: the same values a product's
+// rounding of the fp32 output would give).
+template <typename Out>
 __global__ void layer_norm_forward_kernel(const float* x, const float* gamma, const float* beta, int64_t rows,
-                                          int64_t features, float eps, float* y, float* mean, float* rstd) {
+                                          int64_t features, float eps, Out* y, float* mean, float* rstd) {
   const int64_t r = blockIdx.x * int64_t{kNormRowsPerBlock} + threadIdx.x / 32;
   if (r >= rows) return;  // the whole warp
   const int lane = threadIdx.x % 32;
@@ -71,8 +83,8 @@ __global__ void layer_norm_forward_kernel(const float* x, const float* gamma, co
     mean[r] = mu_f;
     rstd[r] = inverse;
   }
-  float* out = y + r * features;
-  for (int64_t f = lane; f < features; f += 32) out[f] = gamma[f] * (in[f] - mu_f) * inverse + beta[f];
+  Out* out = y + r * features;
+  for (int64_t f = lane; f < features; f += 32) store(out + f, gamma[f] * (in[f] - mu_f) * inverse + beta[f]);
 }
 
 __global__ void layer_norm_input_grad_kernel(const float* dy, const float* x, const float* gamma, const float* mean,
@@ -143,7 +155,20 @@ void launch_gelu_forward(const Launch& launch, const float* x, float* y, int64_t
   }
   const int64_t done = 4 * vectors;
   if (done == count) return;
-  launch(gelu_forward_kernel, Grid{blocks_for(count - done)}, kThreads, 0, x + done, y + done, count - done);
+  launch(gelu_forward_kernel<float>, Grid{blocks_for(count - done)}, kThreads, 0, x + done, y + done, count - done);
+}
+
+template <typename Launch>
+void launch_gelu_forward(const Launch& launch, const float* x, __nv_bfloat16* y, int64_t count) {
+  const int64_t vectors = float4_to_bf16x4(x, y) ? count / 4 : 0;
+  if (vectors > 0) {
+    launch(gelu4_forward_bf16_kernel, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const float4*>(x),
+           reinterpret_cast<uint2*>(y), vectors);
+  }
+  const int64_t done = 4 * vectors;
+  if (done == count) return;
+  launch(gelu_forward_kernel<__nv_bfloat16>, Grid{blocks_for(count - done)}, kThreads, 0, x + done, y + done,
+         count - done);
 }
 
 template <typename Launch>
@@ -163,12 +188,13 @@ inline Grid layer_norm_grid(int64_t rows) {
   return Grid{static_cast<unsigned>((rows + kNormRowsPerBlock - 1) / kNormRowsPerBlock)};
 }
 
-template <typename Launch>
+// y: float* or __nv_bfloat16*.
+template <typename Launch, typename Out>
 void launch_layer_norm_forward(const Launch& launch, const float* x, const float* gamma, const float* beta,
-                               int64_t rows, int64_t features, float eps, float* y, float* mean, float* rstd) {
+                               int64_t rows, int64_t features, float eps, Out* y, float* mean, float* rstd) {
   if (rows == 0) return;
-  launch(layer_norm_forward_kernel, layer_norm_grid(rows), kThreads, 0, x, gamma, beta, rows, features, eps, y, mean,
-         rstd);
+  launch(layer_norm_forward_kernel<Out>, layer_norm_grid(rows), kThreads, 0, x, gamma, beta, rows, features, eps, y,
+         mean, rstd);
 }
 
 template <typename Launch>

@@ -110,7 +110,9 @@ TEST_F(CudaCoreTest, CnnForwardAndBackwardOnTheGpuMatchTheCpu) {
 
 // A tiny GPT's next-token loss and AdamW steps on the GPU (fused and plain attention) track the
 // CPU's over a few steps; with bf16 matrix products the losses stay within 2% of fp32's, and so
-// with the tensor-core attention too (bf16 products everywhere; compute capability 8.0 on).
+// with the tensor-core attention too (bf16 products everywhere; compute capability 8.0 on). There,
+// layer norms and GELUs that store their outputs in bf16 train bitwise the same model as those
+// whose fp32 outputs the products round.
 TEST_F(CudaCoreTest, ATinyGptTrainsOnTheGpuAsOnTheCpu) {
   GptOptions o;
   o.vocab = 50;
@@ -122,10 +124,11 @@ TEST_F(CudaCoreTest, ATinyGptTrainsOnTheGpuAsOnTheCpu) {
   std::vector<float> windows(static_cast<size_t>(rows * (o.context + 1)));
   for (float& t : windows) t = static_cast<float>(rng_.below(static_cast<uint64_t>(o.vocab)));
   auto train = [&](Device device, kernels::AttentionAlgorithm attention, std::vector<double>& losses,
-                   cuda::MatmulPrecision precision = cuda::MatmulPrecision::kFp32) {
+                   cuda::MatmulPrecision precision = cuda::MatmulPrecision::kFp32, bool bf16_outputs = false) {
     if (device == Device::kCuda) cuda::set_matmul_precision(precision);
     GptOptions options = o;
     options.attention = attention;
+    options.bf16_product_inputs = bf16_outputs;
     auto model = build_gpt(options, device);
     model->initialize(3);
     AdamW optimizer(model->parameters(), model->gradients(), AdamWOptions{3e-3f, 0.9f, 0.95f, 1e-8f, 0.1f}, device);
@@ -158,11 +161,19 @@ TEST_F(CudaCoreTest, ATinyGptTrainsOnTheGpuAsOnTheCpu) {
                                   cuda::MatmulPrecision::kBf16);
   EXPECT_NE(bf16, fused) << "bf16 products were asked for, but training is bitwise the fp32 one";
   if (cuda::compute_capability_major() >= 8) {
-    std::vector<double> tensor_core_losses;
-    train(Device::kCuda, kernels::AttentionAlgorithm::kTensorCore, tensor_core_losses, cuda::MatmulPrecision::kBf16);
+    std::vector<double> tensor_core_losses, stored_losses, tensor_core_stored_losses;
+    std::vector<float> tensor_core = train(Device::kCuda, kernels::AttentionAlgorithm::kTensorCore,
+                                           tensor_core_losses, cuda::MatmulPrecision::kBf16);
     for (int64_t s = 0; s < steps; ++s) {
       EXPECT_NEAR(tensor_core_losses[s], cpu_losses[s], 2e-2 * cpu_losses[s]) << "tensor cores, step " << s;
     }
+    EXPECT_EQ(train(Device::kCuda, kernels::AttentionAlgorithm::kFused, stored_losses, cuda::MatmulPrecision::kBf16,
+                    true),
+              bf16);
+    EXPECT_EQ(stored_losses, bf16_losses);
+    EXPECT_EQ(train(Device::kCuda, kernels::AttentionAlgorithm::kTensorCore, tensor_core_stored_losses,
+                    cuda::MatmulPrecision::kBf16, true),
+              tensor_core);
   }
   EXPECT_LT(cpu_losses.back(), cpu_losses.front());
   for (int64_t s = 0; s < steps; ++s) {

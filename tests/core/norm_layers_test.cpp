@@ -68,6 +68,37 @@ TEST(LayerNormLayer, NormalisesEachRowAndMatchesFiniteDifferences) {
   expect_gradient(beta, dbeta, loss, "beta");
 }
 
+// Stored in bf16 (for bf16 products, which round their operands anyway), the outputs of LayerNorm
+// and GELU are the fp32 outputs rounded to nearest even, bit for bit, and backward (which reads
+// the input, not the output) gives the same gradients.
+TEST(Bf16Outputs, LayerNormAndGeluStoreTheirFp32OutputsRoundedAndBackpropagateTheSame) {
+  const int64_t rows = 5, features = 12;
+  std::vector<float> x = random_values(rows * features, 7, -3.0f, 3.0f), probe = random_values(rows * features, 8);
+  std::vector<float> gamma = random_values(features, 9, 0.5f, 1.5f), beta = random_values(features, 10);
+  Tensor input = Tensor::view(x.data(), {rows, features}), grad = Tensor::view(probe.data(), {rows, features});
+  auto values = [](const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.elements()); };
+  auto expect_same_but_stored_in_bf16 = [&](Layer& fp32, Layer& bf16, const char* what) {
+    SCOPED_TRACE(what);
+    const std::vector<float> y = values(fp32.forward(input));
+    const Tensor& rounded = bf16.forward(input);
+    ASSERT_EQ(rounded.dtype(), DType::kBFloat16);
+    ASSERT_EQ(rounded.shape(), Shape({rows, features}));
+    for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(rounded.data<bfloat16>()[i].bits, to_bfloat16(y[i]).bits) << i;
+    const std::vector<float> dx = values(fp32.backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite));
+    EXPECT_EQ(values(bf16.backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite)), dx);
+  };
+  LayerNorm norm(features), norm_bf16(features, Device::kCpu, kLayerNormEps, DType::kBFloat16);
+  std::vector<float> dgamma(features), dbeta(features), dgamma_bf16(features, NAN), dbeta_bf16(features, NAN);
+  auto view = [&](std::vector<float>& v) { return Tensor::view(v.data(), {features}); };
+  norm.bind_parameters({view(gamma), view(beta)}, {view(dgamma), view(dbeta)});
+  norm_bf16.bind_parameters({view(gamma), view(beta)}, {view(dgamma_bf16), view(dbeta_bf16)});
+  expect_same_but_stored_in_bf16(norm, norm_bf16, "layer norm");
+  EXPECT_EQ(dgamma_bf16, dgamma);
+  EXPECT_EQ(dbeta_bf16, dbeta);
+  Gelu gelu, gelu_bf16(Device::kCpu, DType::kBFloat16);
+  expect_same_but_stored_in_bf16(gelu, gelu_bf16, "gelu");
+}
+
 TEST(DropoutLayer, DropsAboutPScalesTheRestRedrawsTheSameMaskForItsKeyAndIsTheIdentityInEvaluation) {
   const int64_t rows = 100, features = 100;
   const float p = 0.3f;

@@ -239,6 +239,71 @@ TEST(Gpt, ATinyGptMemorisesABatchAndGenerationRecitesIt) {
   }
 }
 
+// A Linear layer and an output head given a bf16 input compute exactly what they compute from the
+// fp32 values of its numbers: output, parameter gradients and input gradient.
+TEST(Bf16ProductInputs, ALinearAndAnOutputHeadTakeTheExactValuesOfABf16Input) {
+  const int64_t rows = 6, in = 10, out = 7;
+  std::vector<float> x = random_values(rows * in, 61, -2.0f, 2.0f), dy = random_values(rows * out, 62);
+  std::vector<bfloat16> x_bf16(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    x_bf16[i] = to_bfloat16(x[i]);
+    x[i] = to_float(x_bf16[i]);  // the same numbers in fp32
+  }
+  Tensor input = Tensor::view(x.data(), {rows, in});
+  Tensor input_bf16 = Tensor::view(x_bf16.data(), {rows, in}, DType::kBFloat16);
+  Tensor grad = Tensor::view(dy.data(), {rows, out});
+  auto values = [](const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.elements()); };
+  for (bool head : {false, true}) {
+    SCOPED_TRACE(head ? "output head" : "linear");
+    auto make = [&]() -> std::unique_ptr<Layer> {
+      if (head) return std::make_unique<LmHead>(in, out, nullptr);
+      return std::make_unique<Linear>(in, out);
+    };
+    std::unique_ptr<Layer> fp32 = make(), bf16 = make();
+    std::vector<float> parameters = random_values(out * in + out, 63);
+    std::vector<float> grads(parameters.size()), grads_bf16(parameters.size(), NAN);
+    auto bind = [&](Layer& layer, std::vector<float>& g) {
+      std::vector<Tensor> p{Tensor::view(parameters.data(), {out, in})}, d{Tensor::view(g.data(), {out, in})};
+      if (!head) {
+        p.push_back(Tensor::view(parameters.data() + out * in, {out}));
+        d.push_back(Tensor::view(g.data() + out * in, {out}));
+      }
+      layer.bind_parameters(p, d);
+    };
+    bind(*fp32, grads);
+    bind(*bf16, grads_bf16);
+    EXPECT_EQ(values(bf16->forward(input_bf16)), values(fp32->forward(input)));
+    const std::vector<float> dx = values(fp32->backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite));
+    EXPECT_EQ(values(bf16->backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite)), dx);
+    if (head) grads.resize(out * in), grads_bf16.resize(out * in);
+    EXPECT_EQ(grads_bf16, grads);
+  }
+}
+
+// A tiny GPT whose layer norms and GELUs store their outputs in bf16 (on the CPU: fp32 products of
+// the bf16 values) learns as the fp32 one does, its losses within 2% over 12 AdamW steps.
+TEST(Bf16ProductInputs, ATinyGptTrainsAsTheFp32One) {
+  const int64_t rows = 4, steps = 12;
+  GptOptions o = tiny_gpt(16, 16, 2, 2, 32);
+  std::vector<float> windows = random_windows(rows, o.context, o.vocab, 12);
+  auto train = [&](bool bf16) {
+    o.bf16_product_inputs = bf16;
+    std::unique_ptr<Model> model = build_gpt(o);
+    model->initialize(13);
+    AdamW optimizer(model->parameters(), model->gradients(), AdamWOptions{0.01f, 0.9f, 0.99f, 1e-8f, 0.0f});
+    std::vector<double> losses;
+    for (int64_t step = 1; step <= steps; ++step) {
+      losses.push_back(language_model_step(*model, windows, rows, o.context, true));
+      optimizer.step(step);
+    }
+    return losses;
+  };
+  const std::vector<double> fp32 = train(false), bf16 = train(true);
+  EXPECT_NE(bf16, fp32) << "the bf16 outputs changed nothing: are they stored in bf16?";
+  EXPECT_LT(bf16.back(), 0.5 * bf16.front());
+  for (int64_t s = 0; s < steps; ++s) EXPECT_NEAR(bf16[s], fp32[s], 2e-2 * fp32[s]) << "step " << s;
+}
+
 TEST(Sampling, FollowsTheSoftmaxAndKeepsToTheTopK) {
   const std::vector<float> logits = {1.0f, 3.0f, 0.0f, 2.0f};
   std::vector<float> scratch;

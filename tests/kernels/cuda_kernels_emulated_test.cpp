@@ -94,7 +94,13 @@ TEST_F(EmulatedCudaKernels, ReluBytesDropoutAndSgd) {
   EXPECT_EQ(got_params, before) << "a skipped step must change nothing";
 }
 
-// 37 x 301: GELU four at a time and a tail of one; shifted by a float, all one at a time.
+// Each value of a bf16 output equals the fp32 output rounded to bf16 (to nearest even), bit for bit.
+void expect_rounded(const __nv_bfloat16* got, const float* fp32, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) ASSERT_EQ(got[i].bits, to_bfloat16(fp32[i]).bits) << "element " << i;
+}
+
+// 37 x 301: GELU four at a time and a tail of one; shifted by a float, all one at a time. Stored
+// in bf16, the fp32 results rounded.
 TEST_F(EmulatedCudaKernels, GeluForwardAndBackward) {
   const int64_t n = 37 * 301;
   const std::vector<float> x = random(n + 1, -3.0f, 3.0f), dy = random(n + 1);
@@ -109,11 +115,14 @@ TEST_F(EmulatedCudaKernels, GeluForwardAndBackward) {
                  std::vector<float>(y.begin() + shift, y.begin() + shift + n), 1e-5);
     expect_close(std::vector<float>(got_dx.begin() + shift, got_dx.begin() + shift + n),
                  std::vector<float>(dx.begin() + shift, dx.begin() + shift + n), 1e-5);
+    std::vector<__nv_bfloat16> got_bf16(n + 1, __nv_bfloat16{0xffff});
+    gpu::launch_gelu_forward(launch_, x.data() + shift, got_bf16.data() + shift, n);
+    expect_rounded(got_bf16.data() + shift, got_y.data() + shift, n);
   }
 }
 
 // A warp per row, 8 rows a block: 37 rows leave the last block's warps partly idle; 301 and 768
-// features (a lane's share uneven, and GPT-2's width).
+// features (a lane's share uneven, and GPT-2's width). Stored in bf16, the fp32 results rounded.
 TEST_F(EmulatedCudaKernels, LayerNormForwardAndInputGradient) {
   for (const int64_t features : {int64_t{301}, int64_t{768}}) {
     const int64_t rows = 37;
@@ -132,6 +141,10 @@ TEST_F(EmulatedCudaKernels, LayerNormForwardAndInputGradient) {
     expect_close(got_y, y, 1e-5);
     expect_close(got_mean, mean, 1e-6);
     expect_close(got_rstd, rstd, 1e-6);
+    std::vector<__nv_bfloat16> got_bf16(rows * features, __nv_bfloat16{0xffff});
+    gpu::launch_layer_norm_forward(launch_, x.data(), gamma.data(), beta.data(), rows, features, 1e-5f,
+                                   got_bf16.data(), got_mean.data(), got_rstd.data());
+    expect_rounded(got_bf16.data(), got_y.data(), rows * features);
     gpu::launch_layer_norm_input_grad(launch_, dy.data(), x.data(), gamma.data(), mean.data(), rstd.data(), rows,
                                       features, got_dx.data());
     expect_close(got_dx, dx, 1e-5);
