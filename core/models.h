@@ -37,7 +37,8 @@ struct GptOptions {
   kernels::AttentionAlgorithm attention = kernels::AttentionAlgorithm::kFused;
   // The layer norms' and GELUs' outputs stored in bf16: only matrix products read them, and bf16
   // products round their operands to bf16 anyway (the same results, fewer bytes). For bf16
-  // products on a GPU that multiplies bf16 operands (compute capability 8.0 on).
+  // products on a GPU that multiplies bf16 operands (compute capability 8.0 on). The trainer then
+  // also writes the logits' gradient (read only by the output head's products) in bf16.
   bool bf16_product_inputs = false;
 };
 

@@ -110,6 +110,7 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
     }
     model_ = build_gpt(gpt, config_.device);
     context_ = gpt.context;
+    bf16_logit_gradient_ = gpt.bf16_product_inputs;
     model_description_ = gpt_description(gpt);
   } else if (config_.model_kind == "cnn") {
     model_ = build_cnn(train_layout.feature_shape, config_.channels, config_.hidden, train_layout.classes,
@@ -377,12 +378,20 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
                              correct_counter_.data<int64_t>());
       // The gradient of the mean loss over the global batch: the synchroniser's sum over the
       // ranks is then the average, with no extra pass over the arena. A language model's logits
-      // ([tokens, vocabulary], the largest activation) are overwritten by their own gradient.
-      const Tensor& grad_logits =
-          context_ > 0 ? *logits : grad_logits_.ensure(batch->rows, classes, config_.device);
+      // ([tokens, vocabulary], the largest activation) are overwritten by their own gradient, or
+      // it goes to a bf16 buffer half their size that the output head's bf16 products read as is.
       const float grad_scale = 1.0f / static_cast<float>(loss.rows * config_.accumulate * comm_.size());
-      kernels::softmax_cross_entropy(config_.device, logits->data<float>(), loss.labels, loss.rows, classes,
-                                     grad_scale, grad_logits.data<float>(), loss_counter_.data<double>());
+      const Tensor* grad_logits = logits;
+      if (bf16_logit_gradient_) {
+        grad_logits = &grad_logits_.ensure(loss.rows, classes, config_.device, DType::kBFloat16);
+        kernels::softmax_cross_entropy_bf16_gradient(config_.device, logits->data<float>(), loss.labels, loss.rows,
+                                                     classes, grad_scale, grad_logits->data<bfloat16>(),
+                                                     loss_counter_.data<double>());
+      } else {
+        if (context_ == 0) grad_logits = &grad_logits_.ensure(batch->rows, classes, config_.device);
+        kernels::softmax_cross_entropy(config_.device, logits->data<float>(), loss.labels, loss.rows, classes,
+                                       grad_scale, grad_logits->data<float>(), loss_counter_.data<double>());
+      }
       {
         TimelineScope scope(&timeline_, TimelineLane::kCompute, "backward");
         // Only the last micro-batch's backward finishes gradients, so only it starts buckets.
@@ -392,7 +401,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
               if (device_sync_) device_sync_->gradients_ready(n);
             })
                  : nullptr);
-        model_->backward(grad_logits, micro == 0 ? GradientWrite::kOverwrite : GradientWrite::kAccumulate);
+        model_->backward(*grad_logits, micro == 0 ? GradientWrite::kOverwrite : GradientWrite::kAccumulate);
       }
       sums[2] += static_cast<double>(loss.rows);
     }

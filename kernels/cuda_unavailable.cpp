@@ -66,6 +66,9 @@ void relu_backward(const float*, const float*, float*, int64_t) { unavailable("k
 void softmax_cross_entropy(const float*, const int32_t*, int64_t, int64_t, float, float*, double*) {
   unavailable("kernel softmax_cross_entropy");
 }
+void softmax_cross_entropy_bf16_gradient(const float*, const int32_t*, int64_t, int64_t, float, bfloat16*, double*) {
+  unavailable("kernel softmax_cross_entropy_bf16_gradient");
+}
 void count_correct(const float*, const int32_t*, int64_t, int64_t, int64_t*) { unavailable("kernel count_correct"); }
 void sgd_momentum(float*, const float*, float*, int64_t, float, float, float, const uint32_t*) {
   unavailable("kernel sgd_momentum");

@@ -143,6 +143,17 @@ void softmax_cross_entropy(Device device, const float* logits, const int32_t* la
   cuda::softmax_cross_entropy(logits, labels, rows, classes, grad_scale, dlogits, loss_sum);
 }
 
+void softmax_cross_entropy_bf16_gradient(Device device, const float* logits, const int32_t* labels, int64_t rows,
+                                         int64_t classes, float grad_scale, bfloat16* dlogits, double* loss_sum) {
+  RT_CHECK(dlogits != nullptr, "a bf16 cross-entropy gradient needs a buffer to be written to");
+  if (device == Device::kCuda) {
+    return cuda::softmax_cross_entropy_bf16_gradient(logits, labels, rows, classes, grad_scale, dlogits, loss_sum);
+  }
+  float* values = cpu_buffer(0, rows * classes);
+  cpu::softmax_cross_entropy(logits, labels, rows, classes, grad_scale, values, loss_sum);
+  round_into(values, dlogits, rows * classes);
+}
+
 void count_correct(Device device, const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
                    int64_t* correct) {
   if (device == Device::kCpu) return cpu::count_correct(logits, labels, rows, classes, correct);

@@ -92,6 +92,10 @@ void relu_backward(Device device, const float* y, const float* dy, float* dx, in
 // Throws if a label is outside [0, classes).
 void softmax_cross_entropy(Device device, const float* logits, const int32_t* labels, int64_t rows,
                            int64_t classes, float grad_scale, float* dlogits, double* loss_sum);
+// The same with dlogits (not null, another buffer than logits) rounded to bf16 as it is stored,
+// for an output head whose products are bf16 (it has no bias: only its products read dlogits).
+void softmax_cross_entropy_bf16_gradient(Device device, const float* logits, const int32_t* labels, int64_t rows,
+                                         int64_t classes, float grad_scale, bfloat16* dlogits, double* loss_sum);
 
 // Adds to *correct the number of rows whose largest logit is at the label (first maximum wins).
 void count_correct(Device device, const float* logits, const int32_t* labels, int64_t rows,

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include "core/base/check.h"
 #include "core/base/random.h"
 #include "data/shard_writer.h"
+#include "data/text_shards.h"
 
 namespace rt::testing {
 
@@ -148,6 +150,28 @@ void write_poisoned_shards(const std::string& dir, int64_t samples, int64_t pois
   info.classes = 4;
   info.feature_dtype = DType::kFloat32;
   write_shard(info, features.data(), labels.data());
+}
+
+void write_word_text_shards(const std::string& dir) {
+  const char* words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat. "};
+  Rng rng(5);
+  for (int file = 0; file < 4; ++file) {
+    std::string body;
+    for (int i = 0; i < 1500; ++i) body += words[(i + (rng.below(8) == 0 ? 1 : 0)) % 6];
+    std::ofstream(fmt::format("{}/part{}.txt", dir, file)) << body;
+  }
+  convert_text_to_shards({{dir}, dir + "/shards", 16, 0.25, 64 * 17});
+}
+
+std::string share_word_text_shards(Communicator& comm, std::unique_ptr<TempDir>& owner) {
+  std::vector<uint8_t> path(4096, 0);
+  if (comm.rank() == 0) {
+    owner = std::make_unique<TempDir>();
+    write_word_text_shards(owner->path());
+    std::memcpy(path.data(), owner->path().data(), std::min(path.size() - 1, owner->path().size()));
+  }
+  comm.broadcast(Span<uint8_t>(path), 0);
+  return reinterpret_cast<const char*>(path.data());
 }
 
 void expect_bitwise_identical_across_ranks(Communicator& comm, const std::vector<float>& values) {

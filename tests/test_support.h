@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,13 @@ void write_byte_shards(const std::string& dir, const std::vector<int64_t>& sizes
 void write_cluster_shards(const std::string& dir, int64_t samples, int64_t shards, int64_t features,
                           int64_t classes, uint64_t problem_seed, uint64_t sample_seed,
                           const std::vector<int64_t>& shape = {});
+
+// Text with structure for a small GPT to learn (words from a small set in a repeating order, with
+// noise), in four files in `dir`, as byte-token shards of 16-token windows: DIR/shards/train and
+// DIR/shards/test (a quarter held out).
+void write_word_text_shards(const std::string& dir);
+// Rank 0 writes them into a temporary directory that `owner` keeps; every rank gets its path.
+std::string share_word_text_shards(Communicator& comm, std::unique_ptr<TempDir>& owner);
 
 // Gathers `values` from every rank of `comm` and expects each rank's to be bitwise rank 0's.
 void expect_bitwise_identical_across_ranks(Communicator& comm, const std::vector<float>& values);

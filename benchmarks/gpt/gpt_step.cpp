@@ -6,7 +6,8 @@
 // Usage: gpt_step LAYERS HEADS WIDTH CONTEXT VOCAB BATCH STEPS PRECISION ATTENTION [fp32-product-inputs]
 //   e.g. gpt_step 12 12 768 1024 50304 16 20 bf16 fused      (benchmarks/gpt/gpu.sh)
 // With bf16 products on compute capability 8.0 on, the layer norms and GELUs store their outputs
-// in bf16, as in training (GptOptions::bf16_product_inputs); fp32-product-inputs keeps them fp32.
+// and the cross-entropy its gradient in bf16, as in training (GptOptions::bf16_product_inputs);
+// fp32-product-inputs keeps them fp32 (the gradient then over the logits).
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -79,12 +80,14 @@ int main(int argc, char** argv) try {
   // Phases: forward of each layer, the loss, backward of each layer, AdamW.
   std::vector<std::string> names;
   for (const auto& layer : layers) names.push_back("forward " + kind_of(layer->name()));
-  names.push_back("cross-entropy (in place)");
+  names.push_back(o.bf16_product_inputs ? "cross-entropy (bf16 gradient)" : "cross-entropy (in place)");
   for (size_t l = n_layers; l-- > 0;) names.push_back("backward " + kind_of(layers[l]->name()));
   names.push_back("AdamW");
   rt::bench::PhaseClock clock(names.size(), stream.handle());
   std::map<std::string, double> totals;
   int64_t step_number = 0;
+  // As the trainer: the logits' gradient over them, or in bf16 for bf16 product inputs.
+  rt::ActivationBuffer bf16_dlogits;
 
   auto step = [&](bool timed) {
     clock.begin(timed);
@@ -93,11 +96,18 @@ int main(int argc, char** argv) try {
       activation = &layers[l]->forward(*activation);
       clock.mark();
     }
-    rt::kernels::softmax_cross_entropy(rt::Device::kCuda, activation->data<float>(), targets.data(), batch * o.context,
-                                       o.vocab, 1.0f / static_cast<float>(batch * o.context),
-                                       activation->data<float>(), loss.data());
-    clock.mark();
     const rt::Tensor* gradient = activation;
+    const float scale = 1.0f / static_cast<float>(batch * o.context);
+    if (o.bf16_product_inputs) {
+      gradient = &bf16_dlogits.ensure(batch * o.context, o.vocab, rt::Device::kCuda, rt::DType::kBFloat16);
+      rt::kernels::softmax_cross_entropy_bf16_gradient(rt::Device::kCuda, activation->data<float>(), targets.data(),
+                                                       batch * o.context, o.vocab, scale,
+                                                       gradient->data<rt::bfloat16>(), loss.data());
+    } else {
+      rt::kernels::softmax_cross_entropy(rt::Device::kCuda, activation->data<float>(), targets.data(),
+                                         batch * o.context, o.vocab, scale, activation->data<float>(), loss.data());
+    }
+    clock.mark();
     for (size_t l = n_layers; l-- > 0;) {
       gradient = &layers[l]->backward(*gradient, l > 0 ? rt::InputGradient::kCompute : rt::InputGradient::kSkip,
                                       rt::GradientWrite::kOverwrite);

@@ -44,15 +44,16 @@ const Tensor& LmHead::backward(const Tensor& grad_output, InputGradient input_gr
   const int64_t rows = input_.dim(0);
   RT_CHECK(grad_output.shape() == Shape({rows, vocab_}), "{} backward expects gradient [{}, {}], gets {}", name(), rows,
            vocab_, shape_text(grad_output.shape()));
-  const kernels::SameOperands same(device_);  // both products round dlogits once
+  const kernels::SameOperands same(device_);  // both products round fp32 dlogits once
+  const kernels::Operand dlogits = matrix_operand(grad_output);  // or take bf16 ones as they are
   // dW [vocab, width] = dlogits^T x. Tied: written before the embedding's backward adds its part.
   kernels::gemm(device_, kernels::Transpose::kYes, kernels::Transpose::kNo, vocab_, width_, rows, 1.0f,
-                grad_output.data<float>(), matrix_operand(input_), write == GradientWrite::kAccumulate ? 1.0f : 0.0f,
+                dlogits, matrix_operand(input_), write == GradientWrite::kAccumulate ? 1.0f : 0.0f,
                 weight_grad().data<float>());
   if (input_gradient == InputGradient::kSkip) return input_grad_.tensor();
   const Tensor& grad_input = input_grad_.ensure(rows, width_, device_);
   kernels::gemm(device_, kernels::Transpose::kNo, kernels::Transpose::kNo, rows, width_, vocab_, 1.0f,
-                grad_output.data<float>(), weight().data<float>(), 0.0f, grad_input.data<float>());
+                dlogits, weight().data<float>(), 0.0f, grad_input.data<float>());
   return grad_input;
 }
 

@@ -1,6 +1,6 @@
 // A language model's output head: logits [rows, vocab] = x [rows, width] W^T, no bias. W is the
 // token embedding's wte (weight tying, as GPT-2) or, untied, a [vocab, width] weight of its own
-// (normal, deviation 0.02).
+// (normal, deviation 0.02). Backward takes an fp32 or a bf16 dlogits (only its products read it).
 #pragma once
 
 #include "core/layer.h"

@@ -93,6 +93,8 @@ void add(const float* a, const float* b, float* y, int64_t count);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t count);
 void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
                            float grad_scale, float* dlogits, double* loss_sum);
+void softmax_cross_entropy_bf16_gradient(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
+                                         float grad_scale, bfloat16* dlogits, double* loss_sum);
 void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t classes, int64_t* correct);
 void sgd_momentum(float* params, const float* grads, float* velocity, int64_t count, float lr, float momentum,
                   float weight_decay, const uint32_t* skip_if_set = nullptr);

@@ -14,6 +14,12 @@ void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t r
   launch_softmax_cross_entropy(StreamLaunch{}, logits, labels, rows, classes, grad_scale, dlogits, loss_sum);
 }
 
+void softmax_cross_entropy_bf16_gradient(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
+                                         float grad_scale, bfloat16* dlogits, double* loss_sum) {
+  launch_softmax_cross_entropy(StreamLaunch{}, logits, labels, rows, classes, grad_scale,
+                               reinterpret_cast<__nv_bfloat16*>(dlogits), loss_sum);
+}
+
 void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t classes, int64_t* correct) {
   static_assert(sizeof(int64_t) == sizeof(unsigned long long), "the counter is added to as 64 bits");
   launch_count_correct(StreamLaunch{}, logits, labels, rows, classes, reinterpret_cast<unsigned long long*>(correct));

@@ -5,13 +5,16 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/block_reduce.cuh"
 #include "kernels/cuda/launch.h"
 
 namespace RT_KERNELS_NAMESPACE {
 
+// dlogits fp32 (possibly over the logits themselves) or bf16 (rounded as stored).
+template <typename Grad>
 __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t* labels, int64_t classes,
-                                             float grad_scale, float* dlogits, double* loss_sum) {
+                                             float grad_scale, Grad* dlogits, double* loss_sum) {
   __shared__ float shared_max[kThreads];
   __shared__ double shared_sum[kThreads];
   const int64_t row = blockIdx.x;
@@ -43,10 +46,10 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
     atomicAdd(loss_sum, loss);
   }
   if (dlogits) {
-    float* grad = dlogits + row * classes;
+    Grad* grad = dlogits + row * classes;
     for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
       double probability = exp(static_cast<double>(x[c] - max_logit) - log_sum);
-      grad[c] = valid ? static_cast<float>((probability - (c == label ? 1.0 : 0.0)) * grad_scale) : NAN;
+      store(grad + c, valid ? static_cast<float>((probability - (c == label ? 1.0 : 0.0)) * grad_scale) : NAN);
     }
   }
 }
@@ -64,11 +67,12 @@ __global__ void count_correct_kernel(const float* logits, const int32_t* labels,
   if (best == labels[row]) atomicAdd(correct, 1ULL);
 }
 
-template <typename Launch>
+// dlogits: float* (may be logits, or null: the loss only) or __nv_bfloat16*.
+template <typename Launch, typename Grad>
 void launch_softmax_cross_entropy(const Launch& launch, const float* logits, const int32_t* labels, int64_t rows,
-                                  int64_t classes, float grad_scale, float* dlogits, double* loss_sum) {
+                                  int64_t classes, float grad_scale, Grad* dlogits, double* loss_sum) {
   if (rows == 0) return;
-  launch(softmax_cross_entropy_kernel, Grid{static_cast<unsigned>(rows)}, kThreads, 0, logits, labels, classes,
+  launch(softmax_cross_entropy_kernel<Grad>, Grid{static_cast<unsigned>(rows)}, kThreads, 0, logits, labels, classes,
          grad_scale, dlogits, loss_sum);
 }
 

@@ -111,8 +111,8 @@ TEST_F(CudaCoreTest, CnnForwardAndBackwardOnTheGpuMatchTheCpu) {
 // A tiny GPT's next-token loss and AdamW steps on the GPU (fused and plain attention) track the
 // CPU's over a few steps; with bf16 matrix products the losses stay within 2% of fp32's, and so
 // with the tensor-core attention too (bf16 products everywhere; compute capability 8.0 on). There,
-// layer norms and GELUs that store their outputs in bf16 train bitwise the same model as those
-// whose fp32 outputs the products round.
+// layer norms, GELUs and the loss that store their outputs (the loss: its gradient) in bf16 train
+// bitwise the same model as those whose fp32 outputs the products round.
 TEST_F(CudaCoreTest, ATinyGptTrainsOnTheGpuAsOnTheCpu) {
   GptOptions o;
   o.vocab = 50;
@@ -136,15 +136,23 @@ TEST_F(CudaCoreTest, ATinyGptTrainsOnTheGpuAsOnTheCpu) {
     upload(device, windows.data(), input.data<float>(), windows.size() * sizeof(float));
     Tensor targets = Tensor::zeros({rows * o.context}, DType::kInt32, device);
     Tensor loss = Tensor::zeros({1}, DType::kFloat64, device);
+    Tensor bf16_dlogits = Tensor::zeros({rows * o.context, o.vocab}, DType::kBFloat16, device);
     for (int64_t step = 1; step <= steps; ++step) {
       const Tensor& logits = model->forward(input);
       kernels::next_token_targets(device, input.data<float>(), rows, o.context, targets.data<int32_t>());
       const double zero = 0;
       upload(device, &zero, loss.data<double>(), sizeof zero);
-      kernels::softmax_cross_entropy(device, logits.data<float>(), targets.data<int32_t>(), rows * o.context, o.vocab,
-                                     1.0f / static_cast<float>(rows * o.context), logits.data<float>(),
-                                     loss.data<double>());
-      model->backward(logits);
+      const float scale = 1.0f / static_cast<float>(rows * o.context);
+      if (bf16_outputs) {  // as the trainer: the logits' gradient in bf16 too
+        kernels::softmax_cross_entropy_bf16_gradient(device, logits.data<float>(), targets.data<int32_t>(),
+                                                     rows * o.context, o.vocab, scale,
+                                                     bf16_dlogits.data<bfloat16>(), loss.data<double>());
+        model->backward(bf16_dlogits);
+      } else {
+        kernels::softmax_cross_entropy(device, logits.data<float>(), targets.data<int32_t>(), rows * o.context,
+                                       o.vocab, scale, logits.data<float>(), loss.data<double>());
+        model->backward(logits);
+      }
       optimizer.step(step);
       double value = 0;
       download(device, loss.data<double>(), &value, sizeof value);

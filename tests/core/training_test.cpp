@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 
 #include "comm/communicator.h"
@@ -15,7 +14,6 @@
 #include "core/base/random.h"
 #include "core/trainer.h"
 #include "data/shard_writer.h"
-#include "data/text_shards.h"
 #include "kernels/kernels.h"
 #include "tests/test_support.h"
 
@@ -158,23 +156,8 @@ TEST_F(TrainingTest, ClippingBoundsEveryStepsUpdate) {
 }
 
 TEST_F(TrainingTest, AGptLearnsTextFromTokenShardsWithRanksBitwiseIdentical) {
-  std::vector<uint8_t> path(4096, 0);
   std::unique_ptr<testing::TempDir> text;
-  if (comm_->rank() == 0) {
-    // Text with structure to learn: words from a small set, in a repeating order with noise.
-    text = std::make_unique<testing::TempDir>();
-    const char* words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat. "};
-    Rng rng(5);
-    for (int file = 0; file < 4; ++file) {
-      std::string body;
-      for (int i = 0; i < 1500; ++i) body += words[(i + (rng.below(8) == 0 ? 1 : 0)) % 6];
-      std::ofstream(fmt::format("{}/part{}.txt", text->path(), file)) << body;
-    }
-    convert_text_to_shards({{text->path()}, text->path() + "/shards", 16, 0.25, 64 * 17});
-    std::memcpy(path.data(), text->path().data(), std::min(path.size() - 1, text->path().size()));
-  }
-  comm_->broadcast(Span<uint8_t>(path), 0);
-  const std::string dir = reinterpret_cast<const char*>(path.data());
+  const std::string dir = testing::share_word_text_shards(*comm_, text);
   TrainConfig c = config();
   c.model_kind = "gpt";
   c.layers = 1;

@@ -183,14 +183,24 @@ std::vector<float> random_windows(int64_t rows, int64_t T, int64_t vocab, uint64
   return tokens;
 }
 
-// The mean next-token loss of a batch, with its gradient written to the model (dlogits in place).
-double language_model_step(Model& model, const std::vector<float>& windows, int64_t rows, int64_t T, bool backward) {
+// The mean next-token loss of a batch, with its gradient written to the model (dlogits in place,
+// or, as the trainer does for bf16 product inputs, to a bf16 buffer).
+double language_model_step(Model& model, const std::vector<float>& windows, int64_t rows, int64_t T, bool backward,
+                           bool bf16_gradient = false) {
   const Tensor& logits = model.forward(Tensor::view(const_cast<float*>(windows.data()), {rows, T + 1}));
   std::vector<int32_t> targets(static_cast<size_t>(rows * T));
   kernels::next_token_targets(Device::kCpu, windows.data(), rows, T, targets.data());
   double loss = 0;
+  const float scale = 1.0f / static_cast<float>(rows * T);
+  if (backward && bf16_gradient) {
+    std::vector<bfloat16> dlogits(static_cast<size_t>(logits.elements()));
+    kernels::softmax_cross_entropy_bf16_gradient(Device::kCpu, logits.data<float>(), targets.data(), rows * T,
+                                                 model.output_features(), scale, dlogits.data(), &loss);
+    model.backward(Tensor::view(dlogits.data(), logits.shape(), DType::kBFloat16));
+    return loss / static_cast<double>(rows * T);
+  }
   kernels::softmax_cross_entropy(Device::kCpu, logits.data<float>(), targets.data(), rows * T, model.output_features(),
-                                 1.0f / static_cast<float>(rows * T), backward ? logits.data<float>() : nullptr, &loss);
+                                 scale, backward ? logits.data<float>() : nullptr, &loss);
   if (backward) model.backward(logits);
   return loss / static_cast<double>(rows * T);
 }
@@ -239,19 +249,27 @@ TEST(Gpt, ATinyGptMemorisesABatchAndGenerationRecitesIt) {
   }
 }
 
+// bf16 copies of `values`, which become the same numbers in fp32.
+std::vector<bfloat16> to_bf16_exactly(std::vector<float>& values) {
+  std::vector<bfloat16> rounded(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    rounded[i] = to_bfloat16(values[i]);
+    values[i] = to_float(rounded[i]);
+  }
+  return rounded;
+}
+
 // A Linear layer and an output head given a bf16 input compute exactly what they compute from the
-// fp32 values of its numbers: output, parameter gradients and input gradient.
+// fp32 values of its numbers: output, parameter gradients and input gradient; and so does the head
+// given a bf16 gradient of its logits.
 TEST(Bf16ProductInputs, ALinearAndAnOutputHeadTakeTheExactValuesOfABf16Input) {
   const int64_t rows = 6, in = 10, out = 7;
   std::vector<float> x = random_values(rows * in, 61, -2.0f, 2.0f), dy = random_values(rows * out, 62);
-  std::vector<bfloat16> x_bf16(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    x_bf16[i] = to_bfloat16(x[i]);
-    x[i] = to_float(x_bf16[i]);  // the same numbers in fp32
-  }
+  std::vector<bfloat16> x_bf16 = to_bf16_exactly(x), dy_bf16 = to_bf16_exactly(dy);
   Tensor input = Tensor::view(x.data(), {rows, in});
   Tensor input_bf16 = Tensor::view(x_bf16.data(), {rows, in}, DType::kBFloat16);
   Tensor grad = Tensor::view(dy.data(), {rows, out});
+  Tensor grad_bf16 = Tensor::view(dy_bf16.data(), {rows, out}, DType::kBFloat16);
   auto values = [](const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.elements()); };
   for (bool head : {false, true}) {
     SCOPED_TRACE(head ? "output head" : "linear");
@@ -274,14 +292,16 @@ TEST(Bf16ProductInputs, ALinearAndAnOutputHeadTakeTheExactValuesOfABf16Input) {
     bind(*bf16, grads_bf16);
     EXPECT_EQ(values(bf16->forward(input_bf16)), values(fp32->forward(input)));
     const std::vector<float> dx = values(fp32->backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite));
-    EXPECT_EQ(values(bf16->backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite)), dx);
+    EXPECT_EQ(values(bf16->backward(head ? grad_bf16 : grad, InputGradient::kCompute, GradientWrite::kOverwrite)),
+              dx);
     if (head) grads.resize(out * in), grads_bf16.resize(out * in);
     EXPECT_EQ(grads_bf16, grads);
   }
 }
 
-// A tiny GPT whose layer norms and GELUs store their outputs in bf16 (on the CPU: fp32 products of
-// the bf16 values) learns as the fp32 one does, its losses within 2% over 12 AdamW steps.
+// A tiny GPT whose layer norms and GELUs store their outputs in bf16, and its loss its gradient,
+// (on the CPU: fp32 products of the bf16 values) learns as the fp32 one does, its losses within 2%
+// over 12 AdamW steps.
 TEST(Bf16ProductInputs, ATinyGptTrainsAsTheFp32One) {
   const int64_t rows = 4, steps = 12;
   GptOptions o = tiny_gpt(16, 16, 2, 2, 32);
@@ -293,7 +313,7 @@ TEST(Bf16ProductInputs, ATinyGptTrainsAsTheFp32One) {
     AdamW optimizer(model->parameters(), model->gradients(), AdamWOptions{0.01f, 0.9f, 0.99f, 1e-8f, 0.0f});
     std::vector<double> losses;
     for (int64_t step = 1; step <= steps; ++step) {
-      losses.push_back(language_model_step(*model, windows, rows, o.context, true));
+      losses.push_back(language_model_step(*model, windows, rows, o.context, true, bf16));
       optimizer.step(step);
     }
     return losses;

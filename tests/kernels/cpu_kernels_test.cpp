@@ -184,6 +184,14 @@ TEST(SoftmaxCrossEntropy, LossAndGradientMatchReference) {
   }
   EXPECT_NEAR(loss, loss_ref, 1e-9 * std::abs(loss_ref));
   expect_close(grad, grad_ref, 1e-6);
+
+  // Written to bf16: the same loss, the gradient rounded to nearest even.
+  std::vector<bfloat16> grad_bf16(rows * classes, bfloat16{0xffff});
+  double loss_bf16 = 0.25;
+  softmax_cross_entropy_bf16_gradient(kCpu, logits.data(), labels.data(), rows, classes, scale, grad_bf16.data(),
+                                      &loss_bf16);
+  EXPECT_EQ(loss_bf16, loss);
+  for (size_t i = 0; i < grad.size(); ++i) ASSERT_EQ(grad_bf16[i].bits, to_bfloat16(grad[i]).bits) << i;
 }
 
 TEST(SoftmaxCrossEntropy, StableForHugeLogitsAndWithoutGradient) {

@@ -152,7 +152,7 @@ TEST_F(EmulatedCudaKernels, LayerNormForwardAndInputGradient) {
 }
 
 // Cross-entropy's one-pass maximum and sum, over a small and GPT-2's vocabulary; the gradient
-// written over the logits too.
+// written over the logits too, and to bf16 (the fp32 gradient rounded).
 TEST_F(EmulatedCudaKernels, SoftmaxCrossEntropyAndAccuracy) {
   for (const int64_t classes : {int64_t{10}, int64_t{50304}}) {
     const int64_t rows = 9;
@@ -163,6 +163,12 @@ TEST_F(EmulatedCudaKernels, SoftmaxCrossEntropyAndAccuracy) {
                                       &loss);
     expect_close(got, c.grad, 1e-5);
     EXPECT_NEAR(loss, c.loss, 1e-9 * std::abs(c.loss));
+    std::vector<__nv_bfloat16> got_bf16(rows * classes, __nv_bfloat16{0xffff});
+    double bf16_loss = 0;
+    gpu::launch_softmax_cross_entropy(launch_, c.logits.data(), c.labels.data(), rows, classes, 0.5f,
+                                      got_bf16.data(), &bf16_loss);
+    expect_rounded(got_bf16.data(), got.data(), rows * classes);
+    EXPECT_EQ(bf16_loss, loss);
     std::vector<float> in_place = c.logits;
     double in_place_loss = 0;
     gpu::launch_softmax_cross_entropy(launch_, in_place.data(), c.labels.data(), rows, classes, 0.5f, in_place.data(),
