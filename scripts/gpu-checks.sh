@@ -36,9 +36,11 @@ check 120 "$sanitizer" --tool racecheck --error-exitcode 1 kernels_cuda_test --g
 for ranks in 1 2 4; do check 120 "${mpirun[@]}" --timeout 100 -np "$ranks" comm_cuda_mpi_test; done
 for ranks in 2 4; do check 180 "${mpirun[@]}" --timeout 170 -np "$ranks" training_cuda_mpi_test; done
 # The GPT-2 124M step with the fused attention and with the tensor-core one (their PyTorch peer:
-# benchmarks/gpt/gpu.sh), and the tensor-core one with the layer norms' and GELUs' outputs kept fp32.
+# benchmarks/gpt/gpu.sh); the tensor-core one also with the layer norms', GELUs' and loss gradient's
+# stores kept fp32, and with the bias added after the products instead of in their epilogue.
 for attention in fused tensor_core; do check 120 gpt_gpu_step 12 12 768 1024 50304 16 10 bf16 "$attention"; done
 check 120 gpt_gpu_step 12 12 768 1024 50304 16 10 bf16 tensor_core fp32-product-inputs
+check 120 gpt_gpu_step 12 12 768 1024 50304 16 10 bf16 tensor_core bias-kernel
 # Attention alone, each algorithm beside PyTorch's scaled_dot_product_attention.
 check 180 bash benchmarks/attention/run.sh 20
 # The GPT-2 124M step kernel by kernel, and what bf16 operands give cuBLAS's products.

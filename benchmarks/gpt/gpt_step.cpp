@@ -3,11 +3,13 @@
 // backward, AdamW; each top-level layer's forward and backward timed with CUDA events and summed
 // by kind, then the same steps untimed (the host queueing ahead) for tokens/s; and the device
 // memory in use.
-// Usage: gpt_step LAYERS HEADS WIDTH CONTEXT VOCAB BATCH STEPS PRECISION ATTENTION [fp32-product-inputs]
+// Usage: gpt_step LAYERS HEADS WIDTH CONTEXT VOCAB BATCH STEPS PRECISION ATTENTION [OPTION...]
 //   e.g. gpt_step 12 12 768 1024 50304 16 20 bf16 fused      (benchmarks/gpt/gpu.sh)
 // With bf16 products on compute capability 8.0 on, the layer norms and GELUs store their outputs
-// and the cross-entropy its gradient in bf16, as in training (GptOptions::bf16_product_inputs);
-// fp32-product-inputs keeps them fp32 (the gradient then over the logits).
+// and the cross-entropy its gradient in bf16, as in training (GptOptions::bf16_product_inputs).
+// Options, to measure what those and other choices give: fp32-product-inputs keeps them fp32 (the
+// gradient then over the logits); bias-kernel adds the linears' bias with a kernel after the
+// product instead of in its epilogue (set_fused_bias(false)).
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -37,9 +39,14 @@ std::string kind_of(const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  if (argc != 10 && !(argc == 11 && std::string(argv[10]) == "fp32-product-inputs")) {
+  bool fp32_product_inputs = false, bias_kernel = false;
+  for (int i = 10; i < argc; ++i) {
+    fp32_product_inputs |= std::string(argv[i]) == "fp32-product-inputs";
+    bias_kernel |= std::string(argv[i]) == "bias-kernel";
+  }
+  if (argc < 10 || argc - 10 != int{fp32_product_inputs} + int{bias_kernel}) {
     std::fprintf(stderr, "usage: gpt_step LAYERS HEADS WIDTH CONTEXT VOCAB BATCH STEPS fp32|tf32|bf16 "
-                         "fused|plain|tensor_core [fp32-product-inputs]\n");
+                         "fused|plain|tensor_core [fp32-product-inputs] [bias-kernel]\n");
     return 2;
   }
   rt::GptOptions o;
@@ -58,7 +65,8 @@ int main(int argc, char** argv) try {
   }
   cuda::Stream stream;
   cuda::StreamScope scope(stream.handle());
-  o.bf16_product_inputs = precision == "bf16" && cuda::compute_capability_major() >= 8 && argc == 10;
+  o.bf16_product_inputs = precision == "bf16" && cuda::compute_capability_major() >= 8 && !fp32_product_inputs;
+  cuda::set_fused_bias(!bias_kernel);
   cuda::set_matmul_precision(precision == "bf16"   ? cuda::MatmulPrecision::kBf16
                              : precision == "tf32" ? cuda::MatmulPrecision::kTf32
                                                    : cuda::MatmulPrecision::kFp32);
@@ -137,10 +145,11 @@ int main(int argc, char** argv) try {
   double sum = 0;
   for (const auto& [name, total] : totals) sum += total;
   std::printf("GPT %lld layers, %lld heads, width %lld, context %lld, vocabulary %lld, batch %lld, %s products, %s "
-              "attention, layer norm and GELU outputs %s, %lld parameters, %d steps\n",
+              "attention, layer norm and GELU outputs %s, bias %s, %lld parameters, %d steps\n",
               static_cast<long long>(o.layers), static_cast<long long>(o.heads), static_cast<long long>(o.width),
               static_cast<long long>(o.context), static_cast<long long>(o.vocab), static_cast<long long>(batch),
               precision.c_str(), attention.c_str(), o.bf16_product_inputs ? "bf16" : "fp32",
+              bias_kernel ? "by a kernel after the product" : "in the product's epilogue",
               static_cast<long long>(model->parameter_count()), steps);
   std::printf("%-34s %10s %7s\n", "phase (all layers of a kind)", "ms/step", "share");
   for (const auto& [name, total] : totals) {

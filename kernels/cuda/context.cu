@@ -1,4 +1,5 @@
-// Per-thread CUDA state: the device, the stream kernels run on, the cuBLAS handle. Device memory.
+// Per-thread CUDA state: the device, the stream kernels run on, the cuBLAS handles. Device memory.
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -14,14 +15,17 @@ namespace {
 struct ThreadContext {
   cudaStream_t stream = nullptr;  // the legacy default stream until a stream is set
   cublasHandle_t blas = nullptr;
+  cublasLtHandle_t blas_lt = nullptr;
   MatmulPrecision precision = MatmulPrecision::kFp32;
+  bool fused_bias = true;
   void* ones = nullptr;  // float
   size_t ones_bytes = 0;
-  // scratch(), then operand_buffer(0) and (1)
-  void* buffers[3] = {nullptr, nullptr, nullptr};
-  size_t buffer_bytes[3] = {0, 0, 0};
+  // scratch(), operand_buffer(0) and (1), matmul_workspace()
+  void* buffers[4] = {nullptr, nullptr, nullptr, nullptr};
+  size_t buffer_bytes[4] = {0, 0, 0, 0};
   ~ThreadContext() {
     if (blas) cublasDestroy(blas);
+    if (blas_lt) cublasLtDestroy(blas_lt);
     if (ones) cudaFree(ones);
     for (void* buffer : buffers) {
       if (buffer) cudaFree(buffer);
@@ -41,6 +45,11 @@ cublasHandle_t blas_handle() {
   return context.blas;
 }
 
+cublasLtHandle_t blas_lt_handle() {
+  if (!context.blas_lt) RT_CHECK_CUBLAS(cublasLtCreate(&context.blas_lt));
+  return context.blas_lt;  // (cuBLASLt takes the stream with each call)
+}
+
 void set_stream(cudaStream_t stream) {
   context.stream = stream;
   if (context.blas) RT_CHECK_CUBLAS(cublasSetStream(context.blas, stream));
@@ -58,6 +67,9 @@ cublasComputeType_t compute_type() {
 }
 
 bool bf16_products() { return context.precision == MatmulPrecision::kBf16; }
+
+void set_fused_bias(bool enabled) { context.fused_bias = enabled; }
+bool fused_bias() { return context.fused_bias; }
 
 size_t device_memory_in_use() {
   size_t free = 0, total = 0;
@@ -211,6 +223,11 @@ void* operand_buffer(int which, size_t bytes) {
   RT_CHECK(which == 0 || which == 1, "operand buffer {} of 2", which);
   grow(context.buffers[1 + which], context.buffer_bytes[1 + which], bytes);
   return context.buffers[1 + which];
+}
+
+void* matmul_workspace() {
+  grow(context.buffers[3], context.buffer_bytes[3], kMatmulWorkspaceBytes);
+  return context.buffers[3];
 }
 
 void nonfinite_flag(const float* values, int64_t count, uint32_t* device_flag) {

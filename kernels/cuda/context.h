@@ -1,7 +1,8 @@
-// What the CUDA sources share: the calling thread's stream and cuBLAS handle, device buffers for
+// What the CUDA sources share: the calling thread's stream and cuBLAS handles, device buffers for
 // intermediate results, and a launch on the stream (launch sizes: launch.h).
 #pragma once
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -16,9 +17,11 @@ namespace rt::kernels::cuda {
 cudaStream_t current_stream();
 void set_stream(cudaStream_t stream);
 cublasHandle_t blas_handle();
+cublasLtHandle_t blas_lt_handle();  // cuBLASLt, for products with an epilogue (matmul.cu)
 // The compute type of float32 matrix products on this thread (set_matmul_precision).
 cublasComputeType_t compute_type();
 bool bf16_products();  // set_matmul_precision(kBf16) on this thread
+bool fused_bias();     // set_fused_bias on this thread (default: true)
 // `count` ones in device memory (at least), for sums as matrix-vector products; grows on demand
 // (allocating only when a larger count than ever before is asked for).
 const float* ones(int64_t count);
@@ -27,6 +30,9 @@ const float* ones(int64_t count);
 void* scratch(size_t bytes);
 // Two more such buffers, for a matrix product's operands rounded to bf16 (`which`: 0 or 1).
 void* operand_buffer(int which, size_t bytes);
+// cuBLASLt's workspace on this thread's stream: kMatmulWorkspaceBytes, allocated on first use.
+constexpr size_t kMatmulWorkspaceBytes = size_t{32} << 20;  // NVIDIA's advice for Hopper
+void* matmul_workspace();
 
 // Launches `kernel` on the calling thread's stream and checks the launch: the `launch` that the
 // launchers of the kernel headers take on the GPU.

@@ -28,6 +28,9 @@ void synchronize();
 enum class MatmulPrecision { kFp32, kTf32, kBf16 };
 void set_matmul_precision(MatmulPrecision precision);
 inline void set_tf32(bool enabled) { set_matmul_precision(enabled ? MatmulPrecision::kTf32 : MatmulPrecision::kFp32); }
+// Whether linear_forward adds the bias in the product's epilogue (cuBLASLt; the default) or with a
+// kernel of its own after it, on the calling thread: for tests and measurements.
+void set_fused_bias(bool enabled);
 
 // Bytes of the current device's memory in use by every process (total - free, as the driver
 // reports it, the CUDA context included).

@@ -1,6 +1,8 @@
 // Matrix products through cuBLAS (column-major) on our row-major buffers: a row-major C = A B is
-// the column-major C^T = B^T A^T, so every call swaps the operands and the sizes. The bias is our
-// own kernel (matmul_kernels.cuh); its gradient, a column sum, is a matrix-vector product with ones.
+// the column-major C^T = B^T A^T, so every call swaps the operands and the sizes. A linear layer's
+// bias is added by its product's epilogue (cuBLASLt), so its output is written once instead of
+// written, read and written again (set_fused_bias(false): our own kernel after the product,
+// matmul_kernels.cuh); its gradient, a column sum, is a matrix-vector product with ones.
 //
 // bf16 products (set_matmul_precision(kBf16)) round both operands to bf16 into buffers of their
 // own and multiply those, with fp32 sums and an fp32 result. cuBLAS's own fast-bf16 mode on fp32
@@ -9,6 +11,10 @@
 // write of each operand, little beside the product. An operand a layer already stores in bf16
 // (kernels/operand.h) is multiplied as it is.
 #include <cuda_bf16.h>
+
+#include <map>
+#include <memory>
+#include <tuple>
 
 #include "core/base/check_cuda.h"
 #include "kernels/cuda/context.h"
@@ -43,6 +49,96 @@ const __nv_bfloat16* bf16_operand(Operand operand, int64_t count, int buffer) {
   return rounded_to_bf16(static_cast<const float*>(operand.data), count, buffer);
 }
 
+// The largest power of two, up to 256, that divides the address: the alignment cuBLASLt's choice
+// of kernel may count on (it assumes 256 unless told).
+uint32_t alignment_of(const void* pointer) {
+  uint32_t alignment = 256;
+  while (alignment > 1 && reinterpret_cast<uintptr_t>(pointer) % alignment != 0) alignment /= 2;
+  return alignment;
+}
+
+// A linear layer's y [rows, out] = x W^T + bias in cuBLAS's column-major terms: D [out x rows] =
+// op(A) B + bias, with A = W stored as [in x out] and transposed, B = x stored as [in x rows], and
+// the bias (one per row of D) broadcast along D's columns. Its descriptors and cuBLASLt's choice
+// of kernel, found once per thread for each shape, types and alignments.
+struct BiasProductKey {
+  int64_t rows, in, out;
+  bool bf16;
+  int compute;
+  uint32_t align_w, align_x, align_y, align_bias;
+  bool operator<(const BiasProductKey& o) const {
+    return std::tie(rows, in, out, bf16, compute, align_w, align_x, align_y, align_bias) <
+           std::tie(o.rows, o.in, o.out, o.bf16, o.compute, o.align_w, o.align_x, o.align_y, o.align_bias);
+  }
+};
+
+struct BiasProduct {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t w = nullptr, x = nullptr, y = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  bool found = false;  // whether cuBLASLt has a kernel for it (else: the product, then the bias kernel)
+  BiasProduct() = default;
+  BiasProduct(const BiasProduct&) = delete;
+  BiasProduct& operator=(const BiasProduct&) = delete;
+  ~BiasProduct() {
+    for (cublasLtMatrixLayout_t layout : {w, x, y}) {
+      if (layout) cublasLtMatrixLayoutDestroy(layout);
+    }
+    if (desc) cublasLtMatmulDescDestroy(desc);
+  }
+};
+
+const BiasProduct& bias_product(const BiasProductKey& key, const float* bias) {
+  thread_local std::map<BiasProductKey, std::unique_ptr<BiasProduct>> plans;
+  std::unique_ptr<BiasProduct>& plan = plans[key];
+  if (plan) return *plan;
+  plan = std::make_unique<BiasProduct>();
+  BiasProduct& p = *plan;
+  const cudaDataType_t operands = key.bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  RT_CHECK_CUBLAS(cublasLtMatmulDescCreate(&p.desc, static_cast<cublasComputeType_t>(key.compute), CUDA_R_32F));
+  const cublasOperation_t transpose = CUBLAS_OP_T, keep = CUBLAS_OP_N;
+  const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+  const cudaDataType_t bias_type = CUDA_R_32F;
+  RT_CHECK_CUBLAS(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof transpose));
+  RT_CHECK_CUBLAS(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof keep));
+  RT_CHECK_CUBLAS(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
+  RT_CHECK_CUBLAS(
+      cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type));
+  // The heuristic reads the bias pointer's alignment from it.
+  RT_CHECK_CUBLAS(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+  const auto in = static_cast<uint64_t>(key.in), out = static_cast<uint64_t>(key.out);
+  const auto rows = static_cast<uint64_t>(key.rows);
+  RT_CHECK_CUBLAS(cublasLtMatrixLayoutCreate(&p.w, operands, in, out, static_cast<int64_t>(in)));
+  RT_CHECK_CUBLAS(cublasLtMatrixLayoutCreate(&p.x, operands, in, rows, static_cast<int64_t>(in)));
+  RT_CHECK_CUBLAS(cublasLtMatrixLayoutCreate(&p.y, CUDA_R_32F, out, rows, static_cast<int64_t>(out)));
+  cublasLtMatmulPreference_t preference = nullptr;
+  RT_CHECK_CUBLAS(cublasLtMatmulPreferenceCreate(&preference));
+  const uint64_t workspace = kMatmulWorkspaceBytes;
+  const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> alignments[] = {
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, key.align_w},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, key.align_x},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, key.align_y},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, key.align_y}};
+  cublasStatus_t status = cublasLtMatmulPreferenceSetAttribute(
+      preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof workspace);
+  for (const auto& [attribute, bytes] : alignments) {
+    if (status == CUBLAS_STATUS_SUCCESS) {
+      status = cublasLtMatmulPreferenceSetAttribute(preference, attribute, &bytes, sizeof bytes);
+    }
+  }
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  if (status == CUBLAS_STATUS_SUCCESS) {
+    status = cublasLtMatmulAlgoGetHeuristic(blas_lt_handle(), p.desc, p.w, p.x, p.y, p.y, preference, 1, &result,
+                                            &found);
+  }
+  cublasLtMatmulPreferenceDestroy(preference);
+  if (status != CUBLAS_STATUS_NOT_SUPPORTED) RT_CHECK_CUBLAS(status);  // not supported: not found
+  p.found = status == CUBLAS_STATUS_SUCCESS && found > 0;
+  if (p.found) p.algo = result.algo;
+  return p;
+}
+
 }  // namespace
 
 void begin_same_operands() {
@@ -75,6 +171,33 @@ void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
 }
 
 void linear_forward(Operand x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out, float* y) {
+  if (rows == 0) return;
+  static const bool bf16_operands = compute_capability_major() >= 8;
+  const bool bf16 = bf16_products() && bf16_operands;
+  if (fused_bias() && (bf16 || !x.bf16)) {
+    // The operands as gemm() takes them: x in buffer 0, the weight in buffer 1.
+    const void* x_data = bf16 ? static_cast<const void*>(bf16_operand(x, rows * in, 0)) : x.data;
+    const void* w_data = bf16 ? static_cast<const void*>(bf16_operand(weight, out * in, 1)) : weight;
+    const BiasProductKey key{rows,
+                             in,
+                             out,
+                             bf16,
+                             static_cast<int>(bf16 ? CUBLAS_COMPUTE_32F : compute_type()),
+                             alignment_of(w_data),
+                             alignment_of(x_data),
+                             alignment_of(y),
+                             alignment_of(bias)};
+    const BiasProduct& product = bias_product(key, bias);
+    if (product.found) {
+      RT_CHECK_CUBLAS(
+          cublasLtMatmulDescSetAttribute(product.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+      const float one = 1.0f, zero = 0.0f;
+      RT_CHECK_CUBLAS(cublasLtMatmul(blas_lt_handle(), product.desc, &one, w_data, product.w, x_data, product.x, &zero,
+                                     y, product.y, y, product.y, &product.algo, matmul_workspace(),
+                                     kMatmulWorkspaceBytes, current_stream()));
+      return;
+    }
+  }
   gemm(Transpose::kNo, Transpose::kYes, rows, out, in, 1.0f, x, weight, 0.0f, y);
   launch_add_bias(StreamLaunch{}, y, bias, rows, out);
 }

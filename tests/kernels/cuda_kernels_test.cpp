@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/base/half.h"
 #include "core/base/random.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -129,6 +131,41 @@ TEST_F(CudaKernelTest, LinearForwardAndBothGradientsMatchTheCpu) {
     expect_close(ddw.download(), dw, 1e-5);
     expect_close(ddb.download(), dbias, 1e-5);
   }
+}
+
+// The bias added by the product's epilogue (cuBLASLt, the default) or by a kernel after it gives
+// the CPU's result, in fp32 and with bf16 products (against the CPU's fp32 product of the rounded
+// operands), with weights, bias and input aligned to 256 bytes or only to a float (an arena
+// slice's), output widths 19 and 24 (odd, and whole float4s).
+TEST_F(CudaKernelTest, LinearForwardAddsTheBiasInTheProductsEpilogueOrAfterItAlike) {
+  auto rounded = [](std::vector<float> values) {
+    for (float& v : values) v = to_float(to_bfloat16(v));
+    return values;
+  };
+  const int64_t rows = 33, in = 70;
+  for (const bool bf16 : {false, true}) {
+    if (bf16 && cuda::compute_capability_major() < 8) continue;
+    cuda::set_matmul_precision(bf16 ? cuda::MatmulPrecision::kBf16 : cuda::MatmulPrecision::kFp32);
+    for (const int64_t out : {19, 24}) {
+      for (const int64_t shift : {0, 1}) {
+        std::vector<float> x = random(rows * in + shift), w = random(out * in + shift), bias = random(out + shift);
+        std::vector<float> expected(rows * out);
+        cpu::linear_forward((bf16 ? rounded(x) : x).data() + shift, (bf16 ? rounded(w) : w).data() + shift,
+                            bias.data() + shift, rows, in, out, expected.data());
+        DeviceBuffer<float> dx(x), dw(w), dbias(bias), dy(rows * out);
+        for (const bool fused : {true, false}) {
+          SCOPED_TRACE(fmt::format("{}, out {}, shifted by {}, {}", bf16 ? "bf16" : "fp32", out, shift,
+                                   fused ? "bias in the epilogue" : "bias kernel"));
+          cuda::set_fused_bias(fused);
+          dy.poison();
+          cuda::linear_forward(dx.data() + shift, dw.data() + shift, dbias.data() + shift, rows, in, out, dy.data());
+          expect_close(dy.download(), expected, 1e-5 * std::sqrt(double(in)));
+        }
+      }
+    }
+  }
+  cuda::set_fused_bias(true);
+  cuda::set_matmul_precision(cuda::MatmulPrecision::kFp32);
 }
 
 // 1003 elements: 250 float4s and a tail of 3; one float further on, none aligned: all one at a time.
