@@ -4,7 +4,8 @@
 // views of its slices. forward() returns an output the layer owns (valid until its next forward);
 // the layer may keep a reference to its input, which must stay valid until backward().
 // backward() writes the gradients of the layer's parameters and, when asked, returns the gradient
-// of its input.
+// of its input, in a buffer (input_grad_) that whoever runs the layers gives back with
+// release_input_gradient() once the layer before has read it.
 #pragma once
 
 #include <string>
@@ -43,6 +44,11 @@ class Layer {
   // Training or evaluation, and the key of this forward's random draws (dropout); most layers
   // ignore both.
   virtual void set_mode(bool training, uint64_t key) {}
+  // Gives the buffer of the input gradient that backward returned back to the pool.
+  void release_input_gradient() { input_grad_.release(); }
+
+ protected:
+  GradientBuffer input_grad_;
 };
 
 }  // namespace rt

@@ -97,8 +97,11 @@ void Model::backward(const Tensor& grad_output, GradientWrite write) {
       TimelineScope scope(timeline_, TimelineLane::kCompute, layer_names_[static_cast<size_t>(l)].c_str(), l);
       gradient = &layers_[l]->backward(*gradient, needed, write);
     }
+    // The gradient layer l has just read goes back to the pool, for the layers below to reuse.
+    if (l + 1 < static_cast<int64_t>(layers_.size())) layers_[static_cast<size_t>(l) + 1]->release_input_gradient();
     if (on_gradients_final_) on_gradients_final_(final_after_layer_[static_cast<size_t>(l)]);
   }
+  if (!layers_.empty()) layers_.front()->release_input_gradient();
 }
 
 void Model::set_mode(bool training, uint64_t key) {

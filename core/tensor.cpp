@@ -1,6 +1,7 @@
 #include "core/tensor.h"
 
 #include <cstring>
+#include <vector>
 
 #include "core/base/host_memory.h"
 #include "kernels/cuda/cuda_kernels.h"
@@ -78,6 +79,60 @@ const Tensor& ActivationBuffer::ensure(int64_t rows, int64_t columns, Device dev
   }
   view_ = storage_.first_rows(rows);
   return view_;
+}
+
+namespace {
+
+// Gradient buffers of this thread: every one allocated (on any device) and those free now.
+struct GradientPool {
+  std::vector<Tensor> all, free;
+};
+GradientPool& gradient_pool() {
+  thread_local GradientPool pool;
+  return pool;
+}
+
+}  // namespace
+
+const Tensor& GradientBuffer::ensure(int64_t rows, int64_t columns, Device device, DType dtype) {
+  RT_CHECK(rows >= 0 && columns >= 0, "a gradient of {} x {}", rows, columns);
+  const auto bytes = static_cast<int64_t>(static_cast<size_t>(rows * columns) * dtype_size(dtype));
+  if (!storage_.defined() || storage_.elements() < bytes || storage_.device() != device) {
+    release();
+    // The smallest free buffer that is large enough, else a new one.
+    std::vector<Tensor>& free = gradient_pool().free;
+    size_t best = free.size();
+    for (size_t i = 0; i < free.size(); ++i) {
+      if (free[i].device() == device && free[i].elements() >= bytes &&
+          (best == free.size() || free[i].elements() < free[best].elements())) {
+        best = i;
+      }
+    }
+    if (best < free.size()) {
+      storage_ = free[best];
+      free.erase(free.begin() + static_cast<std::ptrdiff_t>(best));
+    } else {
+      storage_ = Tensor::zeros({bytes}, DType::kUInt8, device);
+      gradient_pool().all.push_back(storage_);
+    }
+  }
+  view_ = Tensor::view(storage_.data<uint8_t>(), {rows, columns}, dtype, device);
+  return view_;
+}
+
+void GradientBuffer::release() {
+  view_ = Tensor();
+  if (!storage_.defined()) return;
+  gradient_pool().free.push_back(storage_);
+  storage_ = Tensor();
+}
+
+size_t GradientBuffer::pooled_bytes(Device device) {
+  size_t bytes = 0;
+  for (const Tensor& buffer : gradient_pool().all) {
+    if (buffer.device() == device) bytes += static_cast<size_t>(buffer.elements());
+  }
+  return bytes;
 }
 
 kernels::Operand matrix_operand(const Tensor& tensor) {

@@ -50,6 +50,27 @@ class Tensor {
   Device device_ = Device::kCpu;
 };
 
+// A layer's input-gradient buffer, [rows, columns]: taken from a pool of this thread's buffers
+// when backward asks for it, and given back (release) once the layer before has read it, so that
+// a model's backward holds a few such gradients at a time instead of one per layer. Until it is
+// released, asking again reuses it where it is large enough.
+class GradientBuffer {
+ public:
+  GradientBuffer() = default;
+  GradientBuffer(const GradientBuffer&) = delete;
+  GradientBuffer& operator=(const GradientBuffer&) = delete;
+  ~GradientBuffer() { release(); }
+  const Tensor& ensure(int64_t rows, int64_t columns, Device device, DType dtype = DType::kFloat32);
+  const Tensor& tensor() const { return view_; }
+  void release();
+  // How many bytes the pools of this thread hold, in use or free, on `device` (for tests).
+  static size_t pooled_bytes(Device device);
+
+ private:
+  Tensor storage_;  // a pool buffer (bytes) while held
+  Tensor view_;
+};
+
 // A [rows, columns] float32 or bfloat16 tensor as a matrix product's operand.
 kernels::Operand matrix_operand(const Tensor& tensor);
 

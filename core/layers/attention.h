@@ -29,7 +29,7 @@ class CausalSelfAttention final : public Layer {
   Device device_;
   kernels::AttentionAlgorithm algorithm_;
   Tensor input_;
-  ActivationBuffer output_, lse_, input_grad_;
+  ActivationBuffer output_, lse_;
 };
 
 }  // namespace rt

@@ -31,7 +31,7 @@ class Conv2d final : public Layer {
   // The device's workspace (kernels::conv2d_workspace): on the GPU the input's columns, kept from
   // forward for the weight gradient, then reused for the input's gradient columns; none on the CPU.
   ActivationBuffer columns_;
-  ActivationBuffer output_, input_grad_;
+  ActivationBuffer output_;
 };
 
 }  // namespace rt

@@ -26,7 +26,7 @@ class Dropout final : public Layer {
   bool training_ = false;
   uint64_t key_ = 0;
   Tensor input_;
-  ActivationBuffer output_, input_grad_;
+  ActivationBuffer output_;
 };
 
 }  // namespace rt

@@ -20,7 +20,7 @@ class Flatten final : public Layer {
   int64_t channels_, spatial_;
   Device device_;
   int64_t rows_ = 0;
-  ActivationBuffer output_, input_grad_;
+  ActivationBuffer output_;
 };
 
 }  // namespace rt

@@ -18,7 +18,7 @@ class Gelu final : public Layer {
   Device device_;
   DType output_dtype_;
   Tensor input_;
-  ActivationBuffer output_, input_grad_;
+  ActivationBuffer output_;
 };
 
 }  // namespace rt

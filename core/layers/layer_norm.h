@@ -27,7 +27,7 @@ class LayerNorm final : public Layer {
   DType output_dtype_;
   Tensor gamma_, beta_, gamma_grad_, beta_grad_;
   Tensor input_;
-  ActivationBuffer output_, mean_, rstd_, input_grad_;
+  ActivationBuffer output_, mean_, rstd_;
 };
 
 }  // namespace rt

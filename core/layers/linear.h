@@ -22,7 +22,7 @@ class Linear final : public Layer {
   float init_std_;
   Tensor weight_, bias_, weight_grad_, bias_grad_;
   Tensor input_;
-  ActivationBuffer output_, input_grad_;
+  ActivationBuffer output_;
 };
 
 }  // namespace rt

@@ -28,7 +28,7 @@ class LmHead final : public Layer {
   Device device_;
   Tensor weight_, weight_grad_;
   Tensor input_;
-  ActivationBuffer output_, input_grad_;
+  ActivationBuffer output_;
 };
 
 }  // namespace rt

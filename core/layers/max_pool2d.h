@@ -18,7 +18,7 @@ class MaxPool2d final : public Layer {
   int64_t channels_, height_, width_, window_;
   Device device_;
   int64_t rows_ = 0;
-  ActivationBuffer output_, argmax_, input_grad_;
+  ActivationBuffer output_, argmax_;
 };
 
 }  // namespace rt

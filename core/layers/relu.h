@@ -15,7 +15,7 @@ class Relu final : public Layer {
 
  private:
   Device device_;
-  ActivationBuffer output_, input_grad_;
+  ActivationBuffer output_;
 };
 
 }  // namespace rt

@@ -56,13 +56,19 @@ const Tensor& Residual::forward(const Tensor& input) {
 }
 
 const Tensor& Residual::backward(const Tensor& grad_output, InputGradient input_gradient, GradientWrite write) {
+  // As Model::backward, each inner gradient back to the pool once the layer below has read it.
   const Tensor* gradient = &grad_output;
-  for (size_t l = layers_.size(); l-- > 0;) gradient = &layers_[l]->backward(*gradient, InputGradient::kCompute, write);
-  if (input_gradient == InputGradient::kSkip) return input_grad_.tensor();
-  const Tensor& grad_input = input_grad_.ensure(grad_output.dim(0), grad_output.dim(1), device_);
-  kernels::add(device_, grad_output.data<float>(), gradient->data<float>(), grad_input.data<float>(),
-               grad_output.elements());
-  return grad_input;
+  for (size_t l = layers_.size(); l-- > 0;) {
+    gradient = &layers_[l]->backward(*gradient, InputGradient::kCompute, write);
+    if (l + 1 < layers_.size()) layers_[l + 1]->release_input_gradient();
+  }
+  if (input_gradient == InputGradient::kCompute) {
+    const Tensor& grad_input = input_grad_.ensure(grad_output.dim(0), grad_output.dim(1), device_);
+    kernels::add(device_, grad_output.data<float>(), gradient->data<float>(), grad_input.data<float>(),
+                 grad_output.elements());
+  }
+  if (!layers_.empty()) layers_.front()->release_input_gradient();
+  return input_grad_.tensor();
 }
 
 void Residual::set_mode(bool training, uint64_t key) {

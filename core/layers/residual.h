@@ -24,7 +24,7 @@ class Residual final : public Layer {
  private:
   std::vector<std::unique_ptr<Layer>> layers_;
   Device device_;
-  ActivationBuffer output_, input_grad_;
+  ActivationBuffer output_;
 };
 
 }  // namespace rt

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <thread>
 #include <vector>
 
 #include "core/generation.h"
@@ -322,6 +323,27 @@ TEST(Bf16ProductInputs, ATinyGptTrainsAsTheFp32One) {
   EXPECT_NE(bf16, fp32) << "the bf16 outputs changed nothing: are they stored in bf16?";
   EXPECT_LT(bf16.back(), 0.5 * bf16.front());
   for (int64_t s = 0; s < steps; ++s) EXPECT_NEAR(bf16[s], fp32[s], 2e-2 * fp32[s]) << "step " << s;
+}
+
+// Backward takes each layer's input gradient from a pool and gives it back once the layer below
+// has read it: a six-layer GPT's backward needs no more gradient memory than a one-layer one's,
+// and reusing the buffers changes no result (the finite-difference and training tests above).
+TEST(GradientBuffers, ABackwardHoldsAFewGradientsAtATimeWhateverTheDepth) {
+  auto pooled_after_two_steps = [](int64_t layers) {
+    size_t bytes = 0;
+    std::thread([&] {  // a thread of its own: a fresh pool
+      const GptOptions o = tiny_gpt(16, 16, layers, 2, 32);
+      std::unique_ptr<Model> model = build_gpt(o);
+      model->initialize(3);
+      std::vector<float> windows = random_windows(4, o.context, o.vocab, 4);
+      for (int step = 0; step < 2; ++step) language_model_step(*model, windows, 4, o.context, true);
+      bytes = GradientBuffer::pooled_bytes(Device::kCpu);
+    }).join();
+    return bytes;
+  };
+  const size_t shallow = pooled_after_two_steps(1), deep = pooled_after_two_steps(6);
+  EXPECT_GT(shallow, 0u);
+  EXPECT_EQ(deep, shallow);
 }
 
 TEST(Sampling, FollowsTheSoftmaxAndKeepsToTheTopK) {
