@@ -109,6 +109,21 @@ std::unique_ptr<Model> build_gpt(const GptOptions& o, Device device) {
   return std::make_unique<Model>(std::move(layers), o.context + 1, device);
 }
 
+const Tensor& gpt_cross_entropy(bool bf16_product_inputs, Device device, const Tensor& logits,
+                                const int32_t* targets, float grad_scale, ActivationBuffer& bf16_gradient,
+                                double* loss_sum) {
+  const int64_t tokens = logits.dim(0), vocab = logits.dim(1);
+  if (!bf16_product_inputs) {
+    kernels::softmax_cross_entropy(device, logits.data<float>(), targets, tokens, vocab, grad_scale,
+                                   logits.data<float>(), loss_sum);
+    return logits;
+  }
+  const Tensor& gradient = bf16_gradient.ensure(tokens, vocab, device, DType::kBFloat16);
+  kernels::softmax_cross_entropy_bf16_gradient(device, logits.data<float>(), targets, tokens, vocab, grad_scale,
+                                               gradient.data<bfloat16>(), loss_sum);
+  return gradient;
+}
+
 std::string gpt_description(const GptOptions& o) {
   return nlohmann::json{{"kind", "gpt"},     {"vocab", o.vocab},   {"context", o.context},
                         {"layers", o.layers}, {"heads", o.heads},   {"width", o.width},

@@ -48,6 +48,13 @@ struct GptOptions {
 // vocabulary. Initialised as GPT-2 (normal 0.02, the residual projections 0.02/sqrt(2 layers)).
 // Input: windows [rows, context + 1] of token ids; output: logits [rows * context, vocab].
 std::unique_ptr<Model> build_gpt(const GptOptions& options, Device device = Device::kCpu);
+// A gpt's next-token cross-entropy on its `logits` [tokens, vocab] against `targets`: adds the
+// summed loss to *loss_sum and returns the logits' gradient (times grad_scale) for its backward,
+// written over the logits (the largest activation), or, for bf16_product_inputs, rounded to bf16
+// into `bf16_gradient`, half their size, which the output head's bf16 products read as it is.
+const Tensor& gpt_cross_entropy(bool bf16_product_inputs, Device device, const Tensor& logits,
+                                const int32_t* targets, float grad_scale, ActivationBuffer& bf16_gradient,
+                                double* loss_sum);
 // The options as JSON ({"kind": "gpt", "vocab": ...}), as checkpoints keep them, and back.
 std::string gpt_description(const GptOptions& options);
 GptOptions parse_gpt_description(const std::string& json, const std::string& source);

@@ -377,18 +377,15 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
       kernels::count_correct(config_.device, logits->data<float>(), loss.labels, loss.rows, classes,
                              correct_counter_.data<int64_t>());
       // The gradient of the mean loss over the global batch: the synchroniser's sum over the
-      // ranks is then the average, with no extra pass over the arena. A language model's logits
-      // ([tokens, vocabulary], the largest activation) are overwritten by their own gradient, or
-      // it goes to a bf16 buffer half their size that the output head's bf16 products read as is.
+      // ranks is then the average, with no extra pass over the arena. A language model's goes
+      // where gpt_cross_entropy puts it (over the logits, or in bf16).
       const float grad_scale = 1.0f / static_cast<float>(loss.rows * config_.accumulate * comm_.size());
       const Tensor* grad_logits = logits;
-      if (bf16_logit_gradient_) {
-        grad_logits = &grad_logits_.ensure(loss.rows, classes, config_.device, DType::kBFloat16);
-        kernels::softmax_cross_entropy_bf16_gradient(config_.device, logits->data<float>(), loss.labels, loss.rows,
-                                                     classes, grad_scale, grad_logits->data<bfloat16>(),
-                                                     loss_counter_.data<double>());
+      if (context_ > 0) {
+        grad_logits = &gpt_cross_entropy(bf16_logit_gradient_, config_.device, *logits, loss.labels, grad_scale,
+                                         grad_logits_, loss_counter_.data<double>());
       } else {
-        if (context_ == 0) grad_logits = &grad_logits_.ensure(batch->rows, classes, config_.device);
+        grad_logits = &grad_logits_.ensure(batch->rows, classes, config_.device);
         kernels::softmax_cross_entropy(config_.device, logits->data<float>(), loss.labels, loss.rows, classes,
                                        grad_scale, grad_logits->data<float>(), loss_counter_.data<double>());
       }

@@ -111,8 +111,7 @@ class Trainer {
   std::unique_ptr<DeviceGradientSynchronizer> device_sync_;  // GPU gradients, more than one rank
   ActivationBuffer grad_logits_;
   int64_t context_ = 0;          // a language model's tokens per window (0: a classifier)
-  // Its logits' gradient in bf16 (a buffer of its own) for bf16 products, else over the logits.
-  bool bf16_logit_gradient_ = false;
+  bool bf16_logit_gradient_ = false;  // its logits' gradient in bf16 (gpt_cross_entropy)
   ActivationBuffer targets_;     // its next-token targets
   std::string model_description_;  // JSON, stored in checkpoints
   // Loss sum (double) and correct count (int64) accumulated by the loss kernels, on the device.

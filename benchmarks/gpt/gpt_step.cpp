@@ -94,8 +94,7 @@ int main(int argc, char** argv) try {
   rt::bench::PhaseClock clock(names.size(), stream.handle());
   std::map<std::string, double> totals;
   int64_t step_number = 0;
-  // As the trainer: the logits' gradient over them, or in bf16 for bf16 product inputs.
-  rt::ActivationBuffer bf16_dlogits;
+  rt::ActivationBuffer bf16_dlogits;  // the logits' gradient, for bf16 product inputs
 
   auto step = [&](bool timed) {
     clock.begin(timed);
@@ -104,17 +103,9 @@ int main(int argc, char** argv) try {
       activation = &layers[l]->forward(*activation);
       clock.mark();
     }
-    const rt::Tensor* gradient = activation;
-    const float scale = 1.0f / static_cast<float>(batch * o.context);
-    if (o.bf16_product_inputs) {
-      gradient = &bf16_dlogits.ensure(batch * o.context, o.vocab, rt::Device::kCuda, rt::DType::kBFloat16);
-      rt::kernels::softmax_cross_entropy_bf16_gradient(rt::Device::kCuda, activation->data<float>(), targets.data(),
-                                                       batch * o.context, o.vocab, scale,
-                                                       gradient->data<rt::bfloat16>(), loss.data());
-    } else {
-      rt::kernels::softmax_cross_entropy(rt::Device::kCuda, activation->data<float>(), targets.data(),
-                                         batch * o.context, o.vocab, scale, activation->data<float>(), loss.data());
-    }
+    const rt::Tensor* gradient =
+        &rt::gpt_cross_entropy(o.bf16_product_inputs, rt::Device::kCuda, *activation, targets.data(),
+                               1.0f / static_cast<float>(batch * o.context), bf16_dlogits, loss.data());
     clock.mark();
     for (size_t l = n_layers; l-- > 0;) {
       gradient = &layers[l]->backward(*gradient, l > 0 ? rt::InputGradient::kCompute : rt::InputGradient::kSkip,

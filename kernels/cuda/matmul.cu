@@ -44,6 +44,13 @@ const __nv_bfloat16* rounded_to_bf16(const float* values, int64_t count, int buf
   return out;
 }
 
+// Whether this thread's products multiply bf16 operands: bf16 products asked for, on a GPU that has
+// them (below compute capability 8.0 cuBLAS has no bf16 operands; its fast-bf16 mode stands in).
+bool bf16_operand_products() {
+  static const bool bf16_operands = compute_capability_major() >= 8;
+  return bf16_products() && bf16_operands;
+}
+
 const __nv_bfloat16* bf16_operand(Operand operand, int64_t count, int buffer) {
   if (operand.bf16) return static_cast<const __nv_bfloat16*>(operand.data);
   return rounded_to_bf16(static_cast<const float*>(operand.data), count, buffer);
@@ -152,9 +159,7 @@ void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
   bool ta = trans_a == Transpose::kYes, tb = trans_b == Transpose::kYes;
   int lda = static_cast<int>(ta ? m : k), ldb = static_cast<int>(tb ? k : n);
   const cublasOperation_t op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-  // (Below compute capability 8.0 cuBLAS has no bf16 operands; its fast-bf16 mode stands in.)
-  static const bool bf16_operands = compute_capability_major() >= 8;
-  if (bf16_products() && bf16_operands) {
+  if (bf16_operand_products()) {
     const __nv_bfloat16* a16 = bf16_operand(a, m * k, 0);
     const __nv_bfloat16* b16 = bf16_operand(b, k * n, 1);
     RT_CHECK_CUBLAS(cublasGemmEx(blas_handle(), op_b, op_a, static_cast<int>(n), static_cast<int>(m),
@@ -172,8 +177,7 @@ void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
 
 void linear_forward(Operand x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out, float* y) {
   if (rows == 0) return;
-  static const bool bf16_operands = compute_capability_major() >= 8;
-  const bool bf16 = bf16_products() && bf16_operands;
+  const bool bf16 = bf16_operand_products();
   if (fused_bias() && (bf16 || !x.bf16)) {
     // The operands as gemm() takes them: x in buffer 0, the weight in buffer 1.
     const void* x_data = bf16 ? static_cast<const void*>(bf16_operand(x, rows * in, 0)) : x.data;

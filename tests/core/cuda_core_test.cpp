@@ -136,23 +136,16 @@ TEST_F(CudaCoreTest, ATinyGptTrainsOnTheGpuAsOnTheCpu) {
     upload(device, windows.data(), input.data<float>(), windows.size() * sizeof(float));
     Tensor targets = Tensor::zeros({rows * o.context}, DType::kInt32, device);
     Tensor loss = Tensor::zeros({1}, DType::kFloat64, device);
-    Tensor bf16_dlogits = Tensor::zeros({rows * o.context, o.vocab}, DType::kBFloat16, device);
+    ActivationBuffer bf16_dlogits;
     for (int64_t step = 1; step <= steps; ++step) {
       const Tensor& logits = model->forward(input);
       kernels::next_token_targets(device, input.data<float>(), rows, o.context, targets.data<int32_t>());
       const double zero = 0;
       upload(device, &zero, loss.data<double>(), sizeof zero);
-      const float scale = 1.0f / static_cast<float>(rows * o.context);
-      if (bf16_outputs) {  // as the trainer: the logits' gradient in bf16 too
-        kernels::softmax_cross_entropy_bf16_gradient(device, logits.data<float>(), targets.data<int32_t>(),
-                                                     rows * o.context, o.vocab, scale,
-                                                     bf16_dlogits.data<bfloat16>(), loss.data<double>());
-        model->backward(bf16_dlogits);
-      } else {
-        kernels::softmax_cross_entropy(device, logits.data<float>(), targets.data<int32_t>(), rows * o.context,
-                                       o.vocab, scale, logits.data<float>(), loss.data<double>());
-        model->backward(logits);
-      }
+      // As the trainer: with bf16 outputs, the logits' gradient in bf16 too.
+      model->backward(gpt_cross_entropy(bf16_outputs, device, logits, targets.data<int32_t>(),
+                                        1.0f / static_cast<float>(rows * o.context), bf16_dlogits,
+                                        loss.data<double>()));
       optimizer.step(step);
       double value = 0;
       download(device, loss.data<double>(), &value, sizeof value);

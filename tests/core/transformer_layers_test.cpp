@@ -193,16 +193,13 @@ double language_model_step(Model& model, const std::vector<float>& windows, int6
   kernels::next_token_targets(Device::kCpu, windows.data(), rows, T, targets.data());
   double loss = 0;
   const float scale = 1.0f / static_cast<float>(rows * T);
-  if (backward && bf16_gradient) {
-    std::vector<bfloat16> dlogits(static_cast<size_t>(logits.elements()));
-    kernels::softmax_cross_entropy_bf16_gradient(Device::kCpu, logits.data<float>(), targets.data(), rows * T,
-                                                 model.output_features(), scale, dlogits.data(), &loss);
-    model.backward(Tensor::view(dlogits.data(), logits.shape(), DType::kBFloat16));
-    return loss / static_cast<double>(rows * T);
+  if (backward) {
+    ActivationBuffer bf16_dlogits;
+    model.backward(gpt_cross_entropy(bf16_gradient, Device::kCpu, logits, targets.data(), scale, bf16_dlogits, &loss));
+  } else {
+    kernels::softmax_cross_entropy(Device::kCpu, logits.data<float>(), targets.data(), rows * T,
+                                   model.output_features(), scale, nullptr, &loss);
   }
-  kernels::softmax_cross_entropy(Device::kCpu, logits.data<float>(), targets.data(), rows * T, model.output_features(),
-                                 scale, backward ? logits.data<float>() : nullptr, &loss);
-  if (backward) model.backward(logits);
   return loss / static_cast<double>(rows * T);
 }
 
