@@ -99,7 +99,8 @@ std::unique_ptr<Model> build_gpt(const GptOptions& o, Device device) {
     layers.push_back(std::make_unique<Residual>(std::move(attention), device));
     std::vector<std::unique_ptr<Layer>> mlp;
     mlp.push_back(std::make_unique<LayerNorm>(C, device, kLayerNormEps, product_input));
-    mlp.push_back(std::make_unique<Linear>(C, 4 * C, device, kStd));
+    mlp.push_back(std::make_unique<Linear>(C, 4 * C, device, kStd,
+                                           o.bf16_activations ? DType::kBFloat16 : DType::kFloat32));
     mlp.push_back(std::make_unique<Gelu>(device, product_input));
     mlp.push_back(std::make_unique<Linear>(4 * C, C, device, projection_std));
     layers.push_back(std::make_unique<Residual>(std::move(mlp), device));

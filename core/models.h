@@ -40,6 +40,12 @@ struct GptOptions {
   // products on a GPU that multiplies bf16 operands (compute capability 8.0 on). The trainer then
   // also writes the logits' gradient (read only by the output head's products) in bf16.
   bool bf16_product_inputs = false;
+  // bf16 activations where PyTorch's bf16 autocast keeps them: the MLP's first Linear stores its
+  // output (the GELU's input, 4x width a token, the largest activation of a layer) in bf16, the
+  // fp32 sums plus the bias rounded once; its GELU reads it as it is and keeps it for backward.
+  // Unlike bf16_product_inputs this rounds a value fp32 training would not (the GELU's input), so
+  // results differ from fp32's within bf16's precision. For the same GPUs as bf16_product_inputs.
+  bool bf16_activations = false;
 };
 
 // A GPT-2-style decoder: token + position embedding; per layer a pre-norm residual attention

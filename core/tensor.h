@@ -71,7 +71,8 @@ class GradientBuffer {
   Tensor view_;
 };
 
-// A [rows, columns] float32 or bfloat16 tensor as a matrix product's operand.
+// A float32 or bfloat16 tensor as a kernel's input that may be either (a matrix product's operand,
+// a GELU's input).
 kernels::Operand matrix_operand(const Tensor& tensor);
 
 // Copies `bytes` between host memory and memory on `device` (a plain copy for the CPU); both wait

@@ -98,6 +98,7 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
     const bool gpu = config_.device == Device::kCuda;
     const int compute_capability = gpu ? kernels::cuda::compute_capability_major() : 0;
     gpt.bf16_product_inputs = gpu && config_.precision == "bf16" && compute_capability >= 8;
+    gpt.bf16_activations = gpt.bf16_product_inputs;
     if (config_.attention == "auto") {
       gpt.attention = kernels::automatic_attention(config_.device, config_.precision == "bf16", compute_capability,
                                                    config_.width / config_.heads);

@@ -41,6 +41,9 @@ void gemm(Transpose, Transpose, int64_t, int64_t, int64_t, float, Operand, Opera
 void linear_forward(Operand, const float*, const float*, int64_t, int64_t, int64_t, float*) {
   unavailable("kernel linear_forward");
 }
+void linear_forward(Operand, const float*, const float*, int64_t, int64_t, int64_t, bfloat16*) {
+  unavailable("kernel linear_forward");
+}
 void linear_backward_input(const float*, const float*, int64_t, int64_t, int64_t, float*) {
   unavailable("kernel linear_backward_input");
 }
@@ -48,10 +51,10 @@ void linear_backward_params(const float*, Operand, int64_t, int64_t, int64_t, fl
   unavailable("kernel linear_backward_params");
 }
 void bytes_to_float(const uint8_t*, float*, int64_t, float) { unavailable("kernel bytes_to_float"); }
-void gelu_forward(const float*, float*, int64_t) { unavailable("kernel gelu_forward"); }
-void gelu_forward(const float*, bfloat16*, int64_t) { unavailable("kernel gelu_forward"); }
+void gelu_forward(Operand, float*, int64_t) { unavailable("kernel gelu_forward"); }
+void gelu_forward(Operand, bfloat16*, int64_t) { unavailable("kernel gelu_forward"); }
 void dropout(const float*, float*, int64_t, float, uint64_t) { unavailable("kernel dropout"); }
-void gelu_backward(const float*, const float*, float*, int64_t) { unavailable("kernel gelu_backward"); }
+void gelu_backward(Operand, const float*, float*, int64_t) { unavailable("kernel gelu_backward"); }
 void layer_norm_forward(const float*, const float*, const float*, int64_t, int64_t, float, float*, float*, float*) {
   unavailable("kernel layer_norm_forward");
 }

@@ -15,9 +15,10 @@ namespace {
 
 // The CPU twin of a bf16 operand or output: the CPU kernels work in fp32, so a bf16 operand is
 // widened (exactly) into a buffer of this thread, and a bf16 output is computed in fp32 there and
-// rounded as it is stored. Buffers grow to the largest size asked for, then are reused.
+// rounded as it is stored. Slots 0 and 1 hold widened operands, slot 2 a bf16 output's fp32 values;
+// buffers grow to the largest size asked for, then are reused.
 float* cpu_buffer(int slot, int64_t count) {
-  thread_local std::vector<float> buffers[2];
+  thread_local std::vector<float> buffers[3];
   std::vector<float>& buffer = buffers[slot];
   if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
   return buffer.data();
@@ -51,6 +52,14 @@ void linear_forward(Device device, Operand x, const float* weight, const float* 
   cuda::linear_forward(x, weight, bias, rows, in, out, y);
 }
 
+void linear_forward(Device device, Operand x, const float* weight, const float* bias, int64_t rows, int64_t in,
+                    int64_t out, bfloat16* y) {
+  if (device == Device::kCuda) return cuda::linear_forward(x, weight, bias, rows, in, out, y);
+  float* values = cpu_buffer(2, rows * out);  // slot 0 may hold x widened
+  cpu::linear_forward(cpu_floats(x, rows * in, 0), weight, bias, rows, in, out, values);
+  round_into(values, y, rows * out);
+}
+
 SameOperands::SameOperands(Device device) : device_(device) {
   if (device_ == Device::kCuda) cuda::begin_same_operands();
 }
@@ -77,20 +86,20 @@ void bytes_to_float(Device device, const uint8_t* bytes, float* y, int64_t count
   cuda::bytes_to_float(bytes, y, count, scale);
 }
 
-void gelu_forward(Device device, const float* x, float* y, int64_t count) {
-  if (device == Device::kCpu) return cpu::gelu_forward(x, y, count);
+void gelu_forward(Device device, Operand x, float* y, int64_t count) {
+  if (device == Device::kCpu) return cpu::gelu_forward(cpu_floats(x, count, 0), y, count);
   cuda::gelu_forward(x, y, count);
 }
 
-void gelu_forward(Device device, const float* x, bfloat16* y, int64_t count) {
+void gelu_forward(Device device, Operand x, bfloat16* y, int64_t count) {
   if (device == Device::kCuda) return cuda::gelu_forward(x, y, count);
-  float* values = cpu_buffer(0, count);
-  cpu::gelu_forward(x, values, count);
+  float* values = cpu_buffer(2, count);
+  cpu::gelu_forward(cpu_floats(x, count, 0), values, count);
   round_into(values, y, count);
 }
 
-void gelu_backward(Device device, const float* x, const float* dy, float* dx, int64_t count) {
-  if (device == Device::kCpu) return cpu::gelu_backward(x, dy, dx, count);
+void gelu_backward(Device device, Operand x, const float* dy, float* dx, int64_t count) {
+  if (device == Device::kCpu) return cpu::gelu_backward(cpu_floats(x, count, 0), dy, dx, count);
   cuda::gelu_backward(x, dy, dx, count);
 }
 

@@ -41,6 +41,10 @@ class SameOperands {
 // Linear layer y[rows,out] = x[rows,in] * w[out,in]^T + bias[out], and its gradients.
 void linear_forward(Device device, Operand x, const float* weight, const float* bias,
                     int64_t rows, int64_t in, int64_t out, float* y);
+// The same with y rounded to bf16 (to nearest even) as it is stored: the fp32 sums plus the bias,
+// rounded once. On a GPU it needs bf16 products (compute capability 8.0 or more).
+void linear_forward(Device device, Operand x, const float* weight, const float* bias,
+                    int64_t rows, int64_t in, int64_t out, bfloat16* y);
 // dx[rows,in] = dy[rows,out] * w[out,in].
 void linear_backward_input(Device device, const float* dy, const float* weight, int64_t rows,
                            int64_t in, int64_t out, float* dx);
@@ -53,10 +57,11 @@ void bytes_to_float(Device device, const uint8_t* bytes, float* y, int64_t count
 
 // GELU, tanh form (GPT-2's and PyTorch's approximate="tanh"):
 // y = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); dx = dy * dy/dx (x == y, dy == dx allowed).
-void gelu_forward(Device device, const float* x, float* y, int64_t count);
+// x may be bf16 (read as its exact fp32 value); then x == y is not allowed.
+void gelu_forward(Device device, Operand x, float* y, int64_t count);
 // The same with y rounded to bf16 (to nearest even) as it is stored.
-void gelu_forward(Device device, const float* x, bfloat16* y, int64_t count);
-void gelu_backward(Device device, const float* x, const float* dy, float* dx, int64_t count);
+void gelu_forward(Device device, Operand x, bfloat16* y, int64_t count);
+void gelu_backward(Device device, Operand x, const float* dy, float* dx, int64_t count);
 
 // Layer normalisation over the features of each row of x [rows, features]:
 // y = gamma * (x - mean) * rstd + beta, rstd = 1 / sqrt(var + eps) (biased variance), keeping

@@ -41,6 +41,7 @@ for ranks in 2 4; do check 180 "${mpirun[@]}" --timeout 170 -np "$ranks" trainin
 for attention in fused tensor_core; do check 120 gpt_gpu_step 12 12 768 1024 50304 16 10 bf16 "$attention"; done
 check 120 gpt_gpu_step 12 12 768 1024 50304 16 10 bf16 tensor_core fp32-product-inputs
 check 120 gpt_gpu_step 12 12 768 1024 50304 16 10 bf16 tensor_core bias-kernel
+check 120 gpt_gpu_step 12 12 768 1024 50304 16 10 bf16 tensor_core fp32-activations
 # Attention alone, each algorithm beside PyTorch's scaled_dot_product_attention.
 check 180 bash benchmarks/attention/run.sh 20
 # The GPT-2 124M step kernel by kernel, and what bf16 operands give cuBLAS's products.

@@ -6,9 +6,10 @@
 // Usage: gpt_step LAYERS HEADS WIDTH CONTEXT VOCAB BATCH STEPS PRECISION ATTENTION [OPTION...]
 //   e.g. gpt_step 12 12 768 1024 50304 16 20 bf16 fused      (benchmarks/gpt/gpu.sh)
 // With bf16 products on compute capability 8.0 on, the layer norms and GELUs store their outputs
-// and the cross-entropy its gradient in bf16, as in training (GptOptions::bf16_product_inputs).
-// Options, to measure what those and other choices give: fp32-product-inputs keeps them fp32 (the
-// gradient then over the logits); bias-kernel adds the linears' bias with a kernel after the
+// and the cross-entropy its gradient in bf16, and the MLPs keep their activations in bf16, as in
+// training (GptOptions::bf16_product_inputs and bf16_activations). Options, to measure what those
+// and other choices give: fp32-product-inputs keeps the first fp32 (the gradient then over the
+// logits); fp32-activations the second; bias-kernel adds the linears' bias with a kernel after the
 // product instead of in its epilogue (set_fused_bias(false)).
 #include <cstdio>
 #include <cstdlib>
@@ -39,14 +40,15 @@ std::string kind_of(const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  bool fp32_product_inputs = false, bias_kernel = false;
+  bool fp32_product_inputs = false, fp32_activations = false, bias_kernel = false;
   for (int i = 10; i < argc; ++i) {
     fp32_product_inputs |= std::string(argv[i]) == "fp32-product-inputs";
+    fp32_activations |= std::string(argv[i]) == "fp32-activations";
     bias_kernel |= std::string(argv[i]) == "bias-kernel";
   }
-  if (argc < 10 || argc - 10 != int{fp32_product_inputs} + int{bias_kernel}) {
+  if (argc < 10 || argc - 10 != int{fp32_product_inputs} + int{fp32_activations} + int{bias_kernel}) {
     std::fprintf(stderr, "usage: gpt_step LAYERS HEADS WIDTH CONTEXT VOCAB BATCH STEPS fp32|tf32|bf16 "
-                         "fused|plain|tensor_core [fp32-product-inputs] [bias-kernel]\n");
+                         "fused|plain|tensor_core [fp32-product-inputs] [fp32-activations] [bias-kernel]\n");
     return 2;
   }
   rt::GptOptions o;
@@ -65,7 +67,9 @@ int main(int argc, char** argv) try {
   }
   cuda::Stream stream;
   cuda::StreamScope scope(stream.handle());
-  o.bf16_product_inputs = precision == "bf16" && cuda::compute_capability_major() >= 8 && !fp32_product_inputs;
+  const bool bf16_operands = precision == "bf16" && cuda::compute_capability_major() >= 8;
+  o.bf16_product_inputs = bf16_operands && !fp32_product_inputs;
+  o.bf16_activations = bf16_operands && !fp32_activations;
   cuda::set_fused_bias(!bias_kernel);
   cuda::set_matmul_precision(precision == "bf16"   ? cuda::MatmulPrecision::kBf16
                              : precision == "tf32" ? cuda::MatmulPrecision::kTf32
@@ -136,10 +140,12 @@ int main(int argc, char** argv) try {
   double sum = 0;
   for (const auto& [name, total] : totals) sum += total;
   std::printf("GPT %lld layers, %lld heads, width %lld, context %lld, vocabulary %lld, batch %lld, %s products, %s "
-              "attention, layer norm and GELU outputs %s, bias %s, %lld parameters, %d steps\n",
+              "attention, layer norm and GELU outputs %s, MLP activations %s, bias %s, %lld parameters, %d "
+              "steps\n",
               static_cast<long long>(o.layers), static_cast<long long>(o.heads), static_cast<long long>(o.width),
               static_cast<long long>(o.context), static_cast<long long>(o.vocab), static_cast<long long>(batch),
               precision.c_str(), attention.c_str(), o.bf16_product_inputs ? "bf16" : "fp32",
+              o.bf16_activations ? "bf16" : "fp32",
               bias_kernel ? "by a kernel after the product" : "in the product's epilogue",
               static_cast<long long>(model->parameter_count()), steps);
   std::printf("%-34s %10s %7s\n", "phase (all layers of a kind)", "ms/step", "share");

@@ -14,9 +14,9 @@ const Tensor& Gelu::forward(const Tensor& input) {
   input_ = input;
   const Tensor& output = output_.ensure(input.dim(0), input.dim(1), device_, output_dtype_);
   if (output_dtype_ == DType::kBFloat16) {
-    kernels::gelu_forward(device_, input.data<float>(), output.data<bfloat16>(), input.elements());
+    kernels::gelu_forward(device_, matrix_operand(input), output.data<bfloat16>(), input.elements());
   } else {
-    kernels::gelu_forward(device_, input.data<float>(), output.data<float>(), input.elements());
+    kernels::gelu_forward(device_, matrix_operand(input), output.data<float>(), input.elements());
   }
   return output;
 }
@@ -26,7 +26,7 @@ const Tensor& Gelu::backward(const Tensor& grad_output, InputGradient input_grad
            shape_text(input_.shape()), shape_text(grad_output.shape()));
   if (input_gradient == InputGradient::kSkip) return input_grad_.tensor();
   const Tensor& grad_input = input_grad_.ensure(input_.dim(0), input_.dim(1), device_);
-  kernels::gelu_backward(device_, input_.data<float>(), grad_output.data<float>(), grad_input.data<float>(),
+  kernels::gelu_backward(device_, matrix_operand(input_), grad_output.data<float>(), grad_input.data<float>(),
                          input_.elements());
   return grad_input;
 }

@@ -4,9 +4,11 @@
 
 namespace rt {
 
-Linear::Linear(int64_t in, int64_t out, Device device, float init_std)
-    : in_(in), out_(out), device_(device), init_std_(init_std) {
+Linear::Linear(int64_t in, int64_t out, Device device, float init_std, DType output)
+    : in_(in), out_(out), device_(device), init_std_(init_std), output_dtype_(output) {
   RT_CHECK(in > 0 && out > 0, "Linear layer needs positive sizes, not {} -> {}", in, out);
+  RT_CHECK(output == DType::kFloat32 || output == DType::kBFloat16, "a linear layer stores float32 or bfloat16, not {}",
+           dtype_name(output));
 }
 
 std::string Linear::name() const { return fmt::format("linear{}x{}", in_, out_); }
@@ -35,9 +37,14 @@ const Tensor& Linear::forward(const Tensor& input) {
            shape_text(input.shape()));
   input_ = input;
   int64_t rows = input.dim(0);
-  const Tensor& output = output_.ensure(rows, out_, device_);
-  kernels::linear_forward(device_, matrix_operand(input), weight_.data<float>(), bias_.data<float>(), rows, in_, out_,
-                          output.data<float>());
+  const Tensor& output = output_.ensure(rows, out_, device_, output_dtype_);
+  if (output_dtype_ == DType::kBFloat16) {
+    kernels::linear_forward(device_, matrix_operand(input), weight_.data<float>(), bias_.data<float>(), rows, in_, out_,
+                            output.data<bfloat16>());
+  } else {
+    kernels::linear_forward(device_, matrix_operand(input), weight_.data<float>(), bias_.data<float>(), rows, in_, out_,
+                            output.data<float>());
+  }
   return output;
 }
 

@@ -1,5 +1,7 @@
 // y = x W^T + b, with W [out, in] (PyTorch's layout) and b [out]. Initialised as PyTorch's Linear,
-// or with init_std > 0 as GPT-2's: W normal with that deviation, b zeros.
+// or with init_std > 0 as GPT-2's: W normal with that deviation, b zeros. Its output may be stored
+// in bf16 (output = kBFloat16: the fp32 sums plus the bias, rounded once), for a GPT's bf16
+// activations; backward reads only the input and the output gradient.
 #pragma once
 
 #include "core/layer.h"
@@ -8,7 +10,8 @@ namespace rt {
 
 class Linear final : public Layer {
  public:
-  Linear(int64_t in, int64_t out, Device device = Device::kCpu, float init_std = 0.0f);
+  Linear(int64_t in, int64_t out, Device device = Device::kCpu, float init_std = 0.0f,
+         DType output = DType::kFloat32);
   std::string name() const override;
   std::vector<ParameterSpec> parameter_specs() const override;
   void bind_parameters(const std::vector<Tensor>& parameters, const std::vector<Tensor>& gradients) override;
@@ -20,6 +23,7 @@ class Linear final : public Layer {
   int64_t in_, out_;
   Device device_;
   float init_std_;
+  DType output_dtype_;
   Tensor weight_, bias_, weight_grad_, bias_grad_;
   Tensor input_;
   ActivationBuffer output_;

@@ -77,12 +77,14 @@ void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
 void begin_same_operands();
 void end_same_operands() noexcept;
 void linear_forward(Operand x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out, float* y);
+void linear_forward(Operand x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out,
+                    bfloat16* y);
 void linear_backward_input(const float* dy, const float* weight, int64_t rows, int64_t in, int64_t out, float* dx);
 void linear_backward_params(const float* dy, Operand x, int64_t rows, int64_t in, int64_t out, float beta,
                             float* dweight, float* dbias);
-void gelu_forward(const float* x, float* y, int64_t count);
-void gelu_forward(const float* x, bfloat16* y, int64_t count);
-void gelu_backward(const float* x, const float* dy, float* dx, int64_t count);
+void gelu_forward(Operand x, float* y, int64_t count);
+void gelu_forward(Operand x, bfloat16* y, int64_t count);
+void gelu_backward(Operand x, const float* dy, float* dx, int64_t count);
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
                         float eps, float* y, float* mean, float* rstd);
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,

@@ -70,12 +70,13 @@ uint32_t alignment_of(const void* pointer) {
 // of kernel, found once per thread for each shape, types and alignments.
 struct BiasProductKey {
   int64_t rows, in, out;
-  bool bf16;
+  bool bf16, bf16_output;  // bf16 operands; y stored in bf16
   int compute;
   uint32_t align_w, align_x, align_y, align_bias;
   bool operator<(const BiasProductKey& o) const {
-    return std::tie(rows, in, out, bf16, compute, align_w, align_x, align_y, align_bias) <
-           std::tie(o.rows, o.in, o.out, o.bf16, o.compute, o.align_w, o.align_x, o.align_y, o.align_bias);
+    return std::tie(rows, in, out, bf16, bf16_output, compute, align_w, align_x, align_y, align_bias) <
+           std::tie(o.rows, o.in, o.out, o.bf16, o.bf16_output, o.compute, o.align_w, o.align_x, o.align_y,
+                    o.align_bias);
   }
 };
 
@@ -117,7 +118,8 @@ const BiasProduct& bias_product(const BiasProductKey& key, const float* bias) {
   const auto rows = static_cast<uint64_t>(key.rows);
   RT_CHECK_CUBLAS(cublasLtMatrixLayoutCreate(&p.w, operands, in, out, static_cast<int64_t>(in)));
   RT_CHECK_CUBLAS(cublasLtMatrixLayoutCreate(&p.x, operands, in, rows, static_cast<int64_t>(in)));
-  RT_CHECK_CUBLAS(cublasLtMatrixLayoutCreate(&p.y, CUDA_R_32F, out, rows, static_cast<int64_t>(out)));
+  const cudaDataType_t y_type = key.bf16_output ? CUDA_R_16BF : CUDA_R_32F;  // the bias stays fp32
+  RT_CHECK_CUBLAS(cublasLtMatrixLayoutCreate(&p.y, y_type, out, rows, static_cast<int64_t>(out)));
   cublasLtMatmulPreference_t preference = nullptr;
   RT_CHECK_CUBLAS(cublasLtMatmulPreferenceCreate(&preference));
   const uint64_t workspace = kMatmulWorkspaceBytes;
@@ -175,35 +177,60 @@ void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
                                CUDA_R_32F, static_cast<int>(n), compute_type(), CUBLAS_GEMM_DEFAULT));
 }
 
+namespace {
+
+// y = x W^T + bias by cuBLASLt with the bias in the product's epilogue (the fp32 sums plus the
+// bias, stored once: rounded to bf16 when bf16_output). False where cuBLASLt has no kernel for it.
+bool linear_forward_in_epilogue(Operand x, const float* weight, const float* bias, int64_t rows, int64_t in,
+                                int64_t out, void* y, bool bf16_output) {
+  const bool bf16 = bf16_operand_products();
+  // The operands as gemm() takes them: x in buffer 0, the weight in buffer 1.
+  const void* x_data = bf16 ? static_cast<const void*>(bf16_operand(x, rows * in, 0)) : x.data;
+  const void* w_data = bf16 ? static_cast<const void*>(bf16_operand(weight, out * in, 1)) : weight;
+  const BiasProductKey key{rows,
+                           in,
+                           out,
+                           bf16,
+                           bf16_output,
+                           static_cast<int>(bf16 ? CUBLAS_COMPUTE_32F : compute_type()),
+                           alignment_of(w_data),
+                           alignment_of(x_data),
+                           alignment_of(y),
+                           alignment_of(bias)};
+  const BiasProduct& product = bias_product(key, bias);
+  if (!product.found) return false;
+  RT_CHECK_CUBLAS(cublasLtMatmulDescSetAttribute(product.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+  const float one = 1.0f, zero = 0.0f;
+  RT_CHECK_CUBLAS(cublasLtMatmul(blas_lt_handle(), product.desc, &one, w_data, product.w, x_data, product.x, &zero, y,
+                                 product.y, y, product.y, &product.algo, matmul_workspace(), kMatmulWorkspaceBytes,
+                                 current_stream()));
+  return true;
+}
+
+}  // namespace
+
 void linear_forward(Operand x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out, float* y) {
   if (rows == 0) return;
-  const bool bf16 = bf16_operand_products();
-  if (fused_bias() && (bf16 || !x.bf16)) {
-    // The operands as gemm() takes them: x in buffer 0, the weight in buffer 1.
-    const void* x_data = bf16 ? static_cast<const void*>(bf16_operand(x, rows * in, 0)) : x.data;
-    const void* w_data = bf16 ? static_cast<const void*>(bf16_operand(weight, out * in, 1)) : weight;
-    const BiasProductKey key{rows,
-                             in,
-                             out,
-                             bf16,
-                             static_cast<int>(bf16 ? CUBLAS_COMPUTE_32F : compute_type()),
-                             alignment_of(w_data),
-                             alignment_of(x_data),
-                             alignment_of(y),
-                             alignment_of(bias)};
-    const BiasProduct& product = bias_product(key, bias);
-    if (product.found) {
-      RT_CHECK_CUBLAS(
-          cublasLtMatmulDescSetAttribute(product.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-      const float one = 1.0f, zero = 0.0f;
-      RT_CHECK_CUBLAS(cublasLtMatmul(blas_lt_handle(), product.desc, &one, w_data, product.w, x_data, product.x, &zero,
-                                     y, product.y, y, product.y, &product.algo, matmul_workspace(),
-                                     kMatmulWorkspaceBytes, current_stream()));
-      return;
-    }
+  if (fused_bias() && (bf16_operand_products() || !x.bf16) &&
+      linear_forward_in_epilogue(x, weight, bias, rows, in, out, y, false)) {
+    return;
   }
   gemm(Transpose::kNo, Transpose::kYes, rows, out, in, 1.0f, x, weight, 0.0f, y);
   launch_add_bias(StreamLaunch{}, y, bias, rows, out);
+}
+
+void linear_forward(Operand x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out,
+                    bfloat16* y) {
+  if (rows == 0) return;
+  RT_CHECK(bf16_operand_products(),
+           "a linear layer's bf16 output needs bf16 products (runtime.precision = \"bf16\") on a GPU of compute "
+           "capability 8.0 or more");
+  auto* y16 = reinterpret_cast<__nv_bfloat16*>(y);
+  if (fused_bias() && linear_forward_in_epilogue(x, weight, bias, rows, in, out, y16, true)) return;
+  // As the epilogue: the fp32 sums plus the bias, rounded once.
+  auto* sums = static_cast<float*>(scratch(static_cast<size_t>(rows * out) * sizeof(float)));
+  gemm(Transpose::kNo, Transpose::kYes, rows, out, in, 1.0f, x, weight, 0.0f, sums);
+  launch_add_bias_to_bf16(StreamLaunch{}, sums, bias, y16, rows, out);
 }
 
 void linear_backward_input(const float* dy, const float* weight, int64_t rows, int64_t in, int64_t out, float* dx) {

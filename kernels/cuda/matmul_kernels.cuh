@@ -45,6 +45,23 @@ void launch_add_bias(const Launch& launch, float* y, const float* bias, int64_t 
   launch(add_bias_kernel, Grid{blocks_for(rows * cols)}, kThreads, 0, y, bias, rows, cols);
 }
 
+// y[r][c] = bf16(sums[r][c] + bias[c]) (to nearest even), an element a thread: a bf16 output's
+// bias where cuBLASLt's epilogue cannot add it.
+__global__ void add_bias_to_bf16_kernel(const float* sums, const float* bias, __nv_bfloat16* y, int64_t rows,
+                                        int64_t cols) {
+  const int64_t total = rows * cols;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
+    y[i] = __float2bfloat16_rn(sums[i] + bias[i % cols]);
+  }
+}
+
+template <typename Launch>
+void launch_add_bias_to_bf16(const Launch& launch, const float* sums, const float* bias, __nv_bfloat16* y,
+                             int64_t rows, int64_t cols) {
+  if (rows == 0) return;
+  launch(add_bias_to_bf16_kernel, Grid{blocks_for(rows * cols)}, kThreads, 0, sums, bias, y, rows, cols);
+}
+
 // out[i] = bf16(in[i]), to nearest even; four at a time where `in` is 16-byte and `out` 8-byte
 // aligned, then the rest one at a time.
 __global__ void round_to_bf16_kernel(const float* in, __nv_bfloat16* out, int64_t count) {

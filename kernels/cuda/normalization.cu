@@ -11,14 +11,25 @@
 
 namespace rt::kernels::cuda {
 
-void gelu_forward(const float* x, float* y, int64_t count) { launch_gelu_forward(StreamLaunch{}, x, y, count); }
+namespace {
+const __nv_bfloat16* bf16_values(Operand x) { return static_cast<const __nv_bfloat16*>(x.data); }
+const float* fp32_values(Operand x) { return static_cast<const float*>(x.data); }
+}  // namespace
 
-void gelu_forward(const float* x, bfloat16* y, int64_t count) {
-  launch_gelu_forward(StreamLaunch{}, x, reinterpret_cast<__nv_bfloat16*>(y), count);
+void gelu_forward(Operand x, float* y, int64_t count) {
+  if (x.bf16) return launch_gelu_forward(StreamLaunch{}, bf16_values(x), y, count);
+  launch_gelu_forward(StreamLaunch{}, fp32_values(x), y, count);
 }
 
-void gelu_backward(const float* x, const float* dy, float* dx, int64_t count) {
-  launch_gelu_backward(StreamLaunch{}, x, dy, dx, count);
+void gelu_forward(Operand x, bfloat16* y, int64_t count) {
+  auto* y16 = reinterpret_cast<__nv_bfloat16*>(y);
+  if (x.bf16) return launch_gelu_forward(StreamLaunch{}, bf16_values(x), y16, count);
+  launch_gelu_forward(StreamLaunch{}, fp32_values(x), y16, count);
+}
+
+void gelu_backward(Operand x, const float* dy, float* dx, int64_t count) {
+  if (x.bf16) return launch_gelu_backward(StreamLaunch{}, bf16_values(x), dy, dx, count);
+  launch_gelu_backward(StreamLaunch{}, fp32_values(x), dy, dx, count);
 }
 
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,

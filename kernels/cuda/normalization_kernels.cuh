@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/launch.h"
@@ -19,11 +20,11 @@ __device__ inline float gelu_slope(float v) {
   return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kCubic * v * v);
 }
 
-// One element at a time (the tail the four-wide kernels leave); y fp32 or bf16.
-template <typename Out>
-__global__ void gelu_forward_kernel(const float* x, Out* y, int64_t count) {
+// One element at a time (the tail the four-wide kernels leave); x and y fp32 or bf16.
+template <typename In, typename Out>
+__global__ void gelu_forward_kernel(const In* x, Out* y, int64_t count) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
-    store(y + i, gelu(x[i]));
+    store(y + i, gelu(load(x + i)));
   }
 }
 __global__ void gelu4_forward_kernel(const float4* x, float4* y, int64_t count4) {
@@ -32,22 +33,29 @@ __global__ void gelu4_forward_kernel(const float4* x, float4* y, int64_t count4)
     y[i] = make_float4(gelu(v.x), gelu(v.y), gelu(v.z), gelu(v.w));
   }
 }
-// Four results rounded to bf16 in one 8-byte store.
-__global__ void gelu4_forward_bf16_kernel(const float4* x, uint2* y, int64_t count4) {
+// Four results rounded to bf16 in one 8-byte store, from four fp32 inputs (In = float4) or four
+// bf16 inputs in one 8-byte word (In = uint2).
+__device__ inline float4 widened(float4 v) { return v; }
+__device__ inline float4 widened(uint2 v) { return bf16x4_to_float4(v); }
+template <typename In>
+__global__ void gelu4_forward_bf16_kernel(const In* x, uint2* y, int64_t count4) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count4; i += int64_t{gridDim.x} * blockDim.x) {
-    const float4 v = x[i];
+    const float4 v = widened(x[i]);
     y[i] = make_uint2(bf16_pair(gelu(v.x), gelu(v.y)), bf16_pair(gelu(v.z), gelu(v.w)));
   }
 }
 
-__global__ void gelu_backward_kernel(const float* x, const float* dy, float* dx, int64_t count) {
+template <typename In>
+__global__ void gelu_backward_kernel(const In* x, const float* dy, float* dx, int64_t count) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
-    dx[i] = dy[i] * gelu_slope(x[i]);
+    dx[i] = dy[i] * gelu_slope(load(x + i));
   }
 }
-__global__ void gelu4_backward_kernel(const float4* x, const float4* dy, float4* dx, int64_t count4) {
+// x four fp32 values (float4) or four bf16 values (uint2).
+template <typename In>
+__global__ void gelu4_backward_kernel(const In* x, const float4* dy, float4* dx, int64_t count4) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count4; i += int64_t{gridDim.x} * blockDim.x) {
-    const float4 v = x[i], g = dy[i];
+    const float4 v = widened(x[i]), g = dy[i];
     dx[i] = make_float4(g.x * gelu_slope(v.x), g.y * gelu_slope(v.y), g.z * gelu_slope(v.z), g.w * gelu_slope(v.w));
   }
 }
@@ -145,7 +153,9 @@ __global__ void layer_norm_param_total_kernel(const double* partial_gamma, const
   dbeta[f] = static_cast<float>(beta_acc == 0.0f ? sum_beta : beta_acc * dbeta[f] + sum_beta);
 }
 
-// Both GELU passes: four elements at a time where the buffers are 16-byte aligned, then the rest.
+// Both GELU passes: four elements at a time where the buffers allow (fp32 16-byte aligned, bf16
+// 8-byte aligned), then the rest one at a time. A bf16 input with an fp32 output (which no model
+// stores) goes one at a time.
 template <typename Launch>
 void launch_gelu_forward(const Launch& launch, const float* x, float* y, int64_t count) {
   const int64_t vectors = float4s_of(count, x, y);
@@ -155,32 +165,47 @@ void launch_gelu_forward(const Launch& launch, const float* x, float* y, int64_t
   }
   const int64_t done = 4 * vectors;
   if (done == count) return;
-  launch(gelu_forward_kernel<float>, Grid{blocks_for(count - done)}, kThreads, 0, x + done, y + done, count - done);
-}
-
-template <typename Launch>
-void launch_gelu_forward(const Launch& launch, const float* x, __nv_bfloat16* y, int64_t count) {
-  const int64_t vectors = float4_to_bf16x4(x, y) ? count / 4 : 0;
-  if (vectors > 0) {
-    launch(gelu4_forward_bf16_kernel, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const float4*>(x),
-           reinterpret_cast<uint2*>(y), vectors);
-  }
-  const int64_t done = 4 * vectors;
-  if (done == count) return;
-  launch(gelu_forward_kernel<__nv_bfloat16>, Grid{blocks_for(count - done)}, kThreads, 0, x + done, y + done,
+  launch(gelu_forward_kernel<float, float>, Grid{blocks_for(count - done)}, kThreads, 0, x + done, y + done,
          count - done);
 }
 
 template <typename Launch>
-void launch_gelu_backward(const Launch& launch, const float* x, const float* dy, float* dx, int64_t count) {
-  const int64_t vectors = float4s_of(count, x, dy, dx);
+void launch_gelu_forward(const Launch& launch, const __nv_bfloat16* x, float* y, int64_t count) {
+  if (count == 0) return;
+  launch(gelu_forward_kernel<__nv_bfloat16, float>, Grid{blocks_for(count)}, kThreads, 0, x, y, count);
+}
+
+// y in bf16, x fp32 or bf16.
+template <typename Launch, typename In>
+void launch_gelu_forward(const Launch& launch, const In* x, __nv_bfloat16* y, int64_t count) {
+  constexpr bool kBf16In = sizeof(In) == 2;
+  using Vector = std::conditional_t<kBf16In, uint2, float4>;
+  const bool aligned = kBf16In ? bf16x4_aligned(x) && bf16x4_aligned(y) : float4_to_bf16x4(x, y);
+  const int64_t vectors = aligned ? count / 4 : 0;
   if (vectors > 0) {
-    launch(gelu4_backward_kernel, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const float4*>(x),
+    launch(gelu4_forward_bf16_kernel<Vector>, Grid{blocks_for(vectors)}, kThreads, 0,
+           reinterpret_cast<const Vector*>(x), reinterpret_cast<uint2*>(y), vectors);
+  }
+  const int64_t done = 4 * vectors;
+  if (done == count) return;
+  launch(gelu_forward_kernel<In, __nv_bfloat16>, Grid{blocks_for(count - done)}, kThreads, 0, x + done, y + done,
+         count - done);
+}
+
+// x fp32 or bf16.
+template <typename Launch, typename In>
+void launch_gelu_backward(const Launch& launch, const In* x, const float* dy, float* dx, int64_t count) {
+  constexpr bool kBf16In = sizeof(In) == 2;
+  using Vector = std::conditional_t<kBf16In, uint2, float4>;
+  const bool aligned = (kBf16In ? bf16x4_aligned(x) : aligned16(x)) && aligned16(dy) && aligned16(dx);
+  const int64_t vectors = aligned ? count / 4 : 0;
+  if (vectors > 0) {
+    launch(gelu4_backward_kernel<Vector>, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const Vector*>(x),
            reinterpret_cast<const float4*>(dy), reinterpret_cast<float4*>(dx), vectors);
   }
   const int64_t done = 4 * vectors;
   if (done == count) return;
-  launch(gelu_backward_kernel, Grid{blocks_for(count - done)}, kThreads, 0, x + done, dy + done, dx + done,
+  launch(gelu_backward_kernel<In>, Grid{blocks_for(count - done)}, kThreads, 0, x + done, dy + done, dx + done,
          count - done);
 }
 

@@ -112,7 +112,9 @@ TEST_F(CudaCoreTest, CnnForwardAndBackwardOnTheGpuMatchTheCpu) {
 // CPU's over a few steps; with bf16 matrix products the losses stay within 2% of fp32's, and so
 // with the tensor-core attention too (bf16 products everywhere; compute capability 8.0 on). There,
 // layer norms, GELUs and the loss that store their outputs (the loss: its gradient) in bf16 train
-// bitwise the same model as those whose fp32 outputs the products round.
+// bitwise the same model as those whose fp32 outputs the products round; and the bf16 activations
+// (the MLPs' first Linear stores bf16, its GELU reads that), which round what fp32 would not, stay
+// within 2% of the CPU's fp32 losses and differ from the run without them.
 TEST_F(CudaCoreTest, ATinyGptTrainsOnTheGpuAsOnTheCpu) {
   GptOptions o;
   o.vocab = 50;
@@ -124,11 +126,13 @@ TEST_F(CudaCoreTest, ATinyGptTrainsOnTheGpuAsOnTheCpu) {
   std::vector<float> windows(static_cast<size_t>(rows * (o.context + 1)));
   for (float& t : windows) t = static_cast<float>(rng_.below(static_cast<uint64_t>(o.vocab)));
   auto train = [&](Device device, kernels::AttentionAlgorithm attention, std::vector<double>& losses,
-                   cuda::MatmulPrecision precision = cuda::MatmulPrecision::kFp32, bool bf16_outputs = false) {
+                   cuda::MatmulPrecision precision = cuda::MatmulPrecision::kFp32, bool bf16_outputs = false,
+                   bool bf16_activations = false) {
     if (device == Device::kCuda) cuda::set_matmul_precision(precision);
     GptOptions options = o;
     options.attention = attention;
     options.bf16_product_inputs = bf16_outputs;
+    options.bf16_activations = bf16_activations;
     auto model = build_gpt(options, device);
     model->initialize(3);
     AdamW optimizer(model->parameters(), model->gradients(), AdamWOptions{3e-3f, 0.9f, 0.95f, 1e-8f, 0.1f}, device);
@@ -175,6 +179,14 @@ TEST_F(CudaCoreTest, ATinyGptTrainsOnTheGpuAsOnTheCpu) {
     EXPECT_EQ(train(Device::kCuda, kernels::AttentionAlgorithm::kTensorCore, tensor_core_stored_losses,
                     cuda::MatmulPrecision::kBf16, true),
               tensor_core);
+    std::vector<double> activation_losses;
+    EXPECT_NE(train(Device::kCuda, kernels::AttentionAlgorithm::kTensorCore, activation_losses,
+                    cuda::MatmulPrecision::kBf16, true, true),
+              tensor_core)
+        << "bf16 activations were asked for, but training is bitwise the run without them";
+    for (int64_t s = 0; s < steps; ++s) {
+      EXPECT_NEAR(activation_losses[s], cpu_losses[s], 2e-2 * cpu_losses[s]) << "bf16 activations, step " << s;
+    }
   }
   EXPECT_LT(cpu_losses.back(), cpu_losses.front());
   for (int64_t s = 0; s < steps; ++s) {

@@ -231,6 +231,12 @@ inline __nv_bfloat16 __float2bfloat16(float value) {  // to nearest, ties to eve
 
 inline __nv_bfloat16 __float2bfloat16_rn(float value) { return __float2bfloat16(value); }
 inline uint16_t __bfloat16_as_ushort(__nv_bfloat16 value) { return value.bits; }
+inline float __bfloat162float(__nv_bfloat16 value) { return static_cast<float>(value); }
+inline float __uint_as_float(uint32_t word) {
+  float value;
+  std::memcpy(&value, &word, sizeof value);
+  return value;
+}
 
 namespace rt::testing::cuda_emulation {
 inline float bf16_at(uint32_t pair, int half) {

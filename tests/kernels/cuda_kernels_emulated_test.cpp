@@ -121,6 +121,35 @@ TEST_F(EmulatedCudaKernels, GeluForwardAndBackward) {
   }
 }
 
+// A bf16 input (a GPT's bf16 activations), read four at a time from 8-byte words and, shifted by
+// one value, one at a time: forward to bf16 and to fp32, and backward, each bit for bit what the
+// kernels compute from the input's exact fp32 values.
+TEST_F(EmulatedCudaKernels, GeluReadsABf16InputAsItsExactValues) {
+  const int64_t n = 37 * 301;
+  std::vector<float> x = random(n + 1, -3.0f, 3.0f);
+  const std::vector<float> dy = random(n + 1);
+  std::vector<__nv_bfloat16> x16(n + 1);
+  for (int64_t i = 0; i <= n; ++i) {
+    x16[i] = __float2bfloat16_rn(x[i]);
+    x[i] = static_cast<float>(x16[i]);
+  }
+  for (int64_t shift : {0, 1}) {
+    SCOPED_TRACE(shift);
+    std::vector<float> y32(n + 1, NAN), y_from_bf16(n + 1, NAN), dx32(n + 1, NAN), dx(n + 1, NAN);
+    std::vector<__nv_bfloat16> y16(n + 1, __nv_bfloat16{0xffff});
+    gpu::launch_gelu_forward(launch_, x.data() + shift, y32.data() + shift, n);
+    gpu::launch_gelu_forward(launch_, x16.data() + shift, y16.data() + shift, n);
+    gpu::launch_gelu_forward(launch_, x16.data() + shift, y_from_bf16.data() + shift, n);
+    gpu::launch_gelu_backward(launch_, x.data() + shift, dy.data() + shift, dx32.data() + shift, n);
+    gpu::launch_gelu_backward(launch_, x16.data() + shift, dy.data() + shift, dx.data() + shift, n);
+    expect_rounded(y16.data() + shift, y32.data() + shift, n);
+    for (int64_t i = shift; i < n + shift; ++i) {
+      ASSERT_EQ(y_from_bf16[i], y32[i]) << "fp32 output, element " << i;
+      ASSERT_EQ(dx[i], dx32[i]) << "input gradient, element " << i;
+    }
+  }
+}
+
 // A warp per row, 8 rows a block: 37 rows leave the last block's warps partly idle; 301 and 768
 // features (a lane's share uneven, and GPT-2's width). Stored in bf16, the fp32 results rounded.
 TEST_F(EmulatedCudaKernels, LayerNormForwardAndInputGradient) {
@@ -189,6 +218,20 @@ TEST_F(EmulatedCudaKernels, AddBias) {
     gpu::launch_add_bias(launch_, got.data(), bias.data(), rows, cols);
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(got[r * cols + c], y[r * cols + c] + bias[c]) << r << ", " << c;
+    }
+  }
+}
+
+// A bf16 output's bias where cuBLASLt's epilogue cannot add it: the fp32 sum plus the bias, rounded
+// once to nearest even.
+TEST_F(EmulatedCudaKernels, AddBiasToBf16) {
+  const int64_t rows = 33, cols = 19;
+  const std::vector<float> sums = random(rows * cols, -10.0f, 10.0f), bias = random(cols);
+  std::vector<__nv_bfloat16> got(rows * cols, __nv_bfloat16{0xffff});
+  gpu::launch_add_bias_to_bf16(launch_, sums.data(), bias.data(), got.data(), rows, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      ASSERT_EQ(got[r * cols + c].bits, to_bfloat16(sums[r * cols + c] + bias[c]).bits) << r << ", " << c;
     }
   }
 }

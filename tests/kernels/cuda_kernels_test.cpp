@@ -136,7 +136,9 @@ TEST_F(CudaKernelTest, LinearForwardAndBothGradientsMatchTheCpu) {
 // The bias added by the product's epilogue (cuBLASLt, the default) or by a kernel after it gives
 // the CPU's result, in fp32 and with bf16 products (against the CPU's fp32 product of the rounded
 // operands), with weights, bias and input aligned to 256 bytes or only to a float (an arena
-// slice's), output widths 19 and 24 (odd, and whole float4s).
+// slice's), output widths 19 and 24 (odd, and whole float4s). With bf16 products the output may
+// also be stored in bf16: each value the GPU's fp32 result rounded once, so within the fp32 bound
+// plus half a bf16 step (2^-9 relative) of the CPU's.
 TEST_F(CudaKernelTest, LinearForwardAddsTheBiasInTheProductsEpilogueOrAfterItAlike) {
   auto rounded = [](std::vector<float> values) {
     for (float& v : values) v = to_float(to_bfloat16(v));
@@ -160,6 +162,16 @@ TEST_F(CudaKernelTest, LinearForwardAddsTheBiasInTheProductsEpilogueOrAfterItAli
           dy.poison();
           cuda::linear_forward(dx.data() + shift, dw.data() + shift, dbias.data() + shift, rows, in, out, dy.data());
           expect_close(dy.download(), expected, 1e-5 * std::sqrt(double(in)));
+          if (!bf16) continue;
+          DeviceBuffer<bfloat16> dy16(rows * out + shift);
+          dy16.poison();
+          cuda::linear_forward(dx.data() + shift, dw.data() + shift, dbias.data() + shift, rows, in, out,
+                               dy16.data() + shift);
+          const std::vector<bfloat16> got = dy16.download();
+          for (int64_t i = 0; i < rows * out; ++i) {
+            const double bound = 1e-5 * std::sqrt(double(in)) + std::ldexp(std::fabs(expected[i]), -9);
+            ASSERT_NEAR(to_float(got[shift + i]), expected[i], bound) << "bf16 output element " << i;
+          }
         }
       }
     }
@@ -495,6 +507,41 @@ TEST_F(CudaKernelTest, GeluAndLayerNormMatchTheCpu) {
   expect_close(ddx.download(), dx, 1e-4);
   expect_close(ddgamma.download(), dgamma_expected, 1e-5);
   expect_close(ddbeta.download(), dbeta_expected, 1e-5);
+}
+
+// A bf16 input (a GPT's bf16 activations: the MLP's first Linear's output): GELU forward (to bf16,
+// as the model stores it, and to fp32) and backward compute what they compute from its exact fp32
+// values, bit for bit; aligned (four at a time) and shifted by one value (one at a time).
+TEST_F(CudaKernelTest, GeluReadsABf16InputAsItsExactValues) {
+  const int64_t n = 37 * 301;
+  std::vector<float> x = random(n + 1, -3.0f, 3.0f), dy = random(n + 1);
+  std::vector<bfloat16> x16(n + 1);
+  for (int64_t i = 0; i <= n; ++i) {
+    x16[i] = to_bfloat16(x[i]);
+    x[i] = to_float(x16[i]);
+  }
+  DeviceBuffer<float> dx32(x), ddy(dy), dy32(n + 1), dgrad32(n + 1), dgrad(n + 1), dout32(n + 1);
+  DeviceBuffer<bfloat16> dx16(x16), dy16(n + 1), dout16(n + 1);
+  for (const int64_t shift : {0, 1}) {
+    SCOPED_TRACE(fmt::format("shifted by {}", shift));
+    for (auto* buffer : {&dy32, &dgrad32, &dgrad, &dout32}) buffer->poison();
+    dy16.poison();
+    dout16.poison();
+    cuda::gelu_forward(dx32.data() + shift, dy32.data() + shift, n);
+    cuda::gelu_forward(dx32.data() + shift, dout16.data() + shift, n);
+    cuda::gelu_forward(dx16.data() + shift, dy16.data() + shift, n);
+    cuda::gelu_forward(dx16.data() + shift, dout32.data() + shift, n);
+    cuda::gelu_backward(dx32.data() + shift, ddy.data() + shift, dgrad32.data() + shift, n);
+    cuda::gelu_backward(dx16.data() + shift, ddy.data() + shift, dgrad.data() + shift, n);
+    const std::vector<bfloat16> from_bf16 = dy16.download(), from_fp32 = dout16.download();
+    const std::vector<float> y32 = dy32.download(), y_from_bf16 = dout32.download();
+    const std::vector<float> g32 = dgrad32.download(), g = dgrad.download();
+    for (int64_t i = shift; i < n + shift; ++i) {
+      ASSERT_EQ(from_bf16[i].bits, from_fp32[i].bits) << "bf16 output, element " << i;
+      ASSERT_EQ(y_from_bf16[i], y32[i]) << "fp32 output, element " << i;
+      ASSERT_EQ(g[i], g32[i]) << "input gradient, element " << i;
+    }
+  }
 }
 
 TEST_F(CudaKernelTest, DropoutDrawsBitwiseTheCpuMask) {
