@@ -43,8 +43,12 @@ struct GptOptions {
   // bf16 activations where PyTorch's bf16 autocast keeps them: the MLP's first Linear stores its
   // output (the GELU's input, 4x width a token, the largest activation of a layer) in bf16, the
   // fp32 sums plus the bias rounded once; its GELU reads it as it is and keeps it for backward.
-  // Unlike bf16_product_inputs this rounds a value fp32 training would not (the GELU's input), so
-  // results differ from fp32's within bf16's precision. For the same GPUs as bf16_product_inputs.
+  // Where the attention kernels take bf16 (the tensor-core ones on a GPU; kernels::
+  // attention_takes_bf16) also the q/k/v Linear's output and attention's own output (read by the
+  // projection's products). The residual stream, the projections' outputs added to
+  // it, and all gradients stay fp32. Unlike bf16_product_inputs this rounds values fp32 training
+  // would not, so results differ from fp32's within bf16's precision. For the same GPUs as
+  // bf16_product_inputs.
   bool bf16_activations = false;
 };
 

@@ -114,5 +114,12 @@ void attention_backward(AttentionAlgorithm, const AttentionShape&, const float*,
                         const float*, float*, float*) {
   unavailable("kernel attention_backward");
 }
+void attention_forward(AttentionAlgorithm, const AttentionShape&, const bfloat16*, bfloat16*, float*, float*) {
+  unavailable("kernel attention_forward");
+}
+void attention_backward(AttentionAlgorithm, const AttentionShape&, const bfloat16*, const bfloat16*, const float*,
+                        const float*, float*, float*) {
+  unavailable("kernel attention_backward");
+}
 
 }  // namespace rt::kernels::cuda

@@ -298,6 +298,11 @@ AttentionAlgorithm automatic_attention(Device device, bool bf16_products, int co
   return tensor_cores ? AttentionAlgorithm::kTensorCore : AttentionAlgorithm::kFused;
 }
 
+bool attention_takes_bf16(Device device, AttentionAlgorithm algorithm, int64_t head_dim) {
+  return device == Device::kCpu ||
+         (algorithm == AttentionAlgorithm::kTensorCore && cuda::tensor_core_attention_supported(head_dim));
+}
+
 int64_t attention_workspace(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape) {
   check_attention_shape(shape);
   if (device == Device::kCpu) return 0;
@@ -316,6 +321,26 @@ void attention_backward(Device device, AttentionAlgorithm algorithm, const Atten
   check_attention_shape(shape);
   if (device == Device::kCpu) return cpu::attention_backward(shape, qkv, y, lse, dy, dqkv);
   cuda::attention_backward(algorithm, shape, qkv, y, lse, dy, dqkv, workspace);
+}
+
+void attention_forward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape, const bfloat16* qkv,
+                       bfloat16* y, float* lse, float* workspace) {
+  check_attention_shape(shape);
+  if (device == Device::kCuda) return cuda::attention_forward(algorithm, shape, qkv, y, lse, workspace);
+  const int64_t tokens = shape.rows * shape.context;
+  float* values = cpu_buffer(2, tokens * shape.width);
+  cpu::attention_forward(shape, cpu_floats(qkv, tokens * 3 * shape.width, 0), values, lse);
+  round_into(values, y, tokens * shape.width);
+}
+
+void attention_backward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape,
+                        const bfloat16* qkv, const bfloat16* y, const float* lse, const float* dy, float* dqkv,
+                        float* workspace) {
+  check_attention_shape(shape);
+  if (device == Device::kCuda) return cuda::attention_backward(algorithm, shape, qkv, y, lse, dy, dqkv, workspace);
+  const int64_t tokens = shape.rows * shape.context;
+  cpu::attention_backward(shape, cpu_floats(qkv, tokens * 3 * shape.width, 0),
+                          cpu_floats(y, tokens * shape.width, 1), lse, dy, dqkv);
 }
 
 }  // namespace rt::kernels

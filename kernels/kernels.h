@@ -205,6 +205,9 @@ struct AttentionShape {
   int64_t rows = 1, context = 1, width = 1, heads = 1;
   int64_t head_dim() const { return width / heads; }
 };
+// Whether attention_forward and backward take bf16 q, k, v and y for this algorithm and head size:
+// on the CPU always, on a GPU the tensor-core kernels' head sizes.
+bool attention_takes_bf16(Device device, AttentionAlgorithm algorithm, int64_t head_dim);
 // Floats of workspace an algorithm needs on a device (0: none).
 int64_t attention_workspace(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape);
 void attention_forward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape, const float* qkv,
@@ -212,6 +215,14 @@ void attention_forward(Device device, AttentionAlgorithm algorithm, const Attent
 // dqkv [rows * T, 3 * width] (overwritten) from dy, with the forward's qkv, y and lse.
 void attention_backward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape, const float* qkv,
                         const float* y, const float* lse, const float* dy, float* dqkv, float* workspace);
+// The same with qkv and y in bf16 (a GPT's bf16 activations; y rounded as it is stored; dy and
+// dqkv fp32): on a GPU kTensorCore only (its tiles are bf16 anyway), on the CPU the plain form of
+// the exact fp32 values.
+void attention_forward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape, const bfloat16* qkv,
+                       bfloat16* y, float* lse, float* workspace);
+void attention_backward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape,
+                        const bfloat16* qkv, const bfloat16* y, const float* lse, const float* dy, float* dqkv,
+                        float* workspace);
 
 // Threads used by CPU kernels in this process.
 void set_cpu_threads(int threads);

@@ -27,10 +27,15 @@ const Tensor& CausalSelfAttention::forward(const Tensor& input) {
            "{} expects input [windows * {}, {}], gets {}", name(), context_, 3 * width_, shape_text(input.shape()));
   input_ = input;
   const int64_t rows = input.dim(0) / context_;
-  const Tensor& output = output_.ensure(input.dim(0), width_, device_);
+  const Tensor& output = output_.ensure(input.dim(0), width_, device_, input.dtype());
   const Tensor& lse = lse_.ensure(rows * heads_, context_, device_);
-  kernels::attention_forward(device_, algorithm_, shape(rows), input.data<float>(), output.data<float>(),
-                             lse.data<float>(), workspace(rows));
+  if (input.dtype() == DType::kBFloat16) {
+    kernels::attention_forward(device_, algorithm_, shape(rows), input.data<bfloat16>(), output.data<bfloat16>(),
+                               lse.data<float>(), workspace(rows));
+  } else {
+    kernels::attention_forward(device_, algorithm_, shape(rows), input.data<float>(), output.data<float>(),
+                               lse.data<float>(), workspace(rows));
+  }
   return output;
 }
 
@@ -39,9 +44,16 @@ const Tensor& CausalSelfAttention::backward(const Tensor& grad_output, InputGrad
            shape_text(output_.tensor().shape()), shape_text(grad_output.shape()));
   const int64_t rows = input_.dim(0) / context_;
   const Tensor& grad_input = input_grad_.ensure(input_.dim(0), 3 * width_, device_);
-  kernels::attention_backward(device_, algorithm_, shape(rows), input_.data<float>(), output_.tensor().data<float>(),
-                              lse_.tensor().data<float>(), grad_output.data<float>(), grad_input.data<float>(),
-                              workspace(rows));
+  const Tensor& output = output_.tensor();
+  if (input_.dtype() == DType::kBFloat16) {
+    kernels::attention_backward(device_, algorithm_, shape(rows), input_.data<bfloat16>(), output.data<bfloat16>(),
+                                lse_.tensor().data<float>(), grad_output.data<float>(), grad_input.data<float>(),
+                                workspace(rows));
+  } else {
+    kernels::attention_backward(device_, algorithm_, shape(rows), input_.data<float>(), output.data<float>(),
+                                lse_.tensor().data<float>(), grad_output.data<float>(), grad_input.data<float>(),
+                                workspace(rows));
+  }
   return grad_input;
 }
 

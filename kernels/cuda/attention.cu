@@ -94,4 +94,27 @@ void attention_backward(AttentionAlgorithm algorithm, const AttentionShape& s, c
   plain_attention::backward(StreamLaunch{}, batched_gemm, s, qkv, y, lse, dy, dqkv, workspace);
 }
 
+namespace {
+void check_bf16_activations(AttentionAlgorithm algorithm, const AttentionShape& s) {
+  RT_CHECK(use_tensor_cores(algorithm, s),
+           "attention over bf16 activations needs the tensor-core kernels (model.attention = \"tensor_core\", "
+           "heads of 32 or 64), not {} with heads of {}",
+           attention_algorithm_name(algorithm), s.head_dim());
+}
+}  // namespace
+
+void attention_forward(AttentionAlgorithm algorithm, const AttentionShape& s, const bfloat16* qkv, bfloat16* y,
+                       float* lse, float*) {
+  if (s.rows == 0) return;
+  check_bf16_activations(algorithm, s);
+  tensor_core_attention_forward(s, qkv, y, lse, 1.0f / std::sqrt(static_cast<float>(s.head_dim())));
+}
+
+void attention_backward(AttentionAlgorithm algorithm, const AttentionShape& s, const bfloat16* qkv, const bfloat16* y,
+                        const float* lse, const float* dy, float* dqkv, float*) {
+  if (s.rows == 0) return;
+  check_bf16_activations(algorithm, s);
+  tensor_core_attention_backward(s, qkv, y, lse, dy, dqkv, 1.0f / std::sqrt(static_cast<float>(s.head_dim())));
+}
+
 }  // namespace rt::kernels::cuda

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 
+#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/launch.h"
 
 namespace RT_KERNELS_NAMESPACE::tensor_core_attention {
@@ -96,14 +97,19 @@ __device__ inline uint32_t pack_bf16(float low, float high) {
 __device__ inline uint32_t load_pair(const Bf16* pair) { return *reinterpret_cast<const uint32_t*>(pair); }
 
 
-// Rows first .. first + 63 of one head's D columns (those < T; the rest zero), from fp32 rows of
-// `stride` floats, fetched into the block's registers and then stored in shared memory as bf16:
+// Rows first .. first + 63 of one head's D columns (those < T; the rest zero), from fp32 or bf16
+// rows of `stride` values (a GPT's bf16 activations: q, k and v already bf16, read at half the
+// bytes and stored as they are), fetched into the block's registers and then stored in shared memory as bf16:
 // as rows (tile[row][e], row stride Layout::kLd), as columns (tile[e][row], Layout::kLdT), or
 // both from one fetch. Each thread holds two neighbouring rows (so that a column store writes
 // whole registers) and four columns, D / 16 times over; all its loads are issued before any is
 // used, so they are in flight together, and a kernel can fetch the next tile while it multiplies
-// the current one. Four lanes read 64 contiguous bytes of a row; four floats per load where the
-// rows are 16-byte aligned (as GPT's qkv and dy are), one otherwise.
+// the current one. Four lanes read 16 contiguous values of a row; four values per load where the
+// rows allow (fp32 16-byte, bf16 8-byte aligned, as GPT's qkv and dy are), one otherwise.
+// Four neighbouring values, 16-byte (fp32) or 8-byte (bf16) aligned, as fp32.
+__device__ inline float4 load4(const float* at) { return *reinterpret_cast<const float4*>(at); }
+__device__ inline float4 load4(const Bf16* at) { return bf16x4_to_float4(*reinterpret_cast<const uint2*>(at)); }
+
 template <int D>
 struct TileInFlight {
   static_assert(D % 16 == 0, "whole steps of four lanes times four columns");
@@ -113,8 +119,9 @@ struct TileInFlight {
   __device__ static int pair() { return threadIdx.x / 4; }  // rows 2 pair and 2 pair + 1
   __device__ static int column(int step) { return (threadIdx.x % 4 + 4 * step) * 4; }
 
-  __device__ void fetch(const float* source, int64_t stride, int64_t first, int64_t T) {
-    const bool aligned = stride % 4 == 0 && reinterpret_cast<uintptr_t>(source) % 16 == 0;
+  template <typename T_>
+  __device__ void fetch(const T_* source, int64_t stride, int64_t first, int64_t T) {
+    const bool aligned = stride % 4 == 0 && reinterpret_cast<uintptr_t>(source) % (4 * sizeof(T_)) == 0;
 #pragma unroll
     for (int step = 0; step < kSteps; ++step) {
 #pragma unroll
@@ -122,8 +129,8 @@ struct TileInFlight {
         const int64_t row = first + 2 * pair() + k;
         values[step][k] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         if (row < T) {
-          const float* at = source + row * stride + column(step);
-          values[step][k] = aligned ? *reinterpret_cast<const float4*>(at) : make_float4(at[0], at[1], at[2], at[3]);
+          const T_* at = source + row * stride + column(step);
+          values[step][k] = aligned ? load4(at) : make_float4(load(at), load(at + 1), load(at + 2), load(at + 3));
         }
       }
     }
@@ -230,27 +237,28 @@ __device__ inline int element_row(int e) { return lane_group() + (e >= 2 ? 8 : 0
 __device__ inline int element_column(int n, int e) { return n * 8 + 2 * lane_in_group() + (e & 1); }
 
 // Writes a warp's 16 x D accumulators, times `factor` (per fragment row: rows g and g+8), into
-// rows first .. first + 15 (those < T) of rows of `stride` floats.
-template <int D>
+// rows first .. first + 15 (those < T) of rows of `stride` values, fp32 or rounded to bf16.
+template <int D, typename Out>
 __device__ void store_rows(const float (&accumulators)[D / 8][4], const float (&factor)[2], int64_t first, int64_t T,
-                           float* destination, int64_t stride) {
+                           Out* destination, int64_t stride) {
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const int64_t row = first + lane_group() + 8 * half;
     if (row >= T) continue;
-    float* out = destination + row * stride + 2 * lane_in_group();
+    Out* out = destination + row * stride + 2 * lane_in_group();
 #pragma unroll
     for (int n = 0; n < D / 8; ++n) {
-      out[n * 8] = accumulators[n][2 * half] * factor[half];
-      out[n * 8 + 1] = accumulators[n][2 * half + 1] * factor[half];
+      store(out + n * 8, accumulators[n][2 * half] * factor[half]);
+      store(out + n * 8 + 1, accumulators[n][2 * half + 1] * factor[half]);
     }
   }
 }
 
 #endif
 
-template <int D>
-__global__ void __launch_bounds__(kBlockThreads) tc_forward_kernel(const float* qkv, float* y, float* lse, int64_t T,
+// A: the activations' type, fp32 or bf16 (qkv and y).
+template <int D, typename A>
+__global__ void __launch_bounds__(kBlockThreads) tc_forward_kernel(const A* qkv, A* y, float* lse, int64_t T,
                                                                  int64_t H, float scale) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using L = Layout<D>;
@@ -261,7 +269,7 @@ __global__ void __launch_bounds__(kBlockThreads) tc_forward_kernel(const float* 
   const int warp = threadIdx.x / 32;
   const int64_t C = H * D, bh = blockIdx.x, b = bh / H, h = bh % H;
   const int64_t first_query = int64_t{gridDim.y - 1 - blockIdx.y} * kRows, warp_first = first_query + warp * 16;
-  const float* window = qkv + b * T * 3 * C;
+  const A* window = qkv + b * T * 3 * C;
   TileInFlight<D> staged_keys, staged_values;  // the next key tile's keys and values
   {
     TileInFlight<D> staged_queries;
@@ -357,8 +365,8 @@ template <int D>
 constexpr int delta_rows_per_block() {
   return kBlockThreads / (D / 4);
 }
-template <int D>
-__global__ void __launch_bounds__(kBlockThreads) tc_delta_kernel(const float* y, const float* dy, float* delta,
+template <int D, typename A>
+__global__ void __launch_bounds__(kBlockThreads) tc_delta_kernel(const A* y, const float* dy, float* delta,
                                                                  int64_t T, int64_t H, int64_t rows) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   constexpr int kLanesPerRow = D / 4;
@@ -369,11 +377,12 @@ __global__ void __launch_bounds__(kBlockThreads) tc_delta_kernel(const float* y,
   float sum = 0.0f;
   if (row < rows) {
     const int64_t bh = row / T, i = row % T, b = bh / H, h = bh % H;
-    const float *out = y + (b * T + i) * C + h * D + e, *grad = dy + (b * T + i) * C + h * D + e;
-    const bool aligned =
-        C % 4 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0 && reinterpret_cast<uintptr_t>(dy) % 16 == 0;
-    const float4 o = aligned ? *reinterpret_cast<const float4*>(out) : make_float4(out[0], out[1], out[2], out[3]);
-    const float4 g = aligned ? *reinterpret_cast<const float4*>(grad) : make_float4(grad[0], grad[1], grad[2], grad[3]);
+    const A* out = y + (b * T + i) * C + h * D + e;
+    const float* grad = dy + (b * T + i) * C + h * D + e;
+    const bool aligned = C % 4 == 0 && reinterpret_cast<uintptr_t>(y) % (4 * sizeof(A)) == 0 &&
+                         reinterpret_cast<uintptr_t>(dy) % 16 == 0;
+    const float4 o = aligned ? load4(out) : make_float4(load(out), load(out + 1), load(out + 2), load(out + 3));
+    const float4 g = aligned ? load4(grad) : make_float4(grad[0], grad[1], grad[2], grad[3]);
     sum = o.x * g.x + o.y * g.y + o.z * g.z + o.w * g.w;
   }
 #pragma unroll
@@ -384,8 +393,8 @@ __global__ void __launch_bounds__(kBlockThreads) tc_delta_kernel(const float* y,
 #endif
 }
 
-template <int D>
-__global__ void __launch_bounds__(kBlockThreads) tc_backward_dq_kernel(const float* qkv, const float* deltas,
+template <int D, typename A>
+__global__ void __launch_bounds__(kBlockThreads) tc_backward_dq_kernel(const A* qkv, const float* deltas,
                                                                      const float* lse, const float* dy, float* dqkv,
                                                                      int64_t T, int64_t H, float scale) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
@@ -396,7 +405,7 @@ __global__ void __launch_bounds__(kBlockThreads) tc_backward_dq_kernel(const flo
   const int warp = threadIdx.x / 32;
   const int64_t C = H * D, bh = blockIdx.x, b = bh / H, h = bh % H;
   const int64_t first_query = int64_t{gridDim.y - 1 - blockIdx.y} * kRows, warp_first = first_query + warp * 16;
-  const float* window = qkv + b * T * 3 * C;
+  const A* window = qkv + b * T * 3 * C;
   TileInFlight<D> staged_keys, staged_values;  // the next key tile's keys and values
   {
     TileInFlight<D> staged_queries, staged_grads;
@@ -458,8 +467,8 @@ __global__ void __launch_bounds__(kBlockThreads) tc_backward_dq_kernel(const flo
 #endif
 }
 
-template <int D>
-__global__ void __launch_bounds__(kBlockThreads) tc_backward_dkv_kernel(const float* qkv, const float* deltas,
+template <int D, typename A>
+__global__ void __launch_bounds__(kBlockThreads) tc_backward_dkv_kernel(const A* qkv, const float* deltas,
                                                                       const float* lse, const float* dy, float* dqkv,
                                                                       int64_t T, int64_t H, float scale) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
@@ -474,7 +483,7 @@ __global__ void __launch_bounds__(kBlockThreads) tc_backward_dkv_kernel(const fl
   const int warp = threadIdx.x / 32;
   const int64_t C = H * D, bh = blockIdx.x, b = bh / H, h = bh % H;
   const int64_t first_key = int64_t{blockIdx.y} * kRows, warp_first = first_key + warp * 16;
-  const float* window = qkv + b * T * 3 * C;
+  const A* window = qkv + b * T * 3 * C;
   // The block's keys and values, through the query tiles' areas, into registers.
   {
     TileInFlight<D> staged_keys, staged_values;
@@ -540,25 +549,26 @@ __global__ void __launch_bounds__(kBlockThreads) tc_backward_dkv_kernel(const fl
 
 // The launches (attention_tensor_core.cu passes its StreamLaunch, the emulated test its own), for
 // `heads_of_rows` = batch rows x heads; backward uses `deltas`, a float per query of each of them.
-template <int D, typename Launch>
-void launch_forward(const Launch& launch, int64_t heads_of_rows, int64_t T, int64_t H, const float* qkv, float* y,
-                    float* lse, float scale) {
-  launch(tc_forward_kernel<D>, grid_for(heads_of_rows, T), kBlockThreads, forward_shared_bytes<D>(), qkv, y, lse, T, H,
-         scale);
+// A: the activations' type (qkv and y), float or Bf16; dy and dqkv are fp32.
+template <int D, typename Launch, typename A>
+void launch_forward(const Launch& launch, int64_t heads_of_rows, int64_t T, int64_t H, const A* qkv, A* y, float* lse,
+                    float scale) {
+  launch(tc_forward_kernel<D, A>, grid_for(heads_of_rows, T), kBlockThreads, forward_shared_bytes<D>(), qkv, y, lse, T,
+         H, scale);
 }
 
-template <int D, typename Launch>
-void launch_backward(const Launch& launch, int64_t heads_of_rows, int64_t T, int64_t H, const float* qkv,
-                     const float* y, const float* lse, const float* dy, float* deltas, float* dqkv, float scale) {
+template <int D, typename Launch, typename A>
+void launch_backward(const Launch& launch, int64_t heads_of_rows, int64_t T, int64_t H, const A* qkv, const A* y,
+                     const float* lse, const float* dy, float* deltas, float* dqkv, float scale) {
   const int64_t queries = heads_of_rows * T;
   constexpr int kDeltaRows = delta_rows_per_block<D>();
-  launch(tc_delta_kernel<D>, Grid{static_cast<unsigned>((queries + kDeltaRows - 1) / kDeltaRows)}, kBlockThreads, 0, y,
-         dy, deltas, T, H, queries);
+  launch(tc_delta_kernel<D, A>, Grid{static_cast<unsigned>((queries + kDeltaRows - 1) / kDeltaRows)}, kBlockThreads, 0,
+         y, dy, deltas, T, H, queries);
   const Grid grid = grid_for(heads_of_rows, T);
   const float* row_sums = deltas;
-  launch(tc_backward_dq_kernel<D>, grid, kBlockThreads, dq_shared_bytes<D>(), qkv, row_sums, lse, dy, dqkv, T, H,
+  launch(tc_backward_dq_kernel<D, A>, grid, kBlockThreads, dq_shared_bytes<D>(), qkv, row_sums, lse, dy, dqkv, T, H,
          scale);
-  launch(tc_backward_dkv_kernel<D>, grid, kBlockThreads, dkv_shared_bytes<D>(), qkv, row_sums, lse, dy, dqkv, T, H,
+  launch(tc_backward_dkv_kernel<D, A>, grid, kBlockThreads, dkv_shared_bytes<D>(), qkv, row_sums, lse, dy, dqkv, T, H,
          scale);
 }
 

@@ -133,10 +133,18 @@ void attention_forward(AttentionAlgorithm algorithm, const AttentionShape& shape
                        float* lse, float* workspace);
 void attention_backward(AttentionAlgorithm algorithm, const AttentionShape& shape, const float* qkv, const float* y,
                         const float* lse, const float* dy, float* dqkv, float* workspace);
+void attention_forward(AttentionAlgorithm algorithm, const AttentionShape& shape, const bfloat16* qkv, bfloat16* y,
+                       float* lse, float* workspace);
+void attention_backward(AttentionAlgorithm algorithm, const AttentionShape& shape, const bfloat16* qkv,
+                        const bfloat16* y, const float* lse, const float* dy, float* dqkv, float* workspace);
 // kTensorCore's kernels (attention_tensor_core.cu): heads of 32 or 64, compute capability 8.0 on.
 bool tensor_core_attention_supported(int64_t head_dim);
 void tensor_core_attention_forward(const AttentionShape& shape, const float* qkv, float* y, float* lse, float scale);
 void tensor_core_attention_backward(const AttentionShape& shape, const float* qkv, const float* y, const float* lse,
                                     const float* dy, float* dqkv, float scale);
+void tensor_core_attention_forward(const AttentionShape& shape, const bfloat16* qkv, bfloat16* y, float* lse,
+                                   float scale);
+void tensor_core_attention_backward(const AttentionShape& shape, const bfloat16* qkv, const bfloat16* y,
+                                    const float* lse, const float* dy, float* dqkv, float scale);
 
 }  // namespace rt::kernels::cuda

@@ -113,8 +113,8 @@ TEST_F(CudaCoreTest, CnnForwardAndBackwardOnTheGpuMatchTheCpu) {
 // with the tensor-core attention too (bf16 products everywhere; compute capability 8.0 on). There,
 // layer norms, GELUs and the loss that store their outputs (the loss: its gradient) in bf16 train
 // bitwise the same model as those whose fp32 outputs the products round; and the bf16 activations
-// (the MLPs' first Linear stores bf16, its GELU reads that), which round what fp32 would not, stay
-// within 2% of the CPU's fp32 losses and differ from the run without them.
+// (the MLPs' hidden ones, q/k/v and the tensor-core attention's output), which round what fp32
+// would not, stay within 2% of the CPU's fp32 losses and differ from the run without them.
 TEST_F(CudaCoreTest, ATinyGptTrainsOnTheGpuAsOnTheCpu) {
   GptOptions o;
   o.vocab = 50;

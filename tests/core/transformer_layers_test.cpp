@@ -18,6 +18,7 @@
 #include "core/layers/residual.h"
 #include "core/adamw.h"
 #include "core/models.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/kernels.h"
 #include "tests/core/gradient_check.h"
 #include "tests/test_support.h"
@@ -300,8 +301,9 @@ TEST(Bf16ProductInputs, ALinearAndAnOutputHeadTakeTheExactValuesOfABf16Input) {
 // bf16 activations: a Linear storing its output in bf16 stores its fp32 output rounded once (to
 // nearest even), bit for bit, and its backward (which reads only its input and the output
 // gradient) is the same; a GELU given a bf16 input computes, forward (to fp32 and to bf16) and
-// backward, exactly what it computes from the input's fp32 values.
-TEST(Bf16Activations, ALinearStoresItsOutputRoundedAndAGeluReadsABf16InputAsItsExactValues) {
+// backward, exactly what it computes from the input's fp32 values; and attention given bf16 q, k,
+// v stores its fp32 output on their values rounded, with the input gradient computed from that.
+TEST(Bf16Activations, ALinearStoresItsOutputRoundedAndGeluAndAttentionReadABf16InputAsItsExactValues) {
   const int64_t rows = 6, in = 10, out = 12;
   std::vector<float> x = random_values(rows * in, 71, -2.0f, 2.0f), dy = random_values(rows * out, 72);
   std::vector<float> parameters = random_values(out * in + out, 73);
@@ -345,12 +347,36 @@ TEST(Bf16Activations, ALinearStoresItsOutputRoundedAndAGeluReadsABf16InputAsItsE
     EXPECT_EQ(values(from_bf16.backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite)),
               values(from_fp32.backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite)));
   }
+
+  // Attention over the Linear's bf16 output as q, k, v: 2 windows of 3 tokens, width 4, 2 heads.
+  const int64_t T = 3, width = out / 3;
+  CausalSelfAttention attention(T, width, 2), attention_bf16(T, width, 2);
+  const std::vector<float> y_attention = values(attention.forward(fp32_input));
+  const Tensor& y_attention16 = attention_bf16.forward(y16);
+  ASSERT_EQ(y_attention16.dtype(), DType::kBFloat16);
+  std::vector<float> y_attention_values(y_attention.size());
+  for (size_t i = 0; i < y_attention.size(); ++i) {
+    ASSERT_EQ(y_attention16.data<bfloat16>()[i].bits, to_bfloat16(y_attention[i]).bits) << i;
+    y_attention_values[i] = to_float(y_attention16.data<bfloat16>()[i]);
+  }
+  std::vector<float> dy_attention = random_values(rows * width, 74);
+  Tensor grad_attention = Tensor::view(dy_attention.data(), {rows, width});
+  const std::vector<float> dqkv =
+      values(attention_bf16.backward(grad_attention, InputGradient::kCompute, GradientWrite::kOverwrite));
+  std::vector<float> expected(dqkv.size()), expected_lse(static_cast<size_t>(rows * 2));
+  const kernels::AttentionShape shape{rows / T, T, width, 2};
+  std::vector<float> y_again(y_attention.size());
+  kernels::cpu::attention_forward(shape, widened.data(), y_again.data(), expected_lse.data());
+  kernels::cpu::attention_backward(shape, widened.data(), y_attention_values.data(), expected_lse.data(), dy_attention.data(),
+                          expected.data());
+  EXPECT_EQ(dqkv, expected);
 }
 
 // A tiny GPT whose layer norms and GELUs store their outputs in bf16, and its loss its gradient,
 // (on the CPU: fp32 products of the bf16 values) learns as the fp32 one does, its losses within 2%
-// over 12 AdamW steps; and so does one that also keeps its MLPs' activations in bf16, which rounds
-// the GELUs' inputs and so trains (slightly) differently again.
+// over 12 AdamW steps; and so does one that also keeps its activations in bf16 (the MLPs' hidden
+// ones, q/k/v and attention's output), which rounds values fp32 does not and so trains (slightly)
+// differently again.
 TEST(Bf16ProductInputs, ATinyGptTrainsAsTheFp32One) {
   const int64_t rows = 4, steps = 12;
   GptOptions o = tiny_gpt(16, 16, 2, 2, 32);

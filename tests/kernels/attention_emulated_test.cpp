@@ -106,6 +106,49 @@ TEST(TensorCoreAttentionEmulated, MatchesTheCpuKernelsWithinBf16Rounding) {
   check<64>({1, 100, 128, 2}, true);
 }
 
+// bf16 activations (a GPT's q, k, v and output in bf16): the kernels given bf16 q, k, v compute
+// bit for bit what they compute from the same values in fp32 (they stage tiles in bf16 either
+// way), store y rounded from the fp32 result, and backward from that bf16 y gives what the fp32
+// kernels give from its values; aligned (four values a load) and one value off (one at a time).
+template <int D>
+void check_bf16(const AttentionShape& shape, bool misaligned = false) {
+  SCOPED_TRACE(::testing::Message() << "bf16, T " << shape.context << " H " << shape.heads
+                                    << (misaligned ? " misaligned" : ""));
+  AttentionCase c = attention_case(shape, 31);
+  const size_t shift = misaligned ? 1 : 0;
+  std::vector<__nv_bfloat16> qkv16(shift), y16(shift + c.y.size(), __nv_bfloat16{0xffff});
+  std::vector<float> exact(c.qkv.size());
+  for (size_t i = 0; i < c.qkv.size(); ++i) {
+    qkv16.push_back(__float2bfloat16_rn(c.qkv[i]));
+    exact[i] = static_cast<float>(qkv16.back());
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const int64_t heads_of_rows = shape.rows * shape.heads;
+  std::vector<float> lse16(c.lse.size(), NAN);
+  tc::launch_forward<D>(emulation::Launch{}, heads_of_rows, shape.context, shape.heads, exact.data(), c.out.data(),
+                        c.out_lse.data(), scale);
+  tc::launch_forward<D>(emulation::Launch{}, heads_of_rows, shape.context, shape.heads, qkv16.data() + shift,
+                        y16.data() + shift, lse16.data(), scale);
+  std::vector<float> y_values(c.y.size());
+  for (size_t i = 0; i < c.y.size(); ++i) {
+    ASSERT_EQ(y16[shift + i].bits, __float2bfloat16_rn(c.out[i]).bits) << "y, element " << i;
+    y_values[i] = static_cast<float>(y16[shift + i]);
+  }
+  for (size_t i = 0; i < c.lse.size(); ++i) ASSERT_EQ(lse16[i], c.out_lse[i]) << "log-sum-exp, query " << i;
+  std::vector<float> deltas(static_cast<size_t>(heads_of_rows * shape.context), NAN), grad16(c.grad.size(), NAN);
+  tc::launch_backward<D>(emulation::Launch{}, heads_of_rows, shape.context, shape.heads, exact.data(), y_values.data(),
+                         c.out_lse.data(), c.dy.data(), deltas.data(), c.grad.data(), scale);
+  tc::launch_backward<D>(emulation::Launch{}, heads_of_rows, shape.context, shape.heads, qkv16.data() + shift,
+                         y16.data() + shift, lse16.data(), c.dy.data(), deltas.data(), grad16.data(), scale);
+  for (size_t i = 0; i < c.grad.size(); ++i) ASSERT_EQ(grad16[i], c.grad[i]) << "dqkv, element " << i;
+}
+
+TEST(TensorCoreAttentionEmulated, Bf16ActivationsGiveWhatTheKernelsGiveOnTheSameValuesInFp32) {
+  check_bf16<64>({1, 100, 128, 2});
+  check_bf16<32>({2, 130, 96, 3});
+  check_bf16<64>({1, 100, 128, 2}, true);
+}
+
 // The fused kernels (fp32, a thread per row) with the GPU test's bounds.
 template <int D>
 void check_fused(const AttentionShape& shape) {

@@ -353,6 +353,50 @@ TEST_F(CudaKernelTest, AttentionOnTensorCoresMatchesTheCpuWithinBf16Rounding) {
   }
 }
 
+// bf16 activations: the tensor-core kernels given bf16 q, k, v compute bit for bit what they
+// compute from the same values in fp32 (both stage bf16 tiles), store y rounded from that fp32
+// result, and backward from the bf16 y gives what the fp32 kernels give from its values. The
+// fused kernels refuse bf16 activations.
+TEST_F(CudaKernelTest, AttentionOnTensorCoresOverBf16ActivationsIsTheFp32KernelsOnTheSameValues) {
+  if (cuda::compute_capability_major() < 8) GTEST_SKIP() << "bf16 tensor cores need compute capability 8.0";
+  for (const AttentionShape shape : {AttentionShape{1, 100, 128, 2}, AttentionShape{2, 130, 96, 3},
+                                     AttentionShape{1, 1024, 128, 2}}) {
+    SCOPED_TRACE(::testing::Message() << "T " << shape.context << " H " << shape.heads);
+    const int64_t n = shape.rows * shape.context * shape.width, queries = shape.rows * shape.heads * shape.context;
+    std::vector<float> qkv = random(3 * n, -2.0f, 2.0f);
+    const std::vector<float> dy = random(n);
+    std::vector<bfloat16> qkv16(3 * n);
+    for (int64_t i = 0; i < 3 * n; ++i) {
+      qkv16[i] = to_bfloat16(qkv[i]);
+      qkv[i] = to_float(qkv16[i]);
+    }
+    DeviceBuffer<float> dqkv(qkv), ddy(dy), dout(n), dlse(queries), dlse16(queries), dgrad(3 * n), dgrad16(3 * n);
+    DeviceBuffer<bfloat16> dqkv16(qkv16), dout16(n);
+    for (auto* buffer : {&dout, &dlse, &dlse16, &dgrad, &dgrad16}) buffer->poison();
+    dout16.poison();
+    cuda::attention_forward(AttentionAlgorithm::kTensorCore, shape, dqkv.data(), dout.data(), dlse.data(), nullptr);
+    cuda::attention_forward(AttentionAlgorithm::kTensorCore, shape, dqkv16.data(), dout16.data(), dlse16.data(),
+                            nullptr);
+    const std::vector<float> y = dout.download();
+    const std::vector<bfloat16> y16 = dout16.download();
+    std::vector<float> y_values(n);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(y16[i].bits, to_bfloat16(y[i]).bits) << "y, element " << i;
+      y_values[i] = to_float(y16[i]);
+    }
+    EXPECT_EQ(dlse16.download(), dlse.download());
+    DeviceBuffer<float> dy_values(y_values);
+    cuda::attention_backward(AttentionAlgorithm::kTensorCore, shape, dqkv.data(), dy_values.data(), dlse.data(),
+                             ddy.data(), dgrad.data(), nullptr);
+    cuda::attention_backward(AttentionAlgorithm::kTensorCore, shape, dqkv16.data(), dout16.data(), dlse16.data(),
+                             ddy.data(), dgrad16.data(), nullptr);
+    EXPECT_EQ(dgrad16.download(), dgrad.download());
+    EXPECT_THROW(cuda::attention_forward(AttentionAlgorithm::kFused, shape, dqkv16.data(), dout16.data(),
+                                         dlse16.data(), nullptr),
+                 std::exception);
+  }
+}
+
 TEST_F(CudaKernelTest, ALabelOutsideTheClassesMakesTheRowNonFinite) {
   std::vector<float> logits = random(2 * 5);
   std::vector<int32_t> labels{1, 9};
