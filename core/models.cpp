@@ -110,7 +110,8 @@ std::unique_ptr<Model> build_gpt(const GptOptions& o, Device device) {
     layers.push_back(std::make_unique<Residual>(std::move(mlp), device));
   }
   layers.push_back(std::make_unique<LayerNorm>(C, device, kLayerNormEps, product_input));
-  layers.push_back(std::make_unique<LmHead>(C, o.vocab, o.tie_embeddings ? token_embedding : nullptr, device));
+  layers.push_back(std::make_unique<LmHead>(C, o.vocab, o.tie_embeddings ? token_embedding : nullptr, device,
+                                            o.bf16_activations ? DType::kBFloat16 : DType::kFloat32));
   return std::make_unique<Model>(std::move(layers), o.context + 1, device);
 }
 
@@ -118,6 +119,11 @@ const Tensor& gpt_cross_entropy(bool bf16_product_inputs, Device device, const T
                                 const int32_t* targets, float grad_scale, ActivationBuffer& bf16_gradient,
                                 double* loss_sum) {
   const int64_t tokens = logits.dim(0), vocab = logits.dim(1);
+  if (logits.dtype() == DType::kBFloat16) {  // bf16 activations: the bf16 gradient over the logits
+    kernels::softmax_cross_entropy_bf16_gradient(device, logits.data<bfloat16>(), targets, tokens, vocab, grad_scale,
+                                                 logits.data<bfloat16>(), loss_sum);
+    return logits;
+  }
   if (!bf16_product_inputs) {
     kernels::softmax_cross_entropy(device, logits.data<float>(), targets, tokens, vocab, grad_scale,
                                    logits.data<float>(), loss_sum);

@@ -45,10 +45,11 @@ struct GptOptions {
   // fp32 sums plus the bias rounded once; its GELU reads it as it is and keeps it for backward.
   // Where the attention kernels take bf16 (the tensor-core ones on a GPU; kernels::
   // attention_takes_bf16) also the q/k/v Linear's output and attention's own output (read by the
-  // projection's products). The residual stream, the projections' outputs added to
-  // it, and all gradients stay fp32. Unlike bf16_product_inputs this rounds values fp32 training
-  // would not, so results differ from fp32's within bf16's precision. For the same GPUs as
-  // bf16_product_inputs.
+  // projection's products). The output head stores the logits in bf16, and the cross-entropy
+  // (in fp32) writes their bf16 gradient over them. The residual stream, the projections'
+  // outputs added to it, and the other gradients stay fp32. Unlike bf16_product_inputs this rounds
+  // values fp32 training would not, so results differ from fp32's within bf16's precision. For
+  // the same GPUs as bf16_product_inputs.
   bool bf16_activations = false;
 };
 
@@ -60,8 +61,9 @@ struct GptOptions {
 std::unique_ptr<Model> build_gpt(const GptOptions& options, Device device = Device::kCpu);
 // A gpt's next-token cross-entropy on its `logits` [tokens, vocab] against `targets`: adds the
 // summed loss to *loss_sum and returns the logits' gradient (times grad_scale) for its backward,
-// written over the logits (the largest activation), or, for bf16_product_inputs, rounded to bf16
-// into `bf16_gradient`, half their size, which the output head's bf16 products read as it is.
+// written over the logits (the largest activation; in bf16 where the logits are bf16), or, for
+// bf16_product_inputs with fp32 logits, rounded to bf16 into `bf16_gradient`, half their size,
+// which the output head's bf16 products read as it is.
 const Tensor& gpt_cross_entropy(bool bf16_product_inputs, Device device, const Tensor& logits,
                                 const int32_t* targets, float grad_scale, ActivationBuffer& bf16_gradient,
                                 double* loss_sum);

@@ -38,6 +38,9 @@ void copy_async(void*, const void*, size_t, StreamHandle) { unavailable("copy_as
 void gemm(Transpose, Transpose, int64_t, int64_t, int64_t, float, Operand, Operand, float, float*) {
   unavailable("kernel gemm");
 }
+void gemm(Transpose, Transpose, int64_t, int64_t, int64_t, float, Operand, Operand, bfloat16*) {
+  unavailable("kernel gemm");
+}
 void linear_forward(Operand, const float*, const float*, int64_t, int64_t, int64_t, float*) {
   unavailable("kernel linear_forward");
 }
@@ -67,13 +70,13 @@ void layer_norm_backward(const float*, const float*, const float*, const float*,
 }
 void relu_forward(const float*, float*, int64_t) { unavailable("kernel relu_forward"); }
 void relu_backward(const float*, const float*, float*, int64_t) { unavailable("kernel relu_backward"); }
-void softmax_cross_entropy(const float*, const int32_t*, int64_t, int64_t, float, float*, double*) {
+void softmax_cross_entropy(Operand, const int32_t*, int64_t, int64_t, float, float*, double*) {
   unavailable("kernel softmax_cross_entropy");
 }
-void softmax_cross_entropy_bf16_gradient(const float*, const int32_t*, int64_t, int64_t, float, bfloat16*, double*) {
+void softmax_cross_entropy_bf16_gradient(Operand, const int32_t*, int64_t, int64_t, float, bfloat16*, double*) {
   unavailable("kernel softmax_cross_entropy_bf16_gradient");
 }
-void count_correct(const float*, const int32_t*, int64_t, int64_t, int64_t*) { unavailable("kernel count_correct"); }
+void count_correct(Operand, const int32_t*, int64_t, int64_t, int64_t*) { unavailable("kernel count_correct"); }
 void sgd_momentum(float*, const float*, float*, int64_t, float, float, float, const uint32_t*) {
   unavailable("kernel sgd_momentum");
 }

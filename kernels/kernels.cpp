@@ -46,6 +46,15 @@ void gemm(Device device, Transpose trans_a, Transpose trans_b, int64_t m, int64_
   cuda::gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
 }
 
+void gemm(Device device, Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+          Operand a, Operand b, float beta, bfloat16* c) {
+  RT_CHECK(beta == 0.0f, "a product stored in bf16 overwrites it (beta 0), not beta {}", beta);
+  if (device == Device::kCuda) return cuda::gemm(trans_a, trans_b, m, n, k, alpha, a, b, c);
+  float* values = cpu_buffer(2, m * n);
+  cpu::gemm(trans_a, trans_b, m, n, k, alpha, cpu_floats(a, m * k, 0), cpu_floats(b, k * n, 1), 0.0f, values);
+  round_into(values, c, m * n);
+}
+
 void linear_forward(Device device, Operand x, const float* weight, const float* bias, int64_t rows, int64_t in,
                     int64_t out, float* y) {
   if (device == Device::kCpu) return cpu::linear_forward(cpu_floats(x, rows * in, 0), weight, bias, rows, in, out, y);
@@ -146,26 +155,34 @@ void relu_backward(Device device, const float* y, const float* dy, float* dx, in
   cuda::relu_backward(y, dy, dx, count);
 }
 
-void softmax_cross_entropy(Device device, const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
+void softmax_cross_entropy(Device device, Operand logits, const int32_t* labels, int64_t rows, int64_t classes,
                            float grad_scale, float* dlogits, double* loss_sum) {
-  if (device == Device::kCpu) return cpu::softmax_cross_entropy(logits, labels, rows, classes, grad_scale, dlogits, loss_sum);
+  RT_CHECK(!logits.bf16 || dlogits != logits.data, "an fp32 gradient cannot be written over bf16 logits");
+  if (device == Device::kCpu) {
+    return cpu::softmax_cross_entropy(cpu_floats(logits, rows * classes, 0), labels, rows, classes, grad_scale,
+                                      dlogits, loss_sum);
+  }
   cuda::softmax_cross_entropy(logits, labels, rows, classes, grad_scale, dlogits, loss_sum);
 }
 
-void softmax_cross_entropy_bf16_gradient(Device device, const float* logits, const int32_t* labels, int64_t rows,
+void softmax_cross_entropy_bf16_gradient(Device device, Operand logits, const int32_t* labels, int64_t rows,
                                          int64_t classes, float grad_scale, bfloat16* dlogits, double* loss_sum) {
   RT_CHECK(dlogits != nullptr, "a bf16 cross-entropy gradient needs a buffer to be written to");
+  RT_CHECK(logits.bf16 || dlogits != logits.data, "a bf16 gradient cannot be written over fp32 logits");
   if (device == Device::kCuda) {
     return cuda::softmax_cross_entropy_bf16_gradient(logits, labels, rows, classes, grad_scale, dlogits, loss_sum);
   }
-  float* values = cpu_buffer(0, rows * classes);
-  cpu::softmax_cross_entropy(logits, labels, rows, classes, grad_scale, values, loss_sum);
+  float* values = cpu_buffer(2, rows * classes);  // the logits, widened into slot 0, may be dlogits
+  cpu::softmax_cross_entropy(cpu_floats(logits, rows * classes, 0), labels, rows, classes, grad_scale, values,
+                             loss_sum);
   round_into(values, dlogits, rows * classes);
 }
 
-void count_correct(Device device, const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
+void count_correct(Device device, Operand logits, const int32_t* labels, int64_t rows, int64_t classes,
                    int64_t* correct) {
-  if (device == Device::kCpu) return cpu::count_correct(logits, labels, rows, classes, correct);
+  if (device == Device::kCpu) {
+    return cpu::count_correct(cpu_floats(logits, rows * classes, 0), labels, rows, classes, correct);
+  }
   cuda::count_correct(logits, labels, rows, classes, correct);
 }
 

@@ -21,6 +21,10 @@ enum class Transpose { kNo, kYes };
 // products (set_matmul_precision(kBf16), compute capability 8.0 on); on the CPU it is widened.
 void gemm(Device device, Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
           float alpha, Operand a, Operand b, float beta, float* c);
+// The same with C stored in bf16, the fp32 sums rounded once (beta must be 0); on the GPU it
+// needs bf16 products (compute capability 8.0 on).
+void gemm(Device device, Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
+          float alpha, Operand a, Operand b, float beta, bfloat16* c);
 
 // While one lives on the calling thread, bf16 matrix products on the GPU reuse an operand's
 // rounding to bf16 from the previous product that rounded the same buffer (same address and
@@ -91,19 +95,21 @@ void relu_forward(Device device, const float* x, float* y, int64_t count);
 // dx = dy where y > 0, else 0 (dy == dx allowed).
 void relu_backward(Device device, const float* y, const float* dy, float* dx, int64_t count);
 
-// Softmax cross-entropy over logits[rows,classes] with integer labels. Adds the summed loss to
-// *loss_sum. If dlogits is not null, writes dlogits = (softmax - onehot) * grad_scale; dlogits may
-// be logits itself (a large vocabulary's gradient then needs no second buffer).
-// Throws if a label is outside [0, classes).
-void softmax_cross_entropy(Device device, const float* logits, const int32_t* labels, int64_t rows,
+// Softmax cross-entropy over logits[rows,classes] with integer labels, in fp32 (double sums)
+// whether the logits are fp32 or bf16 (a GPT's bf16 activations; read as their exact values).
+// Adds the summed loss to *loss_sum. If dlogits is not null, writes dlogits = (softmax - onehot) *
+// grad_scale; dlogits may be the fp32 logits themselves (a large vocabulary's gradient then needs
+// no second buffer). Throws if a label is outside [0, classes).
+void softmax_cross_entropy(Device device, Operand logits, const int32_t* labels, int64_t rows,
                            int64_t classes, float grad_scale, float* dlogits, double* loss_sum);
-// The same with dlogits (not null, another buffer than logits) rounded to bf16 as it is stored,
-// for an output head whose products are bf16 (it has no bias: only its products read dlogits).
-void softmax_cross_entropy_bf16_gradient(Device device, const float* logits, const int32_t* labels, int64_t rows,
+// The same with dlogits (not null) rounded to bf16 as it is stored, for an output head whose
+// products are bf16 (it has no bias: only its products read dlogits); it may be the bf16 logits
+// themselves, not fp32 ones.
+void softmax_cross_entropy_bf16_gradient(Device device, Operand logits, const int32_t* labels, int64_t rows,
                                          int64_t classes, float grad_scale, bfloat16* dlogits, double* loss_sum);
 
 // Adds to *correct the number of rows whose largest logit is at the label (first maximum wins).
-void count_correct(Device device, const float* logits, const int32_t* labels, int64_t rows,
+void count_correct(Device device, Operand logits, const int32_t* labels, int64_t rows,
                    int64_t classes, int64_t* correct);
 
 // SGD with momentum and weight decay, PyTorch's form: g += wd*p; v = momentum*v + g; p -= lr*v.

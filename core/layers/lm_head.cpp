@@ -4,9 +4,11 @@
 
 namespace rt {
 
-LmHead::LmHead(int64_t width, int64_t vocab, Embedding* embedding, Device device)
-    : width_(width), vocab_(vocab), tied_(embedding), device_(device) {
+LmHead::LmHead(int64_t width, int64_t vocab, Embedding* embedding, Device device, DType output)
+    : width_(width), vocab_(vocab), tied_(embedding), device_(device), output_dtype_(output) {
   RT_CHECK(width > 0 && vocab > 0, "an output head needs positive width and vocabulary, not {} and {}", width, vocab);
+  RT_CHECK(output == DType::kFloat32 || output == DType::kBFloat16, "an output head stores float32 or bfloat16, not {}",
+           dtype_name(output));
   if (tied_) {
     RT_CHECK(tied_->vocab() == vocab && tied_->width() == width,
              "a tied head [{} x {}] must match its embedding [{} x {}]", vocab, width, tied_->vocab(), tied_->width());
@@ -34,9 +36,14 @@ const Tensor& LmHead::forward(const Tensor& input) {
            shape_text(input.shape()));
   input_ = input;
   const int64_t rows = input.dim(0);
-  const Tensor& output = output_.ensure(rows, vocab_, device_);
-  kernels::gemm(device_, kernels::Transpose::kNo, kernels::Transpose::kYes, rows, vocab_, width_, 1.0f,
-                matrix_operand(input), weight().data<float>(), 0.0f, output.data<float>());
+  const Tensor& output = output_.ensure(rows, vocab_, device_, output_dtype_);
+  if (output_dtype_ == DType::kBFloat16) {
+    kernels::gemm(device_, kernels::Transpose::kNo, kernels::Transpose::kYes, rows, vocab_, width_, 1.0f,
+                  matrix_operand(input), weight().data<float>(), 0.0f, output.data<bfloat16>());
+  } else {
+    kernels::gemm(device_, kernels::Transpose::kNo, kernels::Transpose::kYes, rows, vocab_, width_, 1.0f,
+                  matrix_operand(input), weight().data<float>(), 0.0f, output.data<float>());
+  }
   return output;
 }
 

@@ -73,6 +73,9 @@ void nonfinite_flag(const float* values, int64_t count, uint32_t* device_flag);
 
 void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha, Operand a, Operand b,
           float beta, float* c);
+// C stored in bf16 (beta 0), with bf16 products.
+void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha, Operand a, Operand b,
+          bfloat16* c);
 // kernels::SameOperands on the GPU: from begin to end, bf16 products reuse a buffer's rounding.
 void begin_same_operands();
 void end_same_operands() noexcept;
@@ -96,11 +99,11 @@ void bytes_to_float(const uint8_t* bytes, float* y, int64_t count, float scale);
 void relu_forward(const float* x, float* y, int64_t count);
 void add(const float* a, const float* b, float* y, int64_t count);
 void relu_backward(const float* y, const float* dy, float* dx, int64_t count);
-void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
+void softmax_cross_entropy(Operand logits, const int32_t* labels, int64_t rows, int64_t classes,
                            float grad_scale, float* dlogits, double* loss_sum);
-void softmax_cross_entropy_bf16_gradient(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
+void softmax_cross_entropy_bf16_gradient(Operand logits, const int32_t* labels, int64_t rows, int64_t classes,
                                          float grad_scale, bfloat16* dlogits, double* loss_sum);
-void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t classes, int64_t* correct);
+void count_correct(Operand logits, const int32_t* labels, int64_t rows, int64_t classes, int64_t* correct);
 void sgd_momentum(float* params, const float* grads, float* velocity, int64_t count, float lr, float momentum,
                   float weight_decay, const uint32_t* skip_if_set = nullptr);
 void adamw(float* params, const float* grads, float* m, float* v, int64_t count, float lr, float beta1, float beta2,

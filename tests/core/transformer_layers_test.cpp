@@ -198,7 +198,7 @@ double language_model_step(Model& model, const std::vector<float>& windows, int6
     ActivationBuffer bf16_dlogits;
     model.backward(gpt_cross_entropy(bf16_gradient, Device::kCpu, logits, targets.data(), scale, bf16_dlogits, &loss));
   } else {
-    kernels::softmax_cross_entropy(Device::kCpu, logits.data<float>(), targets.data(), rows * T,
+    kernels::softmax_cross_entropy(Device::kCpu, matrix_operand(logits), targets.data(), rows * T,
                                    model.output_features(), scale, nullptr, &loss);
   }
   return loss / static_cast<double>(rows * T);
@@ -370,6 +370,44 @@ TEST(Bf16Activations, ALinearStoresItsOutputRoundedAndGeluAndAttentionReadABf16I
   kernels::cpu::attention_backward(shape, widened.data(), y_attention_values.data(), expected_lse.data(), dy_attention.data(),
                           expected.data());
   EXPECT_EQ(dqkv, expected);
+}
+
+// bf16 logits: an output head storing bf16 stores its fp32 logits rounded, bit for bit; the
+// cross-entropy over them (in place, as gpt_cross_entropy does) gives the loss and, rounded, the
+// gradient it gives from the same values in fp32, and so does the count of correct rows.
+TEST(Bf16Activations, AnOutputHeadStoresItsLogitsRoundedAndTheLossReadsThemInPlace) {
+  const int64_t rows = 6, width = 10, vocab = 17;
+  std::vector<float> x = random_values(rows * width, 81, -2.0f, 2.0f), weight = random_values(vocab * width, 82);
+  std::vector<float> grads(weight.size());
+  Tensor input = Tensor::view(x.data(), {rows, width});
+  LmHead head(width, vocab, nullptr), head_bf16(width, vocab, nullptr, Device::kCpu, DType::kBFloat16);
+  for (LmHead* layer : {&head, &head_bf16}) {
+    layer->bind_parameters({Tensor::view(weight.data(), {vocab, width})}, {Tensor::view(grads.data(), {vocab, width})});
+  }
+  const Tensor& logits = head.forward(input);
+  const Tensor& logits16 = head_bf16.forward(input);
+  ASSERT_EQ(logits16.dtype(), DType::kBFloat16);
+  std::vector<float> values(rows * vocab);
+  for (int64_t i = 0; i < rows * vocab; ++i) {
+    ASSERT_EQ(logits16.data<bfloat16>()[i].bits, to_bfloat16(logits.data<float>()[i]).bits) << i;
+    values[i] = to_float(logits16.data<bfloat16>()[i]);
+  }
+  std::vector<int32_t> targets(rows);
+  for (int64_t r = 0; r < rows; ++r) targets[r] = static_cast<int32_t>((r * 5) % vocab);
+  std::vector<float> expected(values.size());
+  double loss = 0, loss16 = 0;
+  int64_t correct = 0, correct16 = 0;
+  kernels::cpu::softmax_cross_entropy(values.data(), targets.data(), rows, vocab, 0.25f, expected.data(), &loss);
+  kernels::cpu::count_correct(values.data(), targets.data(), rows, vocab, &correct);
+  kernels::count_correct(Device::kCpu, logits16.data<bfloat16>(), targets.data(), rows, vocab, &correct16);
+  ActivationBuffer unused;
+  const Tensor& gradient = gpt_cross_entropy(true, Device::kCpu, logits16, targets.data(), 0.25f, unused, &loss16);
+  EXPECT_EQ(gradient.data<bfloat16>(), logits16.data<bfloat16>()) << "the gradient is written over the logits";
+  EXPECT_EQ(loss16, loss);
+  EXPECT_EQ(correct16, correct);
+  for (int64_t i = 0; i < rows * vocab; ++i) {
+    ASSERT_EQ(gradient.data<bfloat16>()[i].bits, to_bfloat16(expected[i]).bits) << i;
+  }
 }
 
 // A tiny GPT whose layer norms and GELUs store their outputs in bf16, and its loss its gradient,

@@ -209,6 +209,32 @@ TEST_F(EmulatedCudaKernels, SoftmaxCrossEntropyAndAccuracy) {
   }
 }
 
+// bf16 logits (a GPT's bf16 activations): the loss, the bf16 gradient written over them and the
+// count of correct rows are bit for bit what the kernels give on the same values in fp32.
+TEST_F(EmulatedCudaKernels, SoftmaxCrossEntropyOverBf16LogitsInPlace) {
+  for (const int64_t classes : {int64_t{10}, int64_t{50304}}) {
+    const int64_t rows = 9;
+    CrossEntropyCase c = cross_entropy_case(rng_, rows, classes, 0.5f);
+    std::vector<__nv_bfloat16> logits16(c.logits.size());
+    for (size_t i = 0; i < c.logits.size(); ++i) {
+      logits16[i] = __float2bfloat16_rn(c.logits[i]);
+      c.logits[i] = static_cast<float>(logits16[i]);
+    }
+    std::vector<__nv_bfloat16> expected(c.logits.size(), __nv_bfloat16{0xffff});
+    double loss = 0, loss16 = 0;
+    gpu::launch_softmax_cross_entropy(launch_, c.logits.data(), c.labels.data(), rows, classes, 0.5f,
+                                      expected.data(), &loss);
+    unsigned long long correct = 0, correct16 = 0;
+    gpu::launch_count_correct(launch_, c.logits.data(), c.labels.data(), rows, classes, &correct);
+    gpu::launch_count_correct(launch_, logits16.data(), c.labels.data(), rows, classes, &correct16);
+    gpu::launch_softmax_cross_entropy(launch_, logits16.data(), c.labels.data(), rows, classes, 0.5f,
+                                      logits16.data(), &loss16);
+    EXPECT_EQ(loss16, loss);
+    EXPECT_EQ(correct16, correct);
+    for (size_t i = 0; i < expected.size(); ++i) ASSERT_EQ(logits16[i].bits, expected[i].bits) << "element " << i;
+  }
+}
+
 // 19 columns: an element a thread; 24: four columns a thread down the rows.
 TEST_F(EmulatedCudaKernels, AddBias) {
   for (const int64_t cols : {int64_t{19}, int64_t{24}}) {

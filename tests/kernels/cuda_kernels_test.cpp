@@ -247,6 +247,63 @@ TEST_F(CudaKernelTest, SoftmaxCrossEntropyMayWriteItsGradientOverTheLogits) {
   EXPECT_NEAR(dloss.download()[0], loss, 1e-9 * std::abs(loss));
 }
 
+// bf16 logits (a GPT's bf16 activations), 50,304 classes: the loss, the count of correct rows and
+// the bf16 gradient written over the logits are what the kernels give on the same values in fp32
+// (the gradient: its bf16 rounding, bit for bit; the loss: summed in another order, within 1e-12).
+TEST_F(CudaKernelTest, SoftmaxCrossEntropyOverBf16LogitsInPlaceIsTheFp32OneOnTheSameValues) {
+  const int64_t rows = 41, classes = 50304;
+  CrossEntropyCase c = cross_entropy_case(rng_, rows, classes, 0.25f);
+  std::vector<bfloat16> logits16(c.logits.size());
+  for (size_t i = 0; i < c.logits.size(); ++i) {
+    logits16[i] = to_bfloat16(c.logits[i]);
+    c.logits[i] = to_float(logits16[i]);
+  }
+  DeviceBuffer<float> dlogits(c.logits);
+  DeviceBuffer<bfloat16> dlogits16(logits16), dexpected(c.logits.size());
+  DeviceBuffer<int32_t> dlabels(c.labels);
+  DeviceBuffer<double> dloss(std::vector<double>{0.0}), dloss16(std::vector<double>{0.0});
+  DeviceBuffer<int64_t> dcorrect(std::vector<int64_t>{0}), dcorrect16(std::vector<int64_t>{0});
+  dexpected.poison();
+  cuda::softmax_cross_entropy_bf16_gradient(dlogits.data(), dlabels.data(), rows, classes, 0.25f, dexpected.data(),
+                                            dloss.data());
+  cuda::count_correct(dlogits.data(), dlabels.data(), rows, classes, dcorrect.data());
+  cuda::count_correct(dlogits16.data(), dlabels.data(), rows, classes, dcorrect16.data());
+  cuda::softmax_cross_entropy_bf16_gradient(dlogits16.data(), dlabels.data(), rows, classes, 0.25f,
+                                            dlogits16.data(), dloss16.data());
+  const double loss = dloss.download()[0];
+  EXPECT_NEAR(dloss16.download()[0], loss, 1e-12 * std::abs(loss));
+  EXPECT_EQ(dcorrect16.download()[0], dcorrect.download()[0]);
+  const std::vector<bfloat16> got = dlogits16.download(), expected = dexpected.download();
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i].bits, expected[i].bits) << "element " << i;
+}
+
+// A product stored in bf16 (an output head's bf16 logits): the fp32 product of the operands
+// rounded to bf16, rounded once more as it is stored, so within the fp32 bound plus half a bf16
+// step of the CPU's; beta must be 0.
+TEST_F(CudaKernelTest, Bf16ProductsMayStoreTheirResultInBf16) {
+  if (cuda::compute_capability_major() < 8) GTEST_SKIP() << "bf16 products need compute capability 8.0";
+  cuda::set_matmul_precision(cuda::MatmulPrecision::kBf16);
+  const int64_t m = 67, n = 129, k = 301;
+  std::vector<float> a = random(m * k), b = random(k * n);
+  for (float& v : a) v = to_float(to_bfloat16(v));
+  for (float& v : b) v = to_float(to_bfloat16(v));
+  std::vector<float> expected(m * n);
+  cpu::gemm(Transpose::kNo, Transpose::kYes, m, n, k, 1.0f, a.data(), b.data(), 0.0f, expected.data());
+  DeviceBuffer<float> da(a), db(b);
+  DeviceBuffer<bfloat16> dc(m * n);
+  dc.poison();
+  cuda::gemm(Transpose::kNo, Transpose::kYes, m, n, k, 1.0f, da.data(), db.data(), dc.data());
+  const std::vector<bfloat16> got = dc.download();
+  for (int64_t i = 0; i < m * n; ++i) {
+    const double bound = 1e-5 * std::sqrt(double(k)) + std::ldexp(std::fabs(expected[i]), -9);
+    ASSERT_NEAR(to_float(got[i]), expected[i], bound) << "element " << i;
+  }
+  EXPECT_THROW(kernels::gemm(Device::kCuda, Transpose::kNo, Transpose::kYes, m, n, k, 1.0f, da.data(), db.data(), 0.5f,
+                             dc.data()),
+               std::exception);
+  cuda::set_matmul_precision(cuda::MatmulPrecision::kFp32);
+}
+
 TEST_F(CudaKernelTest, EmbeddingAndNextTokenTargetsMatchTheCpu) {
   const int64_t rows = 7, T = 33, vocab = 300, C = 48;
   std::vector<float> tokens(rows * (T + 1));
