@@ -46,8 +46,9 @@ struct GptOptions {
   // Where the attention kernels take bf16 (the tensor-core ones on a GPU; kernels::
   // attention_takes_bf16) also the q/k/v Linear's output and attention's own output (read by the
   // projection's products). The output head stores the logits in bf16, and the cross-entropy
-  // (in fp32) writes their bf16 gradient over them. The residual stream, the projections'
-  // outputs added to it, and the other gradients stay fp32. Unlike bf16_product_inputs this rounds
+  // (in fp32) writes their bf16 gradient over them; the GELUs and attention also give their bf16
+  // inputs bf16 gradients, as autocast does. The residual stream, the projections' outputs added
+  // to it, and the other gradients stay fp32. Unlike bf16_product_inputs this rounds
   // values fp32 training would not, so results differ from fp32's within bf16's precision. For
   // the same GPUs as bf16_product_inputs.
   bool bf16_activations = false;

@@ -47,10 +47,10 @@ void linear_forward(Operand, const float*, const float*, int64_t, int64_t, int64
 void linear_forward(Operand, const float*, const float*, int64_t, int64_t, int64_t, bfloat16*) {
   unavailable("kernel linear_forward");
 }
-void linear_backward_input(const float*, const float*, int64_t, int64_t, int64_t, float*) {
+void linear_backward_input(Operand, const float*, int64_t, int64_t, int64_t, float*) {
   unavailable("kernel linear_backward_input");
 }
-void linear_backward_params(const float*, Operand, int64_t, int64_t, int64_t, float, float*, float*) {
+void linear_backward_params(Operand, Operand, int64_t, int64_t, int64_t, float, float*, float*) {
   unavailable("kernel linear_backward_params");
 }
 void bytes_to_float(const uint8_t*, float*, int64_t, float) { unavailable("kernel bytes_to_float"); }
@@ -58,6 +58,7 @@ void gelu_forward(Operand, float*, int64_t) { unavailable("kernel gelu_forward")
 void gelu_forward(Operand, bfloat16*, int64_t) { unavailable("kernel gelu_forward"); }
 void dropout(const float*, float*, int64_t, float, uint64_t) { unavailable("kernel dropout"); }
 void gelu_backward(Operand, const float*, float*, int64_t) { unavailable("kernel gelu_backward"); }
+void gelu_backward(Operand, const float*, bfloat16*, int64_t) { unavailable("kernel gelu_backward"); }
 void layer_norm_forward(const float*, const float*, const float*, int64_t, int64_t, float, float*, float*, float*) {
   unavailable("kernel layer_norm_forward");
 }
@@ -121,7 +122,7 @@ void attention_forward(AttentionAlgorithm, const AttentionShape&, const bfloat16
   unavailable("kernel attention_forward");
 }
 void attention_backward(AttentionAlgorithm, const AttentionShape&, const bfloat16*, const bfloat16*, const float*,
-                        const float*, float*, float*) {
+                        const float*, bfloat16*, float*) {
   unavailable("kernel attention_backward");
 }
 

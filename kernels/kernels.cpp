@@ -76,16 +76,19 @@ SameOperands::~SameOperands() {
   if (device_ == Device::kCuda) cuda::end_same_operands();
 }
 
-void linear_backward_input(Device device, const float* dy, const float* weight, int64_t rows, int64_t in, int64_t out,
+void linear_backward_input(Device device, Operand dy, const float* weight, int64_t rows, int64_t in, int64_t out,
                            float* dx) {
-  if (device == Device::kCpu) return cpu::linear_backward_input(dy, weight, rows, in, out, dx);
+  if (device == Device::kCpu) {
+    return cpu::linear_backward_input(cpu_floats(dy, rows * out, 1), weight, rows, in, out, dx);
+  }
   cuda::linear_backward_input(dy, weight, rows, in, out, dx);
 }
 
-void linear_backward_params(Device device, const float* dy, Operand x, int64_t rows, int64_t in, int64_t out,
+void linear_backward_params(Device device, Operand dy, Operand x, int64_t rows, int64_t in, int64_t out,
                             float beta, float* dweight, float* dbias) {
   if (device == Device::kCpu) {
-    return cpu::linear_backward_params(dy, cpu_floats(x, rows * in, 0), rows, in, out, beta, dweight, dbias);
+    return cpu::linear_backward_params(cpu_floats(dy, rows * out, 1), cpu_floats(x, rows * in, 0), rows, in, out,
+                                       beta, dweight, dbias);
   }
   cuda::linear_backward_params(dy, x, rows, in, out, beta, dweight, dbias);
 }
@@ -110,6 +113,13 @@ void gelu_forward(Device device, Operand x, bfloat16* y, int64_t count) {
 void gelu_backward(Device device, Operand x, const float* dy, float* dx, int64_t count) {
   if (device == Device::kCpu) return cpu::gelu_backward(cpu_floats(x, count, 0), dy, dx, count);
   cuda::gelu_backward(x, dy, dx, count);
+}
+
+void gelu_backward(Device device, Operand x, const float* dy, bfloat16* dx, int64_t count) {
+  if (device == Device::kCuda) return cuda::gelu_backward(x, dy, dx, count);
+  float* values = cpu_buffer(2, count);
+  cpu::gelu_backward(cpu_floats(x, count, 0), dy, values, count);
+  round_into(values, dx, count);
 }
 
 void layer_norm_forward(Device device, const float* x, const float* gamma, const float* beta, int64_t rows,
@@ -351,13 +361,15 @@ void attention_forward(Device device, AttentionAlgorithm algorithm, const Attent
 }
 
 void attention_backward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape,
-                        const bfloat16* qkv, const bfloat16* y, const float* lse, const float* dy, float* dqkv,
+                        const bfloat16* qkv, const bfloat16* y, const float* lse, const float* dy, bfloat16* dqkv,
                         float* workspace) {
   check_attention_shape(shape);
   if (device == Device::kCuda) return cuda::attention_backward(algorithm, shape, qkv, y, lse, dy, dqkv, workspace);
   const int64_t tokens = shape.rows * shape.context;
+  float* values = cpu_buffer(2, tokens * 3 * shape.width);
   cpu::attention_backward(shape, cpu_floats(qkv, tokens * 3 * shape.width, 0),
-                          cpu_floats(y, tokens * shape.width, 1), lse, dy, dqkv);
+                          cpu_floats(y, tokens * shape.width, 1), lse, dy, values);
+  round_into(values, dqkv, tokens * 3 * shape.width);
 }
 
 }  // namespace rt::kernels

@@ -49,11 +49,11 @@ void linear_forward(Device device, Operand x, const float* weight, const float* 
 // rounded once. On a GPU it needs bf16 products (compute capability 8.0 or more).
 void linear_forward(Device device, Operand x, const float* weight, const float* bias,
                     int64_t rows, int64_t in, int64_t out, bfloat16* y);
-// dx[rows,in] = dy[rows,out] * w[out,in].
-void linear_backward_input(Device device, const float* dy, const float* weight, int64_t rows,
+// dx[rows,in] = dy[rows,out] * w[out,in]. dy may be bf16 (the gradient of a bf16 output).
+void linear_backward_input(Device device, Operand dy, const float* weight, int64_t rows,
                            int64_t in, int64_t out, float* dx);
-// dw[out,in] = beta*dw + dy^T x;  dbias[out] = beta*dbias + column sums of dy.
-void linear_backward_params(Device device, const float* dy, Operand x, int64_t rows, int64_t in,
+// dw[out,in] = beta*dw + dy^T x;  dbias[out] = beta*dbias + column sums of dy (fp32 sums).
+void linear_backward_params(Device device, Operand dy, Operand x, int64_t rows, int64_t in,
                             int64_t out, float beta, float* dweight, float* dbias);
 
 // y = bytes * scale elementwise: features stored as uint8 (images), as float.
@@ -66,6 +66,9 @@ void gelu_forward(Device device, Operand x, float* y, int64_t count);
 // The same with y rounded to bf16 (to nearest even) as it is stored.
 void gelu_forward(Device device, Operand x, bfloat16* y, int64_t count);
 void gelu_backward(Device device, Operand x, const float* dy, float* dx, int64_t count);
+// The same with dx rounded to bf16 (to nearest even) as it is stored: the gradient of a bf16
+// activation (GptOptions::bf16_activations).
+void gelu_backward(Device device, Operand x, const float* dy, bfloat16* dx, int64_t count);
 
 // Layer normalisation over the features of each row of x [rows, features]:
 // y = gamma * (x - mean) * rstd + beta, rstd = 1 / sqrt(var + eps) (biased variance), keeping
@@ -221,13 +224,13 @@ void attention_forward(Device device, AttentionAlgorithm algorithm, const Attent
 // dqkv [rows * T, 3 * width] (overwritten) from dy, with the forward's qkv, y and lse.
 void attention_backward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape, const float* qkv,
                         const float* y, const float* lse, const float* dy, float* dqkv, float* workspace);
-// The same with qkv and y in bf16 (a GPT's bf16 activations; y rounded as it is stored; dy and
-// dqkv fp32): on a GPU kTensorCore only (its tiles are bf16 anyway), on the CPU the plain form of
-// the exact fp32 values.
+// The same with qkv, y and dqkv in bf16 (a GPT's bf16 activations and their gradient, rounded as
+// they are stored; dy fp32): on a GPU kTensorCore only (its tiles are bf16 anyway), on the CPU the
+// plain form of the exact fp32 values.
 void attention_forward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape, const bfloat16* qkv,
                        bfloat16* y, float* lse, float* workspace);
 void attention_backward(Device device, AttentionAlgorithm algorithm, const AttentionShape& shape,
-                        const bfloat16* qkv, const bfloat16* y, const float* lse, const float* dy, float* dqkv,
+                        const bfloat16* qkv, const bfloat16* y, const float* lse, const float* dy, bfloat16* dqkv,
                         float* workspace);
 
 // Threads used by CPU kernels in this process.

@@ -43,11 +43,12 @@ const Tensor& CausalSelfAttention::backward(const Tensor& grad_output, InputGrad
   RT_CHECK(grad_output.shape() == output_.tensor().shape(), "{} backward expects gradient {}, gets {}", name(),
            shape_text(output_.tensor().shape()), shape_text(grad_output.shape()));
   const int64_t rows = input_.dim(0) / context_;
-  const Tensor& grad_input = input_grad_.ensure(input_.dim(0), 3 * width_, device_);
+  // bf16 q, k, v get a bf16 gradient (rounded as it is stored), as under bf16 autocast.
+  const Tensor& grad_input = input_grad_.ensure(input_.dim(0), 3 * width_, device_, input_.dtype());
   const Tensor& output = output_.tensor();
   if (input_.dtype() == DType::kBFloat16) {
     kernels::attention_backward(device_, algorithm_, shape(rows), input_.data<bfloat16>(), output.data<bfloat16>(),
-                                lse_.tensor().data<float>(), grad_output.data<float>(), grad_input.data<float>(),
+                                lse_.tensor().data<float>(), grad_output.data<float>(), grad_input.data<bfloat16>(),
                                 workspace(rows));
   } else {
     kernels::attention_backward(device_, algorithm_, shape(rows), input_.data<float>(), output.data<float>(),

@@ -2,8 +2,8 @@
 // input [rows * context, 3 * width], each token's query, key and value; output [rows * context,
 // width]. kernels.h describes the layout and the two algorithms; on the GPU the fused one is the
 // fast path and the plain one its reference (also used for head sizes the fused kernels lack).
-// A bf16 input (a GPT's bf16 activations) gives a bf16 output; on a GPU only the tensor-core
-// kernels take one.
+// A bf16 input (a GPT's bf16 activations) gives a bf16 output, and a bf16 input gradient; on a
+// GPU only the tensor-core kernels take one.
 #pragma once
 
 #include "core/layer.h"

@@ -25,9 +25,15 @@ const Tensor& Gelu::backward(const Tensor& grad_output, InputGradient input_grad
   RT_CHECK(grad_output.shape() == input_.shape(), "gelu backward expects gradient {}, gets {}",
            shape_text(input_.shape()), shape_text(grad_output.shape()));
   if (input_gradient == InputGradient::kSkip) return input_grad_.tensor();
-  const Tensor& grad_input = input_grad_.ensure(input_.dim(0), input_.dim(1), device_);
-  kernels::gelu_backward(device_, matrix_operand(input_), grad_output.data<float>(), grad_input.data<float>(),
-                         input_.elements());
+  // A bf16 input's gradient is bf16 too (rounded as it is stored), as bf16 autocast's.
+  const Tensor& grad_input = input_grad_.ensure(input_.dim(0), input_.dim(1), device_, input_.dtype());
+  if (input_.dtype() == DType::kBFloat16) {
+    kernels::gelu_backward(device_, matrix_operand(input_), grad_output.data<float>(), grad_input.data<bfloat16>(),
+                           input_.elements());
+  } else {
+    kernels::gelu_backward(device_, matrix_operand(input_), grad_output.data<float>(), grad_input.data<float>(),
+                           input_.elements());
+  }
   return grad_input;
 }
 

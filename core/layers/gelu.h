@@ -1,6 +1,7 @@
 // y = GELU(x), the tanh form (kernels.h). Its output may be stored in bf16 (output = kBFloat16)
 // where only bf16 matrix products read it; its input may be bf16 (a GPT's bf16 activations), read
-// as its exact fp32 value. Backward reads the input, not the output.
+// as its exact fp32 value, and its gradient is then bf16 too. Backward reads the input, not the
+// output.
 #pragma once
 
 #include "core/layer.h"

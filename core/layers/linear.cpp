@@ -52,14 +52,14 @@ const Tensor& Linear::backward(const Tensor& grad_output, InputGradient input_gr
   int64_t rows = input_.dim(0);
   RT_CHECK(grad_output.shape() == Shape({rows, out_}), "{} backward expects gradient [{}, {}], gets {}", name(), rows,
            out_, shape_text(grad_output.shape()));
-  const kernels::SameOperands same(device_);  // both products round the output gradient once
-  kernels::linear_backward_params(device_, grad_output.data<float>(), matrix_operand(input_), rows, in_, out_,
+  const kernels::SameOperands same(device_);  // both products round an fp32 output gradient once
+  const kernels::Operand dy = matrix_operand(grad_output);  // bf16: the gradient of a bf16 output
+  kernels::linear_backward_params(device_, dy, matrix_operand(input_), rows, in_, out_,
                                   write == GradientWrite::kAccumulate ? 1.0f : 0.0f,
                                   weight_grad_.data<float>(), bias_grad_.data<float>());
   if (input_gradient == InputGradient::kSkip) return input_grad_.tensor();
   const Tensor& grad_input = input_grad_.ensure(rows, in_, device_);
-  kernels::linear_backward_input(device_, grad_output.data<float>(), weight_.data<float>(), rows, in_, out_,
-                                 grad_input.data<float>());
+  kernels::linear_backward_input(device_, dy, weight_.data<float>(), rows, in_, out_, grad_input.data<float>());
   return grad_input;
 }
 

@@ -1,7 +1,8 @@
 // y = x W^T + b, with W [out, in] (PyTorch's layout) and b [out]. Initialised as PyTorch's Linear,
 // or with init_std > 0 as GPT-2's: W normal with that deviation, b zeros. Its output may be stored
 // in bf16 (output = kBFloat16: the fp32 sums plus the bias, rounded once), for a GPT's bf16
-// activations; backward reads only the input and the output gradient.
+// activations; backward reads only the input and the output gradient (fp32, or bf16: the gradient
+// of a bf16 output).
 #pragma once
 
 #include "core/layer.h"

@@ -111,7 +111,7 @@ void attention_forward(AttentionAlgorithm algorithm, const AttentionShape& s, co
 }
 
 void attention_backward(AttentionAlgorithm algorithm, const AttentionShape& s, const bfloat16* qkv, const bfloat16* y,
-                        const float* lse, const float* dy, float* dqkv, float*) {
+                        const float* lse, const float* dy, bfloat16* dqkv, float*) {
   if (s.rows == 0) return;
   check_bf16_activations(algorithm, s);
   tensor_core_attention_backward(s, qkv, y, lse, dy, dqkv, 1.0f / std::sqrt(static_cast<float>(s.head_dim())));

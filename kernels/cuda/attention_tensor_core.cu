@@ -6,7 +6,8 @@
 //
 // Each tile of q, k, v (and dO) is read from the qkv activation (fp32, rounded to bf16 as it is
 // staged; or bf16 where a GPT keeps its activations in bf16, staged as it is) into shared memory
-// once per block, and multiplied from there; y is stored fp32 or bf16 as qkv. Backward is two kernels, as in attention.cu, so that
+// once per block, and multiplied from there; y and the gradient dqkv are stored fp32 or bf16 as
+// qkv. Backward is two kernels, as in attention.cu, so that
 // every gradient has one writer and the sums are deterministic: dq per query tile, dk and dv per
 // key tile; both recompute the probabilities from the log-sum-exp, and read rowsum(dO O) from a
 // small kernel run before them. Needs compute capability 8.0 (bf16 mma); head sizes 32 and 64.
@@ -43,7 +44,7 @@ void run_forward(const AttentionShape& s, const A* qkv, A* y, float* lse, float 
 }
 
 template <int D, typename A>
-void run_backward(const AttentionShape& s, const A* qkv, const A* y, const float* lse, const float* dy, float* dqkv,
+void run_backward(const AttentionShape& s, const A* qkv, const A* y, const float* lse, const float* dy, A* dqkv,
                   float scale) {
   static const bool ready = (allow_shared(tc_backward_dq_kernel<D, A>, dq_shared_bytes<D>()),
                              allow_shared(tc_backward_dkv_kernel<D, A>, dkv_shared_bytes<D>()), true);
@@ -76,7 +77,7 @@ void forward(const AttentionShape& s, const A* qkv, A* y, float* lse, float scal
 }
 
 template <typename A>
-void backward(const AttentionShape& s, const A* qkv, const A* y, const float* lse, const float* dy, float* dqkv,
+void backward(const AttentionShape& s, const A* qkv, const A* y, const float* lse, const float* dy, A* dqkv,
               float scale) {
   check_capability();
   if (s.head_dim() == 32) return run_backward<32>(s, qkv, y, lse, dy, dqkv, scale);
@@ -103,8 +104,8 @@ void tensor_core_attention_backward(const AttentionShape& s, const float* qkv, c
 }
 
 void tensor_core_attention_backward(const AttentionShape& s, const bfloat16* qkv, const bfloat16* y,
-                                    const float* lse, const float* dy, float* dqkv, float scale) {
-  backward(s, device_bf16(qkv), device_bf16(y), lse, dy, dqkv, scale);
+                                    const float* lse, const float* dy, bfloat16* dqkv, float scale) {
+  backward(s, device_bf16(qkv), device_bf16(y), lse, dy, reinterpret_cast<Bf16*>(dqkv), scale);
 }
 
 }  // namespace rt::kernels::cuda

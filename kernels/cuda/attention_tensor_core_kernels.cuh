@@ -395,7 +395,7 @@ __global__ void __launch_bounds__(kBlockThreads) tc_delta_kernel(const A* y, con
 
 template <int D, typename A>
 __global__ void __launch_bounds__(kBlockThreads) tc_backward_dq_kernel(const A* qkv, const float* deltas,
-                                                                     const float* lse, const float* dy, float* dqkv,
+                                                                     const float* lse, const float* dy, A* dqkv,
                                                                      int64_t T, int64_t H, float scale) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using L = Layout<D>;
@@ -469,7 +469,7 @@ __global__ void __launch_bounds__(kBlockThreads) tc_backward_dq_kernel(const A* 
 
 template <int D, typename A>
 __global__ void __launch_bounds__(kBlockThreads) tc_backward_dkv_kernel(const A* qkv, const float* deltas,
-                                                                      const float* lse, const float* dy, float* dqkv,
+                                                                      const float* lse, const float* dy, A* dqkv,
                                                                       int64_t T, int64_t H, float scale) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
   using L = Layout<D>;
@@ -538,7 +538,7 @@ __global__ void __launch_bounds__(kBlockThreads) tc_backward_dkv_kernel(const A*
     to_a_fragments(dp, fragments);
     accumulate_pb<D>(fragments, queries_t, dk);  // dK += dS^T Q
   }
-  float* grad = dqkv + b * T * 3 * C + h * D;
+  A* grad = dqkv + b * T * 3 * C + h * D;
   const float dk_factor[2] = {scale, scale}, dv_factor[2] = {1.0f, 1.0f};
   store_rows<D>(dk, dk_factor, warp_first, T, grad + C, 3 * C);
   store_rows<D>(dv, dv_factor, warp_first, T, grad + 2 * C, 3 * C);
@@ -549,7 +549,7 @@ __global__ void __launch_bounds__(kBlockThreads) tc_backward_dkv_kernel(const A*
 
 // The launches (attention_tensor_core.cu passes its StreamLaunch, the emulated test its own), for
 // `heads_of_rows` = batch rows x heads; backward uses `deltas`, a float per query of each of them.
-// A: the activations' type (qkv and y), float or Bf16; dy and dqkv are fp32.
+// A: the activations' type (qkv, y, and the gradient dqkv), float or Bf16; dy is fp32.
 template <int D, typename Launch, typename A>
 void launch_forward(const Launch& launch, int64_t heads_of_rows, int64_t T, int64_t H, const A* qkv, A* y, float* lse,
                     float scale) {
@@ -559,7 +559,7 @@ void launch_forward(const Launch& launch, int64_t heads_of_rows, int64_t T, int6
 
 template <int D, typename Launch, typename A>
 void launch_backward(const Launch& launch, int64_t heads_of_rows, int64_t T, int64_t H, const A* qkv, const A* y,
-                     const float* lse, const float* dy, float* deltas, float* dqkv, float scale) {
+                     const float* lse, const float* dy, float* deltas, A* dqkv, float scale) {
   const int64_t queries = heads_of_rows * T;
   constexpr int kDeltaRows = delta_rows_per_block<D>();
   launch(tc_delta_kernel<D, A>, Grid{static_cast<unsigned>((queries + kDeltaRows - 1) / kDeltaRows)}, kBlockThreads, 0,

@@ -20,6 +20,8 @@ struct ThreadContext {
   bool fused_bias = true;
   void* ones = nullptr;  // float
   size_t ones_bytes = 0;
+  void* ones_bf16 = nullptr;
+  size_t ones_bf16_bytes = 0;
   // scratch(), operand_buffer(0) and (1), matmul_workspace()
   void* buffers[4] = {nullptr, nullptr, nullptr, nullptr};
   size_t buffer_bytes[4] = {0, 0, 0, 0};
@@ -27,6 +29,7 @@ struct ThreadContext {
     if (blas) cublasDestroy(blas);
     if (blas_lt) cublasLtDestroy(blas_lt);
     if (ones) cudaFree(ones);
+    if (ones_bf16) cudaFree(ones_bf16);
     for (void* buffer : buffers) {
       if (buffer) cudaFree(buffer);
     }
@@ -185,7 +188,8 @@ __global__ void nonfinite_kernel(const float* values, int64_t count, unsigned* f
   if (__syncthreads_or(any) && threadIdx.x == 0) atomicOr(flag, 1u);
 }
 
-__global__ void fill_kernel(float* values, int64_t count, float value) {
+template <typename T>
+__global__ void fill_kernel(T* values, int64_t count, T value) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
     values[i] = value;
   }
@@ -212,6 +216,15 @@ const float* ones(int64_t count) {
     RT_CHECK_LAUNCH(fill_kernel);
   }
   return static_cast<const float*>(context.ones);
+}
+
+const __nv_bfloat16* ones_bf16(int64_t count) {
+  if (grow(context.ones_bf16, context.ones_bf16_bytes, static_cast<size_t>(count) * sizeof(__nv_bfloat16))) {
+    fill_kernel<<<blocks_for(count), kThreads, 0, context.stream>>>(static_cast<__nv_bfloat16*>(context.ones_bf16),
+                                                                    count, __float2bfloat16(1.0f));
+    RT_CHECK_LAUNCH(fill_kernel);
+  }
+  return static_cast<const __nv_bfloat16*>(context.ones_bf16);
 }
 
 void* scratch(size_t bytes) {

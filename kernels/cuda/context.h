@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cublasLt.h>
+#include <cuda_bf16.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -25,6 +26,7 @@ bool fused_bias();     // set_fused_bias on this thread (default: true)
 // `count` ones in device memory (at least), for sums as matrix-vector products; grows on demand
 // (allocating only when a larger count than ever before is asked for).
 const float* ones(int64_t count);
+const __nv_bfloat16* ones_bf16(int64_t count);  // the same in bf16, for sums of bf16 values
 // At least `bytes` of device memory for a kernel's intermediate results on this thread's stream
 // (one buffer, grown on demand and then reused: a kernel must not keep it past its launches).
 void* scratch(size_t bytes);

@@ -82,12 +82,13 @@ void end_same_operands() noexcept;
 void linear_forward(Operand x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out, float* y);
 void linear_forward(Operand x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out,
                     bfloat16* y);
-void linear_backward_input(const float* dy, const float* weight, int64_t rows, int64_t in, int64_t out, float* dx);
-void linear_backward_params(const float* dy, Operand x, int64_t rows, int64_t in, int64_t out, float beta,
+void linear_backward_input(Operand dy, const float* weight, int64_t rows, int64_t in, int64_t out, float* dx);
+void linear_backward_params(Operand dy, Operand x, int64_t rows, int64_t in, int64_t out, float beta,
                             float* dweight, float* dbias);
 void gelu_forward(Operand x, float* y, int64_t count);
 void gelu_forward(Operand x, bfloat16* y, int64_t count);
 void gelu_backward(Operand x, const float* dy, float* dx, int64_t count);
+void gelu_backward(Operand x, const float* dy, bfloat16* dx, int64_t count);
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
                         float eps, float* y, float* mean, float* rstd);
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
@@ -139,7 +140,7 @@ void attention_backward(AttentionAlgorithm algorithm, const AttentionShape& shap
 void attention_forward(AttentionAlgorithm algorithm, const AttentionShape& shape, const bfloat16* qkv, bfloat16* y,
                        float* lse, float* workspace);
 void attention_backward(AttentionAlgorithm algorithm, const AttentionShape& shape, const bfloat16* qkv,
-                        const bfloat16* y, const float* lse, const float* dy, float* dqkv, float* workspace);
+                        const bfloat16* y, const float* lse, const float* dy, bfloat16* dqkv, float* workspace);
 // kTensorCore's kernels (attention_tensor_core.cu): heads of 32 or 64, compute capability 8.0 on.
 bool tensor_core_attention_supported(int64_t head_dim);
 void tensor_core_attention_forward(const AttentionShape& shape, const float* qkv, float* y, float* lse, float scale);
@@ -148,6 +149,6 @@ void tensor_core_attention_backward(const AttentionShape& shape, const float* qk
 void tensor_core_attention_forward(const AttentionShape& shape, const bfloat16* qkv, bfloat16* y, float* lse,
                                    float scale);
 void tensor_core_attention_backward(const AttentionShape& shape, const bfloat16* qkv, const bfloat16* y,
-                                    const float* lse, const float* dy, float* dqkv, float scale);
+                                    const float* lse, const float* dy, bfloat16* dqkv, float scale);
 
 }  // namespace rt::kernels::cuda

@@ -250,19 +250,27 @@ void linear_forward(Operand x, const float* weight, const float* bias, int64_t r
   launch_add_bias_to_bf16(StreamLaunch{}, sums, bias, y16, rows, out);
 }
 
-void linear_backward_input(const float* dy, const float* weight, int64_t rows, int64_t in, int64_t out, float* dx) {
+void linear_backward_input(Operand dy, const float* weight, int64_t rows, int64_t in, int64_t out, float* dx) {
   gemm(Transpose::kNo, Transpose::kNo, rows, in, out, 1.0f, dy, weight, 0.0f, dx);
 }
 
-void linear_backward_params(const float* dy, Operand x, int64_t rows, int64_t in, int64_t out, float beta,
+void linear_backward_params(Operand dy, Operand x, int64_t rows, int64_t in, int64_t out, float beta,
                             float* dweight, float* dbias) {
   gemm(Transpose::kYes, Transpose::kNo, out, in, rows, 1.0f, dy, x, beta, dweight);
   // dbias = beta * dbias + dy^T 1: row-major dy [rows, out] is column-major [out, rows], so this is
   // one matrix-vector product (cuBLAS reads every element once, across the whole GPU; beta == 0
-  // ignores dbias's old contents).
+  // ignores dbias's old contents). A bf16 dy: the same product with bf16 ones, fp32 sums.
   const float one = 1.0f;
-  RT_CHECK_CUBLAS(cublasSgemv(blas_handle(), CUBLAS_OP_N, static_cast<int>(out), static_cast<int>(rows), &one, dy,
-                              static_cast<int>(out), ones(rows), 1, &beta, dbias, 1));
+  if (dy.bf16) {
+    RT_CHECK_CUBLAS(cublasGemmEx(blas_handle(), CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(out), 1,
+                                 static_cast<int>(rows), &one, dy.data, CUDA_R_16BF, static_cast<int>(out),
+                                 ones_bf16(rows), CUDA_R_16BF, static_cast<int>(rows), &beta, dbias, CUDA_R_32F,
+                                 static_cast<int>(out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return;
+  }
+  RT_CHECK_CUBLAS(cublasSgemv(blas_handle(), CUBLAS_OP_N, static_cast<int>(out), static_cast<int>(rows), &one,
+                              static_cast<const float*>(dy.data), static_cast<int>(out), ones(rows), 1, &beta, dbias,
+                              1));
 }
 
 }  // namespace rt::kernels::cuda

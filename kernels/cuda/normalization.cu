@@ -32,6 +32,12 @@ void gelu_backward(Operand x, const float* dy, float* dx, int64_t count) {
   launch_gelu_backward(StreamLaunch{}, fp32_values(x), dy, dx, count);
 }
 
+void gelu_backward(Operand x, const float* dy, bfloat16* dx, int64_t count) {
+  auto* dx16 = reinterpret_cast<__nv_bfloat16*>(dx);
+  if (x.bf16) return launch_gelu_backward(StreamLaunch{}, bf16_values(x), dy, dx16, count);
+  launch_gelu_backward(StreamLaunch{}, fp32_values(x), dy, dx16, count);
+}
+
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
                         float eps, float* y, float* mean, float* rstd) {
   launch_layer_norm_forward(StreamLaunch{}, x, gamma, beta, rows, features, eps, y, mean, rstd);

@@ -45,18 +45,23 @@ __global__ void gelu4_forward_bf16_kernel(const In* x, uint2* y, int64_t count4)
   }
 }
 
-template <typename In>
-__global__ void gelu_backward_kernel(const In* x, const float* dy, float* dx, int64_t count) {
+// dx fp32, or bf16 where x is (a bf16 activation's gradient, rounded as it is stored).
+template <typename In, typename Out>
+__global__ void gelu_backward_kernel(const In* x, const float* dy, Out* dx, int64_t count) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
-    dx[i] = dy[i] * gelu_slope(load(x + i));
+    store(dx + i, dy[i] * gelu_slope(load(x + i)));
   }
 }
-// x four fp32 values (float4) or four bf16 values (uint2).
-template <typename In>
-__global__ void gelu4_backward_kernel(const In* x, const float4* dy, float4* dx, int64_t count4) {
+// Four results stored as a float4, or rounded to bf16 into one 8-byte word.
+__device__ inline void store4(float4* to, float4 v) { *to = v; }
+__device__ inline void store4(uint2* to, float4 v) { *to = make_uint2(bf16_pair(v.x, v.y), bf16_pair(v.z, v.w)); }
+// x and dx four fp32 values (float4) or four bf16 values (uint2).
+template <typename In, typename Out>
+__global__ void gelu4_backward_kernel(const In* x, const float4* dy, Out* dx, int64_t count4) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count4; i += int64_t{gridDim.x} * blockDim.x) {
     const float4 v = widened(x[i]), g = dy[i];
-    dx[i] = make_float4(g.x * gelu_slope(v.x), g.y * gelu_slope(v.y), g.z * gelu_slope(v.z), g.w * gelu_slope(v.w));
+    store4(dx + i,
+           make_float4(g.x * gelu_slope(v.x), g.y * gelu_slope(v.y), g.z * gelu_slope(v.z), g.w * gelu_slope(v.w)));
   }
 }
 
@@ -192,20 +197,23 @@ void launch_gelu_forward(const Launch& launch, const In* x, __nv_bfloat16* y, in
          count - done);
 }
 
-// x fp32 or bf16.
-template <typename Launch, typename In>
-void launch_gelu_backward(const Launch& launch, const In* x, const float* dy, float* dx, int64_t count) {
-  constexpr bool kBf16In = sizeof(In) == 2;
-  using Vector = std::conditional_t<kBf16In, uint2, float4>;
-  const bool aligned = (kBf16In ? bf16x4_aligned(x) : aligned16(x)) && aligned16(dy) && aligned16(dx);
+// x fp32 or bf16; dx fp32 or bf16.
+template <typename Launch, typename In, typename Out>
+void launch_gelu_backward(const Launch& launch, const In* x, const float* dy, Out* dx, int64_t count) {
+  constexpr bool kBf16In = sizeof(In) == 2, kBf16Out = sizeof(Out) == 2;
+  using InVector = std::conditional_t<kBf16In, uint2, float4>;
+  using OutVector = std::conditional_t<kBf16Out, uint2, float4>;
+  const bool aligned = (kBf16In ? bf16x4_aligned(x) : aligned16(x)) && aligned16(dy) &&
+                       (kBf16Out ? bf16x4_aligned(dx) : aligned16(dx));
   const int64_t vectors = aligned ? count / 4 : 0;
   if (vectors > 0) {
-    launch(gelu4_backward_kernel<Vector>, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const Vector*>(x),
-           reinterpret_cast<const float4*>(dy), reinterpret_cast<float4*>(dx), vectors);
+    launch(gelu4_backward_kernel<InVector, OutVector>, Grid{blocks_for(vectors)}, kThreads, 0,
+           reinterpret_cast<const InVector*>(x), reinterpret_cast<const float4*>(dy), reinterpret_cast<OutVector*>(dx),
+           vectors);
   }
   const int64_t done = 4 * vectors;
   if (done == count) return;
-  launch(gelu_backward_kernel<In>, Grid{blocks_for(count - done)}, kThreads, 0, x + done, dy + done, dx + done,
+  launch(gelu_backward_kernel<In, Out>, Grid{blocks_for(count - done)}, kThreads, 0, x + done, dy + done, dx + done,
          count - done);
 }
 

@@ -301,8 +301,10 @@ TEST(Bf16ProductInputs, ALinearAndAnOutputHeadTakeTheExactValuesOfABf16Input) {
 // bf16 activations: a Linear storing its output in bf16 stores its fp32 output rounded once (to
 // nearest even), bit for bit, and its backward (which reads only its input and the output
 // gradient) is the same; a GELU given a bf16 input computes, forward (to fp32 and to bf16) and
-// backward, exactly what it computes from the input's fp32 values; and attention given bf16 q, k,
-// v stores its fp32 output on their values rounded, with the input gradient computed from that.
+// backward, exactly what it computes from the input's fp32 values (its gradient stored rounded to
+// bf16); attention given bf16 q, k, v stores its fp32 output on their values rounded, and the
+// gradient computed from that rounded; and a Linear given a bf16 output gradient computes from its
+// exact values.
 TEST(Bf16Activations, ALinearStoresItsOutputRoundedAndGeluAndAttentionReadABf16InputAsItsExactValues) {
   const int64_t rows = 6, in = 10, out = 12;
   std::vector<float> x = random_values(rows * in, 71, -2.0f, 2.0f), dy = random_values(rows * out, 72);
@@ -344,8 +346,10 @@ TEST(Bf16Activations, ALinearStoresItsOutputRoundedAndGeluAndAttentionReadABf16I
         ASSERT_EQ(b.data<bfloat16>()[i].bits, a.data<bfloat16>()[i].bits) << i;
       }
     }
-    EXPECT_EQ(values(from_bf16.backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite)),
-              values(from_fp32.backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite)));
+    const Tensor& dx16 = from_bf16.backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite);
+    const std::vector<float> dx32 = values(from_fp32.backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite));
+    ASSERT_EQ(dx16.dtype(), DType::kBFloat16) << "a bf16 input's gradient is bf16";
+    for (size_t i = 0; i < dx32.size(); ++i) ASSERT_EQ(dx16.data<bfloat16>()[i].bits, to_bfloat16(dx32[i]).bits) << i;
   }
 
   // Attention over the Linear's bf16 output as q, k, v: 2 windows of 3 tokens, width 4, 2 heads.
@@ -361,15 +365,35 @@ TEST(Bf16Activations, ALinearStoresItsOutputRoundedAndGeluAndAttentionReadABf16I
   }
   std::vector<float> dy_attention = random_values(rows * width, 74);
   Tensor grad_attention = Tensor::view(dy_attention.data(), {rows, width});
-  const std::vector<float> dqkv =
-      values(attention_bf16.backward(grad_attention, InputGradient::kCompute, GradientWrite::kOverwrite));
-  std::vector<float> expected(dqkv.size()), expected_lse(static_cast<size_t>(rows * 2));
+  const Tensor& dqkv = attention_bf16.backward(grad_attention, InputGradient::kCompute, GradientWrite::kOverwrite);
+  ASSERT_EQ(dqkv.dtype(), DType::kBFloat16) << "bf16 q, k, v get a bf16 gradient";
+  std::vector<float> expected(dqkv.elements()), expected_lse(static_cast<size_t>(rows * 2));
   const kernels::AttentionShape shape{rows / T, T, width, 2};
   std::vector<float> y_again(y_attention.size());
   kernels::cpu::attention_forward(shape, widened.data(), y_again.data(), expected_lse.data());
   kernels::cpu::attention_backward(shape, widened.data(), y_attention_values.data(), expected_lse.data(), dy_attention.data(),
                           expected.data());
-  EXPECT_EQ(dqkv, expected);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(dqkv.data<bfloat16>()[i].bits, to_bfloat16(expected[i]).bits) << "dqkv " << i;
+  }
+
+  // A Linear given its output's gradient in bf16 computes from its exact values (the bias
+  // gradient too: fp32 sums of them).
+  std::vector<float> dy_values(dy.size());
+  std::vector<bfloat16> dy16(dy.size());
+  for (size_t i = 0; i < dy.size(); ++i) {
+    dy16[i] = to_bfloat16(dy[i]);
+    dy_values[i] = to_float(dy16[i]);
+  }
+  std::vector<float> grads_again(parameters.size(), NAN);
+  bind(linear_bf16, grads_again);
+  linear_bf16.forward(input);
+  const std::vector<float> dx_values = values(linear.backward(Tensor::view(dy_values.data(), {rows, out}),
+                                                              InputGradient::kCompute, GradientWrite::kOverwrite));
+  EXPECT_EQ(values(linear_bf16.backward(Tensor::view(dy16.data(), {rows, out}, DType::kBFloat16),
+                                        InputGradient::kCompute, GradientWrite::kOverwrite)),
+            dx_values);
+  EXPECT_EQ(grads_again, grads);
 }
 
 // bf16 logits: an output head storing bf16 stores its fp32 logits rounded, bit for bit; the

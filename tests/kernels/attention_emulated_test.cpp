@@ -108,8 +108,9 @@ TEST(TensorCoreAttentionEmulated, MatchesTheCpuKernelsWithinBf16Rounding) {
 
 // bf16 activations (a GPT's q, k, v and output in bf16): the kernels given bf16 q, k, v compute
 // bit for bit what they compute from the same values in fp32 (they stage tiles in bf16 either
-// way), store y rounded from the fp32 result, and backward from that bf16 y gives what the fp32
-// kernels give from its values; aligned (four values a load) and one value off (one at a time).
+// way), store y rounded from the fp32 result, and backward from that bf16 y stores, rounded, the
+// dqkv the fp32 kernels give from its values; aligned (four values a load) and one value off (one
+// at a time).
 template <int D>
 void check_bf16(const AttentionShape& shape, bool misaligned = false) {
   SCOPED_TRACE(::testing::Message() << "bf16, T " << shape.context << " H " << shape.heads
@@ -135,12 +136,15 @@ void check_bf16(const AttentionShape& shape, bool misaligned = false) {
     y_values[i] = static_cast<float>(y16[shift + i]);
   }
   for (size_t i = 0; i < c.lse.size(); ++i) ASSERT_EQ(lse16[i], c.out_lse[i]) << "log-sum-exp, query " << i;
-  std::vector<float> deltas(static_cast<size_t>(heads_of_rows * shape.context), NAN), grad16(c.grad.size(), NAN);
+  std::vector<float> deltas(static_cast<size_t>(heads_of_rows * shape.context), NAN);
+  std::vector<__nv_bfloat16> grad16(c.grad.size(), __nv_bfloat16{0xffff});
   tc::launch_backward<D>(emulation::Launch{}, heads_of_rows, shape.context, shape.heads, exact.data(), y_values.data(),
                          c.out_lse.data(), c.dy.data(), deltas.data(), c.grad.data(), scale);
   tc::launch_backward<D>(emulation::Launch{}, heads_of_rows, shape.context, shape.heads, qkv16.data() + shift,
                          y16.data() + shift, lse16.data(), c.dy.data(), deltas.data(), grad16.data(), scale);
-  for (size_t i = 0; i < c.grad.size(); ++i) ASSERT_EQ(grad16[i], c.grad[i]) << "dqkv, element " << i;
+  for (size_t i = 0; i < c.grad.size(); ++i) {
+    ASSERT_EQ(grad16[i].bits, __float2bfloat16_rn(c.grad[i]).bits) << "dqkv, element " << i;
+  }
 }
 
 TEST(TensorCoreAttentionEmulated, Bf16ActivationsGiveWhatTheKernelsGiveOnTheSameValuesInFp32) {

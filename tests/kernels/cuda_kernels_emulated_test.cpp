@@ -122,8 +122,8 @@ TEST_F(EmulatedCudaKernels, GeluForwardAndBackward) {
 }
 
 // A bf16 input (a GPT's bf16 activations), read four at a time from 8-byte words and, shifted by
-// one value, one at a time: forward to bf16 and to fp32, and backward, each bit for bit what the
-// kernels compute from the input's exact fp32 values.
+// one value, one at a time: forward to bf16 and to fp32, and backward to fp32 and to bf16 (its
+// gradient rounded), each bit for bit what the kernels compute from the input's exact fp32 values.
 TEST_F(EmulatedCudaKernels, GeluReadsABf16InputAsItsExactValues) {
   const int64_t n = 37 * 301;
   std::vector<float> x = random(n + 1, -3.0f, 3.0f);
@@ -143,6 +143,9 @@ TEST_F(EmulatedCudaKernels, GeluReadsABf16InputAsItsExactValues) {
     gpu::launch_gelu_backward(launch_, x.data() + shift, dy.data() + shift, dx32.data() + shift, n);
     gpu::launch_gelu_backward(launch_, x16.data() + shift, dy.data() + shift, dx.data() + shift, n);
     expect_rounded(y16.data() + shift, y32.data() + shift, n);
+    std::vector<__nv_bfloat16> dx16(n + 1, __nv_bfloat16{0xffff});
+    gpu::launch_gelu_backward(launch_, x16.data() + shift, dy.data() + shift, dx16.data() + shift, n);
+    expect_rounded(dx16.data() + shift, dx32.data() + shift, n);
     for (int64_t i = shift; i < n + shift; ++i) {
       ASSERT_EQ(y_from_bf16[i], y32[i]) << "fp32 output, element " << i;
       ASSERT_EQ(dx[i], dx32[i]) << "input gradient, element " << i;

@@ -133,6 +133,35 @@ TEST_F(CudaKernelTest, LinearForwardAndBothGradientsMatchTheCpu) {
   }
 }
 
+// The gradient of a bf16 output in bf16 (a GPT's bf16 activations), with bf16 products: both
+// gradients, the bias's (fp32 sums of bf16 values, by cuBLAS with bf16 ones) among them, are the
+// CPU's from its exact values and the operands rounded to bf16.
+TEST_F(CudaKernelTest, LinearGradientsFromABf16OutputGradient) {
+  if (cuda::compute_capability_major() < 8) GTEST_SKIP() << "bf16 products need compute capability 8.0";
+  cuda::set_matmul_precision(cuda::MatmulPrecision::kBf16);
+  const int64_t rows = 33, in = 70, out = 24;
+  std::vector<float> x = random(rows * in), w = random(out * in), dy = random(rows * out);
+  std::vector<bfloat16> dy16(dy.size());
+  for (size_t i = 0; i < dy.size(); ++i) {
+    dy16[i] = to_bfloat16(dy[i]);
+    dy[i] = to_float(dy16[i]);
+  }
+  for (float& v : x) v = to_float(to_bfloat16(v));
+  for (float& v : w) v = to_float(to_bfloat16(v));
+  std::vector<float> dx(rows * in), dw(out * in), dbias(out);
+  cpu::linear_backward_input(dy.data(), w.data(), rows, in, out, dx.data());
+  cpu::linear_backward_params(dy.data(), x.data(), rows, in, out, 0.0f, dw.data(), dbias.data());
+  DeviceBuffer<float> dx_(x), dw_(w), ddx(rows * in), ddw(out * in), ddb(out);
+  DeviceBuffer<bfloat16> ddy(dy16);
+  for (auto* buffer : {&ddx, &ddw, &ddb}) buffer->poison();
+  cuda::linear_backward_input(ddy.data(), dw_.data(), rows, in, out, ddx.data());
+  cuda::linear_backward_params(ddy.data(), dx_.data(), rows, in, out, 0.0f, ddw.data(), ddb.data());
+  expect_close(ddx.download(), dx, 1e-5 * std::sqrt(double(out)));
+  expect_close(ddw.download(), dw, 1e-5 * std::sqrt(double(rows)));
+  expect_close(ddb.download(), dbias, 1e-5 * std::sqrt(double(rows)));
+  cuda::set_matmul_precision(cuda::MatmulPrecision::kFp32);
+}
+
 // The bias added by the product's epilogue (cuBLASLt, the default) or by a kernel after it gives
 // the CPU's result, in fp32 and with bf16 products (against the CPU's fp32 product of the rounded
 // operands), with weights, bias and input aligned to 256 bytes or only to a float (an arena
@@ -412,8 +441,8 @@ TEST_F(CudaKernelTest, AttentionOnTensorCoresMatchesTheCpuWithinBf16Rounding) {
 
 // bf16 activations: the tensor-core kernels given bf16 q, k, v compute bit for bit what they
 // compute from the same values in fp32 (both stage bf16 tiles), store y rounded from that fp32
-// result, and backward from the bf16 y gives what the fp32 kernels give from its values. The
-// fused kernels refuse bf16 activations.
+// result, and backward from the bf16 y stores, rounded, the dqkv the fp32 kernels give from its
+// values. The fused kernels refuse bf16 activations.
 TEST_F(CudaKernelTest, AttentionOnTensorCoresOverBf16ActivationsIsTheFp32KernelsOnTheSameValues) {
   if (cuda::compute_capability_major() < 8) GTEST_SKIP() << "bf16 tensor cores need compute capability 8.0";
   for (const AttentionShape shape : {AttentionShape{1, 100, 128, 2}, AttentionShape{2, 130, 96, 3},
@@ -427,10 +456,11 @@ TEST_F(CudaKernelTest, AttentionOnTensorCoresOverBf16ActivationsIsTheFp32Kernels
       qkv16[i] = to_bfloat16(qkv[i]);
       qkv[i] = to_float(qkv16[i]);
     }
-    DeviceBuffer<float> dqkv(qkv), ddy(dy), dout(n), dlse(queries), dlse16(queries), dgrad(3 * n), dgrad16(3 * n);
-    DeviceBuffer<bfloat16> dqkv16(qkv16), dout16(n);
-    for (auto* buffer : {&dout, &dlse, &dlse16, &dgrad, &dgrad16}) buffer->poison();
+    DeviceBuffer<float> dqkv(qkv), ddy(dy), dout(n), dlse(queries), dlse16(queries), dgrad(3 * n);
+    DeviceBuffer<bfloat16> dqkv16(qkv16), dout16(n), dgrad16(3 * n);
+    for (auto* buffer : {&dout, &dlse, &dlse16, &dgrad}) buffer->poison();
     dout16.poison();
+    dgrad16.poison();
     cuda::attention_forward(AttentionAlgorithm::kTensorCore, shape, dqkv.data(), dout.data(), dlse.data(), nullptr);
     cuda::attention_forward(AttentionAlgorithm::kTensorCore, shape, dqkv16.data(), dout16.data(), dlse16.data(),
                             nullptr);
@@ -447,7 +477,9 @@ TEST_F(CudaKernelTest, AttentionOnTensorCoresOverBf16ActivationsIsTheFp32Kernels
                              ddy.data(), dgrad.data(), nullptr);
     cuda::attention_backward(AttentionAlgorithm::kTensorCore, shape, dqkv16.data(), dout16.data(), dlse16.data(),
                              ddy.data(), dgrad16.data(), nullptr);
-    EXPECT_EQ(dgrad16.download(), dgrad.download());
+    const std::vector<float> grad = dgrad.download();
+    const std::vector<bfloat16> grad16 = dgrad16.download();
+    for (int64_t i = 0; i < 3 * n; ++i) ASSERT_EQ(grad16[i].bits, to_bfloat16(grad[i]).bits) << "dqkv, element " << i;
     EXPECT_THROW(cuda::attention_forward(AttentionAlgorithm::kFused, shape, dqkv16.data(), dout16.data(),
                                          dlse16.data(), nullptr),
                  std::exception);
@@ -611,8 +643,9 @@ TEST_F(CudaKernelTest, GeluAndLayerNormMatchTheCpu) {
 }
 
 // A bf16 input (a GPT's bf16 activations: the MLP's first Linear's output): GELU forward (to bf16,
-// as the model stores it, and to fp32) and backward compute what they compute from its exact fp32
-// values, bit for bit; aligned (four at a time) and shifted by one value (one at a time).
+// as the model stores it, and to fp32) and backward (to fp32, and to bf16 as the model stores it)
+// compute what they compute from its exact fp32 values, bit for bit; aligned (four at a time) and
+// shifted by one value (one at a time).
 TEST_F(CudaKernelTest, GeluReadsABf16InputAsItsExactValues) {
   const int64_t n = 37 * 301;
   std::vector<float> x = random(n + 1, -3.0f, 3.0f), dy = random(n + 1);
@@ -622,7 +655,7 @@ TEST_F(CudaKernelTest, GeluReadsABf16InputAsItsExactValues) {
     x[i] = to_float(x16[i]);
   }
   DeviceBuffer<float> dx32(x), ddy(dy), dy32(n + 1), dgrad32(n + 1), dgrad(n + 1), dout32(n + 1);
-  DeviceBuffer<bfloat16> dx16(x16), dy16(n + 1), dout16(n + 1);
+  DeviceBuffer<bfloat16> dx16(x16), dy16(n + 1), dout16(n + 1), dgrad16(n + 1);
   for (const int64_t shift : {0, 1}) {
     SCOPED_TRACE(fmt::format("shifted by {}", shift));
     for (auto* buffer : {&dy32, &dgrad32, &dgrad, &dout32}) buffer->poison();
@@ -634,13 +667,17 @@ TEST_F(CudaKernelTest, GeluReadsABf16InputAsItsExactValues) {
     cuda::gelu_forward(dx16.data() + shift, dout32.data() + shift, n);
     cuda::gelu_backward(dx32.data() + shift, ddy.data() + shift, dgrad32.data() + shift, n);
     cuda::gelu_backward(dx16.data() + shift, ddy.data() + shift, dgrad.data() + shift, n);
+    dgrad16.poison();
+    cuda::gelu_backward(dx16.data() + shift, ddy.data() + shift, dgrad16.data() + shift, n);
     const std::vector<bfloat16> from_bf16 = dy16.download(), from_fp32 = dout16.download();
     const std::vector<float> y32 = dy32.download(), y_from_bf16 = dout32.download();
     const std::vector<float> g32 = dgrad32.download(), g = dgrad.download();
+    const std::vector<bfloat16> g16 = dgrad16.download();
     for (int64_t i = shift; i < n + shift; ++i) {
       ASSERT_EQ(from_bf16[i].bits, from_fp32[i].bits) << "bf16 output, element " << i;
       ASSERT_EQ(y_from_bf16[i], y32[i]) << "fp32 output, element " << i;
       ASSERT_EQ(g[i], g32[i]) << "input gradient, element " << i;
+      ASSERT_EQ(g16[i].bits, to_bfloat16(g32[i]).bits) << "bf16 input gradient, element " << i;
     }
   }
 }
