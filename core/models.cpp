@@ -86,7 +86,8 @@ std::unique_ptr<Model> build_gpt(const GptOptions& o, Device device) {
   constexpr float kStd = 0.02f;
   const float projection_std = kStd / std::sqrt(2.0f * static_cast<float>(o.layers));
   const DType product_input = o.bf16_product_inputs ? DType::kBFloat16 : DType::kFloat32;
-  const DType mlp_activations = o.bf16_activations ? DType::kBFloat16 : DType::kFloat32;
+  // The linears' outputs (the projections' too: added to the fp32 residual stream) and the logits.
+  const DType linear_outputs = o.bf16_activations ? DType::kBFloat16 : DType::kFloat32;
   // q, k, v and attention's output in bf16 where the attention kernels take them.
   const DType attention_activations =
       o.bf16_activations && kernels::attention_takes_bf16(device, o.attention, C / o.heads) ? DType::kBFloat16
@@ -100,18 +101,18 @@ std::unique_ptr<Model> build_gpt(const GptOptions& o, Device device) {
     attention.push_back(std::make_unique<LayerNorm>(C, device, kLayerNormEps, product_input));
     attention.push_back(std::make_unique<Linear>(C, 3 * C, device, kStd, attention_activations));
     attention.push_back(std::make_unique<CausalSelfAttention>(o.context, C, o.heads, device, o.attention));
-    attention.push_back(std::make_unique<Linear>(C, C, device, projection_std));
+    attention.push_back(std::make_unique<Linear>(C, C, device, projection_std, linear_outputs));
     layers.push_back(std::make_unique<Residual>(std::move(attention), device));
     std::vector<std::unique_ptr<Layer>> mlp;
     mlp.push_back(std::make_unique<LayerNorm>(C, device, kLayerNormEps, product_input));
-    mlp.push_back(std::make_unique<Linear>(C, 4 * C, device, kStd, mlp_activations));
+    mlp.push_back(std::make_unique<Linear>(C, 4 * C, device, kStd, linear_outputs));
     mlp.push_back(std::make_unique<Gelu>(device, product_input));
-    mlp.push_back(std::make_unique<Linear>(4 * C, C, device, projection_std));
+    mlp.push_back(std::make_unique<Linear>(4 * C, C, device, projection_std, linear_outputs));
     layers.push_back(std::make_unique<Residual>(std::move(mlp), device));
   }
   layers.push_back(std::make_unique<LayerNorm>(C, device, kLayerNormEps, product_input));
   layers.push_back(std::make_unique<LmHead>(C, o.vocab, o.tie_embeddings ? token_embedding : nullptr, device,
-                                            o.bf16_activations ? DType::kBFloat16 : DType::kFloat32));
+                                            linear_outputs));
   return std::make_unique<Model>(std::move(layers), o.context + 1, device);
 }
 

@@ -40,17 +40,15 @@ struct GptOptions {
   // products on a GPU that multiplies bf16 operands (compute capability 8.0 on). The trainer then
   // also writes the logits' gradient (read only by the output head's products) in bf16.
   bool bf16_product_inputs = false;
-  // bf16 activations where PyTorch's bf16 autocast keeps them: the MLP's first Linear stores its
-  // output (the GELU's input, 4x width a token, the largest activation of a layer) in bf16, the
-  // fp32 sums plus the bias rounded once; its GELU reads it as it is and keeps it for backward.
-  // Where the attention kernels take bf16 (the tensor-core ones on a GPU; kernels::
-  // attention_takes_bf16) also the q/k/v Linear's output and attention's own output (read by the
-  // projection's products). The output head stores the logits in bf16, and the cross-entropy
-  // (in fp32) writes their bf16 gradient over them; the GELUs and attention also give their bf16
-  // inputs bf16 gradients, as autocast does. The residual stream, the projections' outputs added
-  // to it, and the other gradients stay fp32. Unlike bf16_product_inputs this rounds
-  // values fp32 training would not, so results differ from fp32's within bf16's precision. For
-  // the same GPUs as bf16_product_inputs.
+  // bf16 activations where PyTorch's bf16 autocast keeps them: every Linear's output (the
+  // projections', added to the residual stream, too) and the output head's logits in bf16, the
+  // fp32 sums (plus the bias) rounded once; the GELUs read theirs as they are; where the attention
+  // kernels take bf16 (the tensor-core ones on a GPU; kernels::attention_takes_bf16) q, k, v and
+  // attention's output too, else the q/k/v Linear stores fp32. The cross-entropy (in fp32) writes
+  // the logits' bf16 gradient over them; the GELUs and attention give their bf16 inputs bf16
+  // gradients, as autocast does. The residual stream (its sums in fp32) and the other gradients
+  // stay fp32. Unlike bf16_product_inputs this rounds values fp32 training would not, so results
+  // differ from fp32's within bf16's precision. For the same GPUs as bf16_product_inputs.
   bool bf16_activations = false;
 };
 

@@ -99,7 +99,7 @@ void max_pool_backward(const float*, const int32_t*, int64_t, int64_t, int64_t, 
   unavailable("kernel max_pool_backward");
 }
 
-void add(const float*, const float*, float*, int64_t) { unavailable("kernel add"); }
+void add(const float*, Operand, float*, int64_t) { unavailable("kernel add"); }
 void embedding_forward(const float*, int64_t, int64_t, int64_t, int64_t, const float*, const float*, float*) {
   unavailable("kernel embedding_forward");
 }

@@ -269,8 +269,8 @@ void scale(Device device, float* values, int64_t count, float factor) {
 
 void set_cpu_threads(int threads) { cpu::set_threads(threads); }
 
-void add(Device device, const float* a, const float* b, float* y, int64_t count) {
-  if (device == Device::kCpu) return cpu::add(a, b, y, count);
+void add(Device device, const float* a, Operand b, float* y, int64_t count) {
+  if (device == Device::kCpu) return cpu::add(a, cpu_floats(b, count, 0), y, count);
   cuda::add(a, b, y, count);
 }
 

@@ -90,8 +90,9 @@ void layer_norm_backward(Device device, const float* dy, const float* x, const f
 void dropout_forward(Device device, const float* x, float* y, int64_t count, float p, uint64_t key);
 void dropout_backward(Device device, const float* dy, float* dx, int64_t count, float p, uint64_t key);
 
-// y = a + b elementwise (y may be a or b): residual connections.
-void add(Device device, const float* a, const float* b, float* y, int64_t count);
+// y = a + b elementwise (y may be a, or an fp32 b): residual connections. b may be bf16 (a
+// branch's bf16 output added to the fp32 residual stream, as under bf16 autocast).
+void add(Device device, const float* a, Operand b, float* y, int64_t count);
 
 // y = max(x, 0) elementwise (x == y allowed).
 void relu_forward(Device device, const float* x, float* y, int64_t count);

@@ -51,7 +51,8 @@ const Tensor& Residual::forward(const Tensor& input) {
   const Tensor* activation = &input;
   for (const auto& layer : layers_) activation = &layer->forward(*activation);
   const Tensor& output = output_.ensure(input.dim(0), input.dim(1), device_);
-  kernels::add(device_, input.data<float>(), activation->data<float>(), output.data<float>(), input.elements());
+  // The branch's output may be bf16 (a GPT's bf16 activations); the sum, the residual stream, is fp32.
+  kernels::add(device_, input.data<float>(), matrix_operand(*activation), output.data<float>(), input.elements());
   return output;
 }
 

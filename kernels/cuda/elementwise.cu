@@ -12,7 +12,10 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t count) {
   launch_relu_backward(StreamLaunch{}, y, dy, dx, count);
 }
 
-void add(const float* a, const float* b, float* y, int64_t count) { launch_add(StreamLaunch{}, a, b, y, count); }
+void add(const float* a, Operand b, float* y, int64_t count) {
+  if (b.bf16) return launch_add(StreamLaunch{}, a, static_cast<const __nv_bfloat16*>(b.data), y, count);
+  launch_add(StreamLaunch{}, a, static_cast<const float*>(b.data), y, count);
+}
 
 void bytes_to_float(const uint8_t* bytes, float* y, int64_t count, float scale) {
   launch_bytes_to_float(StreamLaunch{}, bytes, y, count, scale);

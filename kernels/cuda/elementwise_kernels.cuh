@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
+#include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/launch.h"
 #include "kernels/dropout_mask.h"
 
@@ -16,15 +18,21 @@ __global__ void relu_forward_kernel(const float* x, float* y, int64_t count) {
   }
 }
 
-__global__ void add_kernel(const float* a, const float* b, float* y, int64_t count) {
+// b fp32 or bf16 (read as its exact value).
+template <typename B>
+__global__ void add_kernel(const float* a, const B* b, float* y, int64_t count) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
-    y[i] = a[i] + b[i];
+    y[i] = a[i] + load(b + i);
   }
 }
 
-__global__ void add4_kernel(const float4* a, const float4* b, float4* y, int64_t count4) {
+// b four fp32 values (float4) or four bf16 values in an 8-byte word (uint2).
+__device__ inline float4 four_of(float4 v) { return v; }
+__device__ inline float4 four_of(uint2 v) { return bf16x4_to_float4(v); }
+template <typename B4>
+__global__ void add4_kernel(const float4* a, const B4* b, float4* y, int64_t count4) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count4; i += int64_t{gridDim.x} * blockDim.x) {
-    const float4 u = a[i], v = b[i];
+    const float4 u = a[i], v = four_of(b[i]);
     y[i] = make_float4(u.x + v.x, u.y + v.y, u.z + v.z, u.w + v.w);
   }
 }
@@ -60,18 +68,22 @@ __global__ void sgd_momentum_kernel(float* params, const float* grads, float* ve
   }
 }
 
-// y = a + b: four at a time where all three are 16-byte aligned, the rest one at a time.
-template <typename Launch>
-void launch_add(const Launch& launch, const float* a, const float* b, float* y, int64_t count) {
+// y = a + b, b fp32 or bf16: four at a time where a and y are 16-byte aligned and b 16-byte (fp32)
+// or 8-byte (bf16), the rest one at a time.
+template <typename Launch, typename B>
+void launch_add(const Launch& launch, const float* a, const B* b, float* y, int64_t count) {
   if (count == 0) return;
-  const int64_t vectors = float4s_of(count, a, b, y);
+  constexpr bool kBf16 = sizeof(B) == 2;
+  using B4 = std::conditional_t<kBf16, uint2, float4>;
+  const bool aligned = aligned16(a) && aligned16(y) && (kBf16 ? bf16x4_aligned(b) : aligned16(b));
+  const int64_t vectors = aligned ? count / 4 : 0;
   if (vectors > 0) {
-    launch(add4_kernel, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const float4*>(a),
-           reinterpret_cast<const float4*>(b), reinterpret_cast<float4*>(y), vectors);
+    launch(add4_kernel<B4>, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const float4*>(a),
+           reinterpret_cast<const B4*>(b), reinterpret_cast<float4*>(y), vectors);
   }
   const int64_t done = 4 * vectors;
   if (done == count) return;
-  launch(add_kernel, Grid{blocks_for(count - done)}, kThreads, 0, a + done, b + done, y + done, count - done);
+  launch(add_kernel<B>, Grid{blocks_for(count - done)}, kThreads, 0, a + done, b + done, y + done, count - done);
 }
 
 template <typename Launch>

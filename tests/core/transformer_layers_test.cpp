@@ -396,6 +396,28 @@ TEST(Bf16Activations, ALinearStoresItsOutputRoundedAndGeluAndAttentionReadABf16I
   EXPECT_EQ(grads_again, grads);
 }
 
+// A residual block whose branch ends in a Linear storing bf16 adds that bf16 output's exact values
+// to its fp32 input, and its output (the residual stream) stays fp32.
+TEST(Bf16Activations, AResidualAddsABf16BranchOutputToTheFp32Stream) {
+  const int64_t rows = 5, width = 8;
+  std::vector<float> x = random_values(rows * width, 91, -2.0f, 2.0f);
+  std::vector<float> parameters = random_values(width * width + width, 92), grads(parameters.size());
+  std::vector<std::unique_ptr<Layer>> branch;
+  branch.push_back(std::make_unique<Linear>(width, width, Device::kCpu, 0.0f, DType::kBFloat16));
+  Linear* linear = static_cast<Linear*>(branch.back().get());
+  Residual residual(std::move(branch));
+  residual.bind_parameters(
+      {Tensor::view(parameters.data(), {width, width}), Tensor::view(parameters.data() + width * width, {width})},
+      {Tensor::view(grads.data(), {width, width}), Tensor::view(grads.data() + width * width, {width})});
+  Tensor input = Tensor::view(x.data(), {rows, width});
+  const Tensor& y = residual.forward(input);
+  ASSERT_EQ(y.dtype(), DType::kFloat32);
+  const Tensor& branch_output = linear->forward(input);  // the same values again
+  for (int64_t i = 0; i < rows * width; ++i) {
+    ASSERT_EQ(y.data<float>()[i], x[i] + to_float(branch_output.data<bfloat16>()[i])) << i;
+  }
+}
+
 // bf16 logits: an output head storing bf16 stores its fp32 logits rounded, bit for bit; the
 // cross-entropy over them (in place, as gpt_cross_entropy does) gives the loss and, rounded, the
 // gradient it gives from the same values in fp32, and so does the count of correct rows.

@@ -52,6 +52,22 @@ TEST_F(EmulatedCudaKernels, AddAlignedOrNot) {
   }
 }
 
+// A bf16 b (a branch's bf16 output added to the fp32 residual stream): the sum of its exact values,
+// four at a time (b read as 8-byte words) and, shifted by one, one at a time.
+TEST_F(EmulatedCudaKernels, AddABf16Operand) {
+  const int64_t n = 1003;
+  const std::vector<float> a = random(n + 1), b = random(n + 1, -10.0f, 10.0f);
+  std::vector<__nv_bfloat16> b16(n + 1);
+  for (int64_t i = 0; i <= n; ++i) b16[i] = __float2bfloat16_rn(b[i]);
+  for (int64_t shift : {0, 1}) {
+    std::vector<float> y(n + 1, NAN);
+    gpu::launch_add(launch_, a.data() + shift, b16.data() + shift, y.data() + shift, n);
+    for (int64_t i = shift; i < n + shift; ++i) {
+      ASSERT_EQ(y[i], a[i] + static_cast<float>(b16[i])) << "element " << i;
+    }
+  }
+}
+
 // ReLU both ways, stored bytes to floats, dropout (the CPU's mask for the same key), and three SGD
 // steps with momentum, then one the skip flag stops: over 1003 elements, several blocks.
 TEST_F(EmulatedCudaKernels, ReluBytesDropoutAndSgd) {

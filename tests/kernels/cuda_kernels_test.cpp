@@ -220,6 +220,18 @@ TEST_F(CudaKernelTest, AddMatchesTheCpuAlignedOrNot) {
     const std::vector<float> y = dy.download();
     for (int64_t i = 0; i < n; ++i) ASSERT_EQ(y[shift + i], a[shift + i] + b[shift + i]) << "element " << i;
   }
+  // b in bf16 (a branch's bf16 output added to the residual stream): its exact values.
+  std::vector<bfloat16> b16(n + 1);
+  for (int64_t i = 0; i <= n; ++i) b16[i] = to_bfloat16(b[i]);
+  DeviceBuffer<bfloat16> db16(b16);
+  for (int64_t shift : {0, 1}) {
+    dy.poison();
+    cuda::add(da.data() + shift, db16.data() + shift, dy.data() + shift, n);
+    const std::vector<float> y = dy.download();
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(y[shift + i], a[shift + i] + to_float(b16[shift + i])) << "bf16 b, element " << i;
+    }
+  }
 }
 
 TEST_F(CudaKernelTest, ReluAndSgdMatchTheCpu) {
