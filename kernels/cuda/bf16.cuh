@@ -7,6 +7,7 @@
 #endif
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/launch.h"
 
@@ -26,19 +27,24 @@ __device__ inline float4 bf16x4_to_float4(uint2 word) {
                      __uint_as_float(word.y << 16), __uint_as_float(word.y & 0xffff0000u));
 }
 
-// Whether bf16 values at `in` can be read four at a time as 8-byte words.
-inline bool bf16x4_aligned(const void* in) { return reinterpret_cast<uintptr_t>(in) % 8 == 0; }
-
 // Two values rounded to bf16 (to nearest even) in one word, `low` in the low half.
 __device__ inline uint32_t bf16_pair(float low, float high) {
   return uint32_t{__bfloat16_as_ushort(__float2bfloat16_rn(low))} |
          (uint32_t{__bfloat16_as_ushort(__float2bfloat16_rn(high))} << 16);
 }
 
-// Whether four fp32 inputs at `in` can be read as a float4 and their four bf16 results written
-// at `out` as one 8-byte word.
-inline bool float4_to_bf16x4(const void* in, const void* out) {
-  return aligned16(in) && reinterpret_cast<uintptr_t>(out) % 8 == 0;
+// Four values at a time: fp32 as a float4, bf16 as one 8-byte word (uint2). FourOf<T> is the
+// type; four_aligned whether a buffer can be read or written that way (16- or 8-byte aligned);
+// widened reads four as fp32, store4 writes four (bf16: rounded to nearest even).
+template <typename T>
+using FourOf = std::conditional_t<sizeof(T) == 2, uint2, float4>;
+template <typename T>
+inline bool four_aligned(const T* values) {
+  return reinterpret_cast<uintptr_t>(values) % sizeof(FourOf<T>) == 0;
 }
+__device__ inline float4 widened(float4 v) { return v; }
+__device__ inline float4 widened(uint2 v) { return bf16x4_to_float4(v); }
+__device__ inline void store4(float4* to, float4 v) { *to = v; }
+__device__ inline void store4(uint2* to, float4 v) { *to = make_uint2(bf16_pair(v.x, v.y), bf16_pair(v.z, v.w)); }
 
 }  // namespace RT_KERNELS_NAMESPACE

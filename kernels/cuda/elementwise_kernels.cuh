@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <type_traits>
 
 #include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/launch.h"
@@ -27,12 +26,10 @@ __global__ void add_kernel(const float* a, const B* b, float* y, int64_t count) 
 }
 
 // b four fp32 values (float4) or four bf16 values in an 8-byte word (uint2).
-__device__ inline float4 four_of(float4 v) { return v; }
-__device__ inline float4 four_of(uint2 v) { return bf16x4_to_float4(v); }
 template <typename B4>
 __global__ void add4_kernel(const float4* a, const B4* b, float4* y, int64_t count4) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count4; i += int64_t{gridDim.x} * blockDim.x) {
-    const float4 u = a[i], v = four_of(b[i]);
+    const float4 u = a[i], v = widened(b[i]);
     y[i] = make_float4(u.x + v.x, u.y + v.y, u.z + v.z, u.w + v.w);
   }
 }
@@ -73,13 +70,10 @@ __global__ void sgd_momentum_kernel(float* params, const float* grads, float* ve
 template <typename Launch, typename B>
 void launch_add(const Launch& launch, const float* a, const B* b, float* y, int64_t count) {
   if (count == 0) return;
-  constexpr bool kBf16 = sizeof(B) == 2;
-  using B4 = std::conditional_t<kBf16, uint2, float4>;
-  const bool aligned = aligned16(a) && aligned16(y) && (kBf16 ? bf16x4_aligned(b) : aligned16(b));
-  const int64_t vectors = aligned ? count / 4 : 0;
+  const int64_t vectors = four_aligned(a) && four_aligned(b) && four_aligned(y) ? count / 4 : 0;
   if (vectors > 0) {
-    launch(add4_kernel<B4>, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const float4*>(a),
-           reinterpret_cast<const B4*>(b), reinterpret_cast<float4*>(y), vectors);
+    launch(add4_kernel<FourOf<B>>, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const float4*>(a),
+           reinterpret_cast<const FourOf<B>*>(b), reinterpret_cast<float4*>(y), vectors);
   }
   const int64_t done = 4 * vectors;
   if (done == count) return;

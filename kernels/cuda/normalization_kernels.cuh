@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <type_traits>
 
 #include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/launch.h"
@@ -27,21 +26,11 @@ __global__ void gelu_forward_kernel(const In* x, Out* y, int64_t count) {
     store(y + i, gelu(load(x + i)));
   }
 }
-__global__ void gelu4_forward_kernel(const float4* x, float4* y, int64_t count4) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count4; i += int64_t{gridDim.x} * blockDim.x) {
-    const float4 v = x[i];
-    y[i] = make_float4(gelu(v.x), gelu(v.y), gelu(v.z), gelu(v.w));
-  }
-}
-// Four results rounded to bf16 in one 8-byte store, from four fp32 inputs (In = float4) or four
-// bf16 inputs in one 8-byte word (In = uint2).
-__device__ inline float4 widened(float4 v) { return v; }
-__device__ inline float4 widened(uint2 v) { return bf16x4_to_float4(v); }
-template <typename In>
-__global__ void gelu4_forward_bf16_kernel(const In* x, uint2* y, int64_t count4) {
+template <typename In4, typename Out4>
+__global__ void gelu4_forward_kernel(const In4* x, Out4* y, int64_t count4) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count4; i += int64_t{gridDim.x} * blockDim.x) {
     const float4 v = widened(x[i]);
-    y[i] = make_uint2(bf16_pair(gelu(v.x), gelu(v.y)), bf16_pair(gelu(v.z), gelu(v.w)));
+    store4(y + i, make_float4(gelu(v.x), gelu(v.y), gelu(v.z), gelu(v.w)));
   }
 }
 
@@ -52,12 +41,8 @@ __global__ void gelu_backward_kernel(const In* x, const float* dy, Out* dx, int6
     store(dx + i, dy[i] * gelu_slope(load(x + i)));
   }
 }
-// Four results stored as a float4, or rounded to bf16 into one 8-byte word.
-__device__ inline void store4(float4* to, float4 v) { *to = v; }
-__device__ inline void store4(uint2* to, float4 v) { *to = make_uint2(bf16_pair(v.x, v.y), bf16_pair(v.z, v.w)); }
-// x and dx four fp32 values (float4) or four bf16 values (uint2).
-template <typename In, typename Out>
-__global__ void gelu4_backward_kernel(const In* x, const float4* dy, Out* dx, int64_t count4) {
+template <typename In4, typename Out4>
+__global__ void gelu4_backward_kernel(const In4* x, const float4* dy, Out4* dx, int64_t count4) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count4; i += int64_t{gridDim.x} * blockDim.x) {
     const float4 v = widened(x[i]), g = dy[i];
     store4(dx + i,
@@ -158,58 +143,27 @@ __global__ void layer_norm_param_total_kernel(const double* partial_gamma, const
   dbeta[f] = static_cast<float>(beta_acc == 0.0f ? sum_beta : beta_acc * dbeta[f] + sum_beta);
 }
 
-// Both GELU passes: four elements at a time where the buffers allow (fp32 16-byte aligned, bf16
-// 8-byte aligned), then the rest one at a time. A bf16 input with an fp32 output (which no model
-// stores) goes one at a time.
-template <typename Launch>
-void launch_gelu_forward(const Launch& launch, const float* x, float* y, int64_t count) {
-  const int64_t vectors = float4s_of(count, x, y);
+// Both GELU passes, x, y and dx each fp32 or bf16: four elements at a time where every buffer
+// allows it (fp32 16-byte, bf16 8-byte aligned), then the rest one at a time.
+template <typename Launch, typename In, typename Out>
+void launch_gelu_forward(const Launch& launch, const In* x, Out* y, int64_t count) {
+  const int64_t vectors = four_aligned(x) && four_aligned(y) ? count / 4 : 0;
   if (vectors > 0) {
-    launch(gelu4_forward_kernel, Grid{blocks_for(vectors)}, kThreads, 0, reinterpret_cast<const float4*>(x),
-           reinterpret_cast<float4*>(y), vectors);
+    launch(gelu4_forward_kernel<FourOf<In>, FourOf<Out>>, Grid{blocks_for(vectors)}, kThreads, 0,
+           reinterpret_cast<const FourOf<In>*>(x), reinterpret_cast<FourOf<Out>*>(y), vectors);
   }
   const int64_t done = 4 * vectors;
   if (done == count) return;
-  launch(gelu_forward_kernel<float, float>, Grid{blocks_for(count - done)}, kThreads, 0, x + done, y + done,
-         count - done);
+  launch(gelu_forward_kernel<In, Out>, Grid{blocks_for(count - done)}, kThreads, 0, x + done, y + done, count - done);
 }
 
-template <typename Launch>
-void launch_gelu_forward(const Launch& launch, const __nv_bfloat16* x, float* y, int64_t count) {
-  if (count == 0) return;
-  launch(gelu_forward_kernel<__nv_bfloat16, float>, Grid{blocks_for(count)}, kThreads, 0, x, y, count);
-}
-
-// y in bf16, x fp32 or bf16.
-template <typename Launch, typename In>
-void launch_gelu_forward(const Launch& launch, const In* x, __nv_bfloat16* y, int64_t count) {
-  constexpr bool kBf16In = sizeof(In) == 2;
-  using Vector = std::conditional_t<kBf16In, uint2, float4>;
-  const bool aligned = kBf16In ? bf16x4_aligned(x) && bf16x4_aligned(y) : float4_to_bf16x4(x, y);
-  const int64_t vectors = aligned ? count / 4 : 0;
-  if (vectors > 0) {
-    launch(gelu4_forward_bf16_kernel<Vector>, Grid{blocks_for(vectors)}, kThreads, 0,
-           reinterpret_cast<const Vector*>(x), reinterpret_cast<uint2*>(y), vectors);
-  }
-  const int64_t done = 4 * vectors;
-  if (done == count) return;
-  launch(gelu_forward_kernel<In, __nv_bfloat16>, Grid{blocks_for(count - done)}, kThreads, 0, x + done, y + done,
-         count - done);
-}
-
-// x fp32 or bf16; dx fp32 or bf16.
 template <typename Launch, typename In, typename Out>
 void launch_gelu_backward(const Launch& launch, const In* x, const float* dy, Out* dx, int64_t count) {
-  constexpr bool kBf16In = sizeof(In) == 2, kBf16Out = sizeof(Out) == 2;
-  using InVector = std::conditional_t<kBf16In, uint2, float4>;
-  using OutVector = std::conditional_t<kBf16Out, uint2, float4>;
-  const bool aligned = (kBf16In ? bf16x4_aligned(x) : aligned16(x)) && aligned16(dy) &&
-                       (kBf16Out ? bf16x4_aligned(dx) : aligned16(dx));
-  const int64_t vectors = aligned ? count / 4 : 0;
+  const int64_t vectors = four_aligned(x) && four_aligned(dy) && four_aligned(dx) ? count / 4 : 0;
   if (vectors > 0) {
-    launch(gelu4_backward_kernel<InVector, OutVector>, Grid{blocks_for(vectors)}, kThreads, 0,
-           reinterpret_cast<const InVector*>(x), reinterpret_cast<const float4*>(dy), reinterpret_cast<OutVector*>(dx),
-           vectors);
+    launch(gelu4_backward_kernel<FourOf<In>, FourOf<Out>>, Grid{blocks_for(vectors)}, kThreads, 0,
+           reinterpret_cast<const FourOf<In>*>(x), reinterpret_cast<const float4*>(dy),
+           reinterpret_cast<FourOf<Out>*>(dx), vectors);
   }
   const int64_t done = 4 * vectors;
   if (done == count) return;
