@@ -5,11 +5,15 @@
 # ranks, the CNN), the GPT-2 124M step with each fused attention and kernel by kernel, attention
 # alone against PyTorch (benchmarks/attention), benchmarks/mlp_gpu and cnn_gpu,
 # and the overlap benchmark with cores to spare (the GPU machine's).
-# Usage: scripts/gpu-checks.sh IDX_DIR       (IDX_DIR: the Fashion-MNIST IDX files)
+# Usage: scripts/gpu-checks.sh IDX_DIR [quick]    (IDX_DIR: the Fashion-MNIST IDX files)
+# quick: only what matters most when GPU time is short (some minutes): the GPU test binaries at
+# one rank and the trainer's at two, then the GPT-2 124M step (bf16, tensor-core attention, with
+# and without the bf16 activations) beside PyTorch eager and torch.compile on the same card.
 # Each check is time-bounded; the exit status is the number of checks that failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-idx=${1:?usage: scripts/gpu-checks.sh IDX_DIR}
+idx=${1:?usage: scripts/gpu-checks.sh IDX_DIR [quick]}
+mode=${2:-all}
 failures=0
 check() {
   local limit=$1
@@ -29,6 +33,17 @@ nvidia-smi -L
 
 check 120 kernels_cuda_test
 check 120 core_cuda_test
+if [[ $mode == quick ]]; then
+  check 180 "${mpirun[@]}" --timeout 170 -np 2 training_cuda_mpi_test
+  check 120 gpt_gpu_step 12 12 768 1024 50304 16 10 bf16 tensor_core
+  check 120 gpt_gpu_step 12 12 768 1024 50304 16 10 bf16 tensor_core fp32-activations
+  for compile in "" --compile; do
+    check 240 python3 benchmarks/gpt/torch_gpt.py --bench --layers 12 --heads 12 --width 768 --context 1024 \
+      --vocab 50304 --batch 16 --steps 10 --precision bf16 $compile
+  done
+  echo "=== checks failed: $failures"
+  exit "$failures"
+fi
 # The kernels under the memory checker, and the tensor-core attention under the race checker.
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 check 300 "$sanitizer" --tool memcheck --error-exitcode 1 kernels_cuda_test --gtest_brief=1
