@@ -135,7 +135,7 @@ size_t GradientBuffer::pooled_bytes(Device device) {
   return bytes;
 }
 
-kernels::Operand matrix_operand(const Tensor& tensor) {
+kernels::Operand as_operand(const Tensor& tensor) {
   if (tensor.dtype() == DType::kBFloat16) return tensor.data<bfloat16>();
   return tensor.data<float>();
 }

@@ -71,9 +71,9 @@ class GradientBuffer {
   Tensor view_;
 };
 
-// A float32 or bfloat16 tensor as a kernel's input that may be either (a matrix product's operand,
-// a GELU's input).
-kernels::Operand matrix_operand(const Tensor& tensor);
+// A float32 or bfloat16 tensor as the input of a kernel that takes either (kernels::Operand): a
+// matrix product's operand, a GELU's or a residual add's input, the logits of the loss.
+kernels::Operand as_operand(const Tensor& tensor);
 
 // Copies `bytes` between host memory and memory on `device` (a plain copy for the CPU); both wait
 // for the copy to finish.

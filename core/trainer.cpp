@@ -375,7 +375,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
         logits = &model_->forward(batch->features);
       }
       const LossRows loss = loss_rows(*batch);
-      kernels::count_correct(config_.device, matrix_operand(*logits), loss.labels, loss.rows, classes,
+      kernels::count_correct(config_.device, as_operand(*logits), loss.labels, loss.rows, classes,
                              correct_counter_.data<int64_t>());
       // The gradient of the mean loss over the global batch: the synchroniser's sum over the
       // ranks is then the average, with no extra pass over the arena. A language model's goes
@@ -471,9 +471,9 @@ void Trainer::evaluate(EpochMetrics& metrics) {
   while (const DeviceBatch* batch = test_batches_->next()) {
     const Tensor& logits = model_->forward(batch->features);
     const LossRows loss = loss_rows(*batch);
-    kernels::softmax_cross_entropy(config_.device, matrix_operand(logits), loss.labels, loss.rows, classes, 0.0f,
+    kernels::softmax_cross_entropy(config_.device, as_operand(logits), loss.labels, loss.rows, classes, 0.0f,
                                    nullptr, loss_counter_.data<double>());
-    kernels::count_correct(config_.device, matrix_operand(logits), loss.labels, loss.rows, classes,
+    kernels::count_correct(config_.device, as_operand(logits), loss.labels, loss.rows, classes,
                            correct_counter_.data<int64_t>());
     samples += loss.rows;
   }

@@ -14,9 +14,9 @@ const Tensor& Gelu::forward(const Tensor& input) {
   input_ = input;
   const Tensor& output = output_.ensure(input.dim(0), input.dim(1), device_, output_dtype_);
   if (output_dtype_ == DType::kBFloat16) {
-    kernels::gelu_forward(device_, matrix_operand(input), output.data<bfloat16>(), input.elements());
+    kernels::gelu_forward(device_, as_operand(input), output.data<bfloat16>(), input.elements());
   } else {
-    kernels::gelu_forward(device_, matrix_operand(input), output.data<float>(), input.elements());
+    kernels::gelu_forward(device_, as_operand(input), output.data<float>(), input.elements());
   }
   return output;
 }
@@ -28,10 +28,10 @@ const Tensor& Gelu::backward(const Tensor& grad_output, InputGradient input_grad
   // A bf16 input's gradient is bf16 too (rounded as it is stored), as bf16 autocast's.
   const Tensor& grad_input = input_grad_.ensure(input_.dim(0), input_.dim(1), device_, input_.dtype());
   if (input_.dtype() == DType::kBFloat16) {
-    kernels::gelu_backward(device_, matrix_operand(input_), grad_output.data<float>(), grad_input.data<bfloat16>(),
+    kernels::gelu_backward(device_, as_operand(input_), grad_output.data<float>(), grad_input.data<bfloat16>(),
                            input_.elements());
   } else {
-    kernels::gelu_backward(device_, matrix_operand(input_), grad_output.data<float>(), grad_input.data<float>(),
+    kernels::gelu_backward(device_, as_operand(input_), grad_output.data<float>(), grad_input.data<float>(),
                            input_.elements());
   }
   return grad_input;

@@ -39,10 +39,10 @@ const Tensor& Linear::forward(const Tensor& input) {
   int64_t rows = input.dim(0);
   const Tensor& output = output_.ensure(rows, out_, device_, output_dtype_);
   if (output_dtype_ == DType::kBFloat16) {
-    kernels::linear_forward(device_, matrix_operand(input), weight_.data<float>(), bias_.data<float>(), rows, in_, out_,
+    kernels::linear_forward(device_, as_operand(input), weight_.data<float>(), bias_.data<float>(), rows, in_, out_,
                             output.data<bfloat16>());
   } else {
-    kernels::linear_forward(device_, matrix_operand(input), weight_.data<float>(), bias_.data<float>(), rows, in_, out_,
+    kernels::linear_forward(device_, as_operand(input), weight_.data<float>(), bias_.data<float>(), rows, in_, out_,
                             output.data<float>());
   }
   return output;
@@ -53,8 +53,8 @@ const Tensor& Linear::backward(const Tensor& grad_output, InputGradient input_gr
   RT_CHECK(grad_output.shape() == Shape({rows, out_}), "{} backward expects gradient [{}, {}], gets {}", name(), rows,
            out_, shape_text(grad_output.shape()));
   const kernels::SameOperands same(device_);  // both products round an fp32 output gradient once
-  const kernels::Operand dy = matrix_operand(grad_output);  // bf16: the gradient of a bf16 output
-  kernels::linear_backward_params(device_, dy, matrix_operand(input_), rows, in_, out_,
+  const kernels::Operand dy = as_operand(grad_output);  // bf16: the gradient of a bf16 output
+  kernels::linear_backward_params(device_, dy, as_operand(input_), rows, in_, out_,
                                   write == GradientWrite::kAccumulate ? 1.0f : 0.0f,
                                   weight_grad_.data<float>(), bias_grad_.data<float>());
   if (input_gradient == InputGradient::kSkip) return input_grad_.tensor();

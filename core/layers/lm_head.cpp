@@ -39,10 +39,10 @@ const Tensor& LmHead::forward(const Tensor& input) {
   const Tensor& output = output_.ensure(rows, vocab_, device_, output_dtype_);
   if (output_dtype_ == DType::kBFloat16) {
     kernels::gemm(device_, kernels::Transpose::kNo, kernels::Transpose::kYes, rows, vocab_, width_, 1.0f,
-                  matrix_operand(input), weight().data<float>(), 0.0f, output.data<bfloat16>());
+                  as_operand(input), weight().data<float>(), 0.0f, output.data<bfloat16>());
   } else {
     kernels::gemm(device_, kernels::Transpose::kNo, kernels::Transpose::kYes, rows, vocab_, width_, 1.0f,
-                  matrix_operand(input), weight().data<float>(), 0.0f, output.data<float>());
+                  as_operand(input), weight().data<float>(), 0.0f, output.data<float>());
   }
   return output;
 }
@@ -52,10 +52,10 @@ const Tensor& LmHead::backward(const Tensor& grad_output, InputGradient input_gr
   RT_CHECK(grad_output.shape() == Shape({rows, vocab_}), "{} backward expects gradient [{}, {}], gets {}", name(), rows,
            vocab_, shape_text(grad_output.shape()));
   const kernels::SameOperands same(device_);  // both products round fp32 dlogits once
-  const kernels::Operand dlogits = matrix_operand(grad_output);  // or take bf16 ones as they are
+  const kernels::Operand dlogits = as_operand(grad_output);  // or take bf16 ones as they are
   // dW [vocab, width] = dlogits^T x. Tied: written before the embedding's backward adds its part.
   kernels::gemm(device_, kernels::Transpose::kYes, kernels::Transpose::kNo, vocab_, width_, rows, 1.0f,
-                dlogits, matrix_operand(input_), write == GradientWrite::kAccumulate ? 1.0f : 0.0f,
+                dlogits, as_operand(input_), write == GradientWrite::kAccumulate ? 1.0f : 0.0f,
                 weight_grad().data<float>());
   if (input_gradient == InputGradient::kSkip) return input_grad_.tensor();
   const Tensor& grad_input = input_grad_.ensure(rows, width_, device_);

@@ -52,7 +52,7 @@ const Tensor& Residual::forward(const Tensor& input) {
   for (const auto& layer : layers_) activation = &layer->forward(*activation);
   const Tensor& output = output_.ensure(input.dim(0), input.dim(1), device_);
   // The branch's output may be bf16 (a GPT's bf16 activations); the sum, the residual stream, is fp32.
-  kernels::add(device_, input.data<float>(), matrix_operand(*activation), output.data<float>(), input.elements());
+  kernels::add(device_, input.data<float>(), as_operand(*activation), output.data<float>(), input.elements());
   return output;
 }
 

@@ -198,7 +198,7 @@ double language_model_step(Model& model, const std::vector<float>& windows, int6
     ActivationBuffer bf16_dlogits;
     model.backward(gpt_cross_entropy(bf16_gradient, Device::kCpu, logits, targets.data(), scale, bf16_dlogits, &loss));
   } else {
-    kernels::softmax_cross_entropy(Device::kCpu, matrix_operand(logits), targets.data(), rows * T,
+    kernels::softmax_cross_entropy(Device::kCpu, as_operand(logits), targets.data(), rows * T,
                                    model.output_features(), scale, nullptr, &loss);
   }
   return loss / static_cast<double>(rows * T);
