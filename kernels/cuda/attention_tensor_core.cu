@@ -85,8 +85,6 @@ void backward(const AttentionShape& s, const A* qkv, const A* y, const float* ls
   run_backward<64>(s, qkv, y, lse, dy, dqkv, scale);
 }
 
-const Bf16* device_bf16(const bfloat16* values) { return reinterpret_cast<const Bf16*>(values); }
-
 }  // namespace
 
 void tensor_core_attention_forward(const AttentionShape& s, const float* qkv, float* y, float* lse, float scale) {
@@ -95,7 +93,7 @@ void tensor_core_attention_forward(const AttentionShape& s, const float* qkv, fl
 
 void tensor_core_attention_forward(const AttentionShape& s, const bfloat16* qkv, bfloat16* y, float* lse,
                                    float scale) {
-  forward(s, device_bf16(qkv), reinterpret_cast<Bf16*>(y), lse, scale);
+  forward(s, device_bf16(qkv), device_bf16(y), lse, scale);
 }
 
 void tensor_core_attention_backward(const AttentionShape& s, const float* qkv, const float* y, const float* lse,
@@ -105,7 +103,7 @@ void tensor_core_attention_backward(const AttentionShape& s, const float* qkv, c
 
 void tensor_core_attention_backward(const AttentionShape& s, const bfloat16* qkv, const bfloat16* y,
                                     const float* lse, const float* dy, bfloat16* dqkv, float scale) {
-  backward(s, device_bf16(qkv), device_bf16(y), lse, dy, reinterpret_cast<Bf16*>(dqkv), scale);
+  backward(s, device_bf16(qkv), device_bf16(y), lse, dy, device_bf16(dqkv), scale);
 }
 
 }  // namespace rt::kernels::cuda

@@ -12,8 +12,23 @@
 
 #include "core/base/check_cuda.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/operand.h"
 
 namespace rt::kernels::cuda {
+
+// rt's bf16 buffers as the kernels' bf16 type (the same 16 bits).
+inline __nv_bfloat16* device_bf16(bfloat16* values) { return reinterpret_cast<__nv_bfloat16*>(values); }
+inline const __nv_bfloat16* device_bf16(const bfloat16* values) {
+  return reinterpret_cast<const __nv_bfloat16*>(values);
+}
+
+// For a kernel that reads fp32 or bf16: calls f with the Operand's values as the kernels' pointer
+// type, const float* or const __nv_bfloat16* (f's launch is instantiated for both).
+template <typename F>
+void with_values(Operand values, F&& f) {
+  if (values.bf16) return f(static_cast<const __nv_bfloat16*>(values.data));
+  f(static_cast<const float*>(values.data));
+}
 
 cudaStream_t current_stream();
 void set_stream(cudaStream_t stream);

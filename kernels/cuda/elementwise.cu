@@ -13,8 +13,7 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t count) {
 }
 
 void add(const float* a, Operand b, float* y, int64_t count) {
-  if (b.bf16) return launch_add(StreamLaunch{}, a, static_cast<const __nv_bfloat16*>(b.data), y, count);
-  launch_add(StreamLaunch{}, a, static_cast<const float*>(b.data), y, count);
+  with_values(b, [&](auto values) { launch_add(StreamLaunch{}, a, values, y, count); });
 }
 
 void bytes_to_float(const uint8_t* bytes, float* y, int64_t count, float scale) {

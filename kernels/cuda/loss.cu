@@ -9,35 +9,24 @@
 
 namespace rt::kernels::cuda {
 
-namespace {
-
-// Calls f with the logits as the kernels' pointer type: const float* or const __nv_bfloat16*.
-template <typename F>
-void with_logits(Operand logits, F&& f) {
-  if (logits.bf16) return f(static_cast<const __nv_bfloat16*>(logits.data));
-  f(static_cast<const float*>(logits.data));
-}
-
-}  // namespace
-
 void softmax_cross_entropy(Operand logits, const int32_t* labels, int64_t rows, int64_t classes, float grad_scale,
                            float* dlogits, double* loss_sum) {
-  with_logits(logits, [&](auto x) {
+  with_values(logits, [&](auto x) {
     launch_softmax_cross_entropy(StreamLaunch{}, x, labels, rows, classes, grad_scale, dlogits, loss_sum);
   });
 }
 
 void softmax_cross_entropy_bf16_gradient(Operand logits, const int32_t* labels, int64_t rows, int64_t classes,
                                          float grad_scale, bfloat16* dlogits, double* loss_sum) {
-  with_logits(logits, [&](auto x) {
+  with_values(logits, [&](auto x) {
     launch_softmax_cross_entropy(StreamLaunch{}, x, labels, rows, classes, grad_scale,
-                                 reinterpret_cast<__nv_bfloat16*>(dlogits), loss_sum);
+                                 device_bf16(dlogits), loss_sum);
   });
 }
 
 void count_correct(Operand logits, const int32_t* labels, int64_t rows, int64_t classes, int64_t* correct) {
   static_assert(sizeof(int64_t) == sizeof(unsigned long long), "the counter is added to as 64 bits");
-  with_logits(logits, [&](auto x) {
+  with_values(logits, [&](auto x) {
     launch_count_correct(StreamLaunch{}, x, labels, rows, classes, reinterpret_cast<unsigned long long*>(correct));
   });
 }

@@ -157,41 +157,39 @@ void begin_same_operands() {
 }
 void end_same_operands() noexcept { rounded_operands = RoundedOperands{}; }
 
-void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha, Operand a, Operand b,
-          float beta, float* c) {
+namespace {
+
+// C (c_type: fp32 or bf16) = alpha op(A) op(B) + beta C by cuBLAS: with bf16 products, both
+// operands as bf16 (rounded into their buffers unless stored so) and fp32 sums; else fp32 operands
+// at this thread's compute type.
+void gemm_ex(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha, Operand a, Operand b,
+             float beta, void* c, cudaDataType_t c_type) {
   bool ta = trans_a == Transpose::kYes, tb = trans_b == Transpose::kYes;
   int lda = static_cast<int>(ta ? m : k), ldb = static_cast<int>(tb ? k : n);
   const cublasOperation_t op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-  if (bf16_operand_products()) {
-    const __nv_bfloat16* a16 = bf16_operand(a, m * k, 0);
-    const __nv_bfloat16* b16 = bf16_operand(b, k * n, 1);
-    RT_CHECK_CUBLAS(cublasGemmEx(blas_handle(), op_b, op_a, static_cast<int>(n), static_cast<int>(m),
-                                 static_cast<int>(k), &alpha, b16, CUDA_R_16BF, ldb, a16, CUDA_R_16BF, lda, &beta, c,
-                                 CUDA_R_32F, static_cast<int>(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    return;
-  }
-  RT_CHECK(!a.bf16 && !b.bf16,
-           "a product of a bf16 operand needs bf16 products (runtime.precision = \"bf16\") on a GPU of compute "
-           "capability 8.0 or more");
+  const bool bf16 = bf16_operand_products();
+  RT_CHECK(bf16 || (!a.bf16 && !b.bf16 && c_type == CUDA_R_32F),
+           "a product of a bf16 operand, or stored in bf16, needs bf16 products (runtime.precision = \"bf16\") on "
+           "a GPU of compute capability 8.0 or more");
+  const void* a_data = bf16 ? static_cast<const void*>(bf16_operand(a, m * k, 0)) : a.data;
+  const void* b_data = bf16 ? static_cast<const void*>(bf16_operand(b, k * n, 1)) : b.data;
+  const cudaDataType_t operands = bf16 ? CUDA_R_16BF : CUDA_R_32F;
   RT_CHECK_CUBLAS(cublasGemmEx(blas_handle(), op_b, op_a, static_cast<int>(n), static_cast<int>(m),
-                               static_cast<int>(k), &alpha, b.data, CUDA_R_32F, ldb, a.data, CUDA_R_32F, lda, &beta, c,
-                               CUDA_R_32F, static_cast<int>(n), compute_type(), CUBLAS_GEMM_DEFAULT));
+                               static_cast<int>(k), &alpha, b_data, operands, ldb, a_data, operands, lda, &beta, c,
+                               c_type, static_cast<int>(n), bf16 ? CUBLAS_COMPUTE_32F : compute_type(),
+                               CUBLAS_GEMM_DEFAULT));
+}
+
+}  // namespace
+
+void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha, Operand a, Operand b,
+          float beta, float* c) {
+  gemm_ex(trans_a, trans_b, m, n, k, alpha, a, b, beta, c, CUDA_R_32F);
 }
 
 void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha, Operand a, Operand b,
           bfloat16* c) {
-  RT_CHECK(bf16_operand_products(),
-           "a product stored in bf16 needs bf16 products (runtime.precision = \"bf16\") on a GPU of compute "
-           "capability 8.0 or more");
-  bool ta = trans_a == Transpose::kYes, tb = trans_b == Transpose::kYes;
-  int lda = static_cast<int>(ta ? m : k), ldb = static_cast<int>(tb ? k : n);
-  const cublasOperation_t op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const __nv_bfloat16* a16 = bf16_operand(a, m * k, 0);
-  const __nv_bfloat16* b16 = bf16_operand(b, k * n, 1);
-  const float beta = 0.0f;
-  RT_CHECK_CUBLAS(cublasGemmEx(blas_handle(), op_b, op_a, static_cast<int>(n), static_cast<int>(m),
-                               static_cast<int>(k), &alpha, b16, CUDA_R_16BF, ldb, a16, CUDA_R_16BF, lda, &beta, c,
-                               CUDA_R_16BF, static_cast<int>(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  gemm_ex(trans_a, trans_b, m, n, k, alpha, a, b, 0.0f, c, CUDA_R_16BF);
 }
 
 namespace {
@@ -242,7 +240,7 @@ void linear_forward(Operand x, const float* weight, const float* bias, int64_t r
   RT_CHECK(bf16_operand_products(),
            "a linear layer's bf16 output needs bf16 products (runtime.precision = \"bf16\") on a GPU of compute "
            "capability 8.0 or more");
-  auto* y16 = reinterpret_cast<__nv_bfloat16*>(y);
+  auto* y16 = device_bf16(y);
   if (fused_bias() && linear_forward_in_epilogue(x, weight, bias, rows, in, out, y16, true)) return;
   // As the epilogue: the fp32 sums plus the bias, rounded once.
   auto* sums = static_cast<float*>(scratch(static_cast<size_t>(rows * out) * sizeof(float)));

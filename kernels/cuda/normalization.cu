@@ -11,31 +11,20 @@
 
 namespace rt::kernels::cuda {
 
-namespace {
-const __nv_bfloat16* bf16_values(Operand x) { return static_cast<const __nv_bfloat16*>(x.data); }
-const float* fp32_values(Operand x) { return static_cast<const float*>(x.data); }
-}  // namespace
-
 void gelu_forward(Operand x, float* y, int64_t count) {
-  if (x.bf16) return launch_gelu_forward(StreamLaunch{}, bf16_values(x), y, count);
-  launch_gelu_forward(StreamLaunch{}, fp32_values(x), y, count);
+  with_values(x, [&](auto in) { launch_gelu_forward(StreamLaunch{}, in, y, count); });
 }
 
 void gelu_forward(Operand x, bfloat16* y, int64_t count) {
-  auto* y16 = reinterpret_cast<__nv_bfloat16*>(y);
-  if (x.bf16) return launch_gelu_forward(StreamLaunch{}, bf16_values(x), y16, count);
-  launch_gelu_forward(StreamLaunch{}, fp32_values(x), y16, count);
+  with_values(x, [&](auto in) { launch_gelu_forward(StreamLaunch{}, in, device_bf16(y), count); });
 }
 
 void gelu_backward(Operand x, const float* dy, float* dx, int64_t count) {
-  if (x.bf16) return launch_gelu_backward(StreamLaunch{}, bf16_values(x), dy, dx, count);
-  launch_gelu_backward(StreamLaunch{}, fp32_values(x), dy, dx, count);
+  with_values(x, [&](auto in) { launch_gelu_backward(StreamLaunch{}, in, dy, dx, count); });
 }
 
 void gelu_backward(Operand x, const float* dy, bfloat16* dx, int64_t count) {
-  auto* dx16 = reinterpret_cast<__nv_bfloat16*>(dx);
-  if (x.bf16) return launch_gelu_backward(StreamLaunch{}, bf16_values(x), dy, dx16, count);
-  launch_gelu_backward(StreamLaunch{}, fp32_values(x), dy, dx16, count);
+  with_values(x, [&](auto in) { launch_gelu_backward(StreamLaunch{}, in, dy, device_bf16(dx), count); });
 }
 
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
@@ -45,7 +34,7 @@ void layer_norm_forward(const float* x, const float* gamma, const float* beta, i
 
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, int64_t rows, int64_t features,
                         float eps, bfloat16* y, float* mean, float* rstd) {
-  launch_layer_norm_forward(StreamLaunch{}, x, gamma, beta, rows, features, eps, reinterpret_cast<__nv_bfloat16*>(y),
+  launch_layer_norm_forward(StreamLaunch{}, x, gamma, beta, rows, features, eps, device_bf16(y),
                             mean, rstd);
 }
 

@@ -18,6 +18,7 @@ namespace rt {
 namespace {
 
 using testing::expect_gradient;
+using testing::expect_stored_rounded_with_the_same_backward;
 using testing::probe_loss;
 using testing::random_values;
 
@@ -76,27 +77,20 @@ TEST(Bf16Outputs, LayerNormAndGeluStoreTheirFp32OutputsRoundedAndBackpropagateTh
   std::vector<float> x = random_values(rows * features, 7, -3.0f, 3.0f), probe = random_values(rows * features, 8);
   std::vector<float> gamma = random_values(features, 9, 0.5f, 1.5f), beta = random_values(features, 10);
   Tensor input = Tensor::view(x.data(), {rows, features}), grad = Tensor::view(probe.data(), {rows, features});
-  auto values = [](const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.elements()); };
-  auto expect_same_but_stored_in_bf16 = [&](Layer& fp32, Layer& bf16, const char* what) {
-    SCOPED_TRACE(what);
-    const std::vector<float> y = values(fp32.forward(input));
-    const Tensor& rounded = bf16.forward(input);
-    ASSERT_EQ(rounded.dtype(), DType::kBFloat16);
-    ASSERT_EQ(rounded.shape(), Shape({rows, features}));
-    for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(rounded.data<bfloat16>()[i].bits, to_bfloat16(y[i]).bits) << i;
-    const std::vector<float> dx = values(fp32.backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite));
-    EXPECT_EQ(values(bf16.backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite)), dx);
-  };
   LayerNorm norm(features), norm_bf16(features, Device::kCpu, kLayerNormEps, DType::kBFloat16);
   std::vector<float> dgamma(features), dbeta(features), dgamma_bf16(features, NAN), dbeta_bf16(features, NAN);
   auto view = [&](std::vector<float>& v) { return Tensor::view(v.data(), {features}); };
   norm.bind_parameters({view(gamma), view(beta)}, {view(dgamma), view(dbeta)});
   norm_bf16.bind_parameters({view(gamma), view(beta)}, {view(dgamma_bf16), view(dbeta_bf16)});
-  expect_same_but_stored_in_bf16(norm, norm_bf16, "layer norm");
+  {
+    SCOPED_TRACE("layer norm");
+    expect_stored_rounded_with_the_same_backward(norm, norm_bf16, input, grad);
+  }
   EXPECT_EQ(dgamma_bf16, dgamma);
   EXPECT_EQ(dbeta_bf16, dbeta);
   Gelu gelu, gelu_bf16(Device::kCpu, DType::kBFloat16);
-  expect_same_but_stored_in_bf16(gelu, gelu_bf16, "gelu");
+  SCOPED_TRACE("gelu");
+  expect_stored_rounded_with_the_same_backward(gelu, gelu_bf16, input, grad);
 }
 
 TEST(DropoutLayer, DropsAboutPScalesTheRestRedrawsTheSameMaskForItsKeyAndIsTheIdentityInEvaluation) {

@@ -27,6 +27,7 @@ namespace rt {
 namespace {
 
 using testing::expect_gradient;
+using testing::expect_stored_rounded_with_the_same_backward;
 using testing::probe_loss;
 using testing::random_values;
 
@@ -319,14 +320,11 @@ TEST(Bf16Activations, ALinearStoresItsOutputRoundedAndGeluAndAttentionReadABf16I
   };
   bind(linear, grads);
   bind(linear_bf16, grads_bf16);
-  const std::vector<float> y = values(linear.forward(input));
-  const Tensor& y16 = linear_bf16.forward(input);
-  ASSERT_EQ(y16.dtype(), DType::kBFloat16);
-  ASSERT_EQ(y16.shape(), Shape({rows, out}));
-  for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(y16.data<bfloat16>()[i].bits, to_bfloat16(y[i]).bits) << i;
-  const std::vector<float> dx = values(linear.backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite));
-  EXPECT_EQ(values(linear_bf16.backward(grad, InputGradient::kCompute, GradientWrite::kOverwrite)), dx);
+  std::vector<float> y;
+  expect_stored_rounded_with_the_same_backward(linear, linear_bf16, input, grad, &y);
+  if (HasFatalFailure()) return;
   EXPECT_EQ(grads_bf16, grads);
+  const Tensor& y16 = linear_bf16.forward(input);  // the rounded output again, for the layers below
 
   // The GELU, on the Linear's bf16 output against the same numbers in fp32.
   std::vector<float> widened(y.size());
