@@ -8,6 +8,7 @@
 // release_input_gradient() once the layer before has read it.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,9 +47,24 @@ class Layer {
   virtual void set_mode(bool training, uint64_t key) {}
   // Gives the buffer of the input gradient that backward returned back to the pool.
   void release_input_gradient() { input_grad_.release(); }
+  // Whoever runs the layers may ask to hear as soon as backward has written this layer's parameter
+  // gradients, before it computes its input gradient (as PyTorch DDP's gradient hooks do), so
+  // that their all-reduce can start while the input gradient is computed.
+  void set_parameter_gradients_written_callback(std::function<void()> callback) {
+    on_parameter_gradients_written_ = std::move(callback);
+  }
 
  protected:
+  // Called by a backward that writes its parameter gradients before its input gradient, between
+  // the two (a layer that does not call it is heard from when its backward returns).
+  void parameter_gradients_written() const {
+    if (on_parameter_gradients_written_) on_parameter_gradients_written_();
+  }
+
   GradientBuffer input_grad_;
+
+ private:
+  std::function<void()> on_parameter_gradients_written_;
 };
 
 }  // namespace rt

@@ -43,6 +43,7 @@ Model::Model(std::vector<std::unique_ptr<Layer>> layers, int64_t input_features,
         break;
       }
     }
+    layers_[l]->set_parameter_gradients_written_callback([this, l] { announce_final(final_after_layer_[l]); });
   }
   parameters_ = Tensor::zeros({std::max<int64_t>(arena_elements_, 1)}, DType::kFloat32, device_);
   gradients_ = Tensor::zeros({std::max<int64_t>(arena_elements_, 1)}, DType::kFloat32, device_);
@@ -89,7 +90,14 @@ const Tensor& Model::forward(const Tensor& input) {
   return *activation;
 }
 
+void Model::announce_final(size_t elements) {
+  if (!on_gradients_final_ || elements <= announced_final_) return;
+  announced_final_ = elements;
+  on_gradients_final_(elements);
+}
+
 void Model::backward(const Tensor& grad_output, GradientWrite write) {
+  announced_final_ = 0;
   const Tensor* gradient = &grad_output;
   for (int64_t l = static_cast<int64_t>(layers_.size()) - 1; l >= 0; --l) {
     InputGradient needed = l > 0 ? InputGradient::kCompute : InputGradient::kSkip;
@@ -99,7 +107,7 @@ void Model::backward(const Tensor& grad_output, GradientWrite write) {
     }
     // The gradient layer l has just read goes back to the pool, for the layers below to reuse.
     if (l + 1 < static_cast<int64_t>(layers_.size())) layers_[static_cast<size_t>(l) + 1]->release_input_gradient();
-    if (on_gradients_final_) on_gradients_final_(final_after_layer_[static_cast<size_t>(l)]);
+    announce_final(final_after_layer_[static_cast<size_t>(l)]);
   }
   if (!layers_.empty()) layers_.front()->release_input_gradient();
 }

@@ -29,13 +29,17 @@ struct ParameterSlot {
 class Model {
  public:
   Model(std::vector<std::unique_ptr<Layer>> layers, int64_t input_features, Device device = Device::kCpu);
+  // The layers call back into this model (parameter gradients written), so it stays where it is.
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
 
   // Deterministic from the seed alone: parameter i draws from its own random stream.
   void initialize(uint64_t seed);
   // input [rows, input_features] -> output [rows, output_features].
   const Tensor& forward(const Tensor& input);
-  // Writes (or, with kAccumulate, adds to) every parameter's gradient. As each layer finishes,
-  // `on_gradients_final(n)` (if set) is told that arena elements [0, n) are final.
+  // Writes (or, with kAccumulate, adds to) every parameter's gradient. As each layer's parameter
+  // gradients are written (before its input gradient, where the layer says so), `on_gradients_final(n)`
+  // (if set) is told that arena elements [0, n) are final; each n is larger than the one before.
   void backward(const Tensor& grad_output, GradientWrite write = GradientWrite::kOverwrite);
   void set_gradients_final_callback(std::function<void(size_t elements)> callback) {
     on_gradients_final_ = std::move(callback);
@@ -57,6 +61,9 @@ class Model {
   std::string summary() const;
 
  private:
+  // Tells on_gradients_final_ that [0, elements) are final, unless it has heard so already.
+  void announce_final(size_t elements);
+
   std::vector<std::unique_ptr<Layer>> layers_;
   int64_t input_features_;
   int64_t output_features_;
@@ -69,6 +76,7 @@ class Model {
   std::vector<std::string> layer_names_;  // stable storage for timeline event names
   Timeline* timeline_ = nullptr;
   std::function<void(size_t)> on_gradients_final_;
+  size_t announced_final_ = 0;  // the largest prefix told to on_gradients_final_ in this backward
 };
 
 }  // namespace rt

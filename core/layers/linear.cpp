@@ -57,6 +57,7 @@ const Tensor& Linear::backward(const Tensor& grad_output, InputGradient input_gr
   kernels::linear_backward_params(device_, dy, as_operand(input_), rows, in_, out_,
                                   write == GradientWrite::kAccumulate ? 1.0f : 0.0f,
                                   weight_grad_.data<float>(), bias_grad_.data<float>());
+  parameter_gradients_written();
   if (input_gradient == InputGradient::kSkip) return input_grad_.tensor();
   const Tensor& grad_input = input_grad_.ensure(rows, in_, device_);
   kernels::linear_backward_input(device_, dy, weight_.data<float>(), rows, in_, out_, grad_input.data<float>());

@@ -53,11 +53,36 @@ TEST(Model, BackwardFillsTheArenaAndReportsAGrowingFinalPrefix) {
   std::vector<float> x(8, 0.5f), dy(4, 1.0f);
   model->forward(Tensor::view(x.data(), {2, 4}));
   model->backward(Tensor::view(dy.data(), {2, 2}));
-  // After the last Linear and after the ReLU, the last Linear's slots are final; after the first, all.
-  EXPECT_EQ(final_prefix, (std::vector<size_t>{32, 32, 64}));
+  // Once the last Linear's slots are final, then all: each prefix told once.
+  EXPECT_EQ(final_prefix, (std::vector<size_t>{32, 64}));
   EXPECT_EQ(model->parameters().size(), 64u);
   const ParameterSlot& last_bias = model->slots()[1];
   EXPECT_FLOAT_EQ(model->gradients()[last_bias.offset], 2.0f);  // sum over the 2 rows of dy = 1
+}
+
+// A Linear's gradients are announced before it computes its input gradient, so that their
+// all-reduce can start meanwhile. Seen from the callback: the last Linear's weights, zeroed when
+// its gradients are announced, are the ones its input gradient is computed with, so nothing
+// reaches the first Linear; zeroed after its backward instead, they would not be.
+TEST(Model, ALinearAnnouncesItsGradientsBeforeComputingItsInputGradient) {
+  std::vector<float> x(8, 0.5f), dy(4, 1.0f);
+  auto first_linear_gradient_norm = [&](bool zero_when_announced) {
+    std::unique_ptr<Model> model = build_mlp(4, {3}, 2);  // arena: last Linear [0, 32), first Linear [32, 64)
+    model->initialize(1);
+    const ParameterSlot& last_weight = model->slots()[0];
+    model->set_gradients_final_callback([&](size_t elements) {
+      if (zero_when_announced && elements == 32) {
+        for (int64_t e = 0; e < shape_elements(last_weight.shape); ++e) model->parameters()[last_weight.offset + e] = 0;
+      }
+    });
+    model->forward(Tensor::view(x.data(), {2, 4}));
+    model->backward(Tensor::view(dy.data(), {2, 2}));
+    double norm = 0;
+    for (size_t e = 32; e < 64; ++e) norm += std::abs(model->gradients()[e]);
+    return norm;
+  };
+  EXPECT_GT(first_linear_gradient_norm(false), 0.0);
+  EXPECT_EQ(first_linear_gradient_norm(true), 0.0);
 }
 
 TEST(Model, InitialisationIsDeterministicFromTheSeedAndBounded) {
