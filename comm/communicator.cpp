@@ -35,13 +35,43 @@ CollectiveCall decode_call(const int64_t* words) {
           static_cast<DType>(words[3])};
 }
 
-void Communicator::begin_collective(CollectiveKind kind, size_t count, DType dtype) {
-  std::lock_guard<std::mutex> lock(calls_mutex_);
-  current_ = {++calls_, kind, count, dtype};
+CollectiveCall Communicator::record_call(CollectiveKind kind, size_t count, DType dtype) {
   const uint64_t words[3] = {static_cast<uint64_t>(kind), static_cast<uint64_t>(count), static_cast<uint64_t>(dtype)};
   fingerprint_ = fnv1a(words, sizeof words, fingerprint_);
+  newest_ = {++calls_, kind, count, dtype};
+  return newest_;
+}
+
+void Communicator::begin_collective(CollectiveKind kind, size_t count, DType dtype) {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  current_ = record_call(kind, count, dtype);
   in_progress_ = true;
   started_ = std::chrono::steady_clock::now();
+}
+
+void Communicator::begin_started(CollectiveKind kind, size_t count, DType dtype) {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  under_way_.emplace_back(record_call(kind, count, dtype), std::chrono::steady_clock::now());
+  ++started_count_;
+}
+
+void Communicator::finish_started(uint64_t finished) {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  while (finished_count_ < finished && !under_way_.empty()) {
+    last_ = under_way_.front().first;
+    under_way_.pop_front();
+    ++finished_count_;
+  }
+}
+
+uint64_t Communicator::started_calls() const {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  return started_count_;
+}
+
+uint64_t Communicator::finished_calls() const {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  return finished_count_;
 }
 
 void Communicator::end_collective() {
@@ -60,9 +90,15 @@ CollectiveCall Communicator::last_collective() const {
   return last_;
 }
 
+CollectiveCall Communicator::newest_collective() const {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  return newest_;
+}
+
 std::optional<std::pair<CollectiveCall, std::chrono::steady_clock::time_point>> Communicator::collective_in_progress()
     const {
   std::lock_guard<std::mutex> lock(calls_mutex_);
+  if (!under_way_.empty()) return under_way_.front();
   if (!in_progress_) return std::nullopt;
   return std::make_pair(current_, started_);
 }
@@ -92,10 +128,18 @@ const char* reduce_op_name(ReduceOp op) {
   return "?";
 }
 
+CommunicatorOptions::StartedAllReduces parse_started_all_reduces(const std::string& name) {
+  using Started = CommunicatorOptions::StartedAllReduces;
+  if (name == "auto") return Started::kAuto;
+  if (name == "on") return Started::kNonBlocking;
+  if (name == "off") return Started::kBlocking;
+  RT_FAIL("unknown non-blocking all-reduce setting \"{}\" (expected auto, on or off)", name);
+}
+
 std::unique_ptr<Communicator> make_world_communicator(const CommunicatorOptions& options) {
   if (MpiRuntime::active()) {
     return std::make_unique<MpiCommunicator>(options.hierarchical, options.collective_timeout_seconds,
-                                             options.verify_collectives);
+                                             options.verify_collectives, options.started_all_reduces);
   }
   return std::make_unique<SingleProcessCommunicator>();
 }

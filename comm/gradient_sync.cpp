@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "core/base/check.h"
 
@@ -43,10 +44,18 @@ std::vector<GradientBucket> plan_buckets(size_t elements, const GradientSyncOpti
 GradientSynchronizer::GradientSynchronizer(Communicator& comm, Span<float> gradients, GradientSyncOptions options,
                                            Timeline* timeline)
     : comm_(comm), gradients_(gradients), options_(options), timeline_(timeline),
-      buckets_(plan_buckets(gradients.size(), options)) {
+      buckets_(plan_buckets(gradients.size(), options)), started_sums_(comm.starts_all_reduces()) {
   if (options_.wire != WireFormat::kFloat32) wire_.resize(gradients.size());
+  if (started_sums_) {
+    tickets_.resize(buckets_.size());
+    started_us_.resize(buckets_.size());
+  }
   if (options_.overlap && comm_.size() > 1) {
-    worker_ = std::make_unique<BucketWorker>([this](size_t bucket) { communicate(bucket); });
+    if (started_sums_) {
+      worker_ = std::make_unique<BucketWorker>([this](size_t bucket) { start(bucket); }, [this] { return finished(); });
+    } else {
+      worker_ = std::make_unique<BucketWorker>([this](size_t bucket) { communicate(bucket); });
+    }
   }
 }
 
@@ -67,11 +76,9 @@ void GradientSynchronizer::communicate(size_t index) {
                            : values.size();
   for (size_t offset = 0; offset < values.size(); offset += piece) {
     Span<float> part = values.subspan(offset, std::min(piece, values.size() - offset));
-    if (options_.wire == WireFormat::kFloat32) {
-      comm_.all_reduce(part, ReduceOp::kSum);
-    } else {
-      sum_in_16_bits(wire_.data() + bucket.offset + offset, part);
-    }
+    uint16_t* wire = wire_at(bucket.offset + offset);
+    start_sum(wire, part);  // done on return: this communicator sums at once
+    widen_sum(wire, part);
     finite = all_finite(Span<const float>(part.data(), part.size())) && finite;
   }
   if (!finite) {
@@ -80,23 +87,62 @@ void GradientSynchronizer::communicate(size_t index) {
   }
 }
 
+void GradientSynchronizer::start(size_t index) {
+  const GradientBucket& bucket = buckets_[index];
+  Span<float> values = gradients_.subspan(bucket.offset, bucket.count);
+  if (timeline_ && timeline_->enabled()) started_us_[index] = timeline_->now_us();
+  tickets_[index] = start_sum(wire_at(bucket.offset), values);
+  ++started_;
+}
+
+size_t GradientSynchronizer::finished() {
+  const uint64_t done = comm_.all_reduces_finished();
+  while (finished_ < started_ && tickets_[finished_] <= done) finish(finished_++);
+  return finished_;
+}
+
+void GradientSynchronizer::finish(size_t index) {
+  const GradientBucket& bucket = buckets_[index];
+  Span<float> values = gradients_.subspan(bucket.offset, bucket.count);
+  widen_sum(wire_at(bucket.offset), values);
+  if (!all_finite(Span<const float>(values.data(), values.size()))) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    nonfinite_ = true;
+  }
+  if (timeline_ && timeline_->enabled()) {
+    timeline_->record(TimelineLane::kCommunication, "all-reduce bucket", started_us_[index], timeline_->now_us(),
+                      static_cast<int64_t>(index));
+  }
+}
+
 namespace {
-// values summed over the ranks as Half numbers, through `wire` (as many).
+// Starts the sum over the ranks of `values` as Half numbers, rounded into `wire` (as many).
 template <typename Half, Half (*narrow)(float)>
-void sum_as(Communicator& comm, uint16_t* wire, Span<float> values) {
+uint64_t start_narrowed(Communicator& comm, uint16_t* wire, Span<const float> values) {
   auto* halves = reinterpret_cast<Half*>(wire);
   for (size_t i = 0; i < values.size(); ++i) halves[i] = narrow(values[i]);
-  comm.all_reduce(Span<Half>(halves, values.size()), ReduceOp::kSum);
+  return comm.start_all_reduce(Span<Half>(halves, values.size()));
+}
+template <typename Half>
+void widen(const uint16_t* wire, Span<float> values) {
+  auto* halves = reinterpret_cast<const Half*>(wire);
   for (size_t i = 0; i < values.size(); ++i) values[i] = to_float(halves[i]);
 }
 }  // namespace
 
-void GradientSynchronizer::sum_in_16_bits(uint16_t* wire, Span<float> values) {
-  if (options_.wire == WireFormat::kBFloat16) {
-    sum_as<bfloat16, to_bfloat16>(comm_, wire, values);
-  } else {
-    sum_as<float16, to_float16>(comm_, wire, values);
+uint64_t GradientSynchronizer::start_sum(uint16_t* wire, Span<float> values) {
+  Span<const float> read(values.data(), values.size());
+  switch (options_.wire) {
+    case WireFormat::kFloat32: return comm_.start_all_reduce(values);
+    case WireFormat::kBFloat16: return start_narrowed<bfloat16, to_bfloat16>(comm_, wire, read);
+    case WireFormat::kFloat16: return start_narrowed<float16, to_float16>(comm_, wire, read);
   }
+  return 0;
+}
+
+void GradientSynchronizer::widen_sum(const uint16_t* wire, Span<float> values) {
+  if (options_.wire == WireFormat::kBFloat16) widen<bfloat16>(wire, values);
+  if (options_.wire == WireFormat::kFloat16) widen<float16>(wire, values);
 }
 
 void GradientSynchronizer::launch_up_to(size_t ready) {
@@ -115,9 +161,14 @@ bool GradientSynchronizer::wait() {
   if (worker_) {
     launched_ = 0;
     worker_->wait_all(buckets_.size());  // rethrows a failed all-reduce
+    started_ = finished_ = 0;
   } else if (comm_.size() == 1) {
     // The sum over one rank is the gradient itself; only the check remains.
     nonfinite_ = !all_finite(Span<const float>(gradients_.data(), gradients_.size()));
+  } else if (started_sums_) {
+    for (size_t bucket = 0; bucket < buckets_.size(); ++bucket) start(bucket);
+    while (finished() < buckets_.size()) std::this_thread::yield();  // backward is over: no sleeping
+    started_ = finished_ = 0;
   } else {
     for (size_t bucket = 0; bucket < buckets_.size(); ++bucket) communicate(bucket);
   }

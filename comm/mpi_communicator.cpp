@@ -81,7 +81,8 @@ void scale(void* data, size_t count, T factor) {
 
 }  // namespace
 
-MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_seconds, bool verify_collectives)
+MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_seconds, bool verify_collectives,
+                                 CommunicatorOptions::StartedAllReduces started)
     : hierarchical_(hierarchical), timeout_seconds_(collective_timeout_seconds) {
   RT_CHECK_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
   RT_CHECK_MPI(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
@@ -110,6 +111,11 @@ MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_se
     RT_CHECK_MPI(MPI_Comm_free(&machine));
     one_machine_ = machine_size == size_;
   }
+  using Started = CommunicatorOptions::StartedAllReduces;
+  RT_CHECK(!(hierarchical_ && started == Started::kNonBlocking),
+           "non-blocking gradient all-reduces and the hierarchical all-reduce do not go together");
+  nonblocking_ = size_ > 1 && (started == Started::kNonBlocking ||
+                               (started == Started::kAuto && !one_machine_ && !hierarchical_));
   if (verify_collectives && size_ > 1) RT_CHECK_MPI(MPI_Comm_dup(comm_, &verify_comm_));
   if (timeout_seconds_ > 0 && size_ > 1) {
     // Every rank's host, so that a timeout names the hosts of the ranks that did not arrive.
@@ -168,12 +174,20 @@ void MpiCommunicator::all_reduce_piece(void* data, int count, DType dtype, Reduc
 
 void MpiCommunicator::verify_call() {
   if (verify_comm_ == MPI_COMM_NULL) return;
-  auto in_progress = collective_in_progress();
-  const CollectiveCall call = in_progress ? in_progress->first : CollectiveCall{};
-  // The fingerprint already includes this call; MAX of (x, ~x) gives the largest and smallest.
-  auto print = static_cast<int64_t>(collective_fingerprint());
-  int64_t header[2] = {print, ~print};
+  int64_t header[2];
+  newest_header(header);
   RT_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, header, 2, MPI_INT64_T, MPI_MAX, verify_comm_));
+  check_header(header, newest_collective());
+}
+
+void MpiCommunicator::newest_header(int64_t* header) const {
+  // The fingerprint already includes the newest call; MAX of (x, ~x) gives the largest and smallest.
+  auto print = static_cast<int64_t>(collective_fingerprint());
+  header[0] = print;
+  header[1] = ~print;
+}
+
+void MpiCommunicator::check_header(const int64_t* header, const CollectiveCall& call) {
   if (header[0] == ~header[1]) return;
   int64_t mine[kCallWords];
   encode_call(call, mine);
@@ -198,6 +212,60 @@ void MpiCommunicator::all_reduce_elements(void* data, size_t count, DType dtype,
     if (dtype == DType::kFloat32) scale(data, count, 1.0f / static_cast<float>(size_));
     if (dtype == DType::kFloat64) scale(data, count, 1.0 / static_cast<double>(size_));
   }
+}
+
+void MpiCommunicator::start_sum(void* data, size_t count, DType dtype) {
+  if (!nonblocking_) {
+    all_reduce_elements(data, count, dtype, ReduceOp::kSum);
+    return;
+  }
+  check_reduction(dtype, ReduceOp::kSum);
+  RT_CHECK(count <= INT_MAX, "a started all-reduce of {} elements is more than one MPI call takes; use smaller "
+           "buckets (comm.bucket_mb)", count);
+  StartedSum& sum = started_sums_.emplace_back();
+  sum.data = data;
+  sum.count = static_cast<int>(count);
+  sum.dtype = dtype;
+  if (verify_comm_ != MPI_COMM_NULL) {
+    sum.call = newest_collective();
+    newest_header(sum.header);
+    RT_CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, sum.header, 2, MPI_INT64_T, MPI_MAX, verify_comm_, &sum.header_request));
+  } else {
+    sum.stage = StartedSum::kChecked;
+  }
+  move_sums_on();
+}
+
+void MpiCommunicator::move_sums_on() {
+  // Each sum's data starts once its header has been compared, in the order the sums were started
+  // (the same on every rank): a sum whose header is still on its way holds back the later ones.
+  for (StartedSum& sum : started_sums_) {
+    if (sum.stage == StartedSum::kSumming) continue;
+    if (sum.stage == StartedSum::kHeader) {
+      int done = 0;
+      RT_CHECK_MPI(MPI_Test(&sum.header_request, &done, MPI_STATUS_IGNORE));
+      if (!done) return;
+      check_header(sum.header, sum.call);
+    }
+    MPI_Op operation = sum.dtype == DType::kBFloat16  ? bfloat16_sum_
+                       : sum.dtype == DType::kFloat16 ? float16_sum_
+                                                      : MPI_SUM;
+    RT_CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, sum.data, sum.count, mpi_type(sum.dtype), operation, comm_,
+                                &sum.data_request));
+    sum.stage = StartedSum::kSumming;
+  }
+}
+
+size_t MpiCommunicator::sums_under_way() {
+  move_sums_on();
+  // MPI_Test moves every request on; the oldest is tested first, and the rest only after it is done.
+  while (!started_sums_.empty() && started_sums_.front().stage == StartedSum::kSumming) {
+    int done = 0;
+    RT_CHECK_MPI(MPI_Test(&started_sums_.front().data_request, &done, MPI_STATUS_IGNORE));
+    if (!done) break;
+    started_sums_.pop_front();
+  }
+  return started_sums_.size();
 }
 
 void MpiCommunicator::broadcast_elements(void* data, size_t count, DType dtype, int root) {

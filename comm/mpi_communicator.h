@@ -4,6 +4,12 @@
 // float16 travel as 16-bit words reduced by MPI operations of our own. With `hierarchical`, an
 // all-reduce runs as reduce in the node, all-reduce among node leaders, broadcast in the node.
 //
+// Started all-reduces (gradient buckets, see Communicator::start_all_reduce) are MPI_Iallreduce
+// calls where the ranks span machines (or where asked for), moved on by MPI_Test from a caller
+// that may sleep between looks, instead of a blocking call that spins on a core while the network
+// works. Their verification header is such a call too, and a sum's data starts once its header
+// has been compared (never waited for in start: it may be queued behind megabytes of data).
+//
 // With a collective timeout, a watchdog thread watches this rank's collective in progress. Past
 // the timeout it reports to rank 0 (on a communicator of its own) which collective it waits in;
 // rank 0 gathers the reports for a moment and ends the job with one message naming the ranks that
@@ -14,6 +20,7 @@
 #include <mpi.h>
 
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,13 +34,17 @@ class MpiCommunicator final : public Communicator {
  public:
   // Requires MPI to be initialised. A timeout of 0 starts no watchdog.
   explicit MpiCommunicator(bool hierarchical = false, double collective_timeout_seconds = 0,
-                           bool verify_collectives = false);
+                           bool verify_collectives = false,
+                           CommunicatorOptions::StartedAllReduces started = CommunicatorOptions::StartedAllReduces::kAuto);
   ~MpiCommunicator() override;
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
-  std::string backend() const override { return hierarchical_ ? "mpi-hierarchical" : "mpi"; }
+  std::string backend() const override {
+    return hierarchical_ ? "mpi-hierarchical" : nonblocking_ ? "mpi-nonblocking" : "mpi";
+  }
   size_t all_reduce_piece_bytes() const override;
+  bool starts_all_reduces() const override { return nonblocking_; }
   // Nodes seen by the hierarchical all-reduce (1 when it is off).
   int nodes() const { return nodes_; }
 
@@ -44,11 +55,19 @@ class MpiCommunicator final : public Communicator {
   void broadcast_elements(void* data, size_t count, DType dtype, int root) override;
   void all_gather_elements(const void* sent, void* received, size_t count, DType dtype) override;
   void barrier_all() override;
+  void start_sum(void* data, size_t count, DType dtype) override;
+  size_t sums_under_way() override;
 
  private:
   void all_reduce_piece(void* data, int count, DType dtype, ReduceOp op);
   // With verify_collectives: throws on every rank, naming them, unless all are about to call the same collective.
   void verify_call();
+  // The newest call's header: its fingerprint and the complement.
+  void newest_header(int64_t* header) const;
+  // Throws on every rank, naming what each calls, unless the headers' MAX over the ranks agree.
+  void check_header(const int64_t* header, const CollectiveCall& call);
+  // Started sums: starts the data of those whose header has been compared, in order.
+  void move_sums_on();
   void watch();
   // Rank 0: receives reports until `expected` have come or the gathering time is over.
   void gather_reports(std::vector<std::vector<int64_t>>& reports, size_t expected);
@@ -68,6 +87,19 @@ class MpiCommunicator final : public Communicator {
   int size_ = 1;
   MPI_Op bfloat16_sum_ = MPI_OP_NULL;
   MPI_Op float16_sum_ = MPI_OP_NULL;
+  bool nonblocking_ = false;  // start_sum returns before the sum is done
+  // A started sum: its header on verify_comm_ first (with verify_collectives), then its data.
+  struct StartedSum {
+    enum Stage { kHeader, kChecked, kSumming } stage = kHeader;
+    CollectiveCall call;
+    int64_t header[2] = {0, 0};
+    MPI_Request header_request = MPI_REQUEST_NULL;
+    MPI_Request data_request = MPI_REQUEST_NULL;
+    void* data = nullptr;
+    int count = 0;
+    DType dtype = DType::kFloat32;
+  };
+  std::deque<StartedSum> started_sums_;  // oldest first; a deque keeps their addresses
 
   double timeout_seconds_ = 0;
   std::vector<std::string> hosts_;  // rank -> host, gathered when a watchdog runs

@@ -58,6 +58,7 @@ TrainConfig read_train_config(Config& config) {
   c.check_every = config.get_int("comm.check_every", c.check_every, 0, INT64_MAX);
   c.timeout_seconds = config.get_double("comm.timeout_seconds", c.timeout_seconds, 0.0, 1e7);
   c.verify_collectives = config.get_bool("comm.verify_collectives", c.verify_collectives);
+  c.nonblocking = config.get_string("comm.nonblocking", c.nonblocking, {"auto", "on", "off"});
   c.backend = config.get_string("comm.backend", c.backend, {"auto", "nccl", "mpi"});
 
   c.checkpoint_dir = config.get_path("checkpoint.dir", "");

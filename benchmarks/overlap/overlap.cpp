@@ -4,9 +4,15 @@
 //   sync after backward (comm.overlap = false),
 //   sync overlapped with backward (comm.overlap = true),
 // exposed communication = step time - compute-only step time, and hidden = 1 - overlapped/after.
+// The three take turns step by step (each step starts at a barrier and counts as long as its
+// slowest rank), and each is reported as the median of its STEPS steps: on a shared machine whose
+// speed drifts for seconds at a time, modes timed in turn meet the same slow spells.
+// OVERLAP_TIMELINE=path.json writes each rank's timeline (layers, buckets) of all the steps;
+// OVERLAP_STEPS=1 prints every step's three times; OVERLAP_NONBLOCKING=auto|on|off is comm.nonblocking.
 // Usage: mpirun -np 2 overlap BATCH_PER_RANK STEPS BUCKET_MB WIDTH...
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,24 +29,28 @@ namespace {
 
 enum class Mode { kComputeOnly, kAfterBackward, kOverlapped };
 
-double run_steps(rt::Model& model, rt::Sgd& sgd, rt::GradientSynchronizer* sync, const rt::Tensor& input,
-                 const std::vector<int32_t>& labels, std::vector<float>& grad_logits, int steps, int ranks) {
+// One step, timed on its slowest rank.
+double run_step(rt::Model& model, rt::Sgd& sgd, rt::GradientSynchronizer* sync, const rt::Tensor& input,
+                const std::vector<int32_t>& labels, std::vector<float>& grad_logits, int ranks) {
   const int64_t rows = input.dim(0), classes = model.output_features();
   MPI_Barrier(MPI_COMM_WORLD);
   auto start = std::chrono::steady_clock::now();
-  for (int step = 0; step < steps; ++step) {
-    const rt::Tensor& logits = model.forward(input);
-    double loss = 0;
-    rt::kernels::softmax_cross_entropy(rt::Device::kCpu, logits.data<float>(), labels.data(), rows, classes,
-                                       1.0f / static_cast<float>(rows * ranks), grad_logits.data(), &loss);
-    model.backward(rt::Tensor::view(grad_logits.data(), {rows, classes}));
-    if (sync) sync->wait();
-    sgd.step();
-  }
-  double mine = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / steps;
+  const rt::Tensor& logits = model.forward(input);
+  double loss = 0;
+  rt::kernels::softmax_cross_entropy(rt::Device::kCpu, logits.data<float>(), labels.data(), rows, classes,
+                                     1.0f / static_cast<float>(rows * ranks), grad_logits.data(), &loss);
+  model.backward(rt::Tensor::view(grad_logits.data(), {rows, classes}));
+  if (sync) sync->wait();
+  sgd.step();
+  double mine = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   double slowest = 0;
   MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
   return slowest;
+}
+
+double median(std::vector<double> values) {
+  std::nth_element(values.begin(), values.begin() + values.size() / 2, values.end());
+  return values[values.size() / 2];
 }
 
 }  // namespace
@@ -56,7 +66,10 @@ int main(int argc, char** argv) {
   const double bucket_mb = std::atof(argv[3]);
   std::vector<int64_t> widths;
   for (int i = 4; i < argc; ++i) widths.push_back(std::atoll(argv[i]));
-  std::unique_ptr<rt::Communicator> comm = rt::make_world_communicator();
+  rt::CommunicatorOptions comm_options;
+  const char* nonblocking = std::getenv("OVERLAP_NONBLOCKING");
+  comm_options.started_all_reduces = rt::parse_started_all_reduces(nonblocking ? nonblocking : "auto");
+  std::unique_ptr<rt::Communicator> comm = rt::make_world_communicator(comm_options);
   rt::kernels::set_cpu_threads(1);
 
   std::vector<int64_t> hidden(widths.begin() + 1, widths.end() - 1);
@@ -71,27 +84,44 @@ int main(int argc, char** argv) {
   std::vector<float> grad_logits(static_cast<size_t>(batch * widths.back()));
   rt::Tensor input = rt::Tensor::view(features.data(), {batch, widths.front()});
 
-  double seconds[3] = {};
-  for (int round = 0; round < 2; ++round) {  // the second round is the one reported
-    for (Mode mode : {Mode::kComputeOnly, Mode::kAfterBackward, Mode::kOverlapped}) {
-      rt::GradientSyncOptions options;
-      options.bucket_bytes = static_cast<size_t>(bucket_mb * (1 << 20));
-      options.first_bucket_bytes = std::min<size_t>(options.bucket_bytes, size_t{1} << 20);
-      options.overlap = mode == Mode::kOverlapped;
-      rt::GradientSynchronizer sync(*comm, model->gradients(), options);
-      model->set_gradients_final_callback(
-          mode == Mode::kOverlapped ? std::function<void(size_t)>([&](size_t n) { sync.gradients_ready(n); }) : nullptr);
-      seconds[static_cast<int>(mode)] = run_steps(*model, sgd, mode == Mode::kComputeOnly ? nullptr : &sync, input,
-                                                  labels, grad_logits, steps, comm->size());
-      model->set_gradients_final_callback(nullptr);
-    }
+  const char* trace = std::getenv("OVERLAP_TIMELINE");
+  rt::Timeline timeline(trace ? trace : "", comm->rank());
+  model->set_timeline(&timeline);
+  rt::GradientSyncOptions options;
+  options.bucket_bytes = static_cast<size_t>(bucket_mb * (1 << 20));
+  options.first_bucket_bytes = std::min<size_t>(options.bucket_bytes, size_t{1} << 20);
+  options.overlap = false;
+  rt::GradientSynchronizer after_backward(*comm, model->gradients(), options, &timeline);
+  options.overlap = true;
+  rt::GradientSynchronizer overlapped(*comm, model->gradients(), options, &timeline);
+  auto announce = [&](size_t n) { overlapped.gradients_ready(n); };
+
+  std::vector<double> times[3];
+  for (int step = 0; step < 3 * (steps + 1); ++step) {
+    const int mode = step % 3;
+    rt::GradientSynchronizer* sync = mode == static_cast<int>(Mode::kAfterBackward) ? &after_backward
+                                     : mode == static_cast<int>(Mode::kOverlapped)  ? &overlapped
+                                                                                    : nullptr;
+    model->set_gradients_final_callback(sync == &overlapped ? std::function<void(size_t)>(announce) : nullptr);
+    double seconds = run_step(*model, sgd, sync, input, labels, grad_logits, comm->size());
+    if (step >= 3) times[mode].push_back(seconds);  // the first step of each mode warms up
   }
+  model->set_gradients_final_callback(nullptr);
+  if (timeline.enabled()) timeline.write();
+  if (std::getenv("OVERLAP_STEPS") && comm->rank() == 0) {
+    for (size_t i = 0; i < times[0].size(); ++i) std::printf("%.1f %.1f %.1f\n", times[0][i] * 1e3, times[1][i] * 1e3, times[2][i] * 1e3);
+  }
+  double seconds[3];
+  for (int mode = 0; mode < 3; ++mode) seconds[mode] = median(times[mode]);
   if (comm->rank() == 0) {
     double compute = seconds[0], after = seconds[1], overlapped = seconds[2];
     double exposed_after = after - compute, exposed_overlapped = std::max(0.0, overlapped - compute);
-    std::printf("MLP %s, %lld samples per rank, %d ranks, 1 math thread each, buckets of %.2f MiB, %.1f MB of gradients\n",
+    std::printf("MLP %s, %lld samples per rank, %d ranks, 1 math thread each, buckets of %.2f MiB, %.1f MB of gradients, "
+                "median of %d steps each\n",
                 fmt::format("{}", fmt::join(widths, "-")).c_str(), static_cast<long long>(batch), comm->size(), bucket_mb,
-                model->parameters().size() * 4 / 1e6);
+                model->parameters().size() * 4 / 1e6, steps);
+    std::printf("buckets %s\n", comm->starts_all_reduces() ? "started without waiting (non-blocking all-reduces)"
+                                                             : "summed one after another (blocking all-reduces)");
     std::printf("%-32s %10s %14s\n", "", "ms/step", "exposed comm");
     std::printf("%-32s %10.2f %14s\n", "compute only", compute * 1e3, "-");
     std::printf("%-32s %10.2f %14.2f\n", "sync after backward", after * 1e3, exposed_after * 1e3);

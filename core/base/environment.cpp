@@ -20,6 +20,11 @@ bool started_by_mpi_launcher() {
 }
 
 MpiRuntime::MpiRuntime(int* argc, char*** argv) {
+  // Open MPI's non-blocking all-reduce (libnbc) sends a whole buffer up a binomial tree and back
+  // down for fewer than 4 ranks or in-place sums; a ring sends 2(n-1)/n of it, half as much at 2
+  // ranks (measured: docs/performance.md, "Overlap"). The gradient buckets are such sums. An
+  // MCA setting of the user's (the variable, or mpirun --mca) still wins; other MPIs ignore it.
+  setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0);
   int provided = 0;
   RT_CHECK_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided));
   RT_CHECK_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));

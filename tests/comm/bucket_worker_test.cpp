@@ -3,7 +3,10 @@
 // step starts clean.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "comm/bucket_worker.h"
@@ -46,6 +49,49 @@ TEST(BucketWorker, AFailureSkipsTheRestOfTheStepAndIsRethrownOnce) {
   seen.clear();
   worker.wait_all(4);
   EXPECT_EQ(seen, std::vector<size_t>({0, 1, 2, 3}));
+}
+
+// Started buckets (non-blocking all-reduces): every available bucket is started while the earlier
+// ones are still under way, and wait_all() returns only once finished() says all are done.
+TEST(BucketWorker, StartsBucketsWhileEarlierOnesAreUnderWayAndWaitsForThemToFinish) {
+  std::mutex mutex;
+  std::vector<size_t> started;
+  std::atomic<size_t> finished{0};
+  auto started_count = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return started.size();
+  };
+  BucketWorker worker(
+      [&](size_t index) {
+        std::lock_guard<std::mutex> lock(mutex);
+        started.push_back(index);
+      },
+      [&] { return finished.load(); });
+  worker.make_available(3);
+  for (int i = 0; i < 5000 && started_count() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(started, std::vector<size_t>({0, 1, 2})) << "none has finished yet";
+  std::thread finisher([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    finished = 5;
+  });
+  auto before = std::chrono::steady_clock::now();
+  worker.wait_all(5);
+  EXPECT_GE(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(25)) << "returned before finished";
+  EXPECT_EQ(finished.load(), 5u);
+  finisher.join();
+  EXPECT_EQ(started, std::vector<size_t>({0, 1, 2, 3, 4}));
+}
+
+TEST(BucketWorker, AFailureToStartABucketEndsTheStepWhileOthersAreUnderWay) {
+  std::vector<size_t> started;
+  BucketWorker worker(
+      [&](size_t index) {
+        started.push_back(index);
+        if (index == 2) throw Error("bucket 2 failed to start");
+      },
+      [] { return size_t{0}; });  // nothing ever finishes
+  EXPECT_EQ(testing::error_message([&] { worker.wait_all(4); }), "bucket 2 failed to start");
+  EXPECT_EQ(started, std::vector<size_t>({0, 1, 2}));
 }
 
 }  // namespace

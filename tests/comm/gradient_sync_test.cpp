@@ -1,12 +1,14 @@
 // Every synchronisation mode against the plain single all-reduce of the whole arena, under
 // mpiexec -n 2 and -n 4: bucketed and overlapped (bucket boundaries that cut tensors, a bucket
 // larger than the arena, one tensor), 16-bit wire formats within their tolerance, hierarchical
-// with pretend nodes. In every mode all ranks end bitwise identical.
+// with pretend nodes; buckets summed at once and started without waiting (as across machines).
+// In every mode all ranks end bitwise identical.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "comm/consistency.h"
 #include "comm/gradient_sync.h"
@@ -20,7 +22,15 @@ namespace {
 
 class GradientSyncTest : public ::testing::Test {
  protected:
-  void SetUp() override { comm_ = make_world_communicator(); }
+  void SetUp() override {
+    comm_ = make_world_communicator();
+    CommunicatorOptions options;
+    options.started_all_reduces = CommunicatorOptions::StartedAllReduces::kNonBlocking;
+    nonblocking_ = make_world_communicator(options);
+  }
+  // Both ways of summing buckets: at once (on one machine, the default) and started without
+  // waiting, as across machines (asked for here).
+  std::vector<Communicator*> both_communicators() const { return {comm_.get(), nonblocking_.get()}; }
 
   // This rank's gradients: different on every rank, fresh for each seed.
   std::vector<float> rank_gradients(size_t count, uint64_t seed) const {
@@ -48,7 +58,70 @@ class GradientSyncTest : public ::testing::Test {
   }
 
   std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<Communicator> nonblocking_;
 };
+
+TEST_F(GradientSyncTest, RanksOfOneMachineSumAtOnceUnlessAskedToStartWithoutWaiting) {
+  EXPECT_FALSE(comm_->starts_all_reduces());
+  EXPECT_TRUE(nonblocking_->starts_all_reduces());
+}
+
+// Started all-reduces: several under way at once, finished in order, each the plain sum.
+TEST_F(GradientSyncTest, StartedAllReducesFinishInOrderWithThePlainSums) {
+  Communicator& comm = *nonblocking_;
+  std::vector<std::vector<float>> buffers, expected;
+  std::vector<uint64_t> tickets;
+  for (size_t b = 0; b < 5; ++b) {
+    buffers.push_back(rank_gradients(1000 * b + 3, 20 + b));  // sizes 3 .. 4003, one of them tiny
+    expected.push_back(plain_sum(buffers.back()));
+  }
+  std::vector<float> empty;
+  for (std::vector<float>& buffer : buffers) tickets.push_back(comm.start_all_reduce(Span<float>(buffer)));
+  const uint64_t nothing = comm.start_all_reduce(Span<float>(empty));
+  for (size_t b = 1; b < tickets.size(); ++b) EXPECT_EQ(tickets[b], tickets[b - 1] + 1);
+  uint64_t done = 0;
+  while ((done = comm.all_reduces_finished()) < nothing) std::this_thread::sleep_for(kSumPollInterval);
+  EXPECT_EQ(done, nothing);
+  EXPECT_FALSE(comm.collective_in_progress().has_value());
+  for (size_t b = 0; b < buffers.size(); ++b) {
+    expect_close(buffers[b], expected[b], 1e-6f);
+    expect_identical_on_all_ranks(buffers[b]);
+  }
+}
+
+// A started all-reduce is a collective like the others: its header is compared first, so ranks
+// that would start different ones are named before any data moves.
+TEST_F(GradientSyncTest, StartedAllReducesOfDifferentSizesAreNamedBeforeAnyDataMoves) {
+  std::vector<float> values(nonblocking_->rank() == 1 ? 4 : 8, 1.0f);
+  std::string text = testing::error_message([&] {
+    const uint64_t ticket = nonblocking_->start_all_reduce(Span<float>(values));
+    while (nonblocking_->all_reduces_finished() < ticket) std::this_thread::sleep_for(kSumPollInterval);
+  });
+  EXPECT_NE(text.find("ranks are about to call different collectives"), std::string::npos) << text;
+  EXPECT_NE(text.find("rank 1 calls #1 all-reduce of 4 float32"), std::string::npos) << text;
+  EXPECT_EQ(values[0], 1.0f) << "data moved";
+}
+
+TEST_F(GradientSyncTest, ANonFiniteValueOfOneRankIsSeenByEveryRankWithStartedSums) {
+  for (bool overlap : {true, false}) {
+    std::vector<float> gradients = rank_gradients(3000, 31);
+    GradientSyncOptions options;
+    options.first_bucket_bytes = 400;
+    options.bucket_bytes = 4000;
+    options.overlap = overlap;
+    GradientSynchronizer sync(*nonblocking_, Span<float>(gradients), options);
+    synchronise(sync, 3000, 300);  // all finite
+    std::vector<float> fresh = rank_gradients(3000, 32);
+    if (nonblocking_->rank() == nonblocking_->size() - 1) fresh[2500] = std::nanf("");  // a later bucket
+    std::copy(fresh.begin(), fresh.end(), gradients.begin());
+    sync.gradients_ready(3000);
+    EXPECT_FALSE(sync.wait()) << "overlap " << overlap;
+    std::copy(fresh.begin(), fresh.end(), gradients.begin());
+    gradients[2500] = 0.0f;
+    sync.gradients_ready(3000);
+    EXPECT_TRUE(sync.wait()) << "overlap " << overlap << ": the next step starts clean";
+  }
+}
 
 struct Mode {
   size_t first_bytes, bytes, stride;
@@ -57,6 +130,7 @@ struct Mode {
 
 TEST_F(GradientSyncTest, BucketedAndOverlappedEqualThePlainAllReduce) {
   const size_t count = 10007;  // prime: buckets never divide it
+  for (Communicator* comm : both_communicators())
   for (Mode mode : {Mode{0, 0, 1000, true},            // one bucket for everything
                     Mode{0, size_t{25} << 20, 1000, true},  // a bucket larger than the arena
                     Mode{400, 4000, 333, true},        // buckets that cut every "tensor" of 333
@@ -70,13 +144,13 @@ TEST_F(GradientSyncTest, BucketedAndOverlappedEqualThePlainAllReduce) {
     options.first_bucket_bytes = mode.first_bytes;
     options.bucket_bytes = mode.bytes;
     options.overlap = mode.overlap;
-    GradientSynchronizer sync(*comm_, Span<float>(gradients), options);
+    GradientSynchronizer sync(*comm, Span<float>(gradients), options);
     for (int step = 0; step < 2; ++step) {  // the synchroniser is reused step after step
       std::vector<float> fresh = rank_gradients(count, 100 * step + mode.stride);
       std::copy(fresh.begin(), fresh.end(), gradients.begin());
       expected = plain_sum(fresh);
       synchronise(sync, count, mode.stride);
-      expect_close(gradients, expected, 1e-6f);
+      ASSERT_NO_FATAL_FAILURE(expect_close(gradients, expected, 1e-6f)) << comm->starts_all_reduces();
       expect_identical_on_all_ranks(gradients);
     }
   }
@@ -108,20 +182,23 @@ TEST_F(GradientSyncTest, ABucketOfSeveralPiecesSumsAndChecksEachPiece) {
 }
 
 TEST_F(GradientSyncTest, ManyTinyBucketsFromOneTensor) {
-  std::vector<float> gradients = rank_gradients(257, 5);
-  std::vector<float> expected = plain_sum(gradients);
-  GradientSyncOptions options;
-  options.first_bucket_bytes = 4;
-  options.bucket_bytes = 12;
-  GradientSynchronizer sync(*comm_, Span<float>(gradients), options);
-  EXPECT_EQ(sync.buckets().size(), 1u + 86u);
-  synchronise(sync, 257, 257);
-  expect_close(gradients, expected, 1e-6f);
-  expect_identical_on_all_ranks(gradients);
+  for (Communicator* comm : both_communicators()) {
+    std::vector<float> gradients = rank_gradients(257, 5);
+    std::vector<float> expected = plain_sum(gradients);
+    GradientSyncOptions options;
+    options.first_bucket_bytes = 4;
+    options.bucket_bytes = 12;
+    GradientSynchronizer sync(*comm, Span<float>(gradients), options);
+    EXPECT_EQ(sync.buckets().size(), 1u + 86u);
+    synchronise(sync, 257, 257);
+    expect_close(gradients, expected, 1e-6f);
+    expect_identical_on_all_ranks(gradients);
+  }
 }
 
 TEST_F(GradientSyncTest, SixteenBitWireFormatsStayWithinTheirPrecision) {
   // Sums of up to 4 values in [-1, 1]: bf16 keeps 8 bits of mantissa, fp16 11.
+  for (Communicator* comm : both_communicators())
   for (auto [wire, tolerance] : {std::pair{WireFormat::kBFloat16, 6e-2f}, std::pair{WireFormat::kFloat16, 8e-3f}}) {
     std::vector<float> gradients = rank_gradients(5000, 9);
     std::vector<float> expected = plain_sum(gradients);
@@ -129,7 +206,7 @@ TEST_F(GradientSyncTest, SixteenBitWireFormatsStayWithinTheirPrecision) {
     options.first_bucket_bytes = 1024;
     options.bucket_bytes = 8192;
     options.wire = wire;
-    GradientSynchronizer sync(*comm_, Span<float>(gradients), options);
+    GradientSynchronizer sync(*comm, Span<float>(gradients), options);
     synchronise(sync, 5000, 500);
     expect_close(gradients, expected, tolerance);
     expect_identical_on_all_ranks(gradients);
