@@ -6,7 +6,7 @@
 
 namespace rt {
 
-BucketWorker::BucketWorker(std::function<void(size_t)> start, std::function<size_t()> finished)
+BucketWorker::BucketWorker(std::function<void(size_t)> start, std::function<size_t(bool)> finished)
     : start_(std::move(start)), finished_(std::move(finished)), thread_([this] { run(); }) {}
 
 BucketWorker::~BucketWorker() {
@@ -48,7 +48,7 @@ void BucketWorker::wait_all(size_t total) {
 void BucketWorker::run() {
   for (;;) {
     size_t first = 0, end = 0;
-    bool failed = false;
+    bool failed = false, eager = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       auto new_work = [this] { return stopping_ || started_ < available_; };
@@ -66,13 +66,14 @@ void BucketWorker::run() {
       first = started_;
       end = available_;
       failed = failure_ != nullptr;  // after a failure the remaining buckets are skipped
+      eager = waited_for_;
     }
     size_t done = end;
     std::exception_ptr failure;
     if (!failed) {
       try {
         for (size_t index = first; index < end; ++index) start_(index);
-        if (finished_) done = finished_();
+        if (finished_) done = finished_(eager);
       } catch (...) {
         failure = std::current_exception();
       }

@@ -20,7 +20,8 @@ namespace rt {
 
 class BucketWorker {
  public:
-  explicit BucketWorker(std::function<void(size_t)> start, std::function<size_t()> finished = nullptr);
+  // finished(eager): eager once wait_all() has been called (the thread then looks without sleeping).
+  explicit BucketWorker(std::function<void(size_t)> start, std::function<size_t(bool)> finished = nullptr);
   ~BucketWorker();
   BucketWorker(const BucketWorker&) = delete;
   BucketWorker& operator=(const BucketWorker&) = delete;
@@ -35,7 +36,7 @@ class BucketWorker {
   void run();
 
   std::function<void(size_t)> start_;
-  std::function<size_t()> finished_;
+  std::function<size_t(bool)> finished_;
   std::mutex mutex_;
   std::condition_variable changed_;
   size_t available_ = 0;  // buckets that may be started this step

@@ -105,9 +105,11 @@ class Communicator {
     return started_calls();
   }
   // How many of the all-reduces started so far have finished, in the order they were started
-  // (moving the others on).
-  uint64_t all_reduces_finished() {
-    if (starts_all_reduces()) finish_started(started_calls() - sums_under_way());
+  // (moving the others on). `eager`: the caller looks again at once rather than asleep in between
+  // (backward is over): the backend may then pace the sums differently (MPI: one on the wire at a
+  // time rather than two).
+  uint64_t all_reduces_finished(bool eager = false) {
+    if (starts_all_reduces()) finish_started(started_calls() - sums_under_way(eager));
     return finished_calls();
   }
 
@@ -132,7 +134,7 @@ class Communicator {
   // Starts a sum in place (the default: sums at once).
   virtual void start_sum(void* data, size_t count, DType dtype) { all_reduce_elements(data, count, dtype, ReduceOp::kSum); }
   // How many started sums are not finished yet (moving them on); with starts_all_reduces() only.
-  virtual size_t sums_under_way() { return 0; }
+  virtual size_t sums_under_way(bool eager) { return 0; }
 
   // Throws unless `op` is defined for `dtype` (see all_reduce).
   static void check_reduction(DType dtype, ReduceOp op);
@@ -193,8 +195,8 @@ struct CommunicatorOptions {
   bool verify_collectives = true;
   // How started all-reduces (gradient buckets) wait: kAuto starts them without waiting where the
   // ranks span machines (the wait is for the network: a communication thread that sleeps between
-  // looks leaves the core to backward, and every finished bucket is on the wire at once) and sums
-  // at once on one machine (where shared memory's copies are the work) or in the hierarchy.
+  // looks leaves the core to backward) and sums at once on one machine (where shared memory's
+  // copies are the work) or in the hierarchy.
   enum class StartedAllReduces { kAuto, kNonBlocking, kBlocking };
   StartedAllReduces started_all_reduces = StartedAllReduces::kAuto;
 };

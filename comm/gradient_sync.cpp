@@ -52,7 +52,7 @@ GradientSynchronizer::GradientSynchronizer(Communicator& comm, Span<float> gradi
   }
   if (options_.overlap && comm_.size() > 1) {
     if (started_sums_) {
-      worker_ = std::make_unique<BucketWorker>([this](size_t bucket) { start(bucket); }, [this] { return finished(); });
+      worker_ = std::make_unique<BucketWorker>([this](size_t bucket) { start(bucket); }, [this](bool eager) { return finished(eager); });
     } else {
       worker_ = std::make_unique<BucketWorker>([this](size_t bucket) { communicate(bucket); });
     }
@@ -95,8 +95,8 @@ void GradientSynchronizer::start(size_t index) {
   ++started_;
 }
 
-size_t GradientSynchronizer::finished() {
-  const uint64_t done = comm_.all_reduces_finished();
+size_t GradientSynchronizer::finished(bool eager) {
+  const uint64_t done = comm_.all_reduces_finished(eager);
   while (finished_ < started_ && tickets_[finished_] <= done) finish(finished_++);
   return finished_;
 }
@@ -167,7 +167,7 @@ bool GradientSynchronizer::wait() {
     nonfinite_ = !all_finite(Span<const float>(gradients_.data(), gradients_.size()));
   } else if (started_sums_) {
     for (size_t bucket = 0; bucket < buckets_.size(); ++bucket) start(bucket);
-    while (finished() < buckets_.size()) std::this_thread::yield();  // backward is over: no sleeping
+    while (finished(true) < buckets_.size()) std::this_thread::yield();  // backward is over: no sleeping
     started_ = finished_ = 0;
   } else {
     for (size_t bucket = 0; bucket < buckets_.size(); ++bucket) communicate(bucket);

@@ -10,7 +10,7 @@
 // all-reduced in order, so every rank issues the same collectives in the same order.
 //
 // Where the communicator starts all-reduces without finishing them (ranks on several machines),
-// each bucket is started as soon as it is final and every bucket started is on the wire at once;
+// each bucket is started as soon as it is final (the communicator puts them on the wire in turn);
 // the communication thread sleeps between looks at which have finished (finishing each: widened
 // back from 16 bits, checked), instead of holding a core while the network works. Elsewhere it
 // sums bucket after bucket, in cache-sized pieces that are checked while still in cache.
@@ -69,7 +69,7 @@ class GradientSynchronizer {
   void communicate(size_t bucket);
   // Started all-reduces: start a bucket; finish those done, in order, and say how many are.
   void start(size_t bucket);
-  size_t finished();
+  size_t finished(bool eager);
   void finish(size_t bucket);
   // Starts summing `values` over the ranks, in 16 bits through `wire` (as many) when compressing,
   // and returns the communicator's ticket; once it is finished, widen_sum() puts a 16-bit sum

@@ -54,6 +54,10 @@ void in_pieces(size_t count, Call call, size_t most = INT_MAX) {
 // faster at 64-256 MiB (benchmarks/allreduce, docs/performance.md). So there the all-reduce is
 // done in pieces of this size.
 constexpr size_t kSharedMemoryPieceBytes = size_t{4} << 20;
+// Started sums on the wire at once while their caller sleeps between looks (one after an eager
+// look): two keep a slow link busy while one waits for the next look between its steps, where
+// more at once were slower on a fast one (docs/performance.md, "Non-blocking buckets").
+constexpr size_t kSumsOnTheWireWhileAsleep = 2;
 
 // MPI_User_function: inout[i] = in[i] + inout[i], in float32, rounded back to 16 bits.
 template <typename Half, Half (*from_float)(float)>
@@ -237,10 +241,17 @@ void MpiCommunicator::start_sum(void* data, size_t count, DType dtype) {
 }
 
 void MpiCommunicator::move_sums_on() {
-  // Each sum's data starts once its header has been compared, in the order the sums were started
-  // (the same on every rank): a sum whose header is still on its way holds back the later ones.
+  // Each sum's data starts once its header has been compared and fewer than the window's sums are
+  // on the wire, in the order the sums were started (the same on every rank). 100 MB in 1 MiB
+  // sums between two unlimited pretend hosts took 78-95 ms all at once, 50-68 one at a time (as
+  // blocking calls); at 1 Gbit/s one at a time left the wire idle while the thread slept.
+  size_t summing = 0;
   for (StartedSum& sum : started_sums_) {
-    if (sum.stage == StartedSum::kSumming) continue;
+    if (sum.stage == StartedSum::kSumming) {
+      ++summing;
+      continue;
+    }
+    if (summing >= (one_sum_at_a_time_ ? 1u : kSumsOnTheWireWhileAsleep)) return;
     if (sum.stage == StartedSum::kHeader) {
       int done = 0;
       RT_CHECK_MPI(MPI_Test(&sum.header_request, &done, MPI_STATUS_IGNORE));
@@ -253,10 +264,12 @@ void MpiCommunicator::move_sums_on() {
     RT_CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, sum.data, sum.count, mpi_type(sum.dtype), operation, comm_,
                                 &sum.data_request));
     sum.stage = StartedSum::kSumming;
+    ++summing;
   }
 }
 
-size_t MpiCommunicator::sums_under_way() {
+size_t MpiCommunicator::sums_under_way(bool eager) {
+  one_sum_at_a_time_ = eager;
   move_sums_on();
   // MPI_Test moves every request on; the oldest is tested first, and the rest only after it is done.
   while (!started_sums_.empty() && started_sums_.front().stage == StartedSum::kSumming) {

@@ -8,7 +8,10 @@
 // calls where the ranks span machines (or where asked for), moved on by MPI_Test from a caller
 // that may sleep between looks, instead of a blocking call that spins on a core while the network
 // works. Their verification header is such a call too, and a sum's data starts once its header
-// has been compared (never waited for in start: it may be queued behind megabytes of data).
+// has been compared (never waited for in start: it may be queued behind megabytes of data), in
+// the order they were started: two at a time while the caller sleeps between looks (the other
+// fills the gaps a sum's steps leave on the wire until the next look), one at a time while it
+// looks without sleeping (more at once were slower where the link is as fast as the cores).
 //
 // With a collective timeout, a watchdog thread watches this rank's collective in progress. Past
 // the timeout it reports to rank 0 (on a communicator of its own) which collective it waits in;
@@ -56,7 +59,7 @@ class MpiCommunicator final : public Communicator {
   void all_gather_elements(const void* sent, void* received, size_t count, DType dtype) override;
   void barrier_all() override;
   void start_sum(void* data, size_t count, DType dtype) override;
-  size_t sums_under_way() override;
+  size_t sums_under_way(bool eager) override;
 
  private:
   void all_reduce_piece(void* data, int count, DType dtype, ReduceOp op);
@@ -100,6 +103,7 @@ class MpiCommunicator final : public Communicator {
     DType dtype = DType::kFloat32;
   };
   std::deque<StartedSum> started_sums_;  // oldest first; a deque keeps their addresses
+  bool one_sum_at_a_time_ = false;       // the last look was eager: one sum on the wire at a time
 
   double timeout_seconds_ = 0;
   std::vector<std::string> hosts_;  // rank -> host, gathered when a watchdog runs

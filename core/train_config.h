@@ -63,9 +63,10 @@ struct TrainConfig {
   int64_t check_every = 1000;   // steps between cross-rank parameter checks (also at start and epoch ends)
   double timeout_seconds = 300; // a collective waiting longer ends the job, naming the ranks that did not arrive
   bool verify_collectives = true;  // ranks compare each collective's header before any data moves
-  // "on": gradient buckets are non-blocking all-reduces, all under way at once, polled by a thread
-  // that sleeps in between; "off": one blocking all-reduce after another; "auto": on where the
-  // ranks span machines (and not hierarchical), off on one machine.
+  // "on": gradient buckets are non-blocking all-reduces, started as soon as they are final and
+  // looked after by a thread that sleeps between looks while backward runs; "off": one blocking
+  // all-reduce after another; "auto": on where the ranks span machines (and not hierarchical),
+  // off on one machine.
   std::string nonblocking = "auto";
   // GPU gradients: "nccl"; "mpi" (staged through page-locked host memory); "auto": NCCL when the
   // build has it and each rank of a host has a GPU of its own, else MPI. CPU gradients always use MPI.

@@ -57,6 +57,7 @@ TEST(BucketWorker, StartsBucketsWhileEarlierOnesAreUnderWayAndWaitsForThemToFini
   std::mutex mutex;
   std::vector<size_t> started;
   std::atomic<size_t> finished{0};
+  std::atomic<int> eager_looks{0};  // looks without sleeping: only once wait_all() is called
   auto started_count = [&] {
     std::lock_guard<std::mutex> lock(mutex);
     return started.size();
@@ -66,10 +67,15 @@ TEST(BucketWorker, StartsBucketsWhileEarlierOnesAreUnderWayAndWaitsForThemToFini
         std::lock_guard<std::mutex> lock(mutex);
         started.push_back(index);
       },
-      [&] { return finished.load(); });
+      [&](bool eager) {
+        if (eager) ++eager_looks;
+        return finished.load();
+      });
   worker.make_available(3);
   for (int i = 0; i < 5000 && started_count() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_EQ(started, std::vector<size_t>({0, 1, 2})) << "none has finished yet";
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // some looks, asleep in between
+  EXPECT_EQ(eager_looks.load(), 0) << "backward still runs";
   std::thread finisher([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
     finished = 5;
@@ -78,6 +84,7 @@ TEST(BucketWorker, StartsBucketsWhileEarlierOnesAreUnderWayAndWaitsForThemToFini
   worker.wait_all(5);
   EXPECT_GE(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(25)) << "returned before finished";
   EXPECT_EQ(finished.load(), 5u);
+  EXPECT_GT(eager_looks.load(), 0) << "wait_all() was called";
   finisher.join();
   EXPECT_EQ(started, std::vector<size_t>({0, 1, 2, 3, 4}));
 }
@@ -89,7 +96,7 @@ TEST(BucketWorker, AFailureToStartABucketEndsTheStepWhileOthersAreUnderWay) {
         started.push_back(index);
         if (index == 2) throw Error("bucket 2 failed to start");
       },
-      [] { return size_t{0}; });  // nothing ever finishes
+      [](bool) { return size_t{0}; });  // nothing ever finishes
   EXPECT_EQ(testing::error_message([&] { worker.wait_all(4); }), "bucket 2 failed to start");
   EXPECT_EQ(started, std::vector<size_t>({0, 1, 2}));
 }

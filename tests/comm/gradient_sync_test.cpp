@@ -66,7 +66,7 @@ TEST_F(GradientSyncTest, RanksOfOneMachineSumAtOnceUnlessAskedToStartWithoutWait
   EXPECT_TRUE(nonblocking_->starts_all_reduces());
 }
 
-// Started all-reduces: several under way at once, finished in order, each the plain sum.
+// Started all-reduces: several started at once, finished in order, each the plain sum.
 TEST_F(GradientSyncTest, StartedAllReducesFinishInOrderWithThePlainSums) {
   Communicator& comm = *nonblocking_;
   std::vector<std::vector<float>> buffers, expected;
