@@ -241,10 +241,8 @@ void MpiCommunicator::start_sum(void* data, size_t count, DType dtype) {
 }
 
 void MpiCommunicator::move_sums_on() {
-  // Each sum's data starts once its header has been compared and fewer than the window's sums are
-  // on the wire, in the order the sums were started (the same on every rank). 100 MB in 1 MiB
-  // sums between two unlimited pretend hosts took 78-95 ms all at once, 50-68 one at a time (as
-  // blocking calls); at 1 Gbit/s one at a time left the wire idle while the thread slept.
+  // Each sum's data starts once its header has been compared and there is room on the wire (two
+  // sums, or one after an eager look), in the order the sums were started (the same on every rank).
   size_t summing = 0;
   for (StartedSum& sum : started_sums_) {
     if (sum.stage == StartedSum::kSumming) {
@@ -270,14 +268,15 @@ void MpiCommunicator::move_sums_on() {
 
 size_t MpiCommunicator::sums_under_way(bool eager) {
   one_sum_at_a_time_ = eager;
-  move_sums_on();
-  // MPI_Test moves every request on; the oldest is tested first, and the rest only after it is done.
+  // MPI_Test moves every request on; the oldest is tested first, and the rest only after it is
+  // done. Then the sums whose turn has come start, in the places the finished ones left.
   while (!started_sums_.empty() && started_sums_.front().stage == StartedSum::kSumming) {
     int done = 0;
     RT_CHECK_MPI(MPI_Test(&started_sums_.front().data_request, &done, MPI_STATUS_IGNORE));
     if (!done) break;
     started_sums_.pop_front();
   }
+  move_sums_on();
   return started_sums_.size();
 }
 
