@@ -49,24 +49,19 @@ void Communicator::begin_collective(CollectiveKind kind, size_t count, DType dty
   started_ = std::chrono::steady_clock::now();
 }
 
-void Communicator::begin_started(CollectiveKind kind, size_t count, DType dtype) {
+uint64_t Communicator::begin_started(CollectiveKind kind, size_t count, DType dtype) {
   std::lock_guard<std::mutex> lock(calls_mutex_);
   under_way_.emplace_back(record_call(kind, count, dtype), std::chrono::steady_clock::now());
-  ++started_count_;
+  return finished_count_ + under_way_.size();
 }
 
-void Communicator::finish_started(uint64_t finished) {
+void Communicator::finish_started_leaving(size_t under_way) {
   std::lock_guard<std::mutex> lock(calls_mutex_);
-  while (finished_count_ < finished && !under_way_.empty()) {
+  while (under_way_.size() > under_way) {
     last_ = under_way_.front().first;
     under_way_.pop_front();
     ++finished_count_;
   }
-}
-
-uint64_t Communicator::started_calls() const {
-  std::lock_guard<std::mutex> lock(calls_mutex_);
-  return started_count_;
 }
 
 uint64_t Communicator::finished_calls() const {

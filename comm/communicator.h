@@ -94,22 +94,22 @@ class Communicator {
   virtual bool starts_all_reduces() const { return false; }
   template <typename T>
   uint64_t start_all_reduce(Span<T> buffer) {
-    begin_started(CollectiveKind::kAllReduce, buffer.size(), dtype_of<T>());
+    const uint64_t ticket = begin_started(CollectiveKind::kAllReduce, buffer.size(), dtype_of<T>());
     try {
       start_sum(buffer.data(), buffer.size(), dtype_of<T>());
     } catch (...) {
-      finish_started(started_calls());
+      finish_started_leaving(0);
       throw;
     }
-    if (!starts_all_reduces()) finish_started(started_calls());
-    return started_calls();
+    if (!starts_all_reduces()) finish_started_leaving(0);
+    return ticket;
   }
   // How many of the all-reduces started so far have finished, in the order they were started
   // (moving the others on). `eager`: the caller looks again at once rather than asleep in between
   // (backward is over): the backend may then pace the sums differently (MPI: one on the wire at a
   // time rather than two).
   uint64_t all_reduces_finished(bool eager = false) {
-    if (starts_all_reduces()) finish_started(started_calls() - sums_under_way(eager));
+    if (starts_all_reduces()) finish_started_leaving(sums_under_way(eager));
     return finished_calls();
   }
 
@@ -157,9 +157,8 @@ class Communicator {
   void end_collective();
   // Started all-reduces: counted into the fingerprint when started, finished in order.
   CollectiveCall record_call(CollectiveKind kind, size_t count, DType dtype);  // calls_mutex_ held
-  void begin_started(CollectiveKind kind, size_t count, DType dtype);
-  void finish_started(uint64_t finished);  // all started up to ticket `finished` are done
-  uint64_t started_calls() const;
+  uint64_t begin_started(CollectiveKind kind, size_t count, DType dtype);  // returns its ticket
+  void finish_started_leaving(size_t under_way);  // all but the newest `under_way` are done
   uint64_t finished_calls() const;
   void check_all_gather_sizes(size_t sent, size_t received) const;
 
@@ -173,8 +172,7 @@ class Communicator {
   std::chrono::steady_clock::time_point started_;
   // Started all-reduces not yet finished, oldest first, with when they started.
   std::deque<std::pair<CollectiveCall, std::chrono::steady_clock::time_point>> under_way_;
-  uint64_t started_count_ = 0;
-  uint64_t finished_count_ = 0;
+  uint64_t finished_count_ = 0;  // started all-reduces finished; with under_way_, those started
 };
 
 const char* reduce_op_name(ReduceOp op);
