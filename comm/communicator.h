@@ -191,10 +191,10 @@ struct CommunicatorOptions {
   // named before any data moves, instead of hanging or mixing buffers of different layouts.
   // Costs one 16-byte all-reduce per collective.
   bool verify_collectives = true;
-  // How started all-reduces (gradient buckets) wait: kAuto starts them without waiting where the
-  // ranks span machines (the wait is for the network: a communication thread that sleeps between
-  // looks leaves the core to backward) and sums at once on one machine (where shared memory's
-  // copies are the work) or in the hierarchy.
+  // How started all-reduces (gradient buckets) wait: kAuto starts them without waiting where each
+  // rank has a machine to itself (the wait is for the network: a communication thread that sleeps
+  // between looks leaves the core to backward) and sums at once where ranks share a machine (where
+  // shared memory's copies are the work) or in the hierarchy.
   enum class StartedAllReduces { kAuto, kNonBlocking, kBlocking };
   StartedAllReduces started_all_reduces = StartedAllReduces::kAuto;
 };

@@ -5,7 +5,7 @@
 // all-reduce runs as reduce in the node, all-reduce among node leaders, broadcast in the node.
 //
 // Started all-reduces (gradient buckets, see Communicator::start_all_reduce) are MPI_Iallreduce
-// calls where the ranks span machines (or where asked for), moved on by MPI_Test from a caller
+// calls where each rank has a machine to itself (or where asked for), moved on by MPI_Test from a caller
 // that may sleep between looks, instead of a blocking call that spins on a core while the network
 // works. Their verification header is such a call too, and a sum's data starts once its header
 // has been compared (never waited for in start: it may be queued behind megabytes of data), in
@@ -85,6 +85,7 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm leaders_ = MPI_COMM_NULL;  // hierarchical: rank 0 of every node (null elsewhere)
   bool hierarchical_ = false;
   bool one_machine_ = false;  // every rank on this machine: all-reduces in cache-sized pieces
+  int most_ranks_on_a_machine_ = 1;  // the largest count of ranks sharing a machine
   int nodes_ = 1;
   int rank_ = 0;
   int size_ = 1;

@@ -65,8 +65,8 @@ struct TrainConfig {
   bool verify_collectives = true;  // ranks compare each collective's header before any data moves
   // "on": gradient buckets are non-blocking all-reduces, started as soon as they are final and
   // looked after by a thread that sleeps between looks while backward runs; "off": one blocking
-  // all-reduce after another; "auto": on where the ranks span machines (and not hierarchical),
-  // off on one machine.
+  // all-reduce after another; "auto": on where each rank has a machine to itself (and not
+  // hierarchical), off where ranks share a machine.
   std::string nonblocking = "auto";
   // GPU gradients: "nccl"; "mpi" (staged through page-locked host memory); "auto": NCCL when the
   // build has it and each rank of a host has a GPU of its own, else MPI. CPU gradients always use MPI.

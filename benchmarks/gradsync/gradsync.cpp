@@ -2,7 +2,8 @@
 // per tensor with MPI_Allreduce (one call each, as a framework without fusion does) against
 // ringtrain's GradientSynchronizer over the flat arena, at several bucket sizes, and with bf16 on
 // the wire. Run under mpirun (benchmarks/gradsync/run.sh); GRADSYNC_NONBLOCKING=auto|on|off is
-// comm.nonblocking (auto: non-blocking buckets where the ranks span hosts).
+// comm.nonblocking (auto: non-blocking buckets where each rank has a host to itself); GRADSYNC_HIERARCHICAL=1
+// is comm.hierarchical (reduce within each host, all-reduce among the hosts' leaders, broadcast).
 #include <mpi.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 
 #include <fmt/format.h>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "benchmarks/bench_util.h"
@@ -22,6 +24,8 @@ int main(int argc, char** argv) {
   rt::CommunicatorOptions comm_options;
   const char* nonblocking = std::getenv("GRADSYNC_NONBLOCKING");
   comm_options.started_all_reduces = rt::parse_started_all_reduces(nonblocking ? nonblocking : "auto");
+  const char* hierarchical = std::getenv("GRADSYNC_HIERARCHICAL");
+  comm_options.hierarchical = hierarchical != nullptr && std::string(hierarchical) == "1";
   std::unique_ptr<rt::Communicator> comm = rt::make_world_communicator(comm_options);
   std::vector<int64_t> sizes = rt::bench::resnet50_tensor_sizes();
   const int64_t total = std::accumulate(sizes.begin(), sizes.end(), int64_t{0});
@@ -38,8 +42,9 @@ int main(int argc, char** argv) {
   if (comm->rank() == 0) {
     std::printf("ResNet-50 gradients: %zu tensors, %lld parameters, %.1f MB, %d ranks\n", sizes.size(),
                 static_cast<long long>(total), total * 4 / 1e6, comm->size());
-    std::printf("ringtrain buckets: %s\n", comm->starts_all_reduces() ? "non-blocking all-reduces"
-                                                                      : "blocking all-reduces, one after another");
+    std::printf("ringtrain buckets: %s%s\n", comm->starts_all_reduces() ? "non-blocking all-reduces"
+                                                                        : "blocking all-reduces, one after another",
+                comm_options.hierarchical ? ", hierarchical" : "");
     std::printf("%-34s %10s %8s %14s\n", "method", "ms/sync", "calls", "vs per tensor");
     std::printf("%-34s %10.2f %8zu %14.2f\n", "MPI_Allreduce per tensor", per_tensor * 1e3, sizes.size(), 1.0);
   }
