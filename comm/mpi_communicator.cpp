@@ -55,9 +55,27 @@ void in_pieces(size_t count, Call call, size_t most = INT_MAX) {
 // done in pieces of this size.
 constexpr size_t kSharedMemoryPieceBytes = size_t{4} << 20;
 // Started sums on the wire at once while their caller sleeps between looks (one after an eager
-// look): two keep a slow link busy while one waits for the next look between its steps, where
+// look; see kLatencyForMoreSums for networks with latency): two keep a slow link busy while one waits for the next look between its steps, where
 // more at once were slower on a fast one (docs/performance.md, "Non-blocking buckets").
 constexpr size_t kSumsOnTheWireWhileAsleep = 2;
+// Where a small all-reduce takes this long, each step of a sum waits for the network more than
+// it moves bytes: four sums on the wire at once, also once the caller looks without sleeping.
+// Between two pretend hosts with 250 us each way this made 1 MiB buckets 2x and 25 MiB ones 1.2x
+// faster; with no delay it cost 10-20% (docs/performance.md, "A wire with latency").
+constexpr double kLatencyForMoreSums = 150e-6;
+constexpr size_t kSumsOnTheWireWithLatency = 4;
+
+// The mean time of a few back-to-back one-element all-reduces, the slowest rank's (the same on all).
+double time_small_all_reduce(MPI_Comm comm) {
+  constexpr int kWarmUp = 2, kTimed = 8;
+  int value = 0;
+  for (int i = 0; i < kWarmUp; ++i) RT_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_INT, MPI_SUM, comm));
+  const double start = MPI_Wtime();
+  for (int i = 0; i < kTimed; ++i) RT_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_INT, MPI_SUM, comm));
+  double mine = (MPI_Wtime() - start) / kTimed, slowest = 0;
+  RT_CHECK_MPI(MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, comm));
+  return slowest;
+}
 
 // MPI_User_function: inout[i] = in[i] + inout[i], in float32, rounded back to 16 bits.
 template <typename Half, Half (*from_float)(float)>
@@ -125,6 +143,14 @@ MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_se
   // per-tensor calls non-blocking against 1.64x blocking (docs/performance.md, "A wire with latency").
   nonblocking_ = size_ > 1 && (started == Started::kNonBlocking ||
                                (started == Started::kAuto && most_ranks_on_a_machine_ == 1 && !hierarchical_));
+  sums_on_the_wire_asleep_ = kSumsOnTheWireWhileAsleep;
+  sums_on_the_wire_eager_ = 1;
+  if (nonblocking_) {
+    small_all_reduce_seconds_ = time_small_all_reduce(comm_);
+    if (small_all_reduce_seconds_ >= kLatencyForMoreSums) {
+      sums_on_the_wire_asleep_ = sums_on_the_wire_eager_ = kSumsOnTheWireWithLatency;
+    }
+  }
   if (verify_collectives && size_ > 1) RT_CHECK_MPI(MPI_Comm_dup(comm_, &verify_comm_));
   if (timeout_seconds_ > 0 && size_ > 1) {
     // Every rank's host, so that a timeout names the hosts of the ranks that did not arrive.
@@ -155,6 +181,14 @@ MpiCommunicator::~MpiCommunicator() {
   for (MPI_Op* op : {&bfloat16_sum_, &float16_sum_}) {
     if (*op != MPI_OP_NULL) MPI_Op_free(op);
   }
+}
+
+std::string MpiCommunicator::backend() const {
+  if (hierarchical_) return "mpi-hierarchical";
+  if (!nonblocking_) return "mpi";
+  if (sums_on_the_wire_eager_ == 1) return "mpi-nonblocking";
+  return fmt::format("mpi-nonblocking, {} sums at once (a small all-reduce takes {:.0f} us)", sums_on_the_wire_eager_,
+                     small_all_reduce_seconds_ * 1e6);
 }
 
 size_t MpiCommunicator::all_reduce_piece_bytes() const {
@@ -247,14 +281,15 @@ void MpiCommunicator::start_sum(void* data, size_t count, DType dtype) {
 
 void MpiCommunicator::move_sums_on() {
   // Each sum's data starts once its header has been compared and there is room on the wire (two
-  // sums, or one after an eager look), in the order the sums were started (the same on every rank).
+  // sums, or one after an eager look; four on a network with latency), in the order the sums were
+  // started (the same on every rank).
   size_t summing = 0;
   for (StartedSum& sum : started_sums_) {
     if (sum.stage == StartedSum::kSumming) {
       ++summing;
       continue;
     }
-    if (summing >= (one_sum_at_a_time_ ? 1u : kSumsOnTheWireWhileAsleep)) return;
+    if (summing >= (looked_eagerly_ ? sums_on_the_wire_eager_ : sums_on_the_wire_asleep_)) return;
     if (sum.stage == StartedSum::kHeader) {
       int done = 0;
       RT_CHECK_MPI(MPI_Test(&sum.header_request, &done, MPI_STATUS_IGNORE));
@@ -272,7 +307,7 @@ void MpiCommunicator::move_sums_on() {
 }
 
 size_t MpiCommunicator::sums_under_way(bool eager) {
-  one_sum_at_a_time_ = eager;
+  looked_eagerly_ = eager;
   // MPI_Test moves every request on; the oldest is tested first, and the rest only after it is
   // done. Then the sums whose turn has come start, in the places the finished ones left.
   while (!started_sums_.empty() && started_sums_.front().stage == StartedSum::kSumming) {

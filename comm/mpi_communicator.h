@@ -5,13 +5,15 @@
 // all-reduce runs as reduce in the node, all-reduce among node leaders, broadcast in the node.
 //
 // Started all-reduces (gradient buckets, see Communicator::start_all_reduce) are MPI_Iallreduce
-// calls where each rank has a machine to itself (or where asked for), moved on by MPI_Test from a caller
-// that may sleep between looks, instead of a blocking call that spins on a core while the network
-// works. Their verification header is such a call too, and a sum's data starts once its header
-// has been compared (never waited for in start: it may be queued behind megabytes of data), in
-// the order they were started: two at a time while the caller sleeps between looks (the other
+// calls where each rank has a machine to itself (or where asked for), moved on by MPI_Test from a
+// caller that may sleep between looks, instead of a blocking call that spins on a core while the
+// network works. Their verification header is such a call too, and a sum's data starts once its
+// header has been compared (never waited for in start: it may be queued behind megabytes of data),
+// in the order they were started: two at a time while the caller sleeps between looks (the other
 // fills the gaps a sum's steps leave on the wire until the next look), one at a time while it
-// looks without sleeping (more at once were slower where the link is as fast as the cores).
+// looks without sleeping (more at once were slower where the link is as fast as the cores); four
+// at a time in both where a one-element all-reduce, timed at construction, takes 150 us or more
+// (there each step of a sum waits for the network more than it moves bytes).
 //
 // With a collective timeout, a watchdog thread watches this rank's collective in progress. Past
 // the timeout it reports to rank 0 (on a communicator of its own) which collective it waits in;
@@ -43,11 +45,15 @@ class MpiCommunicator final : public Communicator {
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
-  std::string backend() const override {
-    return hierarchical_ ? "mpi-hierarchical" : nonblocking_ ? "mpi-nonblocking" : "mpi";
-  }
+  // "mpi", "mpi-hierarchical" or "mpi-nonblocking" (with the sums on the wire at once where the
+  // network has latency).
+  std::string backend() const override;
   size_t all_reduce_piece_bytes() const override;
   bool starts_all_reduces() const override { return nonblocking_; }
+  // Non-blocking sums: how long a one-element all-reduce took at construction, and how many sums
+  // go on the wire at once once the caller looks without sleeping (more where that is slow).
+  double small_all_reduce_seconds() const { return small_all_reduce_seconds_; }
+  size_t sums_on_the_wire_eager() const { return sums_on_the_wire_eager_; }
   // Nodes seen by the hierarchical all-reduce (1 when it is off).
   int nodes() const { return nodes_; }
 
@@ -104,7 +110,9 @@ class MpiCommunicator final : public Communicator {
     DType dtype = DType::kFloat32;
   };
   std::deque<StartedSum> started_sums_;  // oldest first; a deque keeps their addresses
-  bool one_sum_at_a_time_ = false;       // the last look was eager: one sum on the wire at a time
+  bool looked_eagerly_ = false;  // the last look did not sleep: sums_on_the_wire_eager_ at a time
+  size_t sums_on_the_wire_asleep_ = 0, sums_on_the_wire_eager_ = 0;  // set at construction: more where a small all-reduce is slow
+  double small_all_reduce_seconds_ = 0;  // measured at construction where sums are non-blocking
 
   double timeout_seconds_ = 0;
   std::vector<std::string> hosts_;  // rank -> host, gathered when a watchdog runs

@@ -9,7 +9,8 @@
 #   scripts/netns-hosts.sh wire DELAY_US RATE_MBIT
 #                                    after `up 2`: a second link between rt-h1 and rt-h2,
 #                                    10.78.0.1 <-> 10.78.0.2, with a one-way delay and a rate
-#                                    (build/benchmarks/delay_wire between two TUN devices)
+#                                    (build/benchmarks/delay_wire, or $DELAY_WIRE, between two
+#                                    TUN devices)
 #   scripts/netns-hosts.sh down      kills every process in the hosts, removes them and the bridge
 #   scripts/netns-hosts.sh check     exit status 0 when this machine can make such hosts
 set -euo pipefail
@@ -17,6 +18,7 @@ subnet_prefix=10.77.0
 bridge=rtbr0
 
 wire_pid_file=/run/ringtrain-delay-wire.pid
+wire_log=/run/ringtrain-delay-wire.log
 
 hosts() { ip netns list 2>/dev/null | awk '/^rt-h[0-9]+/ {print $1}'; }
 
@@ -55,7 +57,7 @@ up() {
 wire() {
   local delay_us=$1 rate_mbit=$2
   local binary
-  binary="$(cd "$(dirname "$0")/.." && pwd)/build/benchmarks/delay_wire"
+  binary=${DELAY_WIRE:-"$(cd "$(dirname "$0")/.." && pwd)/build/benchmarks/delay_wire"}
   [[ -x $binary ]] || { echo "build $binary first" >&2; exit 1; }
   for i in 1 2; do
     ip -n "rt-h$i" tuntap add dev rtw0 mode tun
@@ -63,7 +65,8 @@ wire() {
     ip -n "rt-h$i" addr add "10.78.0.$i/24" dev rtw0
     ip -n "rt-h$i" link set rtw0 up
   done
-  "$binary" rt-h1 rtw0 rt-h2 rtw0 "$delay_us" "$rate_mbit" &
+  # Its output to a file of its own, so that a caller reading this script's output is not held.
+  "$binary" rt-h1 rtw0 rt-h2 rtw0 "$delay_us" "$rate_mbit" > "$wire_log" 2>&1 < /dev/null &
   echo $! > "$wire_pid_file"
   # The wire is up once the program holds both devices (their carrier is on).
   for _ in $(seq 50); do
@@ -72,7 +75,7 @@ wire() {
     fi
     sleep 0.1
   done
-  echo "the delay wire did not come up" >&2
+  echo "the delay wire did not come up: $(cat "$wire_log")" >&2
   exit 1
 }
 
@@ -89,5 +92,5 @@ case "${1:-}" in
     ip netns delete rt-probe
     [[ $ok -eq 0 ]] || { echo "cannot create UTS namespaces here" >&2; exit 1; }
     ;;
-  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac

@@ -42,9 +42,7 @@ int main(int argc, char** argv) {
   if (comm->rank() == 0) {
     std::printf("ResNet-50 gradients: %zu tensors, %lld parameters, %.1f MB, %d ranks\n", sizes.size(),
                 static_cast<long long>(total), total * 4 / 1e6, comm->size());
-    std::printf("ringtrain buckets: %s%s\n", comm->starts_all_reduces() ? "non-blocking all-reduces"
-                                                                        : "blocking all-reduces, one after another",
-                comm_options.hierarchical ? ", hierarchical" : "");
+    std::printf("ringtrain buckets: summed by %s\n", comm->backend().c_str());
     std::printf("%-34s %10s %8s %14s\n", "method", "ms/sync", "calls", "vs per tensor");
     std::printf("%-34s %10.2f %8zu %14.2f\n", "MPI_Allreduce per tensor", per_tensor * 1e3, sizes.size(), 1.0);
   }

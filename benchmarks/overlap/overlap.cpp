@@ -120,8 +120,10 @@ int main(int argc, char** argv) {
                 "median of %d steps each\n",
                 fmt::format("{}", fmt::join(widths, "-")).c_str(), static_cast<long long>(batch), comm->size(), bucket_mb,
                 model->parameters().size() * 4 / 1e6, steps);
-    std::printf("buckets %s\n", comm->starts_all_reduces() ? "started without waiting (non-blocking all-reduces)"
-                                                             : "summed one after another (blocking all-reduces)");
+    std::printf("buckets %s, summed by %s\n",
+                comm->starts_all_reduces() ? "started without waiting (non-blocking all-reduces)"
+                                           : "summed one after another (blocking all-reduces)",
+                comm->backend().c_str());
     std::printf("%-32s %10s %14s\n", "", "ms/step", "exposed comm");
     std::printf("%-32s %10.2f %14s\n", "compute only", compute * 1e3, "-");
     std::printf("%-32s %10.2f %14.2f\n", "sync after backward", after * 1e3, exposed_after * 1e3);

@@ -150,6 +150,36 @@ TEST_F(MultiHostTest, TrainingAcrossHostsEndsWhereFourRanksOnOneHostDo) {
   }
 }
 
+// Over a wire with 300 us each way (scripts/netns-hosts.sh wire), a small all-reduce is slow, so
+// the non-blocking buckets go four at a time; the sums are the same, so the run ends where 2
+// ranks on one host with non-blocking buckets (one at a time there) do.
+TEST_F(MultiHostTest, OverAWireWithLatencyMoreSumsGoAtOnceAndTrainingEndsAsOnOneHost) {
+  const std::string delay_wire = kBinaryDir + "/benchmarks/delay_wire";
+  if (!std::filesystem::exists(delay_wire)) GTEST_SKIP() << "no " << delay_wire;
+  Outcome wire = run("DELAY_WIRE=" + delay_wire + " bash " + kSource + "/scripts/netns-hosts.sh wire 300 10000");
+  ASSERT_EQ(wire.exit_code, 0) << wire.output;
+  const std::string training = "--set train.epochs=1 --set comm.nonblocking=on";
+  Outcome one_host =
+      run_script("mpirun -np 2 -x RINGTRAIN_DATA " + train_command(dir_.file("one"), training), false);
+  Outcome over_wire = run_script("export OMPI_MCA_btl_tcp_if_include=10.78.0.0/24\nmpirun --hostfile " +
+                                 hostfile({1, 1}) + " -x RINGTRAIN_DATA " + train_command(dir_.file("wire"), training));
+  for (const Outcome* outcome : {&one_host, &over_wire}) {
+    ASSERT_EQ(outcome->exit_code, 0) << outcome->output;
+    EXPECT_NE(outcome->output.find("identical on all 2 ranks"), std::string::npos) << outcome->output;
+  }
+  EXPECT_NE(over_wire.output.find("summed by mpi-nonblocking, 4 sums at once"), std::string::npos) << over_wire.output;
+  EXPECT_NE(one_host.output.find("summed by mpi-nonblocking\n"), std::string::npos) << one_host.output;
+  std::vector<float> reference = final_parameters(dir_.file("one"));
+  std::vector<float> parameters = final_parameters(dir_.file("wire"));
+  ASSERT_FALSE(reference.empty());
+  ASSERT_EQ(parameters.size(), reference.size());
+  double largest = 0;
+  for (size_t i = 0; i < reference.size(); ++i) {
+    largest = std::max(largest, static_cast<double>(std::abs(parameters[i] - reference[i])));
+  }
+  EXPECT_LT(largest, 1e-5) << "over the wire the run differs from one host by up to " << largest;
+}
+
 // The job specifications' command lines, as their schedulers would run them, across 2 hosts x 2
 // slots, with the schedulers' variables set to local equivalents and one epoch instead of ten.
 TEST_F(MultiHostTest, TheJobSpecificationsCommandLinesRunAcrossHosts) {
