@@ -156,6 +156,7 @@ TEST_F(MultiHostTest, TrainingAcrossHostsEndsWhereFourRanksOnOneHostDo) {
 TEST_F(MultiHostTest, OverAWireWithLatencyMoreSumsGoAtOnceAndTrainingEndsAsOnOneHost) {
   const std::string delay_wire = kBinaryDir + "/benchmarks/delay_wire";
   if (!std::filesystem::exists(delay_wire)) GTEST_SKIP() << "no " << delay_wire;
+  if (!std::filesystem::exists("/dev/net/tun")) GTEST_SKIP() << "no TUN devices here (/dev/net/tun)";
   Outcome wire = run("DELAY_WIRE=" + delay_wire + " bash " + kSource + "/scripts/netns-hosts.sh wire 300 10000");
   ASSERT_EQ(wire.exit_code, 0) << wire.output;
   const std::string training = "--set train.epochs=1 --set comm.nonblocking=on";
