@@ -55,8 +55,9 @@ void in_pieces(size_t count, Call call, size_t most = INT_MAX) {
 // done in pieces of this size.
 constexpr size_t kSharedMemoryPieceBytes = size_t{4} << 20;
 // Started sums on the wire at once while their caller sleeps between looks (one after an eager
-// look; see kLatencyForMoreSums for networks with latency): two keep a slow link busy while one waits for the next look between its steps, where
-// more at once were slower on a fast one (docs/performance.md, "Non-blocking buckets").
+// look; kLatencyForMoreSums for networks with latency): two keep a slow link busy while one waits
+// for the next look between its steps, where more at once were slower on a fast one
+// (docs/performance.md, "Non-blocking buckets").
 constexpr size_t kSumsOnTheWireWhileAsleep = 2;
 // Where a small all-reduce takes this long, each step of a sum waits for the network more than
 // it moves bytes: four sums on the wire at once, also once the caller looks without sleeping.

@@ -111,7 +111,8 @@ class MpiCommunicator final : public Communicator {
   };
   std::deque<StartedSum> started_sums_;  // oldest first; a deque keeps their addresses
   bool looked_eagerly_ = false;  // the last look did not sleep: sums_on_the_wire_eager_ at a time
-  size_t sums_on_the_wire_asleep_ = 0, sums_on_the_wire_eager_ = 0;  // set at construction: more where a small all-reduce is slow
+  // Sums on the wire at once, set at construction (more where a small all-reduce is slow).
+  size_t sums_on_the_wire_asleep_ = 0, sums_on_the_wire_eager_ = 0;
   double small_all_reduce_seconds_ = 0;  // measured at construction where sums are non-blocking
 
   double timeout_seconds_ = 0;
