@@ -132,7 +132,6 @@ MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_se
     int machine_size = 0;
     RT_CHECK_MPI(MPI_Comm_size(machine, &machine_size));
     RT_CHECK_MPI(MPI_Comm_free(&machine));
-    one_machine_ = machine_size == size_;
     RT_CHECK_MPI(MPI_Allreduce(&machine_size, &most_ranks_on_a_machine_, 1, MPI_INT, MPI_MAX, comm_));
   }
   using Started = CommunicatorOptions::StartedAllReduces;
@@ -193,11 +192,17 @@ std::string MpiCommunicator::backend() const {
 }
 
 size_t MpiCommunicator::all_reduce_piece_bytes() const {
-  return one_machine_ && !hierarchical_ ? kSharedMemoryPieceBytes : 0;
+  return one_machine() && !hierarchical_ ? kSharedMemoryPieceBytes : 0;
+}
+
+MPI_Op MpiCommunicator::operation_for(DType dtype, ReduceOp op) const {
+  if (dtype == DType::kBFloat16) return bfloat16_sum_;
+  if (dtype == DType::kFloat16) return float16_sum_;
+  return mpi_op(op);
 }
 
 void MpiCommunicator::all_reduce_piece(void* data, int count, DType dtype, ReduceOp op) {
-  MPI_Op mpi_operation = dtype == DType::kBFloat16 ? bfloat16_sum_ : dtype == DType::kFloat16 ? float16_sum_ : mpi_op(op);
+  MPI_Op mpi_operation = operation_for(dtype, op);
   MPI_Datatype type = mpi_type(dtype);
   if (!hierarchical_ || nodes_ == 1 || nodes_ == size_) {
     RT_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, data, count, type, mpi_operation, comm_));
@@ -297,11 +302,8 @@ void MpiCommunicator::move_sums_on() {
       if (!done) return;
       check_header(sum.header, sum.call);
     }
-    MPI_Op operation = sum.dtype == DType::kBFloat16  ? bfloat16_sum_
-                       : sum.dtype == DType::kFloat16 ? float16_sum_
-                                                      : MPI_SUM;
-    RT_CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, sum.data, sum.count, mpi_type(sum.dtype), operation, comm_,
-                                &sum.data_request));
+    RT_CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, sum.data, sum.count, mpi_type(sum.dtype),
+                                operation_for(sum.dtype, ReduceOp::kSum), comm_, &sum.data_request));
     sum.stage = StartedSum::kSumming;
     ++summing;
   }

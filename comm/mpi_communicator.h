@@ -50,10 +50,6 @@ class MpiCommunicator final : public Communicator {
   std::string backend() const override;
   size_t all_reduce_piece_bytes() const override;
   bool starts_all_reduces() const override { return nonblocking_; }
-  // Non-blocking sums: how long a one-element all-reduce took at construction, and how many sums
-  // go on the wire at once once the caller looks without sleeping (more where that is slow).
-  double small_all_reduce_seconds() const { return small_all_reduce_seconds_; }
-  size_t sums_on_the_wire_eager() const { return sums_on_the_wire_eager_; }
   // Nodes seen by the hierarchical all-reduce (1 when it is off).
   int nodes() const { return nodes_; }
 
@@ -69,6 +65,8 @@ class MpiCommunicator final : public Communicator {
 
  private:
   void all_reduce_piece(void* data, int count, DType dtype, ReduceOp op);
+  // The MPI operation of `op` on `dtype` (16-bit sums are our own operations).
+  MPI_Op operation_for(DType dtype, ReduceOp op) const;
   // With verify_collectives: throws on every rank, naming them, unless all are about to call the same collective.
   void verify_call();
   // The newest call's header: its fingerprint and the complement.
@@ -90,8 +88,9 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm node_ = MPI_COMM_NULL;     // hierarchical: the ranks of this node
   MPI_Comm leaders_ = MPI_COMM_NULL;  // hierarchical: rank 0 of every node (null elsewhere)
   bool hierarchical_ = false;
-  bool one_machine_ = false;  // every rank on this machine: all-reduces in cache-sized pieces
   int most_ranks_on_a_machine_ = 1;  // the largest count of ranks sharing a machine
+  // Every rank on this machine: all-reduces in cache-sized pieces.
+  bool one_machine() const { return most_ranks_on_a_machine_ == size_; }
   int nodes_ = 1;
   int rank_ = 0;
   int size_ = 1;

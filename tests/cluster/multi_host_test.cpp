@@ -35,6 +35,13 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
+// The largest absolute difference between two parameter vectors of the same size.
+double largest_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double largest = 0;
+  for (size_t i = 0; i < a.size(); ++i) largest = std::max(largest, static_cast<double>(std::abs(a[i] - b[i])));
+  return largest;
+}
+
 // Replaces every occurrence of `from` in `text`.
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
@@ -142,10 +149,7 @@ TEST_F(MultiHostTest, TrainingAcrossHostsEndsWhereFourRanksOnOneHostDo) {
     ASSERT_FALSE(reference.empty()) << alike;
     std::vector<float> parameters = final_parameters(dir_.file(layout));
     ASSERT_EQ(parameters.size(), reference.size()) << layout;
-    double largest = 0;
-    for (size_t i = 0; i < reference.size(); ++i) {
-      largest = std::max(largest, static_cast<double>(std::abs(parameters[i] - reference[i])));
-    }
+    const double largest = largest_difference(parameters, reference);
     EXPECT_LT(largest, 1e-5) << layout << " differs from 4 ranks on one host (" << alike << ") by up to " << largest;
   }
 }
@@ -174,10 +178,7 @@ TEST_F(MultiHostTest, OverAWireWithLatencyMoreSumsGoAtOnceAndTrainingEndsAsOnOne
   std::vector<float> parameters = final_parameters(dir_.file("wire"));
   ASSERT_FALSE(reference.empty());
   ASSERT_EQ(parameters.size(), reference.size());
-  double largest = 0;
-  for (size_t i = 0; i < reference.size(); ++i) {
-    largest = std::max(largest, static_cast<double>(std::abs(parameters[i] - reference[i])));
-  }
+  const double largest = largest_difference(parameters, reference);
   EXPECT_LT(largest, 1e-5) << "over the wire the run differs from one host by up to " << largest;
 }
 
