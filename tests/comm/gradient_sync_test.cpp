@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 
 #include "comm/consistency.h"
@@ -216,11 +217,17 @@ TEST_F(GradientSyncTest, SixteenBitWireFormatsStayWithinTheirPrecision) {
   }
 }
 
-TEST_F(GradientSyncTest, HierarchicalWithPretendNodesEqualsThePlainAllReduce) {
-  setenv("RINGTRAIN_RANKS_PER_NODE", "2", 1);
+// Two ranks a node: at 4 ranks two nodes of two; three a node: nodes of 3 and 1. At 2 ranks one
+// node either way.
+class HierarchicalTest : public GradientSyncTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(HierarchicalTest, WithPretendNodesEqualsThePlainAllReduce) {
+  const int per_node = GetParam();
+  setenv("RINGTRAIN_RANKS_PER_NODE", std::to_string(per_node).c_str(), 1);
   MpiCommunicator hierarchical(true);
   unsetenv("RINGTRAIN_RANKS_PER_NODE");
-  EXPECT_EQ(hierarchical.nodes(), (comm_->size() + 1) / 2);
+  const int nodes = (comm_->size() + per_node - 1) / per_node;
+  EXPECT_EQ(hierarchical.nodes(), nodes);
   std::vector<float> gradients = rank_gradients(3001, 13);
   std::vector<float> expected = plain_sum(gradients);
   GradientSyncOptions options;
@@ -234,7 +241,19 @@ TEST_F(GradientSyncTest, HierarchicalWithPretendNodesEqualsThePlainAllReduce) {
   std::vector<int64_t> exact{comm_->rank() + 1};
   hierarchical.all_reduce(Span<int64_t>(exact), ReduceOp::kSum);
   EXPECT_EQ(exact[0], comm_->size() * (comm_->size() + 1) / 2);
+
+  // bf16 through our own MPI operation, on small integers whose sums bf16 holds exactly.
+  std::vector<bfloat16> halves(1001);
+  for (size_t i = 0; i < halves.size(); ++i) halves[i] = to_bfloat16(static_cast<float>((i + comm_->rank()) % 7));
+  hierarchical.all_reduce(Span<bfloat16>(halves), ReduceOp::kSum);
+  for (size_t i = 0; i < halves.size(); ++i) {
+    float sum = 0;
+    for (int r = 0; r < comm_->size(); ++r) sum += static_cast<float>((i + r) % 7);
+    ASSERT_EQ(to_float(halves[i]), sum) << "element " << i;
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(RanksPerNode, HierarchicalTest, ::testing::Values(2, 3));
 
 TEST_F(GradientSyncTest, ADifferingRankIsNamedByTheConsistencyCheck) {
   std::vector<float> parameters(100, 0.5f);
