@@ -5,7 +5,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <exception>
 #include <functional>
+
+#include "core/base/environment.h"
 
 namespace rt::bench {
 
@@ -26,6 +30,22 @@ inline double time_collective(int warmup, int repeats, const std::function<void(
 inline int repeats_for(size_t bytes, double budget_seconds, double bytes_per_second_guess) {
   double per_call = 20e-6 + static_cast<double>(bytes) / bytes_per_second_guess;
   return std::clamp(static_cast<int>(budget_seconds / per_call), 3, 1000);
+}
+
+// A benchmark's main: MPI for its lifetime, and `body` run under it; a rank whose body throws
+// prints its rank and the cause and ends the whole job (the others may wait in a collective, where
+// a plain return would leave them hanging).
+inline int run_mpi_benchmark(const char* name, int* argc, char*** argv, const std::function<int()>& body) {
+  MpiRuntime mpi(argc, argv);
+  try {
+    return body();
+  } catch (const std::exception& error) {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    std::fprintf(stderr, "%s: rank %d: %s\n", name, rank, error.what());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    return 1;
+  }
 }
 
 }  // namespace rt::bench

@@ -10,8 +10,9 @@
 #include "comm/communicator.h"
 #include "core/base/environment.h"
 
-int main(int argc, char** argv) {
-  rt::MpiRuntime mpi(&argc, &argv);
+namespace {
+
+int run() {
   std::unique_ptr<rt::Communicator> comm = rt::make_world_communicator();
   const int size = comm->size();
   const double bus_factor = 2.0 * (size - 1) / size;
@@ -62,4 +63,10 @@ int main(int argc, char** argv) {
                 ours_sum / 5, raw_sum / 5, ours_sum / raw_sum);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return rt::bench::run_mpi_benchmark("allreduce", &argc, &argv, [] { return run(); });
 }

@@ -19,8 +19,9 @@
 #include "comm/gradient_sync.h"
 #include "core/base/environment.h"
 
-int main(int argc, char** argv) {
-  rt::MpiRuntime mpi(&argc, &argv);
+namespace {
+
+int run() {
   rt::CommunicatorOptions comm_options;
   const char* nonblocking = std::getenv("GRADSYNC_NONBLOCKING");
   comm_options.started_all_reduces = rt::parse_started_all_reduces(nonblocking ? nonblocking : "auto");
@@ -87,4 +88,10 @@ int main(int argc, char** argv) {
                 best * 1e3, per_tensor * 1e3, best / per_tensor);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return rt::bench::run_mpi_benchmark("gradsync", &argc, &argv, [] { return run(); });
 }

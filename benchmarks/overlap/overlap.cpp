@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "benchmarks/bench_util.h"
 #include "comm/gradient_sync.h"
 #include "core/base/environment.h"
 #include "core/base/random.h"
@@ -53,10 +54,7 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  rt::MpiRuntime mpi(&argc, &argv);
+int run(int argc, char** argv) {
   if (argc < 6) {
     std::fprintf(stderr, "usage: %s BATCH_PER_RANK STEPS BUCKET_MB WIDTH WIDTH...\n", argv[0]);
     return 2;
@@ -135,4 +133,10 @@ int main(int argc, char** argv) {
                 overlapped * 1e3, after * 1e3, overlapped / after);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return rt::bench::run_mpi_benchmark("overlap", &argc, &argv, [&] { return run(argc, argv); });
 }
