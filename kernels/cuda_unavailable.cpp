@@ -14,6 +14,7 @@ void set_device(int) { unavailable("set_device"); }
 void synchronize() { unavailable("synchronize"); }
 void set_matmul_precision(MatmulPrecision) { unavailable("set_matmul_precision"); }
 void set_fused_bias(bool) { unavailable("set_fused_bias"); }
+BiasEpilogueCounts bias_epilogue_counts() { unavailable("bias_epilogue_counts"); }
 void* allocate(size_t) { unavailable("GPU memory"); }
 void release(void*) noexcept {}
 void copy_to_device(void*, const void*, size_t) { unavailable("copy_to_device"); }

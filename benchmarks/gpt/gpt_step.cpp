@@ -148,6 +148,10 @@ int main(int argc, char** argv) try {
               o.bf16_activations ? "bf16" : "fp32",
               bias_kernel ? "by a kernel after the product" : "in the product's epilogue",
               static_cast<long long>(model->parameter_count()), steps);
+  // Asked for the epilogue, a bias may still go by the kernel where cuBLASLt has no kernel for it.
+  const cuda::BiasEpilogueCounts bias_paths = cuda::bias_epilogue_counts();
+  std::printf("linear forwards: %lld with the bias in the epilogue, %lld by the bias kernel\n",
+              static_cast<long long>(bias_paths.in_epilogue), static_cast<long long>(bias_paths.by_kernel));
   std::printf("%-34s %10s %7s\n", "phase (all layers of a kind)", "ms/step", "share");
   for (const auto& [name, total] : totals) {
     std::printf("%-34s %10.2f %6.1f%%\n", name.c_str(), total / steps, 100.0 * total / sum);

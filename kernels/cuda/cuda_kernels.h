@@ -31,6 +31,14 @@ inline void set_tf32(bool enabled) { set_matmul_precision(enabled ? MatmulPrecis
 // Whether linear_forward adds the bias in the product's epilogue (cuBLASLt; the default) or with a
 // kernel of its own after it, on the calling thread: for tests and measurements.
 void set_fused_bias(bool enabled);
+// How this thread's linear_forward calls with rows added their bias so far: in the product's
+// epilogue, or by the kernel after it (asked for, or where cuBLASLt had no kernel or the bias is
+// not 16-byte aligned).
+struct BiasEpilogueCounts {
+  int64_t in_epilogue = 0;
+  int64_t by_kernel = 0;
+};
+BiasEpilogueCounts bias_epilogue_counts();
 
 // Bytes of the current device's memory in use by every process (total - free, as the driver
 // reports it, the CUDA context included).

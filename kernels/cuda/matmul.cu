@@ -113,7 +113,7 @@ const BiasProduct& bias_product(const BiasProductKey& key, const float* bias) {
   RT_CHECK_CUBLAS(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
   RT_CHECK_CUBLAS(
       cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type));
-  // The heuristic reads the bias pointer's alignment from it.
+  // The heuristic reads the bias pointer's alignment from it (cublasLt.h).
   RT_CHECK_CUBLAS(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
   const auto in = static_cast<uint64_t>(key.in), out = static_cast<uint64_t>(key.out);
   const auto rows = static_cast<uint64_t>(key.rows);
@@ -194,10 +194,21 @@ void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
 
 namespace {
 
+// The epilogue's kernels may read the bias 16 bytes at a time. cuBLASLt's alignment preferences
+// cover A, B, C and D, not the bias, and its heuristic has been seen to choose such a kernel for a
+// bias aligned to a float only ("misaligned address"; PyTorch falls back in that case too). A
+// model's biases are arena slices aligned to 64 bytes (core/model.cpp), so this is for other
+// callers.
+constexpr uint32_t kEpilogueBiasAlignment = 16;
+
+thread_local BiasEpilogueCounts bias_counts;
+
 // y = x W^T + bias by cuBLASLt with the bias in the product's epilogue (the fp32 sums plus the
-// bias, stored once: rounded to bf16 when bf16_output). False where cuBLASLt has no kernel for it.
+// bias, stored once: rounded to bf16 when bf16_output). False where cuBLASLt has no kernel for it,
+// or the bias is not aligned for one.
 bool linear_forward_in_epilogue(Operand x, const float* weight, const float* bias, int64_t rows, int64_t in,
                                 int64_t out, void* y, bool bf16_output) {
+  if (alignment_of(bias) < kEpilogueBiasAlignment) return false;
   const bool bf16 = bf16_operand_products();
   // The operands as gemm() takes them: x in buffer 0, the weight in buffer 1.
   const void* x_data = bf16 ? static_cast<const void*>(bf16_operand(x, rows * in, 0)) : x.data;
@@ -219,6 +230,7 @@ bool linear_forward_in_epilogue(Operand x, const float* weight, const float* bia
   RT_CHECK_CUBLAS(cublasLtMatmul(blas_lt_handle(), product.desc, &one, w_data, product.w, x_data, product.x, &zero, y,
                                  product.y, y, product.y, &product.algo, matmul_workspace(), kMatmulWorkspaceBytes,
                                  current_stream()));
+  ++bias_counts.in_epilogue;
   return true;
 }
 
@@ -232,6 +244,7 @@ void linear_forward(Operand x, const float* weight, const float* bias, int64_t r
   }
   gemm(Transpose::kNo, Transpose::kYes, rows, out, in, 1.0f, x, weight, 0.0f, y);
   launch_add_bias(StreamLaunch{}, y, bias, rows, out);
+  ++bias_counts.by_kernel;
 }
 
 void linear_forward(Operand x, const float* weight, const float* bias, int64_t rows, int64_t in, int64_t out,
@@ -246,7 +259,10 @@ void linear_forward(Operand x, const float* weight, const float* bias, int64_t r
   auto* sums = static_cast<float*>(scratch(static_cast<size_t>(rows * out) * sizeof(float)));
   gemm(Transpose::kNo, Transpose::kYes, rows, out, in, 1.0f, x, weight, 0.0f, sums);
   launch_add_bias_to_bf16(StreamLaunch{}, sums, bias, y16, rows, out);
+  ++bias_counts.by_kernel;
 }
+
+BiasEpilogueCounts bias_epilogue_counts() { return bias_counts; }
 
 void linear_backward_input(Operand dy, const float* weight, int64_t rows, int64_t in, int64_t out, float* dx) {
   gemm(Transpose::kNo, Transpose::kNo, rows, in, out, 1.0f, dy, weight, 0.0f, dx);

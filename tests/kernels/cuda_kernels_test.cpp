@@ -189,13 +189,23 @@ TEST_F(CudaKernelTest, LinearForwardAddsTheBiasInTheProductsEpilogueOrAfterItAli
                                    fused ? "bias in the epilogue" : "bias kernel"));
           cuda::set_fused_bias(fused);
           dy.poison();
+          const cuda::BiasEpilogueCounts before = cuda::bias_epilogue_counts();
           cuda::linear_forward(dx.data() + shift, dw.data() + shift, dbias.data() + shift, rows, in, out, dy.data());
           expect_close(dy.download(), expected, 1e-5 * std::sqrt(double(in)));
+          // Which path ran: asked for the kernel, or a bias a float off (under the epilogue's 16
+          // bytes), it is the kernel; aligned at out 24 cuBLASLt has an epilogue kernel.
+          const cuda::BiasEpilogueCounts after = cuda::bias_epilogue_counts();
+          EXPECT_EQ(after.in_epilogue - before.in_epilogue + after.by_kernel - before.by_kernel, 1);
+          if (!fused || shift == 1) EXPECT_EQ(after.by_kernel - before.by_kernel, 1);
+          if (fused && shift == 0 && out == 24) EXPECT_EQ(after.in_epilogue - before.in_epilogue, 1);
           if (!bf16) continue;
           DeviceBuffer<bfloat16> dy16(rows * out + shift);
           dy16.poison();
+          const cuda::BiasEpilogueCounts before16 = cuda::bias_epilogue_counts();
           cuda::linear_forward(dx.data() + shift, dw.data() + shift, dbias.data() + shift, rows, in, out,
                                dy16.data() + shift);
+          const cuda::BiasEpilogueCounts after16 = cuda::bias_epilogue_counts();
+          if (!fused || shift == 1) EXPECT_EQ(after16.by_kernel - before16.by_kernel, 1);
           const std::vector<bfloat16> got = dy16.download();
           for (int64_t i = 0; i < rows * out; ++i) {
             const double bound = 1e-5 * std::sqrt(double(in)) + std::ldexp(std::fabs(expected[i]), -9);
