@@ -10,3 +10,8 @@ ensure_fashion_mnist() {
 }
 mpirun=(mpirun --oversubscribe)
 [[ $(id -u) -eq 0 ]] && mpirun+=(--allow-run-as-root)
+# The PyTorch CPU peer's OpenBLAS misdetects the AVX-512 processors these benchmarks first ran on
+# ("Prescott", 2-3x slower) unless told the core; on a processor without AVX-512 its own detection
+# is right, and forcing SkylakeX there ends Python on an illegal instruction.
+torch_cpu_env=()
+if grep -qw avx512f /proc/cpuinfo; then torch_cpu_env=(OPENBLAS_CORETYPE=SkylakeX); fi

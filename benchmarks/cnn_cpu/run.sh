@@ -15,7 +15,7 @@ echo "== ringtrain, 1 process, $threads threads"
 build/ringtrain train examples/fashion_mnist/cnn.toml --set train.epochs="$epochs" \
   --set runtime.threads="$threads" --set log.metrics="$out/ringtrain.jsonl"
 echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), $threads threads"
-OPENBLAS_CORETYPE=SkylakeX OMP_NUM_THREADS=$threads /usr/bin/python3 benchmarks/mlp_cpu/torch_mlp.py --model cnn \
+env "${torch_cpu_env[@]}" OMP_NUM_THREADS=$threads /usr/bin/python3 benchmarks/mlp_cpu/torch_mlp.py --model cnn \
   --data "$RINGTRAIN_DATA" --epochs "$epochs" --threads "$threads" | tee "$out/torch.jsonl"
 
 echo "== where a step goes (one resident batch of 128, $threads threads)"

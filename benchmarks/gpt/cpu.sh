@@ -16,7 +16,7 @@ echo "== ringtrain, 1 rank, $threads threads, $steps steps"
 RINGTRAIN_DATA=$data RINGTRAIN_CHECKPOINTS=$out/checkpoints build/ringtrain train examples/brown_gpt/gpt.toml \
   --set train.max_steps="$steps" --set runtime.threads="$threads" --set log.metrics="$out/ringtrain.jsonl"
 echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), $threads threads"
-OPENBLAS_CORETYPE=SkylakeX OMP_NUM_THREADS=$threads /usr/bin/python3 benchmarks/gpt/torch_gpt.py --train "$data" \
+env "${torch_cpu_env[@]}" OMP_NUM_THREADS=$threads /usr/bin/python3 benchmarks/gpt/torch_gpt.py --train "$data" \
   --layers 4 --heads 4 --width 128 --batch 32 --steps "$steps" --lr 0.003 --warmup 60 --weight-decay 0.1 --clip 1.0 \
   --threads "$threads" | tee "$out/torch.jsonl"
 

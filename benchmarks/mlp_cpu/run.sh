@@ -17,8 +17,7 @@ RINGTRAIN_DATA=$data build/ringtrain train examples/fashion_mnist/mlp.toml --set
   --set runtime.threads="$threads" --set log.metrics="$out/ringtrain.jsonl"
 
 echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), $threads threads"
-# OpenBLAS misdetects these processors ("Prescott") and runs 2-3x slower unless told the core type.
-OPENBLAS_CORETYPE=SkylakeX OMP_NUM_THREADS=$threads /usr/bin/python3 benchmarks/mlp_cpu/torch_mlp.py \
+env "${torch_cpu_env[@]}" OMP_NUM_THREADS=$threads /usr/bin/python3 benchmarks/mlp_cpu/torch_mlp.py \
   --data "$data" --epochs "$epochs" --threads "$threads" | tee "$out/torch.jsonl"
 
 echo "== GEMM ceiling of one step"
