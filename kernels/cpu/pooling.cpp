@@ -1,7 +1,7 @@
 // Max pooling (window = stride, no padding) on the CPU, split across threads by channel plane.
 #include <algorithm>
 #include <cstring>
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -75,6 +75,97 @@ void max_pool2_row_backward(const float* dy, const int32_t* argmax, int64_t widt
     _mm512_mask_storeu_ps(upper + 2 * ow + 16, second_half, _mm512_permutex2var_ps(a, high_pairs, b));
     _mm512_mask_storeu_ps(lower + 2 * ow, first_half, _mm512_permutex2var_ps(c, low_pairs, d));
     _mm512_mask_storeu_ps(lower + 2 * ow + 16, second_half, _mm512_permutex2var_ps(c, high_pairs, d));
+  }
+}
+#elif defined(__AVX2__)
+// As above with eight lanes (processors without AVX-512). A row of 8 outputs or more goes by whole
+// vectors, its last one moved back to end at the row's end (some outputs computed twice, the same
+// way); only shorter rows (the CNN's second pooling gives 7) take masked loads and a tail stored
+// lane by lane, as AMD's processors run masked stores (vmaskmovps) slowly.
+// The first `count` of 8 floats (or int32) at `at`, the rest zero (none read).
+__m256 load_first(const float* at, int64_t count) {
+  if (count >= 8) return _mm256_loadu_ps(at);
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(std::max<int64_t>(count, 0))),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  return _mm256_maskload_ps(at, mask);
+}
+__m256i load_first(const int32_t* at, int64_t count) {
+  return _mm256_castps_si256(load_first(reinterpret_cast<const float*>(at), count));
+}
+// The first `count` (up to 8) lanes of v stored at `at`.
+template <typename T, typename Vector>
+void store_first(T* at, Vector v, int64_t count) {
+  if (count >= 8) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(at), reinterpret_cast<const __m256i&>(v));
+    return;
+  }
+  alignas(32) T lanes_of_v[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes_of_v), reinterpret_cast<const __m256i&>(v));
+  for (int64_t i = 0; i < count; ++i) at[i] = lanes_of_v[i];
+}
+// Where the row's next vector of outputs starts: `next`, or the last whole vector of the row.
+int64_t vector_start(int64_t next, int64_t ow_n) { return next + 8 > ow_n && ow_n >= 8 ? ow_n - 8 : next; }
+// The even (or odd) floats of the 16 in v0, v1, in order: shuffle within each 128-bit half, then
+// put the halves' 64-bit pairs back in order.
+__m256 evens(__m256 v0, __m256 v1) {
+  const __m256 inside = _mm256_shuffle_ps(v0, v1, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(inside), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+__m256 odds(__m256 v0, __m256 v1) {
+  const __m256 inside = _mm256_shuffle_ps(v0, v1, _MM_SHUFFLE(3, 1, 3, 1));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(inside), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+// Where `wins`, `value` and `at` replace best and index.
+void take(__m256 wins, __m256 value, __m256i at, __m256& best, __m256i& index) {
+  best = _mm256_blendv_ps(best, value, wins);
+  index = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(index), _mm256_castsi256_ps(at), wins));
+}
+
+void max_pool2_row(const float* upper, int64_t width, int64_t ow_n, int32_t top, float* y, int32_t* argmax) {
+  const float* lower = upper + width;
+  const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m256i one = _mm256_set1_epi32(1), down = _mm256_set1_epi32(static_cast<int32_t>(width));
+  for (int64_t next = 0; next < ow_n; next += 8) {
+    const int64_t ow = vector_start(next, ow_n), count = std::min<int64_t>(8, ow_n - ow), inputs = 2 * count;
+    const float* u = upper + 2 * ow;
+    const float* l = lower + 2 * ow;
+    const __m256 u0 = load_first(u, inputs), u1 = load_first(u + 8, inputs - 8);
+    const __m256 l0 = load_first(l, inputs), l1 = load_first(l + 8, inputs - 8);
+    const __m256 a = evens(u0, u1), b = odds(u0, u1), c = evens(l0, l1), d = odds(l0, l1);
+    const __m256i left = _mm256_add_epi32(_mm256_set1_epi32(top + static_cast<int32_t>(2 * ow)), even);
+    const __m256i below = _mm256_add_epi32(left, down);
+    __m256 best = a;
+    __m256i index = left;
+    take(_mm256_cmp_ps(b, best, _CMP_GT_OQ), b, _mm256_add_epi32(left, one), best, index);
+    take(_mm256_cmp_ps(c, best, _CMP_GT_OQ), c, below, best, index);
+    take(_mm256_cmp_ps(d, best, _CMP_GT_OQ), d, _mm256_add_epi32(below, one), best, index);
+    store_first(y + ow, best, count);
+    store_first(argmax + ow, index, count);
+  }
+}
+
+void max_pool2_row_backward(const float* dy, const int32_t* argmax, int64_t width, int64_t ow_n, int32_t top,
+                            float* upper) {
+  float* lower = upper + width;
+  const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m256i one = _mm256_set1_epi32(1), down = _mm256_set1_epi32(static_cast<int32_t>(width));
+  // a0 b0 a1 b1 ... a7 b7 as two vectors of eight: the pairs of each 128-bit half, then the halves.
+  auto store_pairs = [](float* at, int64_t inputs, __m256 a, __m256 b) {
+    const __m256 low = _mm256_unpacklo_ps(a, b), high = _mm256_unpackhi_ps(a, b);
+    store_first(at, _mm256_permute2f128_ps(low, high, 0x20), inputs);
+    if (inputs > 8) store_first(at + 8, _mm256_permute2f128_ps(low, high, 0x31), inputs - 8);
+  };
+  for (int64_t next = 0; next < ow_n; next += 8) {
+    const int64_t ow = vector_start(next, ow_n), count = std::min<int64_t>(8, ow_n - ow), inputs = 2 * count;
+    const __m256 g = load_first(dy + ow, count);
+    const __m256i index = load_first(argmax + ow, count);
+    const __m256i left = _mm256_add_epi32(_mm256_set1_epi32(top + static_cast<int32_t>(2 * ow)), even);
+    const __m256i below = _mm256_add_epi32(left, down);
+    auto at = [&](__m256i position) {
+      return _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(index, position)), g);
+    };
+    store_pairs(upper + 2 * ow, inputs, at(left), at(_mm256_add_epi32(left, one)));
+    store_pairs(lower + 2 * ow, inputs, at(below), at(_mm256_add_epi32(below, one)));
   }
 }
 #else
