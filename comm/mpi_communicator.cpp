@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -78,6 +81,43 @@ double time_small_all_reduce(MPI_Comm comm) {
   return slowest;
 }
 
+// The collectives of the constructor run before the watchdog can watch them (it needs their
+// results: its own communicator, every rank's host). While they run, this ends the job if they
+// have not all finished within the collective timeout: a rank stopped or hung at start-up would
+// otherwise hold the others in them until the launcher's own limit. Which rank is missing cannot
+// be told yet, so the message says what was waited for.
+class StartUpDeadline {
+ public:
+  explicit StartUpDeadline(double seconds) {
+    if (seconds <= 0) return;
+    thread_ = std::thread([this, seconds] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (done_changed_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return done_; })) return;
+      log_error("setting up the communicator has waited {:.0f} s (comm.timeout_seconds) for the other ranks: some "
+                "rank did not arrive (stopped, hung, or too slow to start); ending the job",
+                seconds);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+      std::abort();
+    });
+  }
+  StartUpDeadline(const StartUpDeadline&) = delete;
+  StartUpDeadline& operator=(const StartUpDeadline&) = delete;
+  ~StartUpDeadline() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    done_changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_changed_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 // MPI_User_function: inout[i] = in[i] + inout[i], in float32, rounded back to 16 bits.
 template <typename Half, Half (*from_float)(float)>
 void sum_16bit(void* in, void* inout, int* count, MPI_Datatype*) {
@@ -107,6 +147,9 @@ void scale(void* data, size_t count, T factor) {
 MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_seconds, bool verify_collectives,
                                  CommunicatorOptions::StartedAllReduces started)
     : hierarchical_(hierarchical), timeout_seconds_(collective_timeout_seconds) {
+  int world_size = 0;
+  RT_CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &world_size));
+  const StartUpDeadline deadline(world_size > 1 ? timeout_seconds_ : 0.0);
   RT_CHECK_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
   RT_CHECK_MPI(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
   RT_CHECK_MPI(MPI_Comm_rank(comm_, &rank_));

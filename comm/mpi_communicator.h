@@ -19,7 +19,9 @@
 // the timeout it reports to rank 0 (on a communicator of its own) which collective it waits in;
 // rank 0 gathers the reports for a moment and ends the job with one message naming the ranks that
 // did not arrive and those that wait in a different collective. If rank 0 itself is the one
-// missing, every other rank ends the job with its own report shortly after.
+// missing, every other rank ends the job with its own report shortly after. The constructor's own
+// collectives, which come before the watchdog, are bounded by the same timeout: past it a rank
+// still waiting in them ends the job.
 #pragma once
 
 #include <mpi.h>

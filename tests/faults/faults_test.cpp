@@ -5,6 +5,7 @@
 // parameters as a run that was never interrupted. Also data gone bad on a blob mount.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -125,22 +126,45 @@ TEST_F(FaultsTest, ACheckpointOfTwoRanksResumesWithFourAndWithOne) {
 }
 
 TEST_F(FaultsTest, AStoppedRankIsNamedByTheWatchdogAndTheJobEnds) {
-  // Rank 2 of 4 is frozen (SIGSTOP) a second into the run, as a hung process or a swapping VM is:
-  // past the collective timeout the others report, and rank 0 ends the job naming rank 2; with
-  // blocking all-reduces and with non-blocking ones (as across hosts), whose oldest unfinished
-  // bucket is the collective the watchdog sees.
-  std::string config = write_config(dir_.file("job.toml"), "");
+  // Rank 2 of 4 is frozen (SIGSTOP, as a hung process or a swapping VM is) once the job has
+  // committed its first checkpoint, so every rank is training: past the collective timeout the
+  // others report, and rank 0 ends the job naming rank 2; with blocking all-reduces and with
+  // non-blocking ones (as across hosts), whose oldest unfinished bucket is the collective the
+  // watchdog sees. (Frozen a fixed second into the run, rank 2 was sometimes still starting on a
+  // loaded machine: AStoppedRankAtStartUpEndsTheJob.)
   for (const char* nonblocking : {"off", "on"}) {
-    Outcome outcome = run(mpiexec(4) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 2 ]; then (sleep 1; kill -STOP $$) & fi; exec " +
-                          kBinary + " train " + config + " --set comm.timeout_seconds=3 --set train.epochs=100000" +
-                          " --set comm.nonblocking=" + nonblocking + "'");
+    const std::string checkpoints = dir_.file(std::string("ck-") + nonblocking);
+    const std::string stopped_at = dir_.file(std::string("stopped-") + nonblocking);
+    std::string config = write_config(dir_.file("job.toml"), checkpoints);
+    Outcome outcome = run(mpiexec(4) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 2 ]; then (until ls " + checkpoints +
+                          "/*/manifest.json >/dev/null 2>&1; do sleep 0.05; done; date +%s.%N > " + stopped_at +
+                          "; kill -STOP $$) & fi; exec " + kBinary + " train " + config +
+                          " --set comm.timeout_seconds=3 --set train.epochs=100000 --set comm.nonblocking=" +
+                          nonblocking + "'");
+    const double ended = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     EXPECT_NE(outcome.exit_code, 0) << outcome.output;
     EXPECT_NE(outcome.output.find("timed out after"), std::string::npos) << outcome.output;
     EXPECT_TRUE(std::regex_search(outcome.output, std::regex("rank\\(s\\) 2 on host\\(s\\) \\S+ did not arrive")))
         << outcome.output;
-    EXPECT_LT(outcome.seconds, 1 + 3 + 5 + 10) << outcome.output;  // stop, timeout, gathering, start-up
+    double stopped = 0;
+    ASSERT_TRUE(std::ifstream(stopped_at) >> stopped) << "rank 2 was never stopped:\n" << outcome.output;
+    EXPECT_LT(ended - stopped, 3 + 5 + 10) << outcome.output;  // timeout, gathering, slack
     expect_no_process_left(config);
   }
+}
+
+TEST_F(FaultsTest, AStoppedRankAtStartUpEndsTheJob) {
+  // Rank 2 of 4 stops between MPI's start and the communicator's: the others wait in the
+  // communicator's first collectives, before its watchdog runs, and end the job after the
+  // collective timeout (2 s) instead of waiting for mpiexec's own limit (100 s).
+  const std::string binary = RINGTRAIN_STALLED_START_UP;
+  Outcome outcome = run(mpiexec(4) + binary);
+  EXPECT_NE(outcome.exit_code, 0) << outcome.output;
+  EXPECT_NE(outcome.output.find("setting up the communicator has waited 2 s"), std::string::npos) << outcome.output;
+  EXPECT_EQ(outcome.output.find("constructed"), std::string::npos) << outcome.output;
+  EXPECT_LT(outcome.seconds, 2 + 15) << outcome.output;  // the timeout, start-up and the abort
+  Outcome left = run("pgrep -af '[s]talled_start_up'");
+  EXPECT_NE(left.exit_code, 0) << "processes left behind:\n" << left.output;
 }
 
 // An Azurite blob container mounted with rclone (scripts/blob-mount.sh), unmounted and stopped
