@@ -136,9 +136,9 @@ TEST_F(FaultsTest, AStoppedRankIsNamedByTheWatchdogAndTheJobEnds) {
     const std::string checkpoints = dir_.file(std::string("ck-") + nonblocking);
     const std::string stopped_at = dir_.file(std::string("stopped-") + nonblocking);
     std::string config = write_config(dir_.file("job.toml"), checkpoints);
-    Outcome outcome = run(mpiexec(4) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 2 ]; then (until ls " + checkpoints +
-                          "/*/manifest.json >/dev/null 2>&1; do sleep 0.05; done; date +%s.%N > " + stopped_at +
-                          "; kill -STOP $$) & fi; exec " + kBinary + " train " + config +
+    Outcome outcome = run(mpiexec(4) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 2 ]; then (i=0; until ls " + checkpoints +
+                          "/*/manifest.json >/dev/null 2>&1; do [ $i -lt 1200 ] || exit; i=$((i+1)); sleep 0.05; "
+                          "done; date +%s.%N > " + stopped_at + "; kill -STOP $$) & fi; exec " + kBinary + " train " + config +
                           " --set comm.timeout_seconds=3 --set train.epochs=100000 --set comm.nonblocking=" +
                           nonblocking + "'");
     const double ended = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
