@@ -385,14 +385,19 @@ void MpiCommunicator::all_gather_elements(const void* sent, void* received, size
 
 namespace {
 constexpr int kReportTag = 7301;
+constexpr int kAnswerTag = 7302;
 constexpr double kGatherSeconds = 5.0;  // at most, rank 0 collects reports this long before ending the job
+// A rank that reported waits this long for rank 0's answer; without one, rank 0 is stopped or
+// hung itself, and the reporting rank ends the job.
+constexpr double kAnswerSeconds = 0.5;
 using Report = std::vector<int64_t>;    // rank, the call (kCallWords), waited milliseconds
 constexpr int kReportWords = 2 + static_cast<int>(kCallWords);
 
 CollectiveCall call_of(const Report& report) { return decode_call(&report[1]); }
 double waited_seconds(const Report& report) { return static_cast<double>(report[1 + kCallWords]) / 1000.0; }
 
-// Receives the reports that have arrived (rank 0).
+// Receives the reports that have arrived and answers each, so its rank knows rank 0 is alive and
+// will end the job (rank 0).
 void receive_reports(MPI_Comm comm, std::vector<Report>& reports) {
   for (;;) {
     int arrived = 0;
@@ -401,7 +406,20 @@ void receive_reports(MPI_Comm comm, std::vector<Report>& reports) {
     Report report(kReportWords);
     MPI_Recv(report.data(), kReportWords, MPI_INT64_T, status.MPI_SOURCE, kReportTag, comm, MPI_STATUS_IGNORE);
     reports.push_back(report);
+    int64_t answer = 1;
+    MPI_Send(&answer, 1, MPI_INT64_T, status.MPI_SOURCE, kAnswerTag, comm);
   }
+}
+
+// Whether rank 0 answers a report within `seconds`.
+bool rank0_answers(MPI_Comm comm, double seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int arrived = 0;
+    if (MPI_Iprobe(0, kAnswerTag, comm, &arrived, MPI_STATUS_IGNORE) == MPI_SUCCESS && arrived) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
 }
 }  // namespace
 
@@ -445,11 +463,15 @@ void MpiCommunicator::report_timeout(const CollectiveCall& call, double waited, 
   mine[0] = rank_;
   encode_call(call, &mine[1]);
   mine[1 + kCallWords] = static_cast<int64_t>(waited * 1000);
+  // Eager (a few words), so it returns whether or not rank 0 is there to receive it.
   MPI_Send(mine.data(), kReportWords, MPI_INT64_T, 0, kReportTag, watchdog_comm_);
-  // Rank 0 ends the job with the full picture; if it is the rank that is missing, we do.
-  std::this_thread::sleep_for(std::chrono::duration<double>(kGatherSeconds + 3.0));
-  log_error("collective {} has waited {:.1f} s (timeout {:.0f} s) and rank 0 has not answered: ending the job",
-            describe(call), waited, timeout_seconds_);
+  // Rank 0 answers and ends the job with the full picture; if it does not answer, it is the rank
+  // that is missing, and this rank ends the job.
+  const bool answered = rank0_answers(watchdog_comm_, kAnswerSeconds);
+  if (answered) std::this_thread::sleep_for(std::chrono::duration<double>(kGatherSeconds + 3.0));
+  log_error("collective {} timed out after {:.1f} s (timeout {:.0f} s): rank 0 on host {} {}; ending the job",
+            describe(call), waited, timeout_seconds_, hosts_[0],
+            answered ? "answered but has not ended the job" : "does not answer (stopped, hung or lost)");
   MPI_Abort(MPI_COMM_WORLD, 1);
   std::abort();
 }
@@ -470,6 +492,8 @@ void MpiCommunicator::end_job_for_late_ranks(const CollectiveCall& waiting, doub
     }
   }
   if (waiting.sequence > 0) reported[0] = true;
+  // Every rank is in the collective now: rank 0 itself came late (stopped, then continued).
+  if (std::all_of(reported.begin(), reported.end(), [](bool r) { return r; })) reported[0] = false;
   std::vector<int> missing;
   std::vector<std::string> missing_hosts;  // each once, in rank order
   for (int r = 0; r < size_; ++r) {

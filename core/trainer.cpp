@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 
 #include "comm/consistency.h"
 #include "core/base/environment.h"
@@ -506,6 +508,12 @@ void Trainer::restore() {
   text.resize(static_cast<size_t>(length));
   comm_.broadcast(Span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()), 0);
   state_ = parse_state(text, "the checkpoint state from rank 0");
+  // Each step takes at least one sample: more steps than the data holds samples is not this run's.
+  const int64_t samples = train_loader_->index().total_samples();
+  RT_CHECK(state_.step <= (state_.epoch + 1) * samples,
+           "{}: step {} in epoch {} is more steps than {} training samples can give",
+           comm_.rank() == 0 ? checkpoint->path : std::string("rank 0's checkpoint"), state_.step, state_.epoch + 1,
+           samples);
   Span<float> parameters = on_host(model_->parameters(), host_parameters_);
   Span<float> optimizer_state = on_host(optimizer_->state(), host_optimizer_state_);
   int64_t sizes[2] = {0, 0};
@@ -542,9 +550,26 @@ void Trainer::restore() {
            state_.step_in_epoch, steps_per_epoch_);
 }
 
+void Trainer::claim_checkpoint_dir() {
+  if (!checkpoints_ || config_.resume == "auto" || comm_.rank() != 0) return;
+  namespace fs = std::filesystem;
+  if (config_.resume != "none") {
+    fs::path resumed = fs::absolute(config_.resume).lexically_normal();
+    if (!resumed.has_filename()) resumed = resumed.parent_path();  // written with a trailing slash
+    std::error_code error;
+    if (fs::equivalent(resumed.parent_path(), checkpoints_->directory(), error)) return;  // continues that run there
+  }
+  std::optional<Checkpoint> found = checkpoints_->load_newest();
+  RT_CHECK(!found, "checkpoint.dir {} already holds another run's checkpoints (the newest: {}); continue that run with "
+           "--resume auto, or give this one a checkpoint.dir of its own", checkpoints_->directory(), found->path);
+}
+
 TrainingResult Trainer::run() {
   TrainingResult result;
+  claim_checkpoint_dir();
   if (config_.resume != "none") restore();
+  if (checkpoints_ && comm_.rank() == 0) checkpoints_->clear_preemption_record();
+  if (comm_.rank() == 0 && state_.run_id.empty()) state_.run_id = new_run_id();
   result.parameter_fingerprint = check_ranks_identical("start");
   std::vector<double> no_sums(3, 0.0);
   while (state_.epoch < config_.epochs) {
@@ -579,7 +604,11 @@ TrainingResult Trainer::run() {
   result.skipped_steps = state_.skipped_steps;
   result.last_checkpoint = last_checkpoint_;
   if (result.preempted) {
-    log_info("stopped by signal {} after step {}; resume with --resume auto", termination_signal(), state_.step);
+    // The signal may have reached only some ranks: every rank names the one that came.
+    const int signal = comm_.all_reduce_value<int32_t>(termination_signal(), ReduceOp::kMax);
+    if (checkpoints_ && comm_.rank() == 0) checkpoints_->record_preemption(state_.step, signal, last_checkpoint_);
+    log_info("stopped by signal {} ({}) after step {}; resume with --resume auto", signal, strsignal(signal),
+             state_.step);
     return result;
   }
   log_info("done: {}, parameter fingerprint {:016x} (identical on all {} ranks){}",

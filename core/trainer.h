@@ -63,6 +63,9 @@ class Trainer {
   bool train_epoch(EpochMetrics& metrics);
   void evaluate(EpochMetrics& metrics);
   uint64_t check_ranks_identical(const std::string& when);
+  // Refuses (rank 0 throws) a checkpoint.dir that holds valid checkpoints this run does not resume
+  // from: its pruning and a later --resume auto would mix the two runs.
+  void claim_checkpoint_dir();
   void restore();
   std::string save_checkpoint(const std::vector<double>& rank_sums);
   void set_up_gpu_sync(const GradientSyncOptions& options);

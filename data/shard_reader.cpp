@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <thread>
 #include <vector>
 
@@ -98,6 +99,16 @@ std::string type_text(hid_t type) {
   return fmt::format("{}{}", kind, H5Tget_size(type) * 8);
 }
 
+// Whether `type` is one of the standard layouts of its kind (either byte order): a type that is
+// float32 or int32 by class and size but with another bit layout (a flipped bit in its description)
+// would be converted by HDF5 into other values.
+bool standard_layout(hid_t type, std::initializer_list<hid_t> layouts) {
+  for (hid_t layout : layouts) {
+    if (H5Tequal(type, layout) > 0) return true;
+  }
+  return false;
+}
+
 Hdf5Handle open_dataset(hid_t file, const char* name, const std::string& path) {
   RT_CHECK(H5Lexists(file, name, H5P_DEFAULT) > 0, "shard {}: dataset '{}' is missing", path, name);
   return Hdf5Handle(RT_CHECK_HDF5(H5Dopen2(file, name, H5P_DEFAULT), "shard {}: opening dataset {}", path, name),
@@ -131,6 +142,7 @@ ShardReader::~ShardReader() { close_file(); }
 
 void ShardReader::close_file() {
   direct_planned_ = false;
+  damaged_.clear();
   direct_features_.reset();
   direct_labels_.reset();
   labels_.reset();
@@ -202,9 +214,9 @@ void ShardReader::open() {
   features_ = open_dataset(file, shard_format::kFeatures, path);
   Hdf5Handle feature_type(H5Dget_type(features_.get()), H5Tclose);
   std::string stored = type_text(feature_type.get());
-  if (stored == "uint8") {
+  if (stored == "uint8" && standard_layout(feature_type.get(), {H5T_STD_U8LE})) {
     info_.feature_dtype = DType::kUInt8;
-  } else if (stored == "float32") {
+  } else if (stored == "float32" && standard_layout(feature_type.get(), {H5T_IEEE_F32LE, H5T_IEEE_F32BE})) {
     info_.feature_dtype = DType::kFloat32;
   } else {
     RT_FAIL("shard {}: dataset 'features' has type {}, expected uint8 or float32", path, stored);
@@ -218,15 +230,20 @@ void ShardReader::open() {
   labels_ = open_dataset(file, shard_format::kLabels, path);
   Hdf5Handle label_type(H5Dget_type(labels_.get()), H5Tclose);
   stored = type_text(label_type.get());
-  RT_CHECK(stored == "int32", "shard {}: dataset 'labels' has type {}, expected int32", path, stored);
+  RT_CHECK(stored == "int32" && standard_layout(label_type.get(), {H5T_STD_I32LE, H5T_STD_I32BE}),
+           "shard {}: dataset 'labels' has type {}, expected int32", path, stored);
   dims = dataset_dims(labels_.get());
   RT_CHECK(dims == std::vector<int64_t>{info_.samples}, "shard {}: dataset 'labels' has shape [{}], expected [{}]",
            path, fmt::join(dims, ", "), info_.samples);
 }
 
-void ShardReader::plan_direct_reads() {
+void ShardReader::plan_reads() {
   const std::string& path = info_.path;
   const hid_t file = file_.get();
+  ChunkAudit audit(path, info_.file_bytes);
+  audit.add(features_.get(), shard_format::kFeatures);
+  audit.add(labels_.get(), shard_format::kLabels);
+  damaged_ = audit.damaged();
   // Where both datasets allow it, rows are read straight from their chunks (direct_chunks.h).
   const hid_t feature_memory = info_.feature_dtype == DType::kUInt8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
   direct_features_ = DirectChunks::plan(file, features_.get(), feature_memory, path, shard_format::kFeatures,
@@ -271,7 +288,13 @@ void ShardReader::read(int64_t first, int64_t count, void* features, int32_t* la
 
 void ShardReader::read_once(int64_t first, int64_t count, void* features, int32_t* labels) {
   if (injected_failures > 0 && injected_failures-- > 0) RT_FAIL("injected read failure (as EIO from the mount)");
-  if (!direct_planned_) plan_direct_reads();  // on the first read: opening (the index) stays cheap
+  if (!direct_planned_) plan_reads();  // on the first read: opening (the index) stays cheap
+  for (const DamagedRows& damaged : damaged_) {
+    if (damaged.first < first + count && first < damaged.end) {
+      RT_FAIL("shard {}: rows [{}, {}) are damaged: {}; the shard is corrupt", info_.path, damaged.first,
+              damaged.end, damaged.reason);
+    }
+  }
   if (direct_features_) {
     const DirectChunks::Source source = [this](uint64_t offset, uint8_t* data, size_t bytes, uint8_t* tail,
                                                size_t tail_bytes) { read_bytes(offset, data, bytes, tail, tail_bytes); };

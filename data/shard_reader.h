@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "data/chunk_audit.h"
 #include "data/direct_chunks.h"
 #include "data/hdf5_handle.h"
 #include "data/shard_image.h"
@@ -47,9 +48,9 @@ class ShardReader {
   void open();
   void read_once(int64_t first, int64_t count, void* features, int32_t* labels);
   void close_file();
-  // Finds where the datasets' chunks lie, for direct reads (on the first read, not on open: an
-  // index opens every shard only to check its header).
-  void plan_direct_reads();
+  // Audits the datasets' chunks (chunk_audit.h) and finds where they lie, for direct reads (on
+  // the first read, not on open: an index opens every shard only to check its header).
+  void plan_reads();
   // Where DirectChunks reads from: the image, or the file (pread).
   void read_bytes(uint64_t offset, uint8_t* data, size_t bytes, uint8_t* tail, size_t tail_bytes) const;
 
@@ -61,6 +62,7 @@ class ShardReader {
   Hdf5Handle labels_;
   int descriptor_ = -1;  // the file, for direct reads (none with an image)
   bool direct_planned_ = false;
+  std::vector<DamagedRows> damaged_;  // rows no read may return (known once planned)
   std::unique_ptr<DirectChunks> direct_features_;  // null where HDF5 reads the dataset
   std::unique_ptr<DirectChunks> direct_labels_;
 };

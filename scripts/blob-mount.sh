@@ -8,6 +8,9 @@
 #   scripts/blob-mount.sh stop DIR           unmounts and stops everything started under DIR
 #   scripts/blob-mount.sh upload DIR SRC NAME  copies the local folder SRC to NAME in the container
 #
+# Nothing started here reaches beyond this machine: Azurite runs with telemetry off, and every
+# Node.js program with scripts/loopback-only.js, which lists any other attempt in DIR/outside.log.
+#
 # RCLONE_MOUNT_FLAGS adds flags to the mount (e.g. "--tpslimit 4"); BLOB_LATENCY_MS=N delays every
 # request to the storage service by N ms (a slow, distant mount).
 #
@@ -27,15 +30,19 @@ case "$command" in
       mkdir -p "$tools"
       (cd "$tools" && npm install --silent --no-audit --no-fund azurite@3 >/dev/null)
     fi
-    "$tools/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" --location "$dir/store" \
-      --silent >"$dir/azurite.log" 2>&1 &
+    # Telemetry off; scripts/loopback-only.js refuses, and lists in DIR/outside.log, any attempt
+    # to look up or reach another host.
+    LOOPBACK_ONLY_LOG="$dir/outside.log" NODE_OPTIONS="--require $here/scripts/loopback-only.js" \
+      "$tools/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" --location "$dir/store" \
+      --silent --disableTelemetry >"$dir/azurite.log" 2>&1 &
     echo $! >"$dir/azurite.pid"
     endpoint_port=$port
     # BLOB_LATENCY_MS: every request reaches Azurite that much later (scripts/latency-proxy.js on
     # PORT + 1 in between), as from a VM to a storage account some distance away.
     if [[ -n "${BLOB_LATENCY_MS:-}" ]]; then
       endpoint_port=$((port + 1))
-      node "$here/scripts/latency-proxy.js" "$endpoint_port" "$port" "$BLOB_LATENCY_MS" >"$dir/proxy.log" 2>&1 &
+      LOOPBACK_ONLY_LOG="$dir/outside.log" node --require "$here/scripts/loopback-only.js" \
+        "$here/scripts/latency-proxy.js" "$endpoint_port" "$port" "$BLOB_LATENCY_MS" >"$dir/proxy.log" 2>&1 &
       echo $! >"$dir/proxy.pid"
     fi
     printf '[blob]\ntype = azureblob\nuse_emulator = true\nendpoint = http://127.0.0.1:%s/devstoreaccount1\n' \

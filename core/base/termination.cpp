@@ -18,6 +18,9 @@ void install_termination_handler() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+  // A launcher that is itself stopped closes the ranks' output pipes while they finish their
+  // checkpoint; a write to them must fail, not end the rank before the checkpoint is committed.
+  signal(SIGPIPE, SIG_IGN);
 }
 
 bool termination_requested() { return received_signal != 0; }

@@ -5,7 +5,7 @@
 
 namespace rt {
 
-// Installs the handler for SIGTERM and SIGINT (once; later calls do nothing).
+// Installs the handler for SIGTERM and SIGINT and ignores SIGPIPE (once; later calls do nothing).
 void install_termination_handler();
 // True once a termination signal has arrived.
 bool termination_requested();

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -273,6 +274,99 @@ TEST(ShardChecksum, ACorruptChunkFailsItsReadNamingTheFile) {
   std::string text = error_message([&] { reader.read(0, 3000, features.data(), labels.data()); });
   EXPECT_NE(text.find(path), std::string::npos) << text;
   EXPECT_NE(text.find("Fletcher32"), std::string::npos) << text;
+}
+
+// A chunk missing from HDF5's chunk index (as one flipped bit there leaves it) reads as zeros in
+// HDF5; the reader refuses its rows, naming the shard, the chunk and the rows, and reads the rest.
+TEST(ShardChunkAudit, AChunkMissingFromTheIndexIsDamageNotZeros) {
+  TempDir dir;
+  const int64_t rows = 3000, width = 16;
+  testing::write_indexed_shards(dir.path(), {rows}, width, 3);
+  const std::string path = dir.file("shard-00000.h5");
+  std::vector<float> features(static_cast<size_t>(rows * width));
+  std::vector<int32_t> labels(static_cast<size_t>(rows));
+  ShardReader(path).read(0, rows, features.data(), labels.data());
+  edit_shard(path, [&](hid_t file) {  // the features again, chunk 1 (rows [1024, 2048)) never written
+    H5Ldelete(file, shard_format::kFeatures, H5P_DEFAULT);
+    const hsize_t dims[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(width)}, chunk[2] = {1024, 16};
+    hid_t space = H5Screate_simple(2, dims, nullptr);
+    hid_t properties = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(properties, 2, chunk);
+    H5Pset_fletcher32(properties);
+    hid_t dataset = H5Dcreate2(file, shard_format::kFeatures, H5T_IEEE_F32LE, space, H5P_DEFAULT, properties,
+                               H5P_DEFAULT);
+    for (hsize_t first : {hsize_t{0}, hsize_t{2048}}) {
+      const hsize_t start[2] = {first, 0}, count[2] = {std::min<hsize_t>(1024, rows - first), 16};
+      hid_t selected = H5Scopy(space);
+      H5Sselect_hyperslab(selected, H5S_SELECT_SET, start, nullptr, count, nullptr);
+      hid_t memory = H5Screate_simple(2, count, nullptr);
+      H5Dwrite(dataset, H5T_NATIVE_FLOAT, memory, selected, H5P_DEFAULT, features.data() + first * width);
+      H5Sclose(memory);
+      H5Sclose(selected);
+    }
+    H5Dclose(dataset);
+    H5Pclose(properties);
+    H5Sclose(space);
+  });
+  for (bool from_image : {false, true}) {
+    std::shared_ptr<ShardImage> image;
+    if (from_image) {
+      const auto size = static_cast<size_t>(std::filesystem::file_size(path));
+      image = std::make_shared<ShardImage>(size);
+      std::ifstream(path, std::ios::binary).read(reinterpret_cast<char*>(image->data()), static_cast<std::streamsize>(size));
+    }
+    ShardReader reader = from_image ? ShardReader(path, ReadRetries{0, 0}, image) : ShardReader(path, ReadRetries{0, 0});
+    std::vector<float> got(static_cast<size_t>(rows * width));
+    std::vector<int32_t> got_labels(static_cast<size_t>(rows));
+    std::string text = error_message([&] { reader.read(1000, 100, got.data(), got_labels.data()); });
+    EXPECT_NE(text.find(path + ": rows [1024, 2048) are damaged: chunk 1 of dataset 'features' is missing from the "
+                               "chunk index"),
+              std::string::npos) << text;
+    reader.read(0, 1024, got.data(), got_labels.data());
+    reader.read(2048, rows - 2048, got.data() + 2048 * width, got_labels.data() + 2048);
+    EXPECT_TRUE(std::equal(got.begin(), got.begin() + 1024 * width, features.begin()));
+    EXPECT_TRUE(std::equal(got.begin() + 2048 * width, got.end(), features.begin() + 2048 * width));
+  }
+}
+
+// Every bit of the start of a shard (superblock, object headers, chunk index) flipped in turn: the
+// shard either fails to open or read with an rt::Error, or reads back exactly the rows written.
+// Never other rows, never zeros.
+TEST(ShardChunkAudit, NoSingleBitFlipInTheHeaderReadsOtherRows) {
+  TempDir dir;
+  const int64_t rows = 3000, width = 16;
+  testing::write_indexed_shards(dir.path(), {rows}, width, 3);
+  const std::string original = dir.file("shard-00000.h5");
+  std::ifstream in(original, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<float> expected(static_cast<size_t>(rows * width)), got(expected.size());
+  std::vector<int32_t> expected_labels(static_cast<size_t>(rows)), got_labels(expected_labels.size());
+  ShardReader(original).read(0, rows, expected.data(), expected_labels.data());
+  const size_t header = std::min<size_t>(bytes.size(), 4096);
+  int refused = 0, same = 0;
+  for (size_t at = 0; at < header; ++at) {
+    const auto image = std::make_shared<ShardImage>(bytes.size());
+    std::memcpy(image->data(), bytes.data(), bytes.size());
+    image->data()[at] ^= static_cast<uint8_t>(1u << (at * 5 % 8));  // a different bit at each byte
+    try {
+      ShardReader reader(original, ReadRetries{0, 0}, image);
+      reader.read(0, rows, got.data(), got_labels.data());
+    } catch (const Error&) {
+      ++refused;
+      continue;
+    }
+    ++same;
+    if (!(got == expected && got_labels == expected_labels)) {
+      size_t bad = 0;
+      while (bad < got.size() && got[bad] == expected[bad]) ++bad;
+      size_t bad_label = 0;
+      while (bad_label < got_labels.size() && got_labels[bad_label] == expected_labels[bad_label]) ++bad_label;
+      FAIL() << "a flip at byte " << at << " read other rows: feature " << bad << " label " << bad_label
+             << (bad < got.size() ? " got " + std::to_string(got[bad]) + " expected " + std::to_string(expected[bad]) : "");
+    }
+  }
+  EXPECT_EQ(refused + same, static_cast<int>(header));
+  EXPECT_GT(refused, 0);
 }
 
 TEST(ShardRetries, TransientReadErrorsAreRetriedThenReportedNamingTheFile) {

@@ -8,9 +8,13 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <regex>
 
 #include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "tests/test_support.h"
 
@@ -57,11 +61,25 @@ class FaultsTest : public ::testing::Test {
   }
   // Runs `job` in the background until a checkpoint of `checkpoints` is committed, waits
   // `delay_seconds` more, then does `action` (a shell command; $job is the job's process id).
+  // The job's first checkpoint comes at step 20 of 4000, and the look for it is made every 10 ms:
+  // the action lands thousands of steps before the job's end even on a machine that trains a
+  // step in tens of microseconds.
   Outcome run_until_checkpoint(const std::string& job, const std::string& checkpoints, double delay_seconds,
                                const std::string& action) {
-    return run("sh -c '" + job + " & job=$!; i=0; until ls " + checkpoints +
-               "/*/manifest.json >/dev/null 2>&1 || [ $i -ge 600 ]; do sleep 0.05; i=$((i+1)); done; sleep " +
+    return run_until(job, "ls " + checkpoints + "/*/manifest.json", delay_seconds, action);
+  }
+  // As above, until the shell command `condition` succeeds.
+  Outcome run_until(const std::string& job, const std::string& condition, double delay_seconds,
+                    const std::string& action) {
+    return run("sh -c '" + job + " & job=$!; i=0; until " + condition +
+               " >/dev/null 2>&1 || [ $i -ge 3000 ]; do sleep 0.01; i=$((i+1)); done; sleep " +
                std::to_string(delay_seconds) + "; " + action + "; wait $job'");
+  }
+  // The job's PREEMPTED record, or an empty object.
+  static nlohmann::json preemption_record(const std::string& checkpoints) {
+    std::ifstream in(checkpoints + "/PREEMPTED");
+    if (!in) return nlohmann::json::object();
+    return nlohmann::json::parse(in, nullptr, false);
   }
   // No process of the job (its ranks name the config file) is left running.
   void expect_no_process_left(const std::string& config) {
@@ -77,19 +95,75 @@ class FaultsTest : public ::testing::Test {
 testing::TempDir* FaultsTest::data_ = nullptr;
 std::string FaultsTest::reference_;
 
+// SIGTERM to the ranks, as a scheduler that signals every process of the job sends it: each
+// finishes its step, rank 0 commits a checkpoint and the PREEMPTED record, and mpiexec ends with
+// the ranks' 143. The resumed run ends bitwise where the uninterrupted one does.
 TEST_F(FaultsTest, SigtermWritesACheckpointAndTheResumedRunEndsLikeAnUninterruptedOne) {
   std::string config = write_config(dir_.file("job.toml"), dir_.file("ck"));
   std::string job = mpiexec(2) + kBinary + " train " + config;
-  Outcome stopped = run_until_checkpoint(job, dir_.file("ck"), 0.2, "kill -TERM $job");
-  EXPECT_NE(stopped.exit_code, 0) << stopped.output;
+  Outcome stopped = run_until_checkpoint(job, dir_.file("ck"), 0, "pkill -TERM -f \"^" + kBinary + " train " + config + "\"");
+  EXPECT_EQ(stopped.exit_code, 143) << stopped.output;
   EXPECT_NE(stopped.output.find("exiting with code 143 (preempted, checkpoint"), std::string::npos) << stopped.output;
+  EXPECT_NE(stopped.output.find("stopped by signal 15 (Terminated)"), std::string::npos) << stopped.output;
   EXPECT_LT(stopped.seconds, 60);
   expect_no_process_left(config);
+  nlohmann::json record = preemption_record(dir_.file("ck"));
+  EXPECT_EQ(record.value("signal", 0), 15) << record;
+  const std::string checkpoint = record.value("checkpoint", "");
+  EXPECT_EQ(checkpoint.rfind(dir_.file("ck/step-"), 0), 0u) << record;
+  EXPECT_TRUE(std::filesystem::exists(checkpoint + "/manifest.json")) << record;
+  EXPECT_EQ(checkpoint, dir_.file(fmt::format("ck/step-{:09d}", record.value("step", -1)))) << record;
 
   Outcome resumed = run(job + " --resume auto");
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_NE(resumed.output.find("resumed from " + dir_.file("ck/step-")), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed from " + checkpoint), std::string::npos) << resumed.output;
   EXPECT_EQ(fingerprint_of(resumed.output), reference_) << resumed.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("ck/PREEMPTED"))) << "the record outlived the resume";
+}
+
+// SIGTERM to mpiexec itself (Open MPI 4.1 forwards it to the ranks, then ends with 1 whatever they
+// return): the ranks checkpoint as above, and the PREEMPTED record tells a relauncher so. A
+// signal that reaches one rank only stops every rank at the same step, and all name it.
+TEST_F(FaultsTest, SigtermToTheLauncherOrToOneRankLeavesThePreemptionRecord) {
+  // mpiexec relays the signal a few hundred milliseconds late: a job that cannot end before it.
+  std::string config = write_config(dir_.file("job.toml"), dir_.file("ck"));
+  std::string job = mpiexec(2) + kBinary + " train " + config + " --set train.epochs=100000";
+  Outcome stopped = run_until_checkpoint(job, dir_.file("ck"), 0, "kill -TERM $job");
+  EXPECT_NE(stopped.exit_code, 0) << stopped.output;
+  expect_no_process_left(config);
+  nlohmann::json record = preemption_record(dir_.file("ck"));
+  ASSERT_TRUE(record.contains("checkpoint")) << record << stopped.output;
+  EXPECT_TRUE(std::filesystem::exists(record["checkpoint"].get<std::string>() + "/manifest.json")) << record;
+
+  // Resumed (the record goes once the run has restored its checkpoint), then rank 1 alone signalled.
+  Outcome one_rank = run_until(mpiexec(2) + "sh -c \"exec " + kBinary + " train " + config +
+                                   " --resume auto --set train.epochs=100000"
+                                   " --set runtime.threads=\\$((OMPI_COMM_WORLD_RANK+1))\"",
+                               "test ! -e " + dir_.file("ck/PREEMPTED"), 0,
+                               "pkill -TERM -f \"^" + kBinary + " train " + config + ".*threads=2\"");
+  EXPECT_EQ(one_rank.exit_code, 143) << one_rank.output;
+  EXPECT_EQ(one_rank.output.find("signal 0"), std::string::npos) << one_rank.output;
+  EXPECT_NE(one_rank.output.find("[rank 0/2"), std::string::npos) << one_rank.output;
+  EXPECT_EQ(preemption_record(dir_.file("ck")).value("signal", 0), 15) << one_rank.output;
+}
+
+// A new run in a checkpoint.dir that holds another run's checkpoints is refused before it trains
+// (its pruning, and a later --resume auto, would mix the two), and the checkpoints stay.
+TEST_F(FaultsTest, ANewRunInACheckpointDirOfAnotherRunIsRefused) {
+  std::string config = write_config(dir_.file("job.toml"), dir_.file("ck"));
+  Outcome first = run(mpiexec(2) + kBinary + " train " + config + " --set train.epochs=1");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  std::vector<std::string> before;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.file("ck"))) before.push_back(entry.path());
+  Outcome second = run(mpiexec(2) + kBinary + " train " + config + " --set train.epochs=2");
+  EXPECT_NE(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("checkpoint.dir " + dir_.file("ck") + " already holds another run's checkpoints"),
+            std::string::npos) << second.output;
+  EXPECT_EQ(second.output.find("epoch 1/2"), std::string::npos) << second.output;
+  std::vector<std::string> after;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.file("ck"))) after.push_back(entry.path());
+  EXPECT_EQ(before, after);
+  expect_no_process_left(config);
 }
 
 TEST_F(FaultsTest, RanksKilledAtAnyMomentEvenWhileCheckpointingResumeToTheSameResult) {
@@ -153,6 +227,29 @@ TEST_F(FaultsTest, AStoppedRankIsNamedByTheWatchdogAndTheJobEnds) {
   }
 }
 
+// Rank 0 frozen mid-training: no rank is there to gather the reports, so the first rank past the
+// timeout, unanswered by rank 0 for half a second, ends the job naming rank 0 and its host.
+TEST_F(FaultsTest, AStoppedRankZeroEndsTheJobWithinTheTimeoutAndTwoSeconds) {
+  const std::string checkpoints = dir_.file("ck");
+  const std::string stopped_at = dir_.file("stopped");
+  std::string config = write_config(dir_.file("job.toml"), checkpoints);
+  Outcome outcome = run(mpiexec(4) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 0 ]; then (i=0; until ls " + checkpoints +
+                        "/*/manifest.json >/dev/null 2>&1; do [ $i -lt 3000 ] || exit; i=$((i+1)); sleep 0.01; "
+                        "done; date +%s.%N > " + stopped_at + "; kill -STOP $$) & fi; exec " + kBinary + " train " +
+                        config + " --set comm.timeout_seconds=3 --set train.epochs=100000'");
+  const double ended = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_NE(outcome.exit_code, 0) << outcome.output;
+  EXPECT_TRUE(std::regex_search(outcome.output, std::regex("timed out after 3\\.\\d s \\(timeout 3 s\\): rank 0 on host "
+                                                           "\\S+ does not answer")))
+      << outcome.output;
+  EXPECT_EQ(outcome.output.find("rank(s)  on host(s)"), std::string::npos) << outcome.output;
+  double stopped = 0;
+  ASSERT_TRUE(std::ifstream(stopped_at) >> stopped) << "rank 0 was never stopped:\n" << outcome.output;
+  std::printf("rank 0 stopped: the job ended %.2f s later (timeout 3 s)\n", ended - stopped);
+  EXPECT_LT(ended - stopped, 3 + 2) << outcome.output;  // the timeout and 2 s
+  expect_no_process_left(config);
+}
+
 TEST_F(FaultsTest, AStoppedRankAtStartUpEndsTheJob) {
   // Rank 2 of 4 stops between MPI's start and the communicator's: the others wait in the
   // communicator's first collectives, before its watchdog runs, and end the job after the
@@ -183,6 +280,12 @@ class BlobMount {
   bool ok() const { return ok_; }
   const std::string& log() const { return log_; }
   std::string mount() const { return dir_ + "/mnt"; }
+  // Every attempt of the emulator (or the latency proxy) to look up or reach another host, one per
+  // line (scripts/loopback-only.js): none may be made.
+  std::string outside_attempts() const {
+    std::ifstream in(dir_ + "/outside.log");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
   void upload(const std::string& local, const std::string& name) {
     run(std::string(RINGTRAIN_SOURCE_DIR) + "/scripts/blob-mount.sh upload " + dir_ + " " + local + " " + name);
   }
@@ -199,7 +302,7 @@ TEST_F(FaultsTest, TrainingReadsAndCheckpointsOnABlobMountAndResumesFromIt) {
   blob.upload(data_->file("test"), "data/test");
   std::string config = write_config(dir_.file("job.toml"), blob.mount() + "/ck", 20, blob.mount() + "/data");
   std::string job = mpiexec(2) + kBinary + " train " + config;
-  Outcome stopped = run_until_checkpoint(job, blob.mount() + "/ck", 0.2, "kill -TERM $job");
+  Outcome stopped = run_until_checkpoint(job, blob.mount() + "/ck", 0, "pkill -TERM -f \"^" + kBinary + " train " + config + "\"");
   EXPECT_NE(stopped.output.find("exiting with code 143 (preempted, checkpoint " + blob.mount() + "/ck/step-"),
             std::string::npos) << stopped.output;
   Outcome resumed = run(job + " --resume auto");
@@ -207,6 +310,7 @@ TEST_F(FaultsTest, TrainingReadsAndCheckpointsOnABlobMountAndResumesFromIt) {
   EXPECT_NE(resumed.output.find("resumed from " + blob.mount() + "/ck/step-"), std::string::npos) << resumed.output;
   EXPECT_EQ(fingerprint_of(resumed.output), reference_) << resumed.output;
   expect_no_process_left(config);
+  EXPECT_EQ(blob.outside_attempts(), "") << "the storage emulator tried to reach beyond this machine";
 }
 
 // Through a mount whose every request is 20 ms late, 2 ranks train to the very parameters of
@@ -223,6 +327,7 @@ TEST_F(FaultsTest, TrainingFromASlowMountEndsWithTheResultOfALocalRun) {
   EXPECT_EQ(fingerprint_of(outcome.output), reference_) << outcome.output;
   EXPECT_LT(outcome.seconds, 90) << outcome.output;
   expect_no_process_left(config);
+  EXPECT_EQ(blob.outside_attempts(), "") << "the storage emulator tried to reach beyond this machine";
 }
 
 // A shard on the mount whose data is corrupt (a chunk fails its Fletcher32 checksum; the header is
@@ -251,6 +356,7 @@ TEST_F(FaultsTest, ACorruptChunkOnABlobMountStopsTheJobNamingItOrWithSkipCostsOn
   EXPECT_NE(skipped.output.find("part-00001.h5: rows ["), std::string::npos) << skipped.output;
   EXPECT_NE(skipped.output.find("done: test accuracy"), std::string::npos) << skipped.output;
   expect_no_process_left(config);
+  EXPECT_EQ(blob.outside_attempts(), "") << "the storage emulator tried to reach beyond this machine";
 }
 
 TEST_F(FaultsTest, ARankThatExitsEarlyEndsTheWholeJob) {
