@@ -20,6 +20,21 @@ namespace rt {
 
 namespace {
 
+// How long MPI_Abort may take before this rank ends itself: mpirun ends every rank of the job, but
+// where it cannot reach a host (lost) it can wait for that host's daemon for ever.
+constexpr double kAbortSeconds = 5.0;
+
+// Ends the job (MPI_Abort), or at least this rank when the abort does not complete.
+[[noreturn]] void abort_world() {
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::duration<double>(kAbortSeconds));
+    log_error("the job's abort has not completed in {:.0f} s (a lost host?); this rank ends itself", kAbortSeconds);
+    std::_Exit(1);
+  }).detach();
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  std::abort();  // MPI_Abort does not return; this satisfies [[noreturn]] if it ever did
+}
+
 MPI_Datatype mpi_type(DType dtype) {
   switch (dtype) {
     case DType::kFloat32: return MPI_FLOAT;
@@ -96,8 +111,7 @@ class StartUpDeadline {
       log_error("setting up the communicator has waited {:.0f} s (comm.timeout_seconds) for the other ranks: some "
                 "rank did not arrive (stopped, hung, or too slow to start); ending the job",
                 seconds);
-      MPI_Abort(MPI_COMM_WORLD, 1);
-      std::abort();
+      abort_world();
     });
   }
   StartUpDeadline(const StartUpDeadline&) = delete;
@@ -472,8 +486,7 @@ void MpiCommunicator::report_timeout(const CollectiveCall& call, double waited, 
   log_error("collective {} timed out after {:.1f} s (timeout {:.0f} s): rank 0 on host {} {}; ending the job",
             describe(call), waited, timeout_seconds_, hosts_[0],
             answered ? "answered but has not ended the job" : "does not answer (stopped, hung or lost)");
-  MPI_Abort(MPI_COMM_WORLD, 1);
-  std::abort();
+  abort_world();
 }
 
 void MpiCommunicator::end_job_for_late_ranks(const CollectiveCall& waiting, double waited,
@@ -507,8 +520,7 @@ void MpiCommunicator::end_job_for_late_ranks(const CollectiveCall& waiting, doub
   log_error("collective {} timed out after {:.1f} s (timeout {:.0f} s): rank(s) {} on host(s) {} did not arrive{}{}",
             describe(stuck), longest, timeout_seconds_, fmt::join(missing, ", "), fmt::join(missing_hosts, ", "),
             elsewhere.empty() ? "" : "; ", fmt::join(elsewhere, "; "));
-  MPI_Abort(MPI_COMM_WORLD, 1);
-  std::abort();
+  abort_world();
 }
 
 void MpiCommunicator::barrier_all() {
@@ -518,8 +530,7 @@ void MpiCommunicator::barrier_all() {
 
 void MpiCommunicator::abort(const std::string& reason) {
   log_error("aborting the job: {}", reason);
-  MPI_Abort(MPI_COMM_WORLD, 1);
-  std::abort();  // MPI_Abort does not return; this satisfies [[noreturn]] if it ever did
+  abort_world();
 }
 
 }  // namespace rt

@@ -72,6 +72,10 @@ void expect_bitwise_identical_across_ranks(Communicator& comm, const std::vector
 // their Fletcher32 checksum when read).
 void flip_middle_byte(const std::string& path);
 
+// Replaces the file `name` of a checkpoint directory with `bytes` and makes its manifest's size
+// and CRC-32 match, as a damage that checksums cannot see would.
+void rewrite_with_matching_checksum(const std::string& checkpoint, const std::string& name, const std::string& bytes);
+
 void write_poisoned_shards(const std::string& dir, int64_t samples, int64_t poisoned);
 
 }  // namespace rt::testing

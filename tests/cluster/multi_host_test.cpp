@@ -252,6 +252,10 @@ TEST_F(MultiHostTest, ALostHostEndsTheJobNamingItAndTheJobResumesOnTheOthers) {
                             "cut=$(date +%s.%N); bash " + kSource + "/scripts/netns-hosts.sh cut rt-h4\n"
                             "set +e; wait $job; status=$?\n"
                             "echo \"seconds from cut to end: $(awk \"BEGIN {print $(date +%s.%N) - $cut}\")\"\n"
+                            // The lost host's daemon and rank end by themselves too (bounded look).
+                            "i=0; while [ -n \"$(ip netns pids rt-h4)\" ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done\n"
+                            "echo \"left on rt-h4: $(ip netns pids rt-h4 | xargs -r ps -o comm= -p | tr '\\n' ' ')\"\n"
+                            "echo \"seconds from cut to rt-h4 empty: $(awk \"BEGIN {print $(date +%s.%N) - $cut}\")\"\n"
                             "exit $status");
   EXPECT_NE(lost.exit_code, 0) << lost.output;
   EXPECT_NE(lost.output.find("rt-h4"), std::string::npos) << "the lost host is not named:\n" << lost.output;
@@ -259,6 +263,12 @@ TEST_F(MultiHostTest, ALostHostEndsTheJobNamingItAndTheJobResumesOnTheOthers) {
   ASSERT_TRUE(std::regex_search(lost.output, seconds, std::regex("seconds from cut to end: ([0-9.]+)"))) << lost.output;
   EXPECT_LT(std::stod(seconds[1].str()), 5 + 10) << "the collective timeout is 5 s";
   std::cout << "[ measured ] " << seconds[0].str() << "\n";
+  EXPECT_NE(lost.output.find("left on rt-h4: \n"), std::string::npos) << "processes left on the lost host:\n"
+                                                                       << lost.output;
+  std::smatch emptied;
+  if (std::regex_search(lost.output, emptied, std::regex("seconds from cut to rt-h4 empty: [0-9.]+"))) {
+    std::cout << "[ measured ] " << emptied[0].str() << "\n";
+  }
 
   Outcome resumed = run_script("start=$(date +%s.%N)\nmpirun --hostfile " + hostfile({1, 1, 1}) +
                                " -x RINGTRAIN_DATA " + command + " --resume auto\n"

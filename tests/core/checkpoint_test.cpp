@@ -3,7 +3,6 @@
 // or arenas hold what no run writes even with checksums that match, is never loaded: the newest
 // one that verifies is used instead. Pruning keeps a run's valid checkpoints and never another's.
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <cmath>
 #include <filesystem>
@@ -42,20 +41,6 @@ std::string read_text(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// Replaces a checkpoint file's content and makes the manifest's size and checksum match it, as a
-// damage that checksums cannot see would.
-void rewrite_with_matching_checksum(const std::string& checkpoint, const std::string& name, const std::string& bytes) {
-  std::ofstream(checkpoint + "/" + name, std::ios::binary | std::ios::trunc) << bytes;
-  nlohmann::json manifest = nlohmann::json::parse(read_text(checkpoint + "/manifest.json"));
-  for (nlohmann::json& file : manifest["files"]) {
-    if (file["name"] != name) continue;
-    file["bytes"] = bytes.size();
-    file["crc32"] = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()),
-                          static_cast<uInt>(bytes.size()));
-  }
-  std::ofstream(checkpoint + "/manifest.json", std::ios::trunc) << manifest.dump(2);
 }
 
 std::vector<std::string> names_in(const std::string& dir) {
@@ -203,7 +188,7 @@ TEST_F(CheckpointTest, AStateNoRunWritesIsInvalidEvenWithMatchingChecksums) {
     std::string newest = store.save(state_at(20), Span<const float>(p.data(), 100), Span<const float>(o.data(), 100));
     nlohmann::json state = nlohmann::json::parse(read_text(newest + "/state.json"));
     state[key] = value;
-    rewrite_with_matching_checksum(newest, "state.json", state.dump(2));
+    testing::rewrite_with_matching_checksum(newest, "state.json", state.dump(2));
     std::string text = testing::error_message([&] { CheckpointStore::load(newest); });
     EXPECT_NE(text.find(newest + "/state.json"), std::string::npos) << key << " = " << value << ": " << text;
     EXPECT_NE(text.find(said), std::string::npos) << key << " = " << value << ": " << text;
@@ -222,7 +207,7 @@ TEST_F(CheckpointTest, ANonFiniteParameterOrOptimizerValueMakesTheCheckpointInva
       std::string newest = store.save(state_at(20), Span<const float>(p.data(), 100), Span<const float>(o.data(), 100));
       std::vector<float> damaged = values(100, 1.0f);
       damaged[37] = bad;
-      rewrite_with_matching_checksum(newest, name,
+      testing::rewrite_with_matching_checksum(newest, name,
                                      std::string(reinterpret_cast<const char*>(damaged.data()), 100 * sizeof(float)));
       std::string text = testing::error_message([&] { CheckpointStore::load(newest); });
       EXPECT_NE(text.find(newest + "/" + name + " holds 1 non-finite value(s), the first at index 37"),
