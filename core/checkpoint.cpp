@@ -165,6 +165,7 @@ CheckpointStore::CheckpointStore(std::string directory, int64_t keep) : director
 std::string CheckpointStore::save(const TrainingState& state, Span<const float> parameters,
                                   Span<const float> optimizer_state) {
   std::string path = fmt::format("{}/{}{:09d}", directory_, kPrefix, state.step);
+  set_writing(path);
   std::error_code error;
   fs::create_directories(path, error);
   RT_CHECK(!error, "cannot create checkpoint directory {}: {}", path, error.message());
@@ -182,14 +183,18 @@ std::string CheckpointStore::save(const TrainingState& state, Span<const float> 
                           {kFiles[2], state_text.data(), state_text.size()}};
   nlohmann::json files = nlohmann::json::array();
   for (const Piece& piece : pieces) {
+    set_writing(path + "/" + piece.name);
     write_file(path + "/" + piece.name, piece.data, piece.bytes);
     files.push_back({{"name", piece.name}, {"bytes", piece.bytes}, {"crc32", crc32_of(piece.data, piece.bytes)}});
   }
   // The commit: the manifest, last. Until it is complete the checkpoint does not verify.
   std::string manifest = nlohmann::json{{"format_version", kFormatVersion}, {"step", state.step}, {"files", files}}.dump(2);
+  set_writing(path + "/manifest.json");
   write_file(path + "/manifest.json", manifest.data(), manifest.size());
   verdicts_[path] = Verdict{true, state.run_id};
+  set_writing(directory_);  // listed for pruning
   prune(state);
+  set_writing("");
   return path;
 }
 
@@ -210,6 +215,16 @@ void CheckpointStore::prune(const TrainingState& written) {
     if (error) log_warning("cannot remove checkpoint {}: {}", path, error.message());
     verdicts_.erase(path);
   }
+}
+
+void CheckpointStore::set_writing(const std::string& file) const {
+  std::lock_guard<std::mutex> lock(writing_mutex_);
+  writing_ = file;
+}
+
+std::string CheckpointStore::writing() const {
+  std::lock_guard<std::mutex> lock(writing_mutex_);
+  return writing_;
 }
 
 void CheckpointStore::record_preemption(int64_t step, int signal, const std::string& checkpoint) const {
@@ -243,6 +258,7 @@ const CheckpointStore::Verdict& CheckpointStore::verdict(const std::string& path
   auto known = verdicts_.find(path);
   if (known != verdicts_.end()) return known->second;
   Verdict verdict;
+  set_writing(path);
   try {
     verdict = Verdict{true, load(path).state.run_id};
   } catch (const Error& error) {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,9 @@ class CheckpointStore {
   void record_preemption(int64_t step, int signal, const std::string& checkpoint) const;
   void clear_preemption_record() const;
   std::string preemption_record_path() const { return directory_ + "/PREEMPTED"; }
+  // The file save() is writing, or the checkpoint its pruning reads, now (for a watchdog's
+  // message; any thread may ask).
+  std::string writing() const;
 
  private:
   struct Verdict {
@@ -62,8 +66,12 @@ class CheckpointStore {
   const Verdict& verdict(const std::string& path) const;
   void prune(const TrainingState& written);
 
+  void set_writing(const std::string& file) const;
+
   std::string directory_;
   int64_t keep_;
+  mutable std::mutex writing_mutex_;
+  mutable std::string writing_;
   // Each checkpoint directory is read in full at most once by this store.
   mutable std::map<std::string, Verdict> verdicts_;
 };

@@ -49,6 +49,7 @@ TrainConfig read_train_config(Config& config) {
   c.on_bad_shard = config.get_string("data.on_bad_shard", c.on_bad_shard, {"stop", "skip"});
   c.read_retries = config.get_int("data.read_retries", c.read_retries, 0, 100);
   c.retry_backoff_ms = config.get_int("data.retry_backoff_ms", c.retry_backoff_ms, 0, 600000);
+  c.data_timeout_seconds = config.get_double("data.timeout_seconds", c.data_timeout_seconds, 0.0, 1e7);
 
   c.bucket_mb = config.get_double("comm.bucket_mb", c.bucket_mb, 0.0, 65536.0);
   c.first_bucket_mb = config.get_double("comm.first_bucket_mb", c.first_bucket_mb, 0.0, 65536.0);
@@ -65,6 +66,8 @@ TrainConfig read_train_config(Config& config) {
   c.checkpoint_every = config.get_int("checkpoint.every", c.checkpoint_every, 0, INT64_MAX);
   c.checkpoint_keep = config.get_int("checkpoint.keep", c.checkpoint_keep, 1, 1000000);
   c.grace_seconds = config.get_double("checkpoint.grace_seconds", c.grace_seconds, 1.0, 86400.0);
+  c.checkpoint_timeout_seconds =
+      config.get_double("checkpoint.timeout_seconds", c.checkpoint_timeout_seconds, 0.0, 1e7);
 
   c.device = parse_device(config.get_string("runtime.device", "cpu", {"cpu", "cuda"}));
   c.threads = config.get_int("runtime.threads", c.threads, 0, 4096);

@@ -54,6 +54,7 @@ struct TrainConfig {
   std::string on_bad_shard = "stop";  // or "skip": leave shards that fail their checks out, on every rank alike
   int64_t read_retries = 3;
   int64_t retry_backoff_ms = 100;
+  double data_timeout_seconds = 600;        // no batch for this long ends the job, naming the shard being read
   // [comm]
   double bucket_mb = 25.0;      // 0: one bucket for the whole arena
   double first_bucket_mb = 1.0;
@@ -76,6 +77,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;    // steps between checkpoints; 0: only at epoch ends and on SIGTERM
   int64_t checkpoint_keep = 3;
   double grace_seconds = 30;       // after SIGTERM, the process ends within this even if unfinished
+  double checkpoint_timeout_seconds = 600;  // a checkpoint write not done in this ends the job, naming the file
   // Not from the file: the command line's --resume ("none", "auto" or a checkpoint directory),
   // and a hash of the effective configuration, stored in checkpoints.
   std::string resume = "none";

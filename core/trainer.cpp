@@ -9,6 +9,7 @@
 #include "core/base/environment.h"
 #include "core/base/logging.h"
 #include "core/base/random.h"
+#include "core/base/stall_watch.h"
 #include "core/base/termination.h"
 #include "core/gpu_binding.h"
 #include "core/adamw.h"
@@ -161,6 +162,20 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   if (!config_.checkpoint_dir.empty()) {
     checkpoints_ = std::make_unique<CheckpointStore>(config_.checkpoint_dir, config_.checkpoint_keep);
   }
+  // Reads and writes on a mount whose storage stops answering can block in the kernel for ever:
+  // past these bounds the job ends, naming the file.
+  data_watch_ = std::make_unique<StallWatch>(config_.data_timeout_seconds, [this] {
+    const Loader* loader = waiting_for_.load();
+    const std::string shard = loader ? loader->reading_shard() : std::string();
+    comm_.abort(fmt::format("no batch for {:.0f} s (data.timeout_seconds): reading shard {} has not returned; is its "
+                            "storage answering?",
+                            config_.data_timeout_seconds, shard.empty() ? std::string("(none yet)") : shard));
+  });
+  checkpoint_watch_ = std::make_unique<StallWatch>(config_.checkpoint_timeout_seconds, [this] {
+    comm_.abort(fmt::format("checkpoint {} has not been written or read in {:.0f} s (checkpoint.timeout_seconds); "
+                            "is its storage answering?",
+                            checkpoints_->writing(), config_.checkpoint_timeout_seconds));
+  });
 }
 
 int64_t Trainer::planned_steps() const {
@@ -314,6 +329,7 @@ std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums) {
   if (comm_.rank() == 0) {
     Span<float> parameters = on_host(model_->parameters(), host_parameters_);
     Span<float> optimizer_state = on_host(optimizer_->state(), host_optimizer_state_);
+    StallWatch::Scope watched(*checkpoint_watch_);
     path = checkpoints_->save(state, Span<const float>(parameters.data(), parameters.size()),
                               Span<const float>(optimizer_state.data(), optimizer_state.size()));
   }
@@ -351,7 +367,11 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
   const int64_t total_steps = planned_steps();
   Clock::time_point start = Clock::now();
 
-  train_batches_->start_epoch(epoch, state_.step_in_epoch * config_.accumulate);
+  waiting_for_ = train_loader_.get();
+  {
+    StallWatch::Scope watched(*data_watch_);
+    train_batches_->start_epoch(epoch, state_.step_in_epoch * config_.accumulate);
+  }
   while (state_.step_in_epoch < steps_per_epoch_ && !steps_done()) {
     for (int64_t micro = 0; micro < config_.accumulate; ++micro) {
       const bool last = micro + 1 == config_.accumulate;
@@ -359,6 +379,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
       const DeviceBatch* batch;
       {
         TimelineScope scope(&timeline_, TimelineLane::kData, "data wait");
+        StallWatch::Scope watched(*data_watch_);
         batch = train_batches_->next();
       }
       metrics.data_wait_seconds += seconds_since(wait_start);
@@ -469,8 +490,16 @@ void Trainer::evaluate(EpochMetrics& metrics) {
   int64_t samples = 0;
   const int64_t classes = model_->output_features();
   model_->set_mode(false, 0);
-  test_batches_->start_epoch(0);
-  while (const DeviceBatch* batch = test_batches_->next()) {
+  const auto next_test_batch = [this] {
+    StallWatch::Scope watched(*data_watch_);
+    return test_batches_->next();
+  };
+  waiting_for_ = test_loader_.get();
+  {
+    StallWatch::Scope watched(*data_watch_);
+    test_batches_->start_epoch(0);
+  }
+  while (const DeviceBatch* batch = next_test_batch()) {
     const Tensor& logits = model_->forward(batch->features);
     const LossRows loss = loss_rows(*batch);
     kernels::softmax_cross_entropy(config_.device, as_operand(logits), loss.labels, loss.rows, classes, 0.0f,

@@ -19,6 +19,7 @@
 // epoch's running sums.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "comm/device_gradient_sync.h"
 #include "comm/gradient_sync.h"
 #include "comm/nccl_communicator.h"
+#include "core/base/stall_watch.h"
 #include "core/base/timeline.h"
 #include "core/checkpoint.h"
 #include "core/device_batches.h"
@@ -129,6 +131,9 @@ class Trainer {
   std::vector<float> host_parameters_;  // GPU runs: host copies for checks and checkpoints
   std::vector<float> host_optimizer_state_;
   MetricsLog metrics_log_;
+  std::unique_ptr<StallWatch> data_watch_;        // waits for batches (data.timeout_seconds)
+  std::atomic<const Loader*> waiting_for_{nullptr};  // the loader those waits are for
+  std::unique_ptr<StallWatch> checkpoint_watch_;  // checkpoint writes (checkpoint.timeout_seconds)
 };
 
 }  // namespace rt

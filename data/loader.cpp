@@ -191,6 +191,11 @@ const Batch* Loader::next() {
   return nullptr;
 }
 
+std::string Loader::reading_shard() const {
+  std::lock_guard<std::mutex> reading(reading_mutex_);
+  return reading_shard_;
+}
+
 int64_t Loader::buffer_bytes() const {
   int64_t bytes = 0;
   for (int w = 0; w < 2; ++w) {
@@ -320,6 +325,10 @@ int64_t Loader::read_window(WindowSource& source, int buffer) {
   const int64_t window = static_cast<int64_t>(window_order_.size());
   const int64_t rows = take(source, window, [&](size_t shard, int64_t first, int64_t count, int64_t at) {
     const std::string& path = index_.shards()[shard].path;
+    {
+      std::lock_guard<std::mutex> reading(reading_mutex_);
+      if (reading_shard_ != path) reading_shard_ = path;
+    }
     if (!source.reader || source.reader->info().path != path) {
       source.reader.reset();  // its shard leaves the prefetch budget before the next is asked for
       source.reader = source.prefetcher

@@ -79,6 +79,8 @@ class Loader {
   // the data: shards are read window by window and closed when done. Prefetched shards come on
   // top, within LoaderOptions::prefetch_bytes (or one shard).
   int64_t buffer_bytes() const;
+  // The shard a read last started on (empty before any): what a stalled wait is waiting for.
+  std::string reading_shard() const;
   // Starts reading `epoch` (a running epoch is abandoned), from its batch `first_batch`: the
   // batches before it are skipped without reading their windows, and the rest come exactly as in
   // an uninterrupted epoch (a resumed run sees the samples an uninterrupted one would).
@@ -175,6 +177,10 @@ class Loader {
   int64_t running_epoch_ = -1;                 // the epoch the producer was started for
   ShardPrefetcher* reading_ahead_ = nullptr;   // the prefetcher of that read while it runs
   bool cancel_read_ahead_ = false;
+  // The shard a window read last started on (for the timeout's message); read_window runs on two
+  // threads at once (this epoch's next window, the next epoch's first), hence its own lock.
+  mutable std::mutex reading_mutex_;
+  std::string reading_shard_;
 };
 
 }  // namespace rt

@@ -12,7 +12,10 @@
 # Node.js program with scripts/loopback-only.js, which lists any other attempt in DIR/outside.log.
 #
 # RCLONE_MOUNT_FLAGS adds flags to the mount (e.g. "--tpslimit 4"); BLOB_LATENCY_MS=N delays every
-# request to the storage service by N ms (a slow, distant mount).
+# request to the storage service by N ms (a slow, distant mount); FUSE_REQUEST_TIMEOUT=N has the
+# kernel abort the mount when rclone leaves a request unanswered for N s (Linux 6.14 and later:
+# fs.fuse.default_request_timeout, set for this mount only), so that no process can be left
+# blocked on it for ever when the storage stops answering.
 #
 # Azurite is installed with npm under build/tools/azurite on first use.
 set -euo pipefail
@@ -55,13 +58,25 @@ case "$command" in
     # in the container, not only in the local cache.
     # RCLONE_MOUNT_FLAGS adds flags, e.g. "--tpslimit 20" (at most 20 requests a second: latency)
     # or "--bwlimit 50M", for benchmarks of a slower mount.
+    # Bounded waits and retries, as on a cluster: a storage service that does not answer is an
+    # error within seconds, not an endless wait.
+    bounded=(--contimeout 5s --timeout 10s --retries 1 --low-level-retries 2)
+    sysctl_timeout=/proc/sys/fs/fuse/default_request_timeout
+    previous_timeout=""
+    if [[ -n "${FUSE_REQUEST_TIMEOUT:-}" ]]; then
+      [[ -w $sysctl_timeout ]] || { echo "blob-mount: this kernel has no FUSE request timeout ($sysctl_timeout)" >&2; exit 3; }
+      previous_timeout=$(cat "$sysctl_timeout")
+      echo "$FUSE_REQUEST_TIMEOUT" >"$sysctl_timeout"
+    fi
     # shellcheck disable=SC2086
     rclone --config "$conf" mount blob:ringtrain "$dir/mnt" --daemon --vfs-cache-mode writes \
-      --vfs-write-back 0s --cache-dir "$dir/cache" ${RCLONE_MOUNT_FLAGS:-}
+      --vfs-write-back 0s --cache-dir "$dir/cache" "${bounded[@]}" ${RCLONE_MOUNT_FLAGS:-}
     for _ in $(seq 100); do
       grep -q " $dir/mnt fuse.rclone " /proc/mounts && break
       sleep 0.1
     done
+    # The kernel takes the timeout when the mount starts: the machine's default is back after it.
+    [[ -z $previous_timeout ]] || echo "$previous_timeout" >"$sysctl_timeout"
     grep -q " $dir/mnt fuse.rclone " /proc/mounts || { echo "blob-mount: the mount did not appear" >&2; exit 1; }
     echo "$dir/mnt"
     ;;
@@ -71,7 +86,16 @@ case "$command" in
   stop)
     if grep -q " $dir/mnt fuse.rclone " /proc/mounts; then fusermount3 -u "$dir/mnt" || fusermount3 -uz "$dir/mnt"; fi
     for process in azurite proxy; do
-      if [[ -f "$dir/$process.pid" ]]; then kill "$(cat "$dir/$process.pid")" 2>/dev/null || true; rm -f "$dir/$process.pid"; fi
+      # (a stopped emulator, as tests leave it, is continued so that it can end)
+      # and each is waited for (at most 10 s), so that its stored state is complete when it is
+      # started again on it.
+      if [[ -f "$dir/$process.pid" ]]; then
+        pid=$(cat "$dir/$process.pid")
+        kill -CONT "$pid" 2>/dev/null || true
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        rm -f "$dir/$process.pid"
+      fi
     done
     ;;
   *)

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <regex>
+#include <thread>
 
 #include <unistd.h>
 
@@ -80,6 +81,17 @@ class FaultsTest : public ::testing::Test {
     std::ifstream in(checkpoints + "/PREEMPTED");
     if (!in) return nlohmann::json::object();
     return nlohmann::json::parse(in, nullptr, false);
+  }
+  // Seconds until no process of the job is left (at most `bound`): a rank blocked in the kernel on
+  // a mount is freed only when the kernel gives up on the request.
+  double seconds_until_no_process_left(const std::string& config, double bound) {
+    const auto start = std::chrono::steady_clock::now();
+    double waited = 0;
+    while (run("pgrep -f '[r]ingtrain train " + config + "'").exit_code == 0 && waited < bound) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    return waited;
   }
   // No process of the job (its ranks name the config file) is left running.
   void expect_no_process_left(const std::string& config) {
@@ -269,12 +281,26 @@ TEST_F(FaultsTest, AStoppedRankAtStartUpEndsTheJob) {
 class BlobMount {
  public:
   // `latency_ms`: every request to the storage service that much late (a distant, slow mount).
-  explicit BlobMount(const std::string& dir, int latency_ms = 0) : dir_(dir) {
+  // `request_timeout`: the kernel aborts the mount when a request waits this many seconds (0: never).
+  explicit BlobMount(const std::string& dir, int latency_ms = 0, int request_timeout = 0)
+      : dir_(dir), request_timeout_(request_timeout) {
     Outcome started = run((latency_ms > 0 ? "BLOB_LATENCY_MS=" + std::to_string(latency_ms) + " " : std::string()) +
-                          RINGTRAIN_SOURCE_DIR + "/scripts/blob-mount.sh start " + dir_ + " " +
-                          std::to_string(20000 + getpid() % 10000));
+                          start_command());
     ok_ = started.exit_code == 0;
+    no_request_timeout_ = started.exit_code == 3;
     log_ = started.output;
+  }
+  // The kernel has no FUSE request timeout (before Linux 6.14): a process blocked on the mount
+  // could not be freed.
+  bool no_request_timeout() const { return no_request_timeout_; }
+  // The storage service stops answering (frozen, as a storage account that went away).
+  void stop_storage() { run("kill -STOP $(cat " + dir_ + "/azurite.pid)"); }
+  // Everything stopped and started again on the same stored blobs, as after an outage.
+  bool restart() {
+    run(std::string(RINGTRAIN_SOURCE_DIR) + "/scripts/blob-mount.sh stop " + dir_);
+    Outcome started = run(start_command());
+    log_ += started.output;
+    return started.exit_code == 0;
   }
   ~BlobMount() { run(std::string(RINGTRAIN_SOURCE_DIR) + "/scripts/blob-mount.sh stop " + dir_); }
   bool ok() const { return ok_; }
@@ -291,8 +317,14 @@ class BlobMount {
   }
 
  private:
+  std::string start_command() const {
+    return (request_timeout_ > 0 ? "FUSE_REQUEST_TIMEOUT=" + std::to_string(request_timeout_) + " " : std::string()) +
+           RINGTRAIN_SOURCE_DIR + "/scripts/blob-mount.sh start " + dir_ + " " + std::to_string(20000 + getpid() % 10000);
+  }
   std::string dir_, log_;
+  int request_timeout_ = 0;
   bool ok_ = false;
+  bool no_request_timeout_ = false;
 };
 
 TEST_F(FaultsTest, TrainingReadsAndCheckpointsOnABlobMountAndResumesFromIt) {
@@ -311,6 +343,58 @@ TEST_F(FaultsTest, TrainingReadsAndCheckpointsOnABlobMountAndResumesFromIt) {
   EXPECT_EQ(fingerprint_of(resumed.output), reference_) << resumed.output;
   expect_no_process_left(config);
   EXPECT_EQ(blob.outside_attempts(), "") << "the storage emulator tried to reach beyond this machine";
+}
+
+// The storage service behind the mount stops answering mid-run, while the ranks read shards from
+// it (checkpoints on local disk) and while rank 0 writes a checkpoint to it (shards on local
+// disk): the job ends after data.timeout_seconds or checkpoint.timeout_seconds, naming the file,
+// with no process left (the mount's kernel request timeout frees a rank blocked in a read or a
+// close); once storage and mount are back, --resume auto ends where an uninterrupted run does.
+TEST_F(FaultsTest, StorageThatStopsAnsweringEndsTheJobNamingTheFileAndTheJobResumes) {
+  for (const bool reads : {true, false}) {
+    const std::string where = reads ? "reads" : "writes";
+    BlobMount blob(dir_.file("blob-" + where), 0, 5);
+    if (blob.no_request_timeout()) GTEST_SKIP() << "no FUSE request timeout in this kernel:\n" << blob.log();
+    ASSERT_TRUE(blob.ok()) << blob.log();
+    blob.upload(data_->file("train"), "data/train");
+    blob.upload(data_->file("test"), "data/test");
+    const std::string checkpoints = reads ? dir_.file("ck-" + where) : blob.mount() + "/ck";
+    std::string config = write_config(dir_.file("job-" + where + ".toml"), checkpoints, 20,
+                                      reads ? blob.mount() + "/data" : data_->path());
+    std::ofstream(config, std::ios::app) << "timeout_seconds = 3\n";  // checkpoint.timeout_seconds
+    const std::string job = mpiexec(2) + kBinary + " train " + config + " --set data.timeout_seconds=3";
+    Outcome stalled = run_until_checkpoint(job, checkpoints, 0,
+                                           "kill -STOP $(cat " + dir_.file("blob-" + where) + "/azurite.pid); "
+                                           "date +%s.%N > " + dir_.file("stopped-" + where));
+    const double ended = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    EXPECT_NE(stalled.exit_code, 0) << stalled.output;
+    if (reads) {
+      EXPECT_NE(stalled.output.find("no batch for 3 s (data.timeout_seconds): reading shard " + blob.mount() +
+                                    "/data/"),
+                std::string::npos) << stalled.output;
+    } else {
+      EXPECT_TRUE(std::regex_search(stalled.output, std::regex("checkpoint " + blob.mount() + "/ck\\S* has not been "
+                                                               "written or read in 3 s")))
+          << stalled.output;
+    }
+    double stopped = 0;
+    ASSERT_TRUE(std::ifstream(dir_.file("stopped-" + where)) >> stopped) << stalled.output;
+    // The job ends after the timeout; a rank blocked in the kernel on the mount, once the kernel
+    // gives up on its request (5 s, looked at every 15 s) or rclone on its upload (10 s, twice).
+    const double freed = ended - stopped + seconds_until_no_process_left(config, 45);
+    std::printf("storage stopped during %s: the job ended %.1f s later, its last process %.1f s later\n",
+                where.c_str(), ended - stopped, freed);
+    EXPECT_LT(ended - stopped, 3 + 5) << stalled.output;
+    EXPECT_LT(freed, 45) << stalled.output;
+    expect_no_process_left(config);
+
+    ASSERT_TRUE(blob.restart()) << blob.log();
+    Outcome resumed = run(mpiexec(2) + kBinary + " train " + config + " --resume auto");
+    EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+    EXPECT_NE(resumed.output.find("resumed from " + checkpoints + "/step-"), std::string::npos) << resumed.output;
+    EXPECT_EQ(fingerprint_of(resumed.output), reference_) << resumed.output;
+    expect_no_process_left(config);
+  }
 }
 
 // Through a mount whose every request is 20 ms late, 2 ranks train to the very parameters of
