@@ -1,5 +1,15 @@
 // Matrix products through Eigen: on this project's 2-core machines Eigen's GEMM, built with
 // -march=native -fopenmp, ran ahead of OpenBLAS (see docs/performance.md).
+//
+// The threads split a product into blocks of C's columns of a fixed width, whatever their number,
+// and each block is an Eigen product on one thread (Eigen's own threading stays off: set_threads).
+// Eigen picks its depth blocking, and so the order in which each element's sum is added up, by
+// the number of threads it runs on; with blocks that do not depend on it, every element is
+// computed by the same code in the same order, and results do not change with runtime.threads.
+#include <algorithm>
+
+#include <omp.h>
+
 #include <Eigen/Core>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -13,13 +23,42 @@ using ConstMatrixMap = Eigen::Map<const Matrix>;
 using RowVectorMap = Eigen::Map<Eigen::RowVectorXf>;
 using ConstRowVectorMap = Eigen::Map<const Eigen::RowVectorXf>;
 
+// Blocks of C along its longer side: each block packs the other operand again, so the fewer and
+// the longer they are, the less is packed twice.
+constexpr int64_t kBlock = 128;
+// Below this many multiply-adds a product runs on one thread (the fork and join cost more).
+constexpr int64_t kParallelMultiplyAdds = int64_t{1} << 18;
+
 template <typename A, typename B>
 void multiply_into(MatrixMap& c, float alpha, const A& op_a, const B& op_b, float beta) {
-  if (beta == 0.0f) {
-    c.noalias() = alpha * (op_a * op_b);
+  const int64_t m = c.rows(), n = c.cols();
+  const bool by_rows = m > n;
+  const int64_t extent = by_rows ? m : n;
+  const int64_t blocks = (extent + kBlock - 1) / kBlock;
+  const auto multiply_part = [alpha, beta](auto&& c_part, const auto& a_part, const auto& b_part) {
+    if (beta == 0.0f) {
+      c_part.noalias() = alpha * (a_part * b_part);
+    } else {
+      if (beta != 1.0f) c_part *= beta;
+      c_part.noalias() += alpha * (a_part * b_part);
+    }
+  };
+  const auto multiply_block = [&](int64_t block) {
+    const int64_t first = block * kBlock, size = std::min(kBlock, extent - first);
+    if (by_rows) {
+      multiply_part(c.middleRows(first, size), op_a.middleRows(first, size), op_b);
+    } else {
+      multiply_part(c.middleCols(first, size), op_a, op_b.middleCols(first, size));
+    }
+  };
+  // A region is entered only to be shared: one of a single thread (too small a product, or called
+  // from a region already) still costs libgomp a reshaping of its team between the callers'
+  // two-thread regions (a tiny GPT's step 25x slower).
+  if (blocks > 1 && m * n * op_a.cols() >= kParallelMultiplyAdds && !omp_in_parallel()) {
+#pragma omp parallel for schedule(static)
+    for (int64_t block = 0; block < blocks; ++block) multiply_block(block);
   } else {
-    if (beta != 1.0f) c *= beta;
-    c.noalias() += alpha * (op_a * op_b);
+    for (int64_t block = 0; block < blocks; ++block) multiply_block(block);
   }
 }
 }  // namespace
@@ -38,9 +77,8 @@ void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k,
 
 void linear_forward(const float* x, const float* weight, const float* bias, int64_t rows, int64_t in,
                     int64_t out, float* y) {
-  MatrixMap y_map(y, rows, out);
-  y_map.noalias() = ConstMatrixMap(x, rows, in) * ConstMatrixMap(weight, out, in).transpose();
-  y_map.rowwise() += ConstRowVectorMap(bias, out);
+  gemm(Transpose::kNo, Transpose::kYes, rows, out, in, 1.0f, x, weight, 0.0f, y);
+  MatrixMap(y, rows, out).rowwise() += ConstRowVectorMap(bias, out);
 }
 
 void linear_backward_input(const float* dy, const float* weight, int64_t rows, int64_t in, int64_t out,

@@ -8,7 +8,8 @@ namespace rt::kernels::cpu {
 
 void set_threads(int threads) {
   omp_set_num_threads(threads);
-  Eigen::setNbThreads(threads);
+  // The products split themselves over the threads (matmul.cpp), each part on one Eigen thread.
+  Eigen::setNbThreads(1);
 }
 
 }  // namespace rt::kernels::cpu

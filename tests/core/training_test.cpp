@@ -191,6 +191,36 @@ TEST_F(TrainingTest, TheSameSeedTrainsTheSameModel) {
   EXPECT_EQ(first.epochs.back().train_loss, second.epochs.back().train_loss);
 }
 
+// A rank's thread count (runtime.threads, by default the cores divided among a machine's ranks)
+// does not change the arithmetic: products wide and deep enough to be split over the threads end
+// bitwise where one thread ends, so layouts that give their ranks other thread counts agree.
+TEST_F(TrainingTest, TheThreadCountDoesNotChangeTheResult) {
+  std::vector<uint8_t> path(4096, 0);
+  std::unique_ptr<testing::TempDir> wide;
+  if (comm_->rank() == 0) {
+    wide = std::make_unique<testing::TempDir>();
+    testing::write_cluster_shards(wide->path() + "/train", 256, 2, 800, 4, 31, 1);
+    testing::write_cluster_shards(wide->path() + "/test", 64, 1, 800, 4, 31, 2);
+    std::memcpy(path.data(), wide->path().data(), std::min(path.size() - 1, wide->path().size()));
+  }
+  comm_->broadcast(Span<uint8_t>(path), 0);
+  const std::string dir = reinterpret_cast<const char*>(path.data());
+  TrainConfig c = config();
+  c.hidden = {320, 192};
+  c.epochs = 1;
+  c.global_batch = 128;
+  c.train_dir = dir + "/train";
+  c.test_dir = dir + "/test";
+  uint64_t fingerprints[2] = {0, 0};
+  for (int threads : {1, 3}) {
+    kernels::set_cpu_threads(threads);
+    fingerprints[threads == 1 ? 0 : 1] = Trainer(c, *comm_).run().parameter_fingerprint;
+  }
+  kernels::set_cpu_threads(1);
+  EXPECT_EQ(fingerprints[0], fingerprints[1]) << "1 thread and 3 threads end at different parameters";
+  comm_->barrier();  // rank 0 removes the data only when every rank is done with it
+}
+
 // Trains one epoch with `change` applied and returns the parameters (the trainer itself checks
 // at every epoch end that all ranks hold bitwise the same ones).
 std::vector<float> train_parameters(TrainConfig config, Communicator& comm) {
