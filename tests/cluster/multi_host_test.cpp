@@ -120,22 +120,27 @@ testing::TempDir* MultiHostTest::data_ = nullptr;
 
 // With a host to each rank the gradient buckets are non-blocking all-reduces (Open MPI sums them in
 // a ring); where ranks share a host, blocking ones (summed in another order): each layout ends
-// bitwise where 4 ranks on one host with the same threads and the same kind of sums do.
+// bitwise where 4 ranks on one host with the same kind of sums do. Each rank has the default
+// thread count (2 on each host of its own, 1 where 4 share the 2 cores, 1 where 2 share a host's).
 TEST_F(MultiHostTest, TrainingAcrossHostsEndsWhereFourRanksOnOneHostDo) {
-  Outcome one_host = run_script("mpirun -np 4 -x RINGTRAIN_DATA " + train_command(dir_.file("one")), false);
+  const std::string threads = "--set runtime.threads=0 ";
+  Outcome one_host = run_script("mpirun -np 4 -x RINGTRAIN_DATA " + train_command(dir_.file("one"), threads), false);
   Outcome one_host_nonblocking = run_script(
-      "mpirun -np 4 -x RINGTRAIN_DATA " + train_command(dir_.file("one-nb"), "--set comm.nonblocking=on"), false);
-  Outcome four_hosts =
-      run_script("mpirun --hostfile " + hostfile({1, 1, 1, 1}) + " -x RINGTRAIN_DATA " + train_command(dir_.file("4x1")));
-  Outcome two_hosts =
-      run_script("mpirun --hostfile " + hostfile({2, 2}) + " -x RINGTRAIN_DATA " + train_command(dir_.file("2x2")));
+      "mpirun -np 4 -x RINGTRAIN_DATA " + train_command(dir_.file("one-nb"), threads + "--set comm.nonblocking=on"),
+      false);
+  Outcome four_hosts = run_script("mpirun --hostfile " + hostfile({1, 1, 1, 1}) + " -x RINGTRAIN_DATA " +
+                                  train_command(dir_.file("4x1"), threads));
+  Outcome two_hosts = run_script("mpirun --hostfile " + hostfile({2, 2}) + " -x RINGTRAIN_DATA " +
+                                 train_command(dir_.file("2x2"), threads));
   Outcome hierarchical = run_script("mpirun --hostfile " + hostfile({2, 2}) + " -x RINGTRAIN_DATA " +
-                                    train_command(dir_.file("2x2h"), "--set comm.hierarchical=true"));
+                                    train_command(dir_.file("2x2h"), threads + "--set comm.hierarchical=true"));
   for (const Outcome* outcome : {&one_host, &one_host_nonblocking, &four_hosts, &two_hosts, &hierarchical}) {
     ASSERT_EQ(outcome->exit_code, 0) << outcome->output;
     EXPECT_NE(outcome->output.find("identical on all 4 ranks"), std::string::npos) << outcome->output;
   }
-  // Each rank knows its real host and its place on it.
+  // Each rank knows its real host and its place on it, and has the threads its host gives it.
+  EXPECT_NE(four_hosts.output.find("cpu, 2 thread(s)"), std::string::npos) << four_hosts.output;
+  EXPECT_NE(one_host.output.find("cpu, 1 thread(s)"), std::string::npos) << one_host.output;
   EXPECT_NE(four_hosts.output.find("rank 3 of 4 on rt-h4 (local rank 0 of 1)"), std::string::npos) << four_hosts.output;
   EXPECT_NE(two_hosts.output.find("rank 3 of 4 on rt-h2 (local rank 1 of 2)"), std::string::npos) << two_hosts.output;
   EXPECT_NE(hierarchical.output.find("summed by mpi-hierarchical"), std::string::npos) << hierarchical.output;
