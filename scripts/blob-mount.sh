@@ -58,9 +58,9 @@ case "$command" in
     # in the container, not only in the local cache.
     # RCLONE_MOUNT_FLAGS adds flags, e.g. "--tpslimit 20" (at most 20 requests a second: latency)
     # or "--bwlimit 50M", for benchmarks of a slower mount.
-    # Bounded waits and retries, as on a cluster: a storage service that does not answer is an
-    # error within seconds, not an endless wait.
-    bounded=(--contimeout 5s --timeout 10s --retries 1 --low-level-retries 2)
+    # Bounded waits, as on a cluster: a request the storage service does not answer is given up
+    # within seconds (and tried again: rclone's default retries ride out a flaky service).
+    bounded=(--contimeout 5s --timeout 10s)
     sysctl_timeout=/proc/sys/fs/fuse/default_request_timeout
     previous_timeout=""
     if [[ -n "${FUSE_REQUEST_TIMEOUT:-}" ]]; then

@@ -363,6 +363,7 @@ TEST_F(FaultsTest, StorageThatStopsAnsweringEndsTheJobNamingTheFileAndTheJobResu
                                       reads ? blob.mount() + "/data" : data_->path());
     std::ofstream(config, std::ios::app) << "timeout_seconds = 3\n";  // checkpoint.timeout_seconds
     const std::string job = mpiexec(2) + kBinary + " train " + config + " --set data.timeout_seconds=3";
+    const std::string resume = job + " --resume auto";
     Outcome stalled = run_until_checkpoint(job, checkpoints, 0,
                                            "kill -STOP $(cat " + dir_.file("blob-" + where) + "/azurite.pid); "
                                            "date +%s.%N > " + dir_.file("stopped-" + where));
@@ -389,7 +390,7 @@ TEST_F(FaultsTest, StorageThatStopsAnsweringEndsTheJobNamingTheFileAndTheJobResu
     expect_no_process_left(config);
 
     ASSERT_TRUE(blob.restart()) << blob.log();
-    Outcome resumed = run(mpiexec(2) + kBinary + " train " + config + " --resume auto");
+    Outcome resumed = run(resume);
     EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
     EXPECT_NE(resumed.output.find("resumed from " + checkpoints + "/step-"), std::string::npos) << resumed.output;
     EXPECT_EQ(fingerprint_of(resumed.output), reference_) << resumed.output;
