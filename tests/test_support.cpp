@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -36,6 +37,11 @@ Outcome run(const std::string& command) {
   outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return outcome;
+}
+
+std::string fingerprint_of(const std::string& output) {
+  std::smatch match;
+  return std::regex_search(output, match, std::regex("parameter fingerprint ([0-9a-f]{16})")) ? match[1].str() : "";
 }
 
 std::string error_message(const std::function<void()>& action) {

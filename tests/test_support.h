@@ -20,6 +20,9 @@ struct Outcome {
 };
 Outcome run(const std::string& command);
 
+// The parameter fingerprint a training run's last line gives ("parameter fingerprint HEX"), or "".
+std::string fingerprint_of(const std::string& output);
+
 // The message of the rt::Error that `action` throws, or "(no error)".
 std::string error_message(const std::function<void()>& action);
 

@@ -38,6 +38,14 @@ ShardInfo small_shard(const std::string& path, std::vector<uint8_t>& features, s
   return info;
 }
 
+// The bytes of the file at `path`, as the prefetcher hands a shard to its reader.
+std::shared_ptr<ShardImage> image_of(const std::string& path) {
+  const auto size = static_cast<size_t>(std::filesystem::file_size(path));
+  auto image = std::make_shared<ShardImage>(size);
+  std::ifstream(path, std::ios::binary).read(reinterpret_cast<char*>(image->data()), static_cast<std::streamsize>(size));
+  return image;
+}
+
 // Opens a valid shard for writing and lets `edit` damage it.
 void edit_shard(const std::string& path, const std::function<void(hid_t)>& edit) {
   hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
@@ -206,11 +214,7 @@ TEST(ShardDirectReads, RowsReadStraightFromTheChunksAreTheRowsWritten) {
   expect_pieces_read_back(from_file, pieces, width, "from the file");
   EXPECT_TRUE(from_file.reads_chunks_directly());
 
-  std::ifstream in(path, std::ios::binary);
-  const auto size = static_cast<size_t>(std::filesystem::file_size(path));
-  auto image = std::make_shared<ShardImage>(size);
-  in.read(reinterpret_cast<char*>(image->data()), static_cast<std::streamsize>(size));
-  ShardReader from_image(path, ReadRetries{0, 0}, image);
+  ShardReader from_image(path, ReadRetries{0, 0}, image_of(path));
   expect_pieces_read_back(from_image, pieces, width, "from an image");
   EXPECT_TRUE(from_image.reads_chunks_directly());
 }
@@ -309,13 +313,8 @@ TEST(ShardChunkAudit, AChunkMissingFromTheIndexIsDamageNotZeros) {
     H5Sclose(space);
   });
   for (bool from_image : {false, true}) {
-    std::shared_ptr<ShardImage> image;
-    if (from_image) {
-      const auto size = static_cast<size_t>(std::filesystem::file_size(path));
-      image = std::make_shared<ShardImage>(size);
-      std::ifstream(path, std::ios::binary).read(reinterpret_cast<char*>(image->data()), static_cast<std::streamsize>(size));
-    }
-    ShardReader reader = from_image ? ShardReader(path, ReadRetries{0, 0}, image) : ShardReader(path, ReadRetries{0, 0});
+    ShardReader reader =
+        from_image ? ShardReader(path, ReadRetries{0, 0}, image_of(path)) : ShardReader(path, ReadRetries{0, 0});
     std::vector<float> got(static_cast<size_t>(rows * width));
     std::vector<int32_t> got_labels(static_cast<size_t>(rows));
     std::string text = error_message([&] { reader.read(1000, 100, got.data(), got_labels.data()); });

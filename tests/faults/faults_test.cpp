@@ -30,11 +30,6 @@ std::string mpiexec(int ranks) {
   return std::string(RINGTRAIN_MPIEXEC) + " -n " + std::to_string(ranks) + " --oversubscribe --timeout 100 ";
 }
 
-std::string fingerprint_of(const std::string& output) {
-  std::smatch match;
-  return std::regex_search(output, match, std::regex("parameter fingerprint ([0-9a-f]{16})")) ? match[1].str() : "";
-}
-
 class FaultsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -44,7 +39,7 @@ class FaultsTest : public ::testing::Test {
     testing::write_cluster_shards(data_->file("test"), 200, 1, 4, 4, 9, 2);
     // The uninterrupted run every resumed run must reproduce.
     Outcome reference = run(mpiexec(2) + kBinary + " train " + write_config(data_->file("reference.toml"), ""));
-    reference_ = fingerprint_of(reference.output);
+    reference_ = testing::fingerprint_of(reference.output);
     ASSERT_FALSE(reference_.empty()) << reference.output;
   }
   static void TearDownTestSuite() { delete data_; }
@@ -129,7 +124,7 @@ TEST_F(FaultsTest, SigtermWritesACheckpointAndTheResumedRunEndsLikeAnUninterrupt
   Outcome resumed = run(job + " --resume auto");
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resumed from " + checkpoint), std::string::npos) << resumed.output;
-  EXPECT_EQ(fingerprint_of(resumed.output), reference_) << resumed.output;
+  EXPECT_EQ(testing::fingerprint_of(resumed.output), reference_) << resumed.output;
   EXPECT_FALSE(std::filesystem::exists(dir_.file("ck/PREEMPTED"))) << "the record outlived the resume";
 }
 
@@ -192,7 +187,7 @@ TEST_F(FaultsTest, RanksKilledAtAnyMomentEvenWhileCheckpointingResumeToTheSameRe
   }
   Outcome finished = run(job);
   EXPECT_EQ(finished.exit_code, 0) << finished.output;
-  EXPECT_EQ(fingerprint_of(finished.output), reference_) << finished.output;
+  EXPECT_EQ(testing::fingerprint_of(finished.output), reference_) << finished.output;
 }
 
 TEST_F(FaultsTest, ACheckpointOfTwoRanksResumesWithFourAndWithOne) {
@@ -340,7 +335,7 @@ TEST_F(FaultsTest, TrainingReadsAndCheckpointsOnABlobMountAndResumesFromIt) {
   Outcome resumed = run(job + " --resume auto");
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resumed from " + blob.mount() + "/ck/step-"), std::string::npos) << resumed.output;
-  EXPECT_EQ(fingerprint_of(resumed.output), reference_) << resumed.output;
+  EXPECT_EQ(testing::fingerprint_of(resumed.output), reference_) << resumed.output;
   expect_no_process_left(config);
   EXPECT_EQ(blob.outside_attempts(), "") << "the storage emulator tried to reach beyond this machine";
 }
@@ -393,7 +388,7 @@ TEST_F(FaultsTest, StorageThatStopsAnsweringEndsTheJobNamingTheFileAndTheJobResu
     Outcome resumed = run(resume);
     EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
     EXPECT_NE(resumed.output.find("resumed from " + checkpoints + "/step-"), std::string::npos) << resumed.output;
-    EXPECT_EQ(fingerprint_of(resumed.output), reference_) << resumed.output;
+    EXPECT_EQ(testing::fingerprint_of(resumed.output), reference_) << resumed.output;
     expect_no_process_left(config);
   }
 }
@@ -409,7 +404,7 @@ TEST_F(FaultsTest, TrainingFromASlowMountEndsWithTheResultOfALocalRun) {
   const std::string config = write_config(dir_.file("job.toml"), "", 20, blob.mount() + "/data");
   Outcome outcome = run(mpiexec(2) + kBinary + " train " + config);
   EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
-  EXPECT_EQ(fingerprint_of(outcome.output), reference_) << outcome.output;
+  EXPECT_EQ(testing::fingerprint_of(outcome.output), reference_) << outcome.output;
   EXPECT_LT(outcome.seconds, 90) << outcome.output;
   expect_no_process_left(config);
   EXPECT_EQ(blob.outside_attempts(), "") << "the storage emulator tried to reach beyond this machine";

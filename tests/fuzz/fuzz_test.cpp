@@ -18,7 +18,6 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -43,11 +42,6 @@ std::string read_bytes(const std::string& path) {
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
-
-std::string fingerprint_of(const std::string& output) {
-  std::smatch match;
-  return std::regex_search(output, match, std::regex("parameter fingerprint ([0-9a-f]{16})")) ? match[1].str() : "";
 }
 
 // Values of another type or out of any key's range, for the type-confused mutations.
@@ -162,7 +156,7 @@ class FuzzTest : public ::testing::Test {
     // The result every case with unchanged inputs must reproduce: 64 steps, uninterrupted.
     Outcome reference = run_bounded(kBinary + " train " + data_->file("job.toml") + " --set checkpoint.dir=" +
                                     data_->file("reference-ck"));
-    reference_ = fingerprint_of(reference.output);
+    reference_ = testing::fingerprint_of(reference.output);
     ASSERT_FALSE(reference_.empty()) << reference.output;
     // Checkpoints of the same run stopped after 25 steps (10, 20, 25): a resume from any of them
     // ends at the reference.
@@ -236,7 +230,7 @@ TEST_F(FuzzTest, Configs) {
     // At most 40 steps, so that a mutation that asks for more epochs or smaller batches stays quick.
     Outcome outcome = run_bounded(kBinary + " train " + config + " --set train.max_steps=40");
     Verdict verdict = outcome.exit_code == 0 ? Verdict::kOtherValidConfig : classify_failure(outcome);
-    if (outcome.exit_code == 0 && fingerprint_of(outcome.output).empty()) verdict = Verdict::kUncleanError;
+    if (outcome.exit_code == 0 && testing::fingerprint_of(outcome.output).empty()) verdict = Verdict::kUncleanError;
     count("config", c, verdict, what, outcome);
   }
   report("configs");
@@ -257,7 +251,7 @@ TEST_F(FuzzTest, Shards) {
                                   dir_.file("train"));
     Verdict verdict = classify_failure(outcome);
     if (outcome.exit_code == 0) {
-      verdict = fingerprint_of(outcome.output) == reference_ ? Verdict::kSameResult : Verdict::kSilentDifference;
+      verdict = testing::fingerprint_of(outcome.output) == reference_ ? Verdict::kSameResult : Verdict::kSilentDifference;
     } else if (verdict == Verdict::kCleanError && outcome.output.find("part-00001.h5") == std::string::npos) {
       verdict = Verdict::kUncleanError;  // the error must name the shard
     }
@@ -300,7 +294,7 @@ TEST_F(FuzzTest, Checkpoints) {
     if (outcome.exit_code == 0) {
       const bool named = outcome.output.find("resumed from " + newest) != std::string::npos ||
                          outcome.output.find("skipping checkpoint " + newest) != std::string::npos;
-      verdict = fingerprint_of(outcome.output) == reference_ && named ? Verdict::kSameResult
+      verdict = testing::fingerprint_of(outcome.output) == reference_ && named ? Verdict::kSameResult
                                                                       : Verdict::kSilentDifference;
     }
     count("checkpoint", c, verdict, what, outcome);
