@@ -170,6 +170,7 @@ MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_se
   RT_CHECK_MPI(MPI_Comm_size(comm_, &size_));
   RT_CHECK_MPI(MPI_Op_create(&sum_16bit<bfloat16, to_bfloat16>, 1, &bfloat16_sum_));
   RT_CHECK_MPI(MPI_Op_create(&sum_16bit<float16, to_float16>, 1, &float16_sum_));
+  ordered_ = std::make_unique<OrderedSum>(comm_);
   if (hierarchical_) {
     int per_node = pretend_ranks_per_node();
     if (per_node > 0) {
@@ -208,6 +209,17 @@ MpiCommunicator::MpiCommunicator(bool hierarchical, double collective_timeout_se
       sums_on_the_wire_asleep_ = sums_on_the_wire_eager_ = kSumsOnTheWireWithLatency;
     }
   }
+  if (nonblocking_ && size_ > 2) {
+    // Ordered sums are two collectives each (exchange, then gather), started as the one before
+    // finishes: those on the wire at once would begin their steps in different orders on different
+    // ranks, which MPI does not allow on one communicator. So each has its own, taken in turn.
+    const size_t at_once = std::max(sums_on_the_wire_asleep_, sums_on_the_wire_eager_);
+    for (size_t i = 0; i < at_once; ++i) {
+      MPI_Comm& comm = started_sum_comms_.emplace_back(MPI_COMM_NULL);
+      RT_CHECK_MPI(MPI_Comm_dup(comm_, &comm));
+      started_ordered_sums_.push_back(std::make_unique<OrderedSum>(comm));
+    }
+  }
   if (verify_collectives && size_ > 1) RT_CHECK_MPI(MPI_Comm_dup(comm_, &verify_comm_));
   if (timeout_seconds_ > 0 && size_ > 1) {
     // Every rank's host, so that a timeout names the hosts of the ranks that did not arrive.
@@ -232,6 +244,7 @@ MpiCommunicator::~MpiCommunicator() {
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (finalized) return;
+  for (MPI_Comm& comm : started_sum_comms_) MPI_Comm_free(&comm);
   for (MPI_Comm* comm : {&verify_comm_, &watchdog_comm_, &leaders_, &node_, &comm_}) {
     if (*comm != MPI_COMM_NULL) MPI_Comm_free(comm);
   }
@@ -252,6 +265,12 @@ size_t MpiCommunicator::all_reduce_piece_bytes() const {
   return one_machine() && !hierarchical_ ? kSharedMemoryPieceBytes : 0;
 }
 
+bool MpiCommunicator::ordered(DType dtype, ReduceOp op) const {
+  // Two ranks add x0 + x1 in any algorithm (the sum is commutative); from three on, the order is ours.
+  return size_ > 2 && (op == ReduceOp::kSum || op == ReduceOp::kAverage) &&
+         (dtype == DType::kFloat32 || dtype == DType::kBFloat16 || dtype == DType::kFloat16);
+}
+
 MPI_Op MpiCommunicator::operation_for(DType dtype, ReduceOp op) const {
   if (dtype == DType::kBFloat16) return bfloat16_sum_;
   if (dtype == DType::kFloat16) return float16_sum_;
@@ -262,7 +281,11 @@ void MpiCommunicator::all_reduce_piece(void* data, int count, DType dtype, Reduc
   MPI_Op mpi_operation = operation_for(dtype, op);
   MPI_Datatype type = mpi_type(dtype);
   if (!hierarchical_ || nodes_ == 1 || nodes_ == size_) {
-    RT_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, data, count, type, mpi_operation, comm_));
+    if (ordered(dtype, op)) {
+      ordered_->sum(data, count, dtype);
+    } else {
+      RT_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, data, count, type, mpi_operation, comm_));
+    }
     return;
   }
   // Reduce onto the node leader, all-reduce among leaders, broadcast from the leader: every rank
@@ -359,8 +382,15 @@ void MpiCommunicator::move_sums_on() {
       if (!done) return;
       check_header(sum.header, sum.call);
     }
-    RT_CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, sum.data, sum.count, mpi_type(sum.dtype),
-                                operation_for(sum.dtype, ReduceOp::kSum), comm_, &sum.data_request));
+    if (ordered(sum.dtype, ReduceOp::kSum)) {
+      // Sums start in the same order on every rank, at most as many at once as there are ordered
+      // sums: the one in turn has finished here.
+      sum.ordered = started_ordered_sums_[ordered_sums_started_++ % started_ordered_sums_.size()].get();
+      sum.ordered->start(sum.data, sum.count, sum.dtype);
+    } else {
+      RT_CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, sum.data, sum.count, mpi_type(sum.dtype),
+                                  operation_for(sum.dtype, ReduceOp::kSum), comm_, &sum.data_request));
+    }
     sum.stage = StartedSum::kSumming;
     ++summing;
   }
@@ -371,9 +401,14 @@ size_t MpiCommunicator::sums_under_way(bool eager) {
   // MPI_Test moves every request on; the oldest is tested first, and the rest only after it is
   // done. Then the sums whose turn has come start, in the places the finished ones left.
   while (!started_sums_.empty() && started_sums_.front().stage == StartedSum::kSumming) {
-    int done = 0;
-    RT_CHECK_MPI(MPI_Test(&started_sums_.front().data_request, &done, MPI_STATUS_IGNORE));
-    if (!done) break;
+    StartedSum& oldest = started_sums_.front();
+    if (oldest.ordered) {
+      if (!oldest.ordered->test()) break;
+    } else {
+      int done = 0;
+      RT_CHECK_MPI(MPI_Test(&oldest.data_request, &done, MPI_STATUS_IGNORE));
+      if (!done) break;
+    }
     started_sums_.pop_front();
   }
   move_sums_on();

@@ -1,10 +1,12 @@
 // The MPI backend of Communicator, over its own duplicate of MPI_COMM_WORLD (errors returned and
 // thrown, never fatal). Element counts above INT_MAX are sent in several calls; when every rank is
 // on one machine, all-reduces go in pieces of 4 MiB, which shared memory reduces in cache. bfloat16 and
-// float16 travel as 16-bit words reduced by MPI operations of our own. With `hierarchical`, an
-// all-reduce runs as reduce in the node, all-reduce among node leaders, broadcast in the node.
+// float16 travel as 16-bit words reduced by MPI operations of our own. From 3 ranks on, sums of
+// floating-point values (blocking or started) are OrderedSums, which add in an order fixed by the
+// rank count, whatever the layout. With `hierarchical`, an all-reduce runs as reduce in the node,
+// all-reduce among node leaders, broadcast in the node.
 //
-// Started all-reduces (gradient buckets, see Communicator::start_all_reduce) are MPI_Iallreduce
+// Started all-reduces (gradient buckets, see Communicator::start_all_reduce) are non-blocking
 // calls where each rank has a machine to itself (or where asked for), moved on by MPI_Test from a
 // caller that may sleep between looks, instead of a blocking call that spins on a core while the
 // network works. Their verification header is such a call too, and a sum's data starts once its
@@ -28,12 +30,14 @@
 
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "comm/communicator.h"
+#include "comm/ordered_sum.h"
 
 namespace rt {
 
@@ -67,6 +71,9 @@ class MpiCommunicator final : public Communicator {
 
  private:
   void all_reduce_piece(void* data, int count, DType dtype, ReduceOp op);
+  // Whether a flat sum of `dtype` goes through an OrderedSum: floating-point sums from 3 ranks on,
+  // so that blocking and started sums, in any layout, add in the same order.
+  bool ordered(DType dtype, ReduceOp op) const;
   // The MPI operation of `op` on `dtype` (16-bit sums are our own operations).
   MPI_Op operation_for(DType dtype, ReduceOp op) const;
   // With verify_collectives: throws on every rank, naming them, unless all are about to call the same collective.
@@ -109,7 +116,14 @@ class MpiCommunicator final : public Communicator {
     void* data = nullptr;
     int count = 0;
     DType dtype = DType::kFloat32;
+    OrderedSum* ordered = nullptr;  // summing in our order (else data_request)
   };
+  // Started sums from 3 ranks on: as many as may be on the wire at once, each on a communicator of
+  // its own, taken in turn.
+  std::vector<MPI_Comm> started_sum_comms_;
+  std::vector<std::unique_ptr<OrderedSum>> started_ordered_sums_;
+  uint64_t ordered_sums_started_ = 0;
+  std::unique_ptr<OrderedSum> ordered_;  // the blocking sums' (from 3 ranks on)
   std::deque<StartedSum> started_sums_;  // oldest first; a deque keeps their addresses
   bool looked_eagerly_ = false;  // the last look did not sleep: sums_on_the_wire_eager_ at a time
   // Sums on the wire at once, set at construction (more where a small all-reduce is slow).

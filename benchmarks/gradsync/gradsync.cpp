@@ -81,11 +81,11 @@ int run() {
   }
   if (comm->rank() == 0) {
     std::printf("RESULT gradsync_np%d_bf16_wire: ours %.2f ms, per_tensor %.2f ms, ratio %.2f\n", comm->size(),
-                compressed * 1e3, per_tensor * 1e3, compressed / per_tensor);
+                compressed * 1e3, per_tensor * 1e3, per_tensor / compressed);
     std::printf("RESULT gradsync_np%d_default_25MiB: ours %.2f ms, per_tensor %.2f ms, ratio %.2f\n", comm->size(),
-                default_buckets * 1e3, per_tensor * 1e3, default_buckets / per_tensor);
+                default_buckets * 1e3, per_tensor * 1e3, per_tensor / default_buckets);
     std::printf("RESULT gradsync_np%d_best_bucket: ours %.2f ms, per_tensor %.2f ms, ratio %.2f\n", comm->size(),
-                best * 1e3, per_tensor * 1e3, best / per_tensor);
+                best * 1e3, per_tensor * 1e3, per_tensor / best);
   }
   return 0;
 }

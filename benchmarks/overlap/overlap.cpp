@@ -130,7 +130,7 @@ int run(int argc, char** argv) {
     std::printf("RESULT overlap_hidden_fraction_np%d: ours %.2f hidden, goal 0.70 hidden, ratio %.2f\n", comm->size(),
                 hidden, hidden / 0.70);
     std::printf("RESULT overlap_step_time_np%d: ours %.2f ms, no_overlap %.2f ms, ratio %.3f\n", comm->size(),
-                overlapped * 1e3, after * 1e3, overlapped / after);
+                overlapped * 1e3, after * 1e3, after / overlapped);
   }
   return 0;
 }

@@ -276,19 +276,19 @@ TEST_F(GradientSyncTest, CollectivesThatDifferBetweenRanksAreNamedWithinTheStep)
   comm->all_reduce(Span<float>(same), ReduceOp::kSum);
   EXPECT_FALSE(check_collectives_agree(*comm, false, "step 1"));
   EXPECT_TRUE(check_collectives_agree(*comm, comm->rank() == comm->size() - 1, "step 2"));  // one rank's flag
-  // Rank 1 sums its 4 values as int32 where the others sum floats: MPI moves the same bytes and
+  // Rank 1 sums its 4 values as int64 where the others sum doubles: MPI moves the same bytes and
   // completes, silently mixing the two; the step's check catches it.
   if (comm->rank() == 1) {
-    std::vector<int32_t> ints(4, 1);
-    comm->all_reduce(Span<int32_t>(ints), ReduceOp::kSum);
+    std::vector<int64_t> ints(4, 1);
+    comm->all_reduce(Span<int64_t>(ints), ReduceOp::kSum);
   } else {
-    std::vector<float> floats(4, 1.0f);
-    comm->all_reduce(Span<float>(floats), ReduceOp::kSum);
+    std::vector<double> doubles(4, 1.0);
+    comm->all_reduce(Span<double>(doubles), ReduceOp::kSum);
   }
   std::string text = testing::error_message([&] { check_collectives_agree(*comm, false, "step 3"); });
   EXPECT_NE(text.find("ranks called different collectives by step 3"), std::string::npos) << text;
   EXPECT_NE(text.find("rank(s) 1 last called #"), std::string::npos) << text;
-  EXPECT_NE(text.find("all-reduce of 4 int32"), std::string::npos) << text;
+  EXPECT_NE(text.find("all-reduce of 4 int64"), std::string::npos) << text;
 }
 
 TEST_F(GradientSyncTest, CollectivesOfDifferentSizesAreNamedBeforeAnyDataMoves) {
