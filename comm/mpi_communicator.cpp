@@ -436,6 +436,7 @@ namespace {
 constexpr int kReportTag = 7301;
 constexpr int kAnswerTag = 7302;
 constexpr double kGatherSeconds = 5.0;  // at most, rank 0 collects reports this long before ending the job
+constexpr double kFirstReportsSeconds = 0.5;  // then names the ranks not heard from so far
 // A rank that reported waits this long for rank 0's answer; without one, rank 0 is stopped or
 // hung itself, and the reporting rank ends the job.
 constexpr double kAnswerSeconds = 0.5;
@@ -487,7 +488,7 @@ void MpiCommunicator::watch() {
       receive_reports(watchdog_comm_, reports);
       // Others have waited past the timeout: rank 0 is late itself, or is waiting too.
       if (!reports.empty() && (!in_progress || waited < timeout_seconds_)) {
-        gather_reports(reports, size_ - 1);
+        gather_reports(reports, size_ - 1, kGatherSeconds);
         end_job_for_late_ranks(in_progress ? in_progress->first : CollectiveCall{}, waited, reports);
       }
     }
@@ -495,8 +496,8 @@ void MpiCommunicator::watch() {
   }
 }
 
-void MpiCommunicator::gather_reports(std::vector<std::vector<int64_t>>& reports, size_t expected) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kGatherSeconds);
+void MpiCommunicator::gather_reports(std::vector<std::vector<int64_t>>& reports, size_t expected, double seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (reports.size() < expected && std::chrono::steady_clock::now() < deadline) {
     receive_reports(watchdog_comm_, reports);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -505,7 +506,20 @@ void MpiCommunicator::gather_reports(std::vector<std::vector<int64_t>>& reports,
 
 void MpiCommunicator::report_timeout(const CollectiveCall& call, double waited, std::vector<Report>& reports) {
   if (rank_ == 0) {  // with the reports that came before its own timeout
-    gather_reports(reports, size_ - 1);
+    // The ranks waiting with rank 0 time out within moments of it. Those not heard from by then
+    // are named at once: where a host is lost, Open MPI may end the job before the gathering does.
+    gather_reports(reports, size_ - 1, kFirstReportsSeconds);
+    if (reports.size() < static_cast<size_t>(size_ - 1)) {
+      std::vector<bool> heard(static_cast<size_t>(size_), false);
+      heard[0] = true;
+      for (const Report& report : reports) heard[static_cast<size_t>(report[0])] = true;
+      const LateRanks late = late_ranks(heard);
+      log_error("collective {} has waited {:.1f} s (timeout {:.0f} s) with no word from rank(s) {} on host(s) {}; "
+                "waiting up to {:.0f} s for their reports, then ending the job",
+                describe(call), waited, timeout_seconds_, fmt::join(late.ranks, ", "), fmt::join(late.hosts, ", "),
+                kGatherSeconds - kFirstReportsSeconds);
+      gather_reports(reports, size_ - 1, kGatherSeconds - kFirstReportsSeconds);
+    }
     end_job_for_late_ranks(call, waited, reports);
   }
   Report mine(kReportWords);
@@ -542,20 +556,22 @@ void MpiCommunicator::end_job_for_late_ranks(const CollectiveCall& waiting, doub
   if (waiting.sequence > 0) reported[0] = true;
   // Every rank is in the collective now: rank 0 itself came late (stopped, then continued).
   if (std::all_of(reported.begin(), reported.end(), [](bool r) { return r; })) reported[0] = false;
-  std::vector<int> missing;
-  std::vector<std::string> missing_hosts;  // each once, in rank order
-  for (int r = 0; r < size_; ++r) {
-    if (reported[static_cast<size_t>(r)]) continue;
-    missing.push_back(r);
-    const std::string& host = hosts_[static_cast<size_t>(r)];
-    if (std::find(missing_hosts.begin(), missing_hosts.end(), host) == missing_hosts.end()) {
-      missing_hosts.push_back(host);
-    }
-  }
+  const LateRanks missing = late_ranks(reported);
   log_error("collective {} timed out after {:.1f} s (timeout {:.0f} s): rank(s) {} on host(s) {} did not arrive{}{}",
-            describe(stuck), longest, timeout_seconds_, fmt::join(missing, ", "), fmt::join(missing_hosts, ", "),
-            elsewhere.empty() ? "" : "; ", fmt::join(elsewhere, "; "));
+            describe(stuck), longest, timeout_seconds_, fmt::join(missing.ranks, ", "),
+            fmt::join(missing.hosts, ", "), elsewhere.empty() ? "" : "; ", fmt::join(elsewhere, "; "));
   abort_world();
+}
+
+MpiCommunicator::LateRanks MpiCommunicator::late_ranks(const std::vector<bool>& heard) const {
+  LateRanks late;
+  for (int r = 0; r < size_; ++r) {
+    if (heard[static_cast<size_t>(r)]) continue;
+    late.ranks.push_back(r);
+    const std::string& host = hosts_[static_cast<size_t>(r)];
+    if (std::find(late.hosts.begin(), late.hosts.end(), host) == late.hosts.end()) late.hosts.push_back(host);
+  }
+  return late;
 }
 
 void MpiCommunicator::barrier_all() {

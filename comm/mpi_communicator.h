@@ -85,8 +85,14 @@ class MpiCommunicator final : public Communicator {
   // Started sums: starts the data of those whose header has been compared, in order.
   void move_sums_on();
   void watch();
-  // Rank 0: receives reports until `expected` have come or the gathering time is over.
-  void gather_reports(std::vector<std::vector<int64_t>>& reports, size_t expected);
+  // Rank 0: receives reports until `expected` have come or `seconds` are over.
+  void gather_reports(std::vector<std::vector<int64_t>>& reports, size_t expected, double seconds);
+  struct LateRanks {
+    std::vector<int> ranks;
+    std::vector<std::string> hosts;  // each once, in rank order
+  };
+  // The ranks not `heard` from, and their hosts.
+  LateRanks late_ranks(const std::vector<bool>& heard) const;
   // `reports`: those rank 0 has received so far.
   [[noreturn]] void report_timeout(const CollectiveCall& call, double waited,
                                    std::vector<std::vector<int64_t>>& reports);
