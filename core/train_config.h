@@ -82,6 +82,7 @@ struct TrainConfig {
   // and a hash of the effective configuration, stored in checkpoints.
   std::string resume = "none";
   uint64_t config_hash = 0;
+  std::string config_text;  // the configuration as resolved (TOML), kept in checkpoints
   // [runtime]
   Device device = Device::kCpu;
   int64_t threads = 0;  // 0: the machine's cores shared among its ranks

@@ -13,6 +13,7 @@
 #include "core/base/termination.h"
 #include "core/gpu_binding.h"
 #include "core/adamw.h"
+#include "core/model_description.h"
 #include "core/models.h"
 #include "core/sgd.h"
 #include "kernels/kernels.h"
@@ -85,6 +86,14 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
            test_layout.path, test_layout.feature_size(), test_layout.classes, train_layout.path,
            train_layout.feature_size(), train_layout.classes);
 
+  ModelDescription description;
+  description.kind = config_.model_kind;
+  description.input = {train_layout.feature_shape, train_layout.feature_dtype, train_layout.feature_scale};
+  description.classes = train_layout.classes;
+  description.hidden = config_.hidden;
+  description.channels = config_.channels;
+  description.mlp = MlpOptions{config_.activation, config_.layer_norm, static_cast<float>(config_.dropout)};
+  description.config = config_.config_text;
   if (config_.model_kind == "gpt") {
     RT_CHECK(train_layout.feature_shape.size() == 1 && train_layout.feature_size() >= 2 &&
                  train_layout.feature_scale == 1.0,
@@ -115,14 +124,15 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
     model_ = build_gpt(gpt, config_.device);
     context_ = gpt.context;
     bf16_logit_gradient_ = gpt.bf16_product_inputs;
-    model_description_ = gpt_description(gpt);
+    description.gpt = gpt;
   } else if (config_.model_kind == "cnn") {
     model_ = build_cnn(train_layout.feature_shape, config_.channels, config_.hidden, train_layout.classes,
                        config_.device);
   } else {
     model_ = build_mlp(train_layout.feature_size(), config_.hidden, train_layout.classes, config_.device,
-                       MlpOptions{config_.activation, config_.layer_norm, static_cast<float>(config_.dropout)});
+                       description.mlp);
   }
+  model_description_ = model_description_json(description);
   model_->initialize(config_.seed);
   model_->set_timeline(&timeline_);
   // Every rank starts from rank 0's parameters.

@@ -10,7 +10,7 @@ packages=(
   libeigen3-dev
   libhdf5-dev hdf5-tools
   libgtest-dev
-  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev libcpp-httplib-dev
   dataset-fashion-mnist
   rclone fuse3
   iproute2 util-linux
@@ -19,7 +19,7 @@ packages=(
 # Node.js that brings its own npm is already installed.
 command -v npm >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3 python3-torch python3-h5py python3-numpy libopenblas0-pthread)
+  packages+=(python3 python3-torch python3-h5py python3-numpy libopenblas0-pthread wrk)
 fi
 
 missing=()

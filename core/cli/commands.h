@@ -21,5 +21,6 @@ CommandRunner add_train_command(CLI::App& app);
 CommandRunner add_shard_command(CLI::App& app);
 CommandRunner add_info_command(CLI::App& app);
 CommandRunner add_generate_command(CLI::App& app);
+CommandRunner add_serve_command(CLI::App& app);
 
 }  // namespace rt

@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
     CLI::App app{"ringtrain: data-parallel training over MPI, from HDF5 shards"};
     app.require_subcommand(1);
     std::vector<rt::CommandRunner> commands{rt::add_train_command(app), rt::add_shard_command(app),
-                                            rt::add_info_command(app), rt::add_generate_command(app)};
+                                            rt::add_info_command(app), rt::add_generate_command(app),
+                                            rt::add_serve_command(app)};
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -53,6 +53,7 @@ CommandRunner add_train_command(CLI::App& app) {
     train_config.resume = arguments->resume;
     const std::string effective = config.to_toml();
     train_config.config_hash = fnv1a(effective.data(), effective.size());
+    train_config.config_text = effective;
     start_grace_watchdog(train_config.grace_seconds);
     set_log_all_ranks(train_config.log_all_ranks);
 

@@ -1,0 +1,91 @@
+#include "core/serving/predictor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "core/base/check.h"
+#include "core/tensor.h"
+
+namespace rt {
+
+Checkpoint load_checkpoint_at(const std::string& path) {
+  RT_CHECK(std::filesystem::is_directory(path), "{} is not a checkpoint directory or a checkpoint.dir", path);
+  if (std::filesystem::exists(path + "/manifest.json")) return CheckpointStore::load(path);
+  std::optional<Checkpoint> newest = CheckpointStore(path, 1).load_newest();
+  RT_CHECK(newest.has_value(), "{} holds no checkpoint that verifies", path);
+  return std::move(*newest);
+}
+
+std::unique_ptr<Predictor> Predictor::load(const std::string& path, int64_t max_batch) {
+  return std::make_unique<Predictor>(load_checkpoint_at(path), max_batch);
+}
+
+Predictor::Predictor(Checkpoint checkpoint, int64_t max_batch)
+    : description_(parse_model_description(checkpoint.state.model, checkpoint.path)),
+      checkpoint_path_(checkpoint.path),
+      step_(checkpoint.state.step),
+      max_batch_(std::max<int64_t>(max_batch, 1)) {
+  RT_CHECK(description_.kind != "gpt", "{} holds a gpt: score text with `ringtrain generate`", checkpoint_path_);
+  model_ = build_described_model(description_, Device::kCpu);
+  RT_CHECK(static_cast<int64_t>(checkpoint.parameters.size()) == static_cast<int64_t>(model_->parameters().size()),
+           "{} holds {} parameters, but the model it describes needs {}", checkpoint_path_,
+           checkpoint.parameters.size(), model_->parameters().size());
+  std::copy(checkpoint.parameters.begin(), checkpoint.parameters.end(), model_->parameters().begin());
+  model_->set_mode(false, 0);
+}
+
+std::string Predictor::check_input(Span<const float> values) const {
+  const int64_t size = input_size();
+  const bool bytes = description_.input.dtype == DType::kUInt8;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const float v = values[i];
+    const bool valid = bytes ? (v >= 0.0f && v <= 255.0f && v == std::floor(v)) : std::isfinite(v);
+    if (!valid) {
+      return fmt::format("row {}, value {}: {} is not {}", static_cast<int64_t>(i) / size,
+                         static_cast<int64_t>(i) % size, std::isnan(v) ? std::string("NaN") : fmt::format("{}", v),
+                         bytes ? "an integer in 0-255 (the model reads uint8 pixels)" : "a finite number");
+    }
+  }
+  return "";
+}
+
+Scores Predictor::score(Span<const float> values, int64_t rows) {
+  const int64_t size = input_size(), classes = this->classes();
+  RT_CHECK(static_cast<int64_t>(values.size()) == rows * size, "{} values for {} rows of {}", values.size(), rows,
+           size);
+  Scores scores;
+  scores.rows = rows;
+  scores.classes = classes;
+  scores.predicted.resize(static_cast<size_t>(rows));
+  scores.probabilities.resize(static_cast<size_t>(rows * classes));
+  scores.logits.resize(static_cast<size_t>(rows * classes));
+  const float scale = static_cast<float>(description_.input.scale);
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (int64_t first = 0; first < rows; first += max_batch_) {
+    const int64_t n = std::min(max_batch_, rows - first);
+    scaled_.resize(static_cast<size_t>(n * size));
+    const float* in = values.data() + first * size;
+    for (int64_t i = 0; i < n * size; ++i) scaled_[static_cast<size_t>(i)] = in[i] * scale;
+    const Tensor& logits = model_->forward(Tensor::view(scaled_.data(), Shape{n, size}));
+    const float* out = logits.data<float>();
+    for (int64_t r = 0; r < n; ++r) {
+      const float* row = out + r * classes;
+      float* logit = scores.logits.data() + (first + r) * classes;
+      float* probability = scores.probabilities.data() + (first + r) * classes;
+      const int64_t best = std::max_element(row, row + classes) - row;
+      double total = 0;
+      for (int64_t c = 0; c < classes; ++c) {
+        logit[c] = row[c];
+        total += std::exp(static_cast<double>(row[c] - row[best]));
+      }
+      for (int64_t c = 0; c < classes; ++c) {
+        probability[c] = static_cast<float>(std::exp(static_cast<double>(row[c] - row[best])) / total);
+      }
+      scores.predicted[static_cast<size_t>(first + r)] = best;
+    }
+  }
+  return scores;
+}
+
+}  // namespace rt

@@ -1,0 +1,463 @@
+// `ringtrain serve` end to end: a real server process on a loopback port, trained here, spoken to
+// over real sockets with cpp-httplib's client. Both contracts (Azure ML, KServe v2), the metrics,
+// dynamic batching under concurrent clients, bad and fuzzed requests, and a drain on SIGTERM.
+// Every wait is on a condition with a bound, so a hang fails instead of blocking.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "core/serving/predictor.h"
+#include "data/shard_reader.h"
+#include "tests/test_support.h"
+
+namespace rt {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+const std::string kBinary = RINGTRAIN_BINARY;
+constexpr int64_t kFeatures = 16, kClasses = 4;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A `ringtrain serve` process, its output in a file.
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& checkpoint, const std::vector<std::string>& options, const std::string& log)
+      : log_(log) {
+    std::vector<std::string> args = {kBinary, "serve", checkpoint, "--host", "127.0.0.1", "--port", "0",
+                                     "--threads", "1"};
+    args.insert(args.end(), options.begin(), options.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* out = freopen(log.c_str(), "w", stdout);
+      (void)out;
+      dup2(fileno(stdout), fileno(stderr));
+      std::vector<char*> argv;
+      for (std::string& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    // Its port, once it says it serves (bounded).
+    const std::regex serving("on http://127\\.0\\.0\\.1:([0-9]+)");
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    std::smatch match;
+    for (;;) {
+      std::string text = read_file(log_);
+      if (std::regex_search(text, match, serving)) {
+        port_ = std::stoi(match[1]);
+        break;
+      }
+      if (Clock::now() > deadline || exited()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ~ServerProcess() {
+    if (pid_ > 0 && !exited()) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  int port() const { return port_; }
+  std::string output() const { return read_file(log_); }
+  void signal(int number) { kill(pid_, number); }
+  // Its exit code once it has exited, within `seconds` (-1: it has not).
+  int wait_exit(double seconds) {
+    const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+    while (Clock::now() < deadline) {
+      if (exited()) return exit_code_;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+
+ private:
+  bool exited() {
+    if (exit_code_ >= 0) return true;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return true;
+  }
+  std::string log_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int exit_code_ = -1;
+};
+
+class ServeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    testing::write_cluster_shards(dir_->file("train"), 800, 2, kFeatures, kClasses, 5, 1);
+    testing::write_cluster_shards(dir_->file("test"), 200, 1, kFeatures, kClasses, 5, 2);
+    std::ofstream(dir_->file("job.toml")) << "[model]\nhidden = [32]\n[train]\nepochs = 3\nglobal_batch = 16\n"
+                                          << "[data]\ntrain_dir = \"" << dir_->file("train") << "\"\ntest_dir = \""
+                                          << dir_->file("test") << "\"\n[runtime]\nthreads = 1\n[checkpoint]\ndir = \""
+                                          << dir_->file("ck") << "\"\n";
+    testing::Outcome trained = testing::run(kBinary + " train " + dir_->file("job.toml"));
+    ASSERT_EQ(trained.exit_code, 0) << trained.output;
+    std::smatch accuracy;
+    ASSERT_TRUE(std::regex_search(trained.output, accuracy, std::regex("done: test accuracy ([0-9.]+)%")))
+        << trained.output;
+    training_accuracy_ = accuracy[1];
+    // The test set, as stored (uint8), and its labels.
+    ShardReader reader(dir_->file("test") + "/part-00000.h5");
+    test_rows_ = reader.info().samples;
+    std::vector<uint8_t> bytes(static_cast<size_t>(test_rows_ * kFeatures));
+    test_labels_.resize(static_cast<size_t>(test_rows_));
+    reader.read(0, test_rows_, bytes.data(), test_labels_.data());
+    test_values_.assign(bytes.begin(), bytes.end());
+    // The same checkpoint scored in this process: what every answer must equal, bit for bit.
+    expected_ = new Scores(Predictor::load(dir_->file("ck"))->score(
+        Span<const float>(test_values_.data(), test_values_.size()), test_rows_));
+  }
+  static void TearDownTestSuite() {
+    delete expected_;
+    delete dir_;
+  }
+
+  std::unique_ptr<ServerProcess> start(const std::vector<std::string>& options = {}) {
+    auto server = std::make_unique<ServerProcess>(dir_->file("ck"), options, dir_->file("serve-" +
+                                                  std::to_string(servers_++) + ".log"));
+    EXPECT_GT(server->port(), 0) << server->output();
+    return server;
+  }
+  static httplib::Client client(const ServerProcess& server) {
+    httplib::Client c("127.0.0.1", server.port());
+    c.set_read_timeout(30, 0);
+    c.set_connection_timeout(10, 0);
+    return c;
+  }
+  static std::vector<float> row(int64_t r) {
+    return std::vector<float>(test_values_.begin() + r * kFeatures, test_values_.begin() + (r + 1) * kFeatures);
+  }
+  static std::vector<float> expected_probabilities(int64_t r) {
+    return std::vector<float>(expected_->probabilities.begin() + r * kClasses,
+                              expected_->probabilities.begin() + (r + 1) * kClasses);
+  }
+
+  static testing::TempDir* dir_;
+  static std::string training_accuracy_;
+  static int64_t test_rows_;
+  static std::vector<float> test_values_;
+  static std::vector<int32_t> test_labels_;
+  static Scores* expected_;
+  static int servers_;
+};
+testing::TempDir* ServeTest::dir_ = nullptr;
+std::string ServeTest::training_accuracy_;
+int64_t ServeTest::test_rows_ = 0;
+std::vector<float> ServeTest::test_values_;
+std::vector<int32_t> ServeTest::test_labels_;
+Scores* ServeTest::expected_ = nullptr;
+int ServeTest::servers_ = 0;
+
+TEST_F(ServeTest, EveryRouteAnswersAsItsContractSays) {
+  auto server = start();
+  httplib::Client c = client(*server);
+  for (const char* path : {"/", "/v2/health/live", "/v2/health/ready", "/v2", "/v2/models/model",
+                           "/v2/models/model/ready", "/metrics"}) {
+    auto answer = c.Get(path);
+    ASSERT_TRUE(answer) << path;
+    EXPECT_EQ(answer->status, 200) << path << ": " << answer->body;
+  }
+  json metadata = json::parse(c.Get("/v2/models/model")->body);
+  EXPECT_EQ(metadata["name"], "model");
+  EXPECT_EQ(metadata["inputs"][0]["name"], "input");
+  EXPECT_EQ(metadata["inputs"][0]["datatype"], "UINT8");
+  EXPECT_EQ(metadata["inputs"][0]["shape"], json::array({-1, kFeatures}));
+  EXPECT_EQ(metadata["outputs"][0]["shape"], json::array({-1, kClasses}));
+  auto missing = c.Get("/v2/models/other/ready");
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_NE(json::parse(missing->body)["error"].get<std::string>().find("no model named 'other'"), std::string::npos);
+  auto nowhere = c.Get("/nowhere");
+  EXPECT_EQ(nowhere->status, 404);
+  EXPECT_TRUE(json::parse(nowhere->body).contains("error"));
+  const std::string metrics = c.Get("/metrics")->body;
+  for (const char* name : {"ringtrain_requests_total{route=\"/v2/models/{name}\",code=\"200\"} 2",
+                           "ringtrain_request_duration_seconds_bucket{route=\"/\",le=\"+Inf\"} 1",
+                           "ringtrain_batch_rows_count 0", "ringtrain_queued_rows 0",
+                           "ringtrain_model_info{model=\"model\",version=\""}) {
+    EXPECT_NE(metrics.find(name), std::string::npos) << name << " not in\n" << metrics;
+  }
+}
+
+// Every test sample through /score and through /v2 infer: the probabilities are, bit for bit, the
+// checkpoint's scored in process, and their accuracy is the training run's.
+TEST_F(ServeTest, ScoresEqualTheTrainingRunsAndTheCheckpointsInProcess) {
+  auto server = start();
+  httplib::Client c = client(*server);
+  json rows = json::array();
+  for (int64_t r = 0; r < test_rows_; ++r) rows.push_back(row(r));
+  auto scored = c.Post("/score", json{{"data", rows}}.dump(), "application/json");
+  ASSERT_TRUE(scored);
+  ASSERT_EQ(scored->status, 200) << scored->body;
+  json answer = json::parse(scored->body);
+  ASSERT_EQ(answer["predictions"].size(), static_cast<size_t>(test_rows_));
+  int64_t correct = 0;
+  for (int64_t r = 0; r < test_rows_; ++r) {
+    EXPECT_EQ(answer["probabilities"][r].get<std::vector<float>>(), expected_probabilities(r)) << "row " << r;
+    EXPECT_EQ(answer["predictions"][r].get<int64_t>(), expected_->predicted[static_cast<size_t>(r)]);
+    correct += answer["predictions"][r].get<int64_t>() == test_labels_[static_cast<size_t>(r)];
+  }
+  EXPECT_EQ(fmt::format("{:.2f}", 100.0 * static_cast<double>(correct) / static_cast<double>(test_rows_)),
+            training_accuracy_);
+
+  json infer = {{"id", "request-7"},
+                {"inputs", json::array({json{{"name", "input"},
+                                             {"shape", {test_rows_, kFeatures}},
+                                             {"datatype", "UINT8"},
+                                             {"data", test_values_}}})}};
+  auto inferred = c.Post("/v2/models/model/infer", infer.dump(), "application/json");
+  ASSERT_TRUE(inferred);
+  ASSERT_EQ(inferred->status, 200) << inferred->body;
+  json outputs = json::parse(inferred->body);
+  EXPECT_EQ(outputs["id"], "request-7");
+  EXPECT_EQ(outputs["model_name"], "model");
+  EXPECT_EQ(outputs["outputs"][0]["name"], "probabilities");
+  EXPECT_EQ(outputs["outputs"][0]["shape"], json::array({test_rows_, kClasses}));
+  EXPECT_EQ(outputs["outputs"][0]["data"].get<std::vector<float>>(), expected_->probabilities);
+  EXPECT_EQ(outputs["outputs"][1]["data"].get<std::vector<int64_t>>(), expected_->predicted);
+  // Only the output asked for.
+  infer["outputs"] = json::array({json{{"name", "predicted_class"}}});
+  json one = json::parse(c.Post("/v2/models/model/infer", infer.dump(), "application/json")->body);
+  ASSERT_EQ(one["outputs"].size(), 1u);
+  EXPECT_EQ(one["outputs"][0]["name"], "predicted_class");
+}
+
+// 64 clients at once, each sending its own rows again and again: every answer holds its own rows'
+// scores, and forward passes did gather several requests.
+TEST_F(ServeTest, DynamicBatchingAnswersEveryRequestWithItsOwnRows) {
+  auto server = start({"--max-batch", "64", "--max-delay-us", "20000"});
+  constexpr int kClients = 64, kRequests = 5;
+  std::atomic<int> wrong{0}, failed{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      httplib::Client c = client(*server);
+      for (int k = 0; k < kRequests; ++k) {
+        const int64_t first = (i * 3 + k) % (test_rows_ - 3), count = 1 + (i + k) % 3;
+        json rows = json::array();
+        for (int64_t r = first; r < first + count; ++r) rows.push_back(row(r));
+        auto answer = c.Post("/score", json{{"data", rows}}.dump(), "application/json");
+        if (!answer || answer->status != 200) {
+          if (++failed == 1) {
+            ADD_FAILURE() << "client " << i << ": "
+                          << (answer ? answer->body : "no answer: " + httplib::to_string(answer.error()));
+          }
+          continue;
+        }
+        json body = json::parse(answer->body);
+        if (body["probabilities"].size() != static_cast<size_t>(count)) ++wrong;
+        for (int64_t r = 0; r < count && r < static_cast<int64_t>(body["probabilities"].size()); ++r) {
+          // Each row's own scores (a product's rounding may differ with the rows beside it in a pass).
+          const std::vector<float> got = body["probabilities"][r].get<std::vector<float>>();
+          const std::vector<float> expected = expected_probabilities(first + r);
+          for (size_t k = 0; k < got.size() && k < expected.size(); ++k) {
+            if (std::abs(got[k] - expected[k]) > 1e-6f) ++wrong;
+          }
+          if (got.size() != expected.size() ||
+              body["predictions"][r].get<int64_t>() != expected_->predicted[static_cast<size_t>(first + r)]) {
+            ++wrong;
+          }
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(wrong.load(), 0);
+  const std::string metrics = client(*server).Get("/metrics")->body;
+  std::smatch single, passes;
+  ASSERT_TRUE(std::regex_search(metrics, single, std::regex("ringtrain_batch_rows_bucket\\{le=\"1\"\\} ([0-9]+)")));
+  ASSERT_TRUE(std::regex_search(metrics, passes, std::regex("ringtrain_batch_rows_count ([0-9]+)")));
+  EXPECT_LT(std::stoi(passes[1]), kClients * kRequests) << "no pass gathered two requests:\n" << metrics;
+  EXPECT_LT(std::stoi(single[1]), std::stoi(passes[1])) << metrics;
+}
+
+struct BadRequest {
+  std::string what, path, body, type;
+  int status;
+  std::string says;
+};
+
+TEST_F(ServeTest, BadRequestsGetAFourHundredNamingTheProblemAndServingGoesOn) {
+  auto server = start({"--max-body-mb", "0.05", "--read-timeout-seconds", "0.5"});
+  httplib::Client c = client(*server);
+  const std::string good_row = json(row(0)).dump();
+  const std::vector<BadRequest> bad = {
+      {"malformed JSON", "/score", "{\"data\": [[1, 2", "application/json", 400, "not valid JSON"},
+      {"no data", "/score", "{\"rows\": []}", "application/json", 400, "no \"data\""},
+      {"a short row", "/score", "{\"data\": [[1, 2, 3]]}", "application/json", 400, "holds 3 numbers"},
+      {"text in a row", "/score", "{\"data\": [[\"a\"]]}", "application/json", 400, "not a number"},
+      {"a number JSON cannot hold", "/score", "{\"data\": [[1e999]]}", "application/json", 400, "not valid JSON"},
+      {"a wrong content type", "/score", "{\"data\": [" + good_row + "]}", "text/plain", 415, "Content-Type"},
+      {"a body over the limit", "/score", std::string(100000, ' '), "application/json", 413, "limit"},
+      {"an unknown model", "/v2/models/other/infer", "{}", "application/json", 404, "no model named 'other'"},
+      {"a wrong input name", "/v2/models/model/infer",
+       "{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 16], \"datatype\": \"UINT8\", \"data\": " + good_row + "}]}",
+       "application/json", 400, "no input named 'x'"},
+      {"a wrong shape", "/v2/models/model/infer",
+       "{\"inputs\": [{\"name\": \"input\", \"shape\": [2, 8], \"datatype\": \"UINT8\", \"data\": " + good_row + "}]}",
+       "application/json", 400, "is not [rows, 16]"},
+      {"a wrong datatype", "/v2/models/model/infer",
+       "{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 16], \"datatype\": \"BYTES\", \"data\": " + good_row + "}]}",
+       "application/json", 400, "not a numeric tensor type"},
+      {"a short tensor", "/v2/models/model/infer",
+       "{\"inputs\": [{\"name\": \"input\", \"shape\": [2, 16], \"datatype\": \"UINT8\", \"data\": " + good_row + "}]}",
+       "application/json", 400, "its shape [2,16] says 32"},
+      {"an unknown output", "/v2/models/model/infer",
+       "{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 16], \"datatype\": \"UINT8\", \"data\": " + good_row +
+           "}], \"outputs\": [{\"name\": \"logits\"}]}",
+       "application/json", 400, "no output named 'logits'"},
+  };
+  for (const BadRequest& request : bad) {
+    auto answer = c.Post(request.path, request.body, request.type);
+    ASSERT_TRUE(answer) << request.what << ": no answer: " << httplib::to_string(answer.error()) << "\n"
+                        << server->output();
+    EXPECT_EQ(answer->status, request.status) << request.what << ": " << answer->body;
+    json body = json::parse(answer->body, nullptr, false);
+    ASSERT_TRUE(body.is_object() && body.contains("error")) << request.what << ": " << answer->body;
+    EXPECT_NE(body["error"].get<std::string>().find(request.says), std::string::npos)
+        << request.what << ": " << answer->body;
+  }
+  // Full rows with one value the model cannot read: out of range, negative, not an integer, infinite.
+  for (const auto& [value, says] : std::vector<std::pair<std::string, std::string>>{
+           {"256", "256 is not an integer in 0-255"}, {"-1", "-1 is not an integer in 0-255"},
+           {"0.5", "0.5 is not an integer in 0-255"}}) {
+    std::string text = "{\"data\": [[";
+    for (int64_t f = 0; f < kFeatures; ++f) text += (f ? ", " : "") + (f == 5 ? value : std::string("7"));
+    auto answer = c.Post("/score", text + "]]}", "application/json");
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 400) << value;
+    EXPECT_NE(answer->body.find("row 0, value 5: " + says), std::string::npos) << answer->body;
+  }
+  // A body cut short (the connection closes before Content-Length bytes came) and one that stalls.
+  for (const char* raw : {"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          "Content-Length: 1000\r\n\r\n{\"data\": [[1,",
+                          "POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          "Content-Length: 1000\r\n\r\n"}) {
+    httplib::Client plain("127.0.0.1", server->port());
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(server->port()));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    ASSERT_GT(write(fd, raw, strlen(raw)), 0);
+    if (std::string(raw).back() == ',') shutdown(fd, SHUT_WR);  // cut; the other stalls past the read timeout
+    char buffer[512];
+    timeval bound{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound));
+    (void)!read(fd, buffer, sizeof(buffer));  // an answer or the close, within the read timeout
+    close(fd);
+  }
+  auto ready = c.Get("/v2/health/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  auto good = c.Post("/score", "{\"data\": [" + good_row + "]}", "application/json");
+  ASSERT_TRUE(good);
+  EXPECT_EQ(good->status, 200) << good->body;
+}
+
+// Seeded mutations of valid requests (byte flips, cuts, insertions, values of another type): the
+// server answers each (2xx or 4xx, never 5xx or a dropped connection) and stays healthy.
+TEST_F(ServeTest, AThousandFuzzedRequestsNeverStopTheServer) {
+  auto server = start({"--read-timeout-seconds", "0.5"});
+  httplib::Client c = client(*server);
+  const std::string good_row = json(row(1)).dump();
+  const std::vector<std::pair<std::string, std::string>> seeds = {
+      {"/score", "{\"data\": [" + good_row + ", " + good_row + "]}"},
+      {"/v2/models/model/infer", "{\"id\": \"a\", \"inputs\": [{\"name\": \"input\", \"shape\": [1, 16], "
+                                 "\"datatype\": \"UINT8\", \"data\": " + good_row + "}], \"outputs\": "
+                                 "[{\"name\": \"probabilities\"}]}"}};
+  const std::vector<std::string> confusions = {"null", "true", "\"x\"", "[]", "{}", "-1", "1e400", "[[[[[[[[[[1]]]]]]]]]]",
+                                               "0.5", "18446744073709551616"};
+  int crashes = 0, fives = 0, twos = 0, fours = 0;
+  for (uint64_t seed = 0; seed < 1000; ++seed) {
+    std::mt19937_64 rng(seed);
+    const auto& [path, original] = seeds[seed % seeds.size()];
+    std::string body = original;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !body.empty(); ++e) {
+      const size_t at = rng() % body.size();
+      switch (rng() % 4) {
+        case 0: body[at] = static_cast<char>(body[at] ^ (1 << (rng() % 8))); break;
+        case 1: body.resize(at); break;
+        case 2: body.insert(at, 1, "{}[]\",:0-e."[rng() % 11]); break;
+        default: {
+          // A number replaced by a value of another type.
+          const size_t digit = body.find_first_of("0123456789", at);
+          if (digit != std::string::npos) body.replace(digit, 1, confusions[rng() % confusions.size()]);
+        }
+      }
+    }
+    auto answer = c.Post(path, body, "application/json");
+    if (!answer) {
+      ++crashes;
+      ADD_FAILURE() << "seed " << seed << ": no answer to " << body;
+      continue;
+    }
+    if (answer->status >= 500) {
+      ++fives;
+      ADD_FAILURE() << "seed " << seed << ": " << answer->status << " " << answer->body << " for " << body;
+    }
+    twos += answer->status < 300;
+    fours += answer->status >= 400 && answer->status < 500;
+  }
+  std::printf("[ fuzzed   ] 1000 requests: %d answered 2xx, %d 4xx, %d 5xx, %d unanswered\n", twos, fours, fives,
+              crashes);
+  EXPECT_EQ(crashes + fives, 0);
+  auto ready = c.Get("/v2/health/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_EQ(server->wait_exit(0), -1) << "the server exited:\n" << server->output();
+}
+
+// SIGTERM with a request waiting for its batch: it is answered, then the server exits 0.
+TEST_F(ServeTest, SigtermAnswersTheRequestsUnderWayAndExitsZero) {
+  auto server = start({"--max-batch", "1000", "--max-delay-us", "3000000"});
+  std::future<int> waiting = std::async(std::launch::async, [&] {
+    auto answer = client(*server).Post("/score", json{{"data", {row(2)}}}.dump(), "application/json");
+    if (!answer) ADD_FAILURE() << "no answer: " << httplib::to_string(answer.error());
+    return answer ? answer->status : -1;
+  });
+  // Once the request waits in the queue (it waits 3 s there for others to join its pass).
+  httplib::Client c = client(*server);
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline) {
+    auto metrics = c.Get("/metrics");
+    if (metrics && metrics->body.find("ringtrain_queued_rows 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto signalled = Clock::now();
+  server->signal(SIGTERM);
+  EXPECT_EQ(waiting.get(), 200) << server->output();
+  EXPECT_EQ(server->wait_exit(30), 0) << server->output();
+  const double seconds = std::chrono::duration<double>(Clock::now() - signalled).count();
+  EXPECT_LT(seconds, 3 + 5) << "the batch delay, and slack";
+  EXPECT_NE(server->output().find("not ready; answering the requests under way"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rt
