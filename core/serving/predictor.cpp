@@ -51,9 +51,21 @@ std::string Predictor::check_input(Span<const float> values) const {
 }
 
 Scores Predictor::score(Span<const float> values, int64_t rows) {
+  RT_CHECK(static_cast<int64_t>(values.size()) == rows * input_size(), "{} values for {} rows of {}", values.size(),
+           rows, input_size());
+  std::lock_guard<std::mutex> lock(mutex_);
+  return score_locked(values.data(), rows, true);
+}
+
+Scores Predictor::score_scaled(Span<const float> features, int64_t rows) {
+  RT_CHECK(static_cast<int64_t>(features.size()) == rows * input_size(), "{} values for {} rows of {}",
+           features.size(), rows, input_size());
+  std::lock_guard<std::mutex> lock(mutex_);
+  return score_locked(features.data(), rows, false);
+}
+
+Scores Predictor::score_locked(const float* values, int64_t rows, bool scale_them) {
   const int64_t size = input_size(), classes = this->classes();
-  RT_CHECK(static_cast<int64_t>(values.size()) == rows * size, "{} values for {} rows of {}", values.size(), rows,
-           size);
   Scores scores;
   scores.rows = rows;
   scores.classes = classes;
@@ -61,13 +73,16 @@ Scores Predictor::score(Span<const float> values, int64_t rows) {
   scores.probabilities.resize(static_cast<size_t>(rows * classes));
   scores.logits.resize(static_cast<size_t>(rows * classes));
   const float scale = static_cast<float>(description_.input.scale);
-  std::lock_guard<std::mutex> lock(mutex_);
   for (int64_t first = 0; first < rows; first += max_batch_) {
     const int64_t n = std::min(max_batch_, rows - first);
-    scaled_.resize(static_cast<size_t>(n * size));
-    const float* in = values.data() + first * size;
-    for (int64_t i = 0; i < n * size; ++i) scaled_[static_cast<size_t>(i)] = in[i] * scale;
-    const Tensor& logits = model_->forward(Tensor::view(scaled_.data(), Shape{n, size}));
+    const float* in = values + first * size;
+    float* input = const_cast<float*>(in);  // read only: the first layer takes a view
+    if (scale_them) {
+      scaled_.resize(static_cast<size_t>(n * size));
+      for (int64_t i = 0; i < n * size; ++i) scaled_[static_cast<size_t>(i)] = in[i] * scale;
+      input = scaled_.data();
+    }
+    const Tensor& logits = model_->forward(Tensor::view(input, Shape{n, size}));
     const float* out = logits.data<float>();
     for (int64_t r = 0; r < n; ++r) {
       const float* row = out + r * classes;

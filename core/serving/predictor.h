@@ -46,6 +46,8 @@ class Predictor {
   // Scores `rows` samples (input_size values each, as stored, checked), in passes of at most
   // max_batch rows. Thread-safe.
   Scores score(Span<const float> values, int64_t rows);
+  // As score(), for rows already scaled as the model reads them (a Loader's batches).
+  Scores score_scaled(Span<const float> features, int64_t rows);
 
  private:
   ModelDescription description_;
@@ -55,6 +57,7 @@ class Predictor {
   std::unique_ptr<Model> model_;
   std::mutex mutex_;
   std::vector<float> scaled_;  // one pass's input, scaled; kept between passes
+  Scores score_locked(const float* features, int64_t rows, bool scale);
 };
 
 // A checkpoint directory, or the newest valid checkpoint of a checkpoint.dir; throws naming the path.

@@ -1,4 +1,4 @@
-// `ringtrain serve` end to end: a real server process on a loopback port, trained here, spoken to
+// `ringtrain serve` and `ringtrain evaluate` end to end: a real server process on a loopback port, trained here, spoken to
 // over real sockets with cpp-httplib's client. Both contracts (Azure ML, KServe v2), the metrics,
 // dynamic batching under concurrent clients, bad and fuzzed requests, and a drain on SIGTERM.
 // Every wait is on a condition with a bound, so a hang fails instead of blocking.
@@ -12,6 +12,7 @@
 #include <cmath>
 #include <chrono>
 #include <fstream>
+#include <numeric>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -29,6 +30,7 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 const std::string kBinary = RINGTRAIN_BINARY;
+const std::string kMpiexec = std::string(RINGTRAIN_MPIEXEC) + " -n 2 --oversubscribe --timeout 100 ";
 constexpr int64_t kFeatures = 16, kClasses = 4;
 
 std::string read_file(const std::string& path) {
@@ -457,6 +459,46 @@ TEST_F(ServeTest, SigtermAnswersTheRequestsUnderWayAndExitsZero) {
   const double seconds = std::chrono::duration<double>(Clock::now() - signalled).count();
   EXPECT_LT(seconds, 3 + 5) << "the batch delay, and slack";
   EXPECT_NE(server->output().find("not ready; answering the requests under way"), std::string::npos);
+}
+
+// `ringtrain evaluate`: the training run's accuracy, the confusion matrix of the checkpoint's own
+// predictions, the same at 1 and 2 ranks; shards that do not fit the model are refused.
+TEST_F(ServeTest, EvaluateMeasuresTheCheckpointAsTrainingDidOnOneRankOrTwo) {
+  testing::Outcome one = testing::run(kBinary + " evaluate " + dir_->file("ck") + " --data " + dir_->file("test") +
+                                      " --json");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const json result = json::parse(one.output.substr(one.output.find('{')));
+  EXPECT_EQ(result["samples"], test_rows_);
+  EXPECT_EQ(fmt::format("{:.2f}", 100.0 * result["accuracy"].get<double>()), training_accuracy_);
+  std::vector<std::vector<int64_t>> confusion(kClasses, std::vector<int64_t>(kClasses, 0));
+  for (int64_t r = 0; r < test_rows_; ++r) {
+    ++confusion[static_cast<size_t>(test_labels_[static_cast<size_t>(r)])][static_cast<size_t>(expected_->predicted[r])];
+  }
+  EXPECT_EQ(result["confusion"].get<std::vector<std::vector<int64_t>>>(), confusion);
+  for (int64_t c = 0; c < kClasses; ++c) {
+    const double recall = static_cast<double>(confusion[c][c]) /
+                          static_cast<double>(std::accumulate(confusion[c].begin(), confusion[c].end(), int64_t{0}));
+    EXPECT_DOUBLE_EQ(result["classes"][c]["recall"].get<double>(), recall) << "class " << c;
+  }
+  EXPECT_GT(result["loss"].get<double>(), 0.0);
+
+  testing::Outcome two = testing::run(kMpiexec + kBinary + " evaluate " + dir_->file("ck") + " --data " +
+                                      dir_->file("test") + " --json");
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  const json split = json::parse(two.output.substr(two.output.find('{')));
+  EXPECT_EQ(split["confusion"], result["confusion"]);
+  EXPECT_EQ(split["samples"], result["samples"]);
+  EXPECT_NEAR(split["loss"].get<double>(), result["loss"].get<double>(), 1e-12);
+
+  testing::Outcome table = testing::run(kBinary + " evaluate " + dir_->file("ck") + " --data " + dir_->file("test"));
+  EXPECT_NE(table.output.find("confusion matrix (a row per true class"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("accuracy " + training_accuracy_ + "%"), std::string::npos) << table.output;
+
+  testing::write_cluster_shards(dir_->file("other"), 50, 1, 8, kClasses, 5, 3);
+  testing::Outcome refused = testing::run(kBinary + " evaluate " + dir_->file("ck") + " --data " + dir_->file("other"));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find(dir_->file("other") + " holds samples of shape [8]"), std::string::npos)
+      << refused.output;
 }
 
 }  // namespace
