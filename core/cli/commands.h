@@ -23,5 +23,6 @@ CommandRunner add_info_command(CLI::App& app);
 CommandRunner add_generate_command(CLI::App& app);
 CommandRunner add_serve_command(CLI::App& app);
 CommandRunner add_evaluate_command(CLI::App& app);
+CommandRunner add_predict_command(CLI::App& app);
 
 }  // namespace rt

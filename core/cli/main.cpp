@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     std::vector<rt::CommandRunner> commands{rt::add_train_command(app), rt::add_shard_command(app),
                                             rt::add_info_command(app), rt::add_generate_command(app),
-                                            rt::add_serve_command(app), rt::add_evaluate_command(app)};
+                                            rt::add_serve_command(app), rt::add_evaluate_command(app),
+                                            rt::add_predict_command(app)};
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

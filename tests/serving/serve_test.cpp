@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cmath>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <future>
@@ -499,6 +500,76 @@ TEST_F(ServeTest, EvaluateMeasuresTheCheckpointAsTrainingDidOnOneRankOrTwo) {
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.output.find(dir_->file("other") + " holds samples of shape [8]"), std::string::npos)
       << refused.output;
+}
+
+// A CSV file's rows after its header, split at commas.
+std::vector<std::vector<std::string>> csv_rows(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);  // the header
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::stringstream parts(line);
+    std::string field;
+    while (std::getline(parts, field, ',')) fields.push_back(field);
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+// `ringtrain predict` over the test shards at 1, 2 and 4 ranks: one file in input order whose
+// classes and probabilities are the checkpoint's own; the same from a JSON-lines file.
+TEST_F(ServeTest, PredictWritesOneOrderedFileAtOneTwoAndFourRanks) {
+  for (int ranks : {1, 2, 4}) {
+    const std::string output = dir_->file("predicted-" + std::to_string(ranks) + ".csv");
+    const std::string launcher = ranks == 1 ? "" : std::string(RINGTRAIN_MPIEXEC) + " -n " + std::to_string(ranks) +
+                                                       " --oversubscribe --timeout 100 ";
+    testing::Outcome outcome = testing::run(launcher + kBinary + " predict " + dir_->file("ck") + " --input " +
+                                            dir_->file("test") + " --output " + output + " --batch 64");
+    ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
+    EXPECT_NE(outcome.output.find("scored " + std::to_string(test_rows_) + " rows"), std::string::npos)
+        << outcome.output;
+    const auto rows = csv_rows(output);
+    ASSERT_EQ(static_cast<int64_t>(rows.size()), test_rows_) << ranks << " ranks";
+    for (int64_t r = 0; r < test_rows_; ++r) {
+      ASSERT_EQ(rows[r].size(), static_cast<size_t>(2 + kClasses));
+      EXPECT_EQ(std::stoll(rows[r][0]), r);
+      EXPECT_EQ(std::stoll(rows[r][1]), expected_->predicted[static_cast<size_t>(r)]) << "row " << r;
+      for (int64_t c = 0; c < kClasses; ++c) {
+        EXPECT_NEAR(std::stof(rows[r][2 + c]), expected_probabilities(r)[c], 1e-6f) << "row " << r;
+      }
+    }
+    EXPECT_FALSE(std::filesystem::exists(output + ".part-00001")) << "a part was left";
+  }
+  // The same rows as JSON lines in, top 2 as JSON lines out.
+  {
+    std::ofstream lines(dir_->file("rows.jsonl"));
+    for (int64_t r = 0; r < test_rows_; ++r) lines << json(row(r)).dump() << "\n";
+  }
+  testing::Outcome outcome = testing::run(kBinary + " predict " + dir_->file("ck") + " --input " +
+                                          dir_->file("rows.jsonl") + " --output " + dir_->file("top.jsonl") +
+                                          " --top-k 2");
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
+  std::ifstream in(dir_->file("top.jsonl"));
+  std::string line;
+  int64_t r = 0;
+  while (std::getline(in, line)) {
+    const json row_answer = json::parse(line);
+    EXPECT_EQ(row_answer["row"], r);
+    EXPECT_EQ(row_answer["class"], expected_->predicted[static_cast<size_t>(r)]);
+    EXPECT_EQ(row_answer["top"][0]["class"], expected_->predicted[static_cast<size_t>(r)]);
+    EXPECT_EQ(row_answer["top"].size(), 2u);
+    ++r;
+  }
+  EXPECT_EQ(r, test_rows_);
+  // A line that is not a row is named.
+  std::ofstream(dir_->file("bad.jsonl")) << json(row(0)).dump() << "\n[1, 2, \"x\"]\n";
+  testing::Outcome bad = testing::run(kBinary + " predict " + dir_->file("ck") + " --input " + dir_->file("bad.jsonl") +
+                                      " --output " + dir_->file("bad.csv"));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("bad.jsonl, line 2: not a row of 16 numbers"), std::string::npos) << bad.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.csv"))) << "a partial output was left as if complete";
 }
 
 }  // namespace

@@ -1,0 +1,50 @@
+// `ringtrain predict CHECKPOINT --input DIR_OR_FILE --output FILE`: batch scoring
+// (core/serving/prediction.h); under mpirun each rank scores its share and rank 0 writes one file.
+#include <memory>
+#include <string>
+
+#include "core/base/environment.h"
+#include "core/base/logging.h"
+#include "core/cli/commands.h"
+#include "core/serving/prediction.h"
+#include "kernels/kernels.h"
+
+namespace rt {
+
+namespace {
+struct PredictArguments {
+  std::string checkpoint;
+  PredictOptions options;
+  int threads = 0;
+};
+}  // namespace
+
+CommandRunner add_predict_command(CLI::App& app) {
+  auto a = std::make_shared<PredictArguments>();
+  CLI::App* command =
+      app.add_subcommand("predict", "Score a data set with a trained model, in input order, into one CSV or JSON-lines file");
+  command->add_option("checkpoint", a->checkpoint, "A checkpoint directory, or checkpoint.dir (its newest)")->required();
+  command->add_option("--input", a->options.input, "A directory of shards, or a .jsonl file (a row of numbers per line)")
+      ->required();
+  command->add_option("--output", a->options.output, "A .csv or .jsonl file")->required();
+  command->add_option("--top-k", a->options.top_k, "Write the k most probable classes (0: every class's probability)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--batch", a->options.batch, "Samples a forward pass on each rank")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  command->add_option("--threads", a->threads, "CPU threads of each rank (0: its share of the cores)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
+  return [command, a](Communicator& comm) {
+    if (!command->parsed()) return -1;
+    kernels::set_cpu_threads(a->threads > 0 ? a->threads : default_thread_count(detect_placement()));
+    std::unique_ptr<Predictor> predictor = Predictor::load(a->checkpoint, a->options.batch);
+    const PredictSummary summary = predict(*predictor, a->options, comm);
+    log_info("scored {} rows of {} in {:.2f} s ({:.0f} rows/s) into {}", summary.rows, a->options.input,
+             summary.seconds, static_cast<double>(summary.rows) / summary.seconds, a->options.output);
+    return 0;
+  };
+}
+
+}  // namespace rt

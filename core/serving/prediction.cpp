@@ -1,0 +1,268 @@
+#include "core/serving/prediction.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/base/check.h"
+#include "core/base/logging.h"
+#include "data/loader.h"
+
+namespace rt {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+bool ends_with(const std::string& text, const std::string& end) {
+  return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
+}
+
+enum class Format { kCsv, kJsonLines };
+
+// Writes the rows one rank scored, as lines of `format` (no header).
+class RowWriter {
+ public:
+  RowWriter(const std::string& path, Format format, const ModelDescription& model, int64_t top_k)
+      : out_(path, std::ios::trunc), path_(path), format_(format), model_(model), top_k_(top_k) {
+    RT_CHECK(out_.good(), "cannot write {}", path);
+  }
+  void write(const Scores& scores, int64_t first_row) {
+    std::vector<int64_t> order(static_cast<size_t>(scores.classes));
+    for (int64_t r = 0; r < scores.rows; ++r) {
+      const float* p = scores.probabilities.data() + r * scores.classes;
+      const int64_t predicted = scores.predicted[static_cast<size_t>(r)];
+      line_.clear();
+      if (format_ == Format::kCsv) {
+        line_ += fmt::format("{},{}", first_row + r, predicted);
+        if (!model_.class_names.empty()) line_ += "," + csv_field(model_.class_name(predicted));
+      } else {
+        line_ += fmt::format("{{\"row\":{},\"class\":{}", first_row + r, predicted);
+        if (!model_.class_names.empty()) line_ += ",\"name\":" + nlohmann::json(model_.class_name(predicted)).dump();
+      }
+      if (top_k_ > 0) {
+        for (int64_t c = 0; c < scores.classes; ++c) order[static_cast<size_t>(c)] = c;
+        const int64_t k = std::min(top_k_, scores.classes);
+        std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                          [p](int64_t a, int64_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
+        if (format_ == Format::kCsv) {
+          for (int64_t i = 0; i < k; ++i) line_ += fmt::format(",{},{}", order[static_cast<size_t>(i)], p[order[static_cast<size_t>(i)]]);
+        } else {
+          line_ += ",\"top\":[";
+          for (int64_t i = 0; i < k; ++i) {
+            line_ += fmt::format("{}{{\"class\":{},\"probability\":{}}}", i ? "," : "", order[static_cast<size_t>(i)],
+                                 p[order[static_cast<size_t>(i)]]);
+          }
+          line_ += "]";
+        }
+      } else if (format_ == Format::kCsv) {
+        for (int64_t c = 0; c < scores.classes; ++c) line_ += fmt::format(",{}", p[c]);
+      } else {
+        line_ += ",\"probabilities\":[";
+        for (int64_t c = 0; c < scores.classes; ++c) line_ += fmt::format("{}{}", c ? "," : "", p[c]);
+        line_ += "]";
+      }
+      if (format_ == Format::kJsonLines) line_ += "}";
+      line_ += "\n";
+      out_ << line_;
+    }
+    RT_CHECK(out_.good(), "cannot write {} (a full disk?)", path_);
+  }
+  void close() {
+    out_.close();
+    RT_CHECK(!out_.fail(), "cannot write {} (a full disk?)", path_);
+  }
+
+ private:
+  static std::string csv_field(const std::string& text) {
+    if (text.find_first_of(",\"\n") == std::string::npos) return text;
+    std::string quoted = "\"";
+    for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return quoted + "\"";
+  }
+  std::ofstream out_;
+  std::string path_;
+  Format format_;
+  const ModelDescription& model_;
+  int64_t top_k_;
+  std::string line_;
+};
+
+std::string csv_header(const ModelDescription& model, int64_t classes, int64_t top_k) {
+  std::string header = "row,class";
+  if (!model.class_names.empty()) header += ",name";
+  if (top_k > 0) {
+    for (int64_t i = 1; i <= std::min(top_k, classes); ++i) header += fmt::format(",top{}_class,top{}_probability", i, i);
+  } else {
+    for (int64_t c = 0; c < classes; ++c) header += fmt::format(",p{}", c);
+  }
+  return header + "\n";
+}
+
+// This rank's contiguous share [begin, end) of `total` rows (as the loader's evaluation plan cuts them).
+std::pair<int64_t, int64_t> share(int64_t total, int rank, int size) {
+  const int64_t base = total / size, extra = total % size;
+  const int64_t begin = rank * base + std::min<int64_t>(rank, extra);
+  return {begin, begin + base + (rank < extra ? 1 : 0)};
+}
+
+// Logs progress at most every few seconds.
+class Progress {
+ public:
+  explicit Progress(int64_t total) : total_(total), start_(Clock::now()), last_(start_) {}
+  void add(int64_t rows) {
+    done_ += rows;
+    const auto now = Clock::now();
+    if (now - last_ < std::chrono::seconds(5)) return;
+    last_ = now;
+    const double seconds = std::chrono::duration<double>(now - start_).count();
+    log_info("scored {} of {} rows of this rank ({:.0f} rows/s)", done_, total_, static_cast<double>(done_) / seconds);
+  }
+
+ private:
+  int64_t total_, done_ = 0;
+  Clock::time_point start_, last_;
+};
+
+// Scores this rank's share of a JSON-lines file: a row per line, as stored.
+void predict_json_lines(Predictor& predictor, const PredictOptions& options, Communicator& comm, RowWriter& writer,
+                        int64_t& rows_here) {
+  std::ifstream in(options.input);
+  RT_CHECK(in.good(), "cannot read {}", options.input);
+  int64_t total = 0;
+  std::string line;
+  while (std::getline(in, line)) total += line.find_first_not_of(" \t\r") != std::string::npos;
+  const auto [begin, end] = share(total, comm.rank(), comm.size());
+  in.clear();
+  in.seekg(0);
+  const int64_t size = predictor.input_size();
+  std::vector<float> values;
+  int64_t row = 0, line_number = 0, first_in_batch = begin;
+  Progress progress(end - begin);
+  auto flush = [&] {
+    if (values.empty()) return;
+    const int64_t n = static_cast<int64_t>(values.size()) / size;
+    writer.write(predictor.score(Span<const float>(values.data(), values.size()), n), first_in_batch);
+    progress.add(n);
+    first_in_batch += n;
+    values.clear();
+  };
+  while (std::getline(in, line) && row < end) {
+    ++line_number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (row++ < begin) continue;
+    nlohmann::json parsed = nlohmann::json::parse(line, nullptr, false);
+    if (parsed.is_object() && parsed.contains("data")) parsed = parsed["data"];
+    std::vector<float> numbers;
+    std::vector<const nlohmann::json*> stack = {&parsed};
+    bool numeric = !parsed.is_discarded();
+    while (numeric && !stack.empty()) {  // flattened, in order
+      const nlohmann::json* value = stack.back();
+      stack.pop_back();
+      if (value->is_number()) {
+        numbers.push_back(value->get<float>());
+      } else if (value->is_array()) {
+        for (auto it = value->rbegin(); it != value->rend(); ++it) stack.push_back(&*it);
+      } else {
+        numeric = false;
+      }
+    }
+    RT_CHECK(numeric && static_cast<int64_t>(numbers.size()) == size,
+             "{}, line {}: not a row of {} numbers (the model's input is {})", options.input, line_number, size,
+             shape_text(predictor.description().input.shape));
+    const std::string wrong = predictor.check_input(Span<const float>(numbers.data(), numbers.size()));
+    RT_CHECK(wrong.empty(), "{}, line {}: {}", options.input, line_number, wrong);
+    values.insert(values.end(), numbers.begin(), numbers.end());
+    if (static_cast<int64_t>(values.size()) >= options.batch * size) flush();
+  }
+  flush();
+  rows_here = end - begin;
+}
+
+// Scores this rank's share of a directory of shards.
+void predict_shards(Predictor& predictor, const PredictOptions& options, Communicator& comm, RowWriter& writer,
+                    int64_t& rows_here) {
+  const ModelDescription& model = predictor.description();
+  ShardIndex index(options.input);
+  RT_CHECK(index.layout().feature_size() == model.input.size(), "{} holds samples of shape {}; the model reads {}",
+           options.input, shape_text(index.layout().feature_shape), shape_text(model.input.shape));
+  LoaderOptions loader_options;
+  loader_options.mode = LoaderMode::kEvaluation;
+  loader_options.batch = options.batch;
+  loader_options.rank = comm.rank();
+  loader_options.size = comm.size();
+  int64_t total = 0;
+  for (const ShardInfo& shard : index.shards()) total += shard.samples;
+  const auto [begin, end] = share(total, comm.rank(), comm.size());
+  Loader loader(std::move(index), loader_options);
+  loader.start_epoch(0);
+  int64_t row = begin;
+  Progress progress(end - begin);
+  while (const Batch* batch = loader.next()) {
+    writer.write(predictor.score_scaled(Span<const float>(batch->features,
+                                                          static_cast<size_t>(batch->rows * batch->feature_size)),
+                                        batch->rows),
+                 row);
+    row += batch->rows;
+    progress.add(batch->rows);
+  }
+  RT_CHECK(row == end, "read {} rows of {} where the plan says {}", row - begin, options.input, end - begin);
+  rows_here = end - begin;
+}
+}  // namespace
+
+PredictSummary predict(Predictor& predictor, const PredictOptions& options, Communicator& comm) {
+  const auto start = Clock::now();
+  Format format;
+  if (ends_with(options.output, ".csv")) {
+    format = Format::kCsv;
+  } else {
+    RT_CHECK(ends_with(options.output, ".jsonl"), "--output {}: write .csv or .jsonl", options.output);
+    format = Format::kJsonLines;
+  }
+  const bool shards = std::filesystem::is_directory(options.input);
+  RT_CHECK(shards || ends_with(options.input, ".jsonl"),
+           "--input {}: give a directory of shards or a .jsonl file (a row per line)", options.input);
+  const std::string part = comm.size() == 1 ? options.output + ".part" : fmt::format("{}.part-{:05d}", options.output,
+                                                                                         comm.rank());
+  int64_t rows_here = 0;
+  {
+    RowWriter writer(part, format, predictor.description(), options.top_k);
+    if (shards) {
+      predict_shards(predictor, options, comm, writer, rows_here);
+    } else {
+      predict_json_lines(predictor, options, comm, writer, rows_here);
+    }
+    writer.close();
+  }
+  comm.barrier();  // every part written
+  if (comm.rank() == 0) {
+    // One file: the header, then the parts in rank order; in place only once complete.
+    const std::string joined = options.output + ".joining";
+    {
+      std::ofstream out(joined, std::ios::trunc | std::ios::binary);
+      RT_CHECK(out.good(), "cannot write {}", joined);
+      if (format == Format::kCsv) out << csv_header(predictor.description(), predictor.classes(), options.top_k);
+      for (int r = 0; r < comm.size(); ++r) {
+        const std::string path = comm.size() == 1 ? part : fmt::format("{}.part-{:05d}", options.output, r);
+        std::ifstream in(path, std::ios::binary);
+        RT_CHECK(in.good(), "cannot read {} (rank {}'s part: is {} on a file system every rank shares?)", path, r,
+                 options.output);
+        out << in.rdbuf();
+        in.close();
+        std::filesystem::remove(path);
+      }
+      out.close();
+      RT_CHECK(!out.fail(), "cannot write {} (a full disk?)", joined);
+    }
+    std::filesystem::rename(joined, options.output);
+  }
+  comm.barrier();
+  PredictSummary summary;
+  summary.rows = comm.all_reduce_value(rows_here, ReduceOp::kSum);
+  summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return summary;
+}
+
+}  // namespace rt

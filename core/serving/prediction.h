@@ -1,0 +1,32 @@
+// Batch scoring: every sample of an input scored by a checkpoint's model, written in input order
+// to one file. Inputs: a directory of shards (read by the loader, bounded memory; on a blob mount
+// too) or a JSON-lines file (a row of numbers per line, as stored, or {"data": row}). Outputs by
+// the file's extension: .csv (a header, then row, class[, name], and the probability of every
+// class or of the top k) or .jsonl (an object per row). Under several ranks each scores its
+// contiguous share into FILE.part-RANK beside FILE, and rank 0 joins the parts in rank order: the
+// same file as one rank writes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "comm/communicator.h"
+#include "core/serving/predictor.h"
+
+namespace rt {
+
+struct PredictOptions {
+  std::string input;   // a directory of shards, or a .jsonl file
+  std::string output;  // .csv or .jsonl
+  int64_t top_k = 0;   // > 0: the k most probable classes; 0: every class's probability
+  int64_t batch = 1000;
+};
+
+struct PredictSummary {
+  int64_t rows = 0;  // over all ranks
+  double seconds = 0;
+};
+
+PredictSummary predict(Predictor& predictor, const PredictOptions& options, Communicator& comm);
+
+}  // namespace rt
