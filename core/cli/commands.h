@@ -17,6 +17,16 @@ using CommandRunner = std::function<int(Communicator&)>;
 // shell reports a process ended by it), so schedulers see it was cut short and can requeue it.
 constexpr int kExitPreempted = 143;
 
+// The options of the commands that score with a checkpoint on each rank (evaluate, predict):
+// --batch (rows a forward pass) and --threads (CPU threads; 0: the rank's share of the cores).
+struct ScoringOptions {
+  int64_t batch = 1000;
+  int threads = 0;
+};
+void add_scoring_options(CLI::App* command, ScoringOptions& options);
+// Sets this rank's CPU threads as `options` says.
+void use_scoring_threads(const ScoringOptions& options);
+
 CommandRunner add_train_command(CLI::App& app);
 CommandRunner add_shard_command(CLI::App& app);
 CommandRunner add_info_command(CLI::App& app);

@@ -4,11 +4,9 @@
 #include <memory>
 #include <string>
 
-#include "core/base/environment.h"
 #include "core/base/logging.h"
 #include "core/cli/commands.h"
 #include "core/serving/evaluation.h"
-#include "kernels/kernels.h"
 
 namespace rt {
 
@@ -17,8 +15,7 @@ struct EvaluateArguments {
   std::string checkpoint;
   std::string data;
   bool json = false;
-  int64_t batch = 1000;
-  int threads = 0;
+  ScoringOptions scoring;
 };
 }  // namespace
 
@@ -29,17 +26,12 @@ CommandRunner add_evaluate_command(CLI::App& app) {
   command->add_option("checkpoint", a->checkpoint, "A checkpoint directory, or checkpoint.dir (its newest)")->required();
   command->add_option("--data", a->data, "A directory of shards")->required();
   command->add_flag("--json", a->json, "Print the result as JSON");
-  command->add_option("--batch", a->batch, "Samples a forward pass on each rank")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  command->add_option("--threads", a->threads, "CPU threads of each rank (0: its share of the cores)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1024));
+  add_scoring_options(command, a->scoring);
   return [command, a](Communicator& comm) {
     if (!command->parsed()) return -1;
-    kernels::set_cpu_threads(a->threads > 0 ? a->threads : default_thread_count(detect_placement()));
-    std::unique_ptr<Predictor> predictor = Predictor::load(a->checkpoint, a->batch);
-    const Evaluation evaluation = evaluate(*predictor, a->data, comm, a->batch);
+    use_scoring_threads(a->scoring);
+    std::unique_ptr<Predictor> predictor = Predictor::load(a->checkpoint, a->scoring.batch);
+    const Evaluation evaluation = evaluate(*predictor, a->data, comm, a->scoring.batch);
     if (comm.rank() == 0) {
       if (a->json) {
         std::cout << evaluation_json(evaluation, predictor->description()) << std::endl;

@@ -3,11 +3,9 @@
 #include <memory>
 #include <string>
 
-#include "core/base/environment.h"
 #include "core/base/logging.h"
 #include "core/cli/commands.h"
 #include "core/serving/prediction.h"
-#include "kernels/kernels.h"
 
 namespace rt {
 
@@ -15,7 +13,7 @@ namespace {
 struct PredictArguments {
   std::string checkpoint;
   PredictOptions options;
-  int threads = 0;
+  ScoringOptions scoring;
 };
 }  // namespace
 
@@ -30,15 +28,11 @@ CommandRunner add_predict_command(CLI::App& app) {
   command->add_option("--top-k", a->options.top_k, "Write the k most probable classes (0: every class's probability)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  command->add_option("--batch", a->options.batch, "Samples a forward pass on each rank")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  command->add_option("--threads", a->threads, "CPU threads of each rank (0: its share of the cores)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1024));
+  add_scoring_options(command, a->scoring);
   return [command, a](Communicator& comm) {
     if (!command->parsed()) return -1;
-    kernels::set_cpu_threads(a->threads > 0 ? a->threads : default_thread_count(detect_placement()));
+    use_scoring_threads(a->scoring);
+    a->options.batch = a->scoring.batch;
     std::unique_ptr<Predictor> predictor = Predictor::load(a->checkpoint, a->options.batch);
     const PredictSummary summary = predict(*predictor, a->options, comm);
     log_info("scored {} rows of {} in {:.2f} s ({:.0f} rows/s) into {}", summary.rows, a->options.input,
