@@ -4,8 +4,8 @@
 
 namespace rt {
 
-Batcher::Batcher(Predictor& predictor, int64_t max_batch, int64_t max_delay_us, std::function<void(int64_t)> on_batch)
-    : predictor_(predictor),
+Batcher::Batcher(ModelSlot& models, int64_t max_batch, int64_t max_delay_us, std::function<void(int64_t)> on_batch)
+    : models_(models),
       max_batch_(std::max<int64_t>(max_batch, 1)),
       max_delay_(std::max<int64_t>(max_delay_us, 0)),
       on_batch_(std::move(on_batch)),
@@ -64,8 +64,9 @@ void Batcher::work() {
 }
 
 void Batcher::score(std::vector<Request>& batch) {
-  const int64_t size = predictor_.input_size(), classes = predictor_.classes();
   try {
+    const std::shared_ptr<Predictor> predictor = models_.current();
+    const int64_t size = predictor->input_size(), classes = predictor->classes();
     int64_t rows = 0;
     for (const Request& request : batch) rows += request.rows;
     const float* values = batch.front().values.data();
@@ -75,10 +76,11 @@ void Batcher::score(std::vector<Request>& batch) {
       values = joined_.data();
     }
     if (on_batch_) on_batch_(rows);
-    Scores all = predictor_.score(Span<const float>(values, static_cast<size_t>(rows * size)), rows);
+    Scores all = predictor->score(Span<const float>(values, static_cast<size_t>(rows * size)), rows);
     int64_t first = 0;
     for (Request& request : batch) {
       Scores mine;
+      mine.step = all.step;
       mine.rows = request.rows;
       mine.classes = classes;
       mine.predicted.assign(all.predicted.begin() + first, all.predicted.begin() + first + request.rows);

@@ -14,19 +14,20 @@
 #include <thread>
 #include <vector>
 
-#include "core/serving/predictor.h"
+#include "core/serving/model_slot.h"
 
 namespace rt {
 
 class Batcher {
  public:
   // `on_batch(rows)`: told each pass's size (for metrics).
-  Batcher(Predictor& predictor, int64_t max_batch, int64_t max_delay_us, std::function<void(int64_t)> on_batch = {});
+  Batcher(ModelSlot& models, int64_t max_batch, int64_t max_delay_us, std::function<void(int64_t)> on_batch = {});
   ~Batcher();
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
-  // `values`: rows x the predictor's input size, as stored, already checked.
+  // `values`: rows x the model's input size, as stored, already checked. All rows of one pass are
+  // scored by one model (the slot's current when the pass starts).
   std::future<Scores> submit(std::vector<float> values, int64_t rows);
   int64_t queued_rows() const;
 
@@ -40,7 +41,7 @@ class Batcher {
   void work();
   void score(std::vector<Request>& batch);
 
-  Predictor& predictor_;
+  ModelSlot& models_;
   const int64_t max_batch_;
   const std::chrono::microseconds max_delay_;
   std::function<void(int64_t)> on_batch_;

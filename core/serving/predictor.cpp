@@ -67,6 +67,7 @@ Scores Predictor::score_scaled(Span<const float> features, int64_t rows) {
 Scores Predictor::score_locked(const float* values, int64_t rows, bool scale_them) {
   const int64_t size = input_size(), classes = this->classes();
   Scores scores;
+  scores.step = step_;
   scores.rows = rows;
   scores.classes = classes;
   scores.predicted.resize(static_cast<size_t>(rows));

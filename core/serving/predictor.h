@@ -20,6 +20,7 @@
 namespace rt {
 
 struct Scores {
+  int64_t step = 0;  // of the checkpoint that scored them
   int64_t rows = 0;
   int64_t classes = 0;
   std::vector<int64_t> predicted;     // per row: the most probable class
@@ -37,6 +38,7 @@ class Predictor {
   const ModelDescription& description() const { return description_; }
   const std::string& checkpoint_path() const { return checkpoint_path_; }
   int64_t step() const { return step_; }
+  int64_t max_batch() const { return max_batch_; }
   int64_t input_size() const { return description_.input.size(); }
   int64_t classes() const { return description_.classes; }
 

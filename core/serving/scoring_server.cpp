@@ -44,9 +44,9 @@ bool numeric_datatype(const std::string& datatype) {
 }
 }  // namespace
 
-ScoringServer::ScoringServer(Predictor& predictor, const ServeOptions& options)
-    : predictor_(predictor), options_(options), http_(std::make_unique<httplib::Server>()) {
-  batcher_ = std::make_unique<Batcher>(predictor_, options_.max_batch, options_.max_delay_us,
+ScoringServer::ScoringServer(ModelSlot& models, const ServeOptions& options)
+    : models_(models), options_(options), http_(std::make_unique<httplib::Server>()) {
+  batcher_ = std::make_unique<Batcher>(models_, options_.max_batch, options_.max_delay_us,
                                        [this](int64_t rows) { metrics_.count_batch(rows); });
   const int threads = std::max(options_.http_threads, 1);
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
@@ -90,11 +90,11 @@ bool ScoringServer::running() const { return http_->is_running(); }
 void ScoringServer::stop() { http_->stop(); }
 
 void ScoringServer::add_routes() {
-  const ModelDescription& model = predictor_.description();
+  // What a swap (serve --watch) cannot change: the input and the classes (ModelSlot::swap).
+  const ModelDescription model = models_.current()->description();
   const std::string name = options_.model_name;
-  const std::string version = std::to_string(predictor_.step());
   const std::string input_datatype = model.input.dtype == DType::kUInt8 ? "UINT8" : "FP32";
-  const int64_t size = predictor_.input_size();
+  const int64_t size = model.input.size();
 
   // Every request's route (its pattern, not its path) and time, for the metrics.
   thread_local Clock::time_point started;
@@ -145,17 +145,17 @@ void ScoringServer::add_routes() {
   });
 
   // Rows of `values` checked against the model's input; throws RequestError.
-  auto checked_rows = [this, size](const std::vector<float>& values, const std::string& what) {
+  auto checked_rows = [this, size, model](const std::vector<float>& values, const std::string& what) {
     if (values.empty() || values.size() % static_cast<size_t>(size) != 0) {
       throw RequestError{400, fmt::format("{} holds {} numbers, not rows of {} (the model's input is {} {})", what,
-                                     values.size(), size, shape_json(predictor_.description().input.shape),
-                                     predictor_.description().input.dtype == DType::kUInt8 ? "uint8" : "float32")};
+                                     values.size(), size, shape_json(model.input.shape),
+                                     model.input.dtype == DType::kUInt8 ? "uint8" : "float32")};
     }
     const int64_t rows = static_cast<int64_t>(values.size()) / size;
     if (rows > options_.max_rows) {
       throw RequestError{413, fmt::format("{} rows in one request; the server takes at most {}", rows, options_.max_rows)};
     }
-    const std::string wrong = predictor_.check_input(Span<const float>(values.data(), values.size()));
+    const std::string wrong = models_.current()->check_input(Span<const float>(values.data(), values.size()));
     if (!wrong.empty()) throw RequestError{400, fmt::format("{}: {}", what, wrong)};
     return rows;
   };
@@ -174,13 +174,13 @@ void ScoringServer::add_routes() {
   http_->Get("/", [](const httplib::Request&, httplib::Response& response) {
     answer_json(response, 200, json{{"status", "healthy"}});
   });
-  http_->Post("/score", guarded([this, checked_rows](const httplib::Request& request, httplib::Response& response) {
+  http_->Post("/score", guarded([this, checked_rows, model, size](const httplib::Request& request,
+                                                                   httplib::Response& response) {
     require_json(request);
-    ScoreRequest parsed = read_score_request(request.body, predictor_.input_size());
+    ScoreRequest parsed = read_score_request(request.body, size);
     std::vector<float> values = std::move(parsed.values);
     const int64_t rows = checked_rows(values, "\"data\"");
     Scores scores = batcher_->submit(std::move(values), rows).get();
-    const ModelDescription& model = predictor_.description();
     json predictions = json::array(), probabilities = json::array();
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t predicted = scores.predicted[static_cast<size_t>(r)];
@@ -221,13 +221,13 @@ void ScoringServer::add_routes() {
     }
     answer_json(response, 200,
                 json{{"name", name},
-                     {"versions", json::array({version})},
+                     {"versions", json::array({std::to_string(models_.current()->step())})},
                      {"platform", "ringtrain"},
                      {"inputs", json::array({json{{"name", "input"}, {"datatype", input_datatype}, {"shape", input_shape}}})},
                      {"outputs", outputs},
                      {"parameters",
                       {{"kind", model.kind}, {"input_scale", model.input.scale}, {"class_names", model.class_names},
-                       {"checkpoint", predictor_.checkpoint_path()}}}});
+                       {"checkpoint", models_.current()->checkpoint_path()}}}});
   }));
   http_->Get(models + "/ready", guarded([=](const httplib::Request& request, httplib::Response& response) {
     known_model(request);
@@ -297,13 +297,15 @@ void ScoringServer::add_routes() {
       for (int64_t id : scores.predicted) labels.push_back(model.class_name(id));
       outputs.push_back(json{{"name", "predicted_label"}, {"datatype", "BYTES"}, {"shape", json::array({rows})}, {"data", labels}});
     }
-    json answer = {{"model_name", name}, {"model_version", version}, {"outputs", outputs}};
+    json answer = {{"model_name", name}, {"model_version", std::to_string(scores.step)}, {"outputs", outputs}};
     if (!parsed.id.empty()) answer["id"] = parsed.id;
     answer_json(response, 200, answer);
   }));
 
-  http_->Get("/metrics", [this, name, version](const httplib::Request&, httplib::Response& response) {
-    response.set_content(metrics_.render(batcher_->queued_rows(), name, version, predictor_.checkpoint_path()),
+  http_->Get("/metrics", [this, name](const httplib::Request&, httplib::Response& response) {
+    const std::shared_ptr<Predictor> current = models_.current();
+    response.set_content(metrics_.render(batcher_->queued_rows(), name, std::to_string(current->step()),
+                                         current->checkpoint_path()),
                          "text/plain; version=0.0.4");
   });
 }

@@ -15,7 +15,7 @@
 #include <string>
 
 #include "core/serving/batcher.h"
-#include "core/serving/predictor.h"
+#include "core/serving/model_slot.h"
 #include "core/serving/server_metrics.h"
 
 namespace httplib {
@@ -38,7 +38,7 @@ struct ServeOptions {
 
 class ScoringServer {
  public:
-  ScoringServer(Predictor& predictor, const ServeOptions& options);
+  ScoringServer(ModelSlot& models, const ServeOptions& options);
   ~ScoringServer();
 
   // Binds (throws naming the address when it cannot); then port() is known.
@@ -55,7 +55,7 @@ class ScoringServer {
  private:
   void add_routes();
 
-  Predictor& predictor_;
+  ModelSlot& models_;
   ServeOptions options_;
   ServerMetrics metrics_;
   std::unique_ptr<Batcher> batcher_;

@@ -15,6 +15,9 @@
 #include <fstream>
 #include <numeric>
 #include <future>
+#include <map>
+#include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
@@ -500,6 +503,73 @@ TEST_F(ServeTest, EvaluateMeasuresTheCheckpointAsTrainingDidOnOneRankOrTwo) {
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.output.find(dir_->file("other") + " holds samples of shape [8]"), std::string::npos)
       << refused.output;
+}
+
+// serve --watch on a checkpoint.dir while a resumed training run commits newer checkpoints into
+// it, under load: no request fails, each answer's rows are all one checkpoint's scores (its
+// model_version), and the version only moves forward, to the newest.
+TEST_F(ServeTest, WatchSwapsToNewerCheckpointsUnderLoadWithoutFailingOrMixing) {
+  const std::string watched = dir_->file("watched");
+  std::filesystem::copy(dir_->file("ck"), watched, std::filesystem::copy_options::recursive);
+  auto watching = std::make_unique<ServerProcess>(watched, std::vector<std::string>{"--watch", "--watch-seconds", "0.05"},
+                                                  dir_->file("watch.log"));
+  ASSERT_GT(watching->port(), 0) << watching->output();
+  std::atomic<bool> training{true};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> clients;
+  std::mutex answers_mutex;
+  std::vector<std::pair<int, json>> answers;  // (client, answer), in each client's order
+  json infer = {{"inputs", json::array({json{{"name", "input"},
+                                             {"shape", {4, kFeatures}},
+                                             {"datatype", "UINT8"},
+                                             {"data", std::vector<float>(test_values_.begin(),
+                                                                         test_values_.begin() + 4 * kFeatures)}}})}};
+  for (int i = 0; i < 8; ++i) {
+    clients.emplace_back([&, i] {
+      httplib::Client c = client(*watching);
+      // Until training is over, and a few more after (then the newest is served).
+      for (int after = 0; after < 20; after += training ? 0 : 1) {
+        auto answer = c.Post("/v2/models/model/infer", infer.dump(), "application/json");
+        if (!answer || answer->status != 200) {
+          ++failed;
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(answers_mutex);
+        answers.emplace_back(i, json::parse(answer->body));
+      }
+    });
+  }
+  testing::Outcome trained = testing::run(kBinary + " train " + dir_->file("job.toml") + " --resume auto " +
+                                          "--set train.epochs=6 --set checkpoint.keep=10 --set checkpoint.dir=" +
+                                          watched);
+  training = false;
+  for (std::thread& t : clients) t.join();
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_EQ(failed.load(), 0);
+  // Every checkpoint now in the directory, scored in process: what each version must have answered.
+  std::map<int64_t, std::vector<float>> by_version;
+  for (const auto& entry : std::filesystem::directory_iterator(watched)) {
+    std::unique_ptr<Predictor> predictor = Predictor::load(entry.path().string());
+    by_version[predictor->step()] =
+        predictor->score(Span<const float>(test_values_.data(), 4 * kFeatures), 4).probabilities;
+  }
+  const int64_t first = expected_->step, newest = by_version.rbegin()->first;
+  std::set<int64_t> seen;
+  std::map<int, int64_t> last_step;
+  for (const auto& [client, answer] : answers) {
+    const int64_t version = std::stoll(answer["model_version"].get<std::string>());
+    seen.insert(version);
+    EXPECT_GE(version, last_step[client]) << "client " << client << " went back to an older model";
+    last_step[client] = version;
+    ASSERT_TRUE(by_version.count(version)) << version;
+    const std::vector<float> got = answer["outputs"][0]["data"].get<std::vector<float>>();
+    for (size_t k = 0; k < got.size(); ++k) {
+      EXPECT_NEAR(got[k], by_version[version][k], 1e-6f) << "version " << version << ": a row of another model";
+    }
+  }
+  EXPECT_TRUE(seen.count(first)) << "never served the first checkpoint";
+  EXPECT_TRUE(seen.count(newest)) << "never swapped to the newest, step " << newest << ":\n" << watching->output();
+  EXPECT_NE(watching->output().find("now serving " + watched), std::string::npos) << watching->output();
 }
 
 // A CSV file's rows after its header, split at commas.
