@@ -26,7 +26,6 @@ Predictor::Predictor(Checkpoint checkpoint, int64_t max_batch)
       checkpoint_path_(checkpoint.path),
       step_(checkpoint.state.step),
       max_batch_(std::max<int64_t>(max_batch, 1)) {
-  RT_CHECK(description_.kind != "gpt", "{} holds a gpt: score text with `ringtrain generate`", checkpoint_path_);
   model_ = build_described_model(description_, Device::kCpu);
   RT_CHECK(static_cast<int64_t>(checkpoint.parameters.size()) == static_cast<int64_t>(model_->parameters().size()),
            "{} holds {} parameters, but the model it describes needs {}", checkpoint_path_,
@@ -50,6 +49,18 @@ std::string Predictor::check_input(Span<const float> values) const {
   return "";
 }
 
+std::string Predictor::generate(const std::string& prompt, int64_t tokens, const SamplingOptions& options) {
+  RT_CHECK(generates_text(), "{} holds a {}, not a gpt: it scores rows", checkpoint_path_, description_.kind);
+  RT_CHECK(!prompt.empty(), "the prompt is empty");
+  std::vector<int64_t> ids(prompt.begin(), prompt.end());
+  for (int64_t& id : ids) id = static_cast<unsigned char>(id);
+  std::lock_guard<std::mutex> lock(mutex_);
+  const std::vector<int64_t> text = generate_tokens(*model_, description_.gpt.context, ids, tokens, options);
+  std::string out;
+  for (size_t i = ids.size(); i < text.size(); ++i) out += static_cast<char>(text[i]);
+  return out;
+}
+
 Scores Predictor::score(Span<const float> values, int64_t rows) {
   RT_CHECK(static_cast<int64_t>(values.size()) == rows * input_size(), "{} values for {} rows of {}", values.size(),
            rows, input_size());
@@ -65,6 +76,8 @@ Scores Predictor::score_scaled(Span<const float> features, int64_t rows) {
 }
 
 Scores Predictor::score_locked(const float* values, int64_t rows, bool scale_them) {
+  RT_CHECK(!generates_text(), "{} holds a gpt: it continues text (`ringtrain generate`, or serve's "
+           "/v2/models/NAME/generate), it does not score rows", checkpoint_path_);
   const int64_t size = input_size(), classes = this->classes();
   Scores scores;
   scores.step = step_;

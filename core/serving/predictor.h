@@ -1,4 +1,4 @@
-// A trained model ready to score samples: rebuilt from a checkpoint's own description (no config
+// A trained model ready to score samples (or, a gpt, to continue text): rebuilt from a checkpoint's own description (no config
 // or shards needed), its parameters loaded, in evaluation mode. Samples come as the shards store
 // them (uint8 pixels 0-255, or float32 values), one row of the input's size each; the predictor
 // scales them as training did and returns each row's class and probabilities (softmax of the
@@ -15,6 +15,7 @@
 
 #include "core/base/span.h"
 #include "core/checkpoint.h"
+#include "core/generation.h"
 #include "core/model_description.h"
 
 namespace rt {
@@ -45,8 +46,13 @@ class Predictor {
   // Empty when `values` (rows x input_size, as stored) are valid input; else what is wrong, naming
   // the row and column (not finite; for uint8 input, not an integer in 0-255).
   std::string check_input(Span<const float> values) const;
+  // Whether the model is a gpt: it generates text (generate()) instead of scoring rows.
+  bool generates_text() const { return description_.kind == "gpt"; }
+  // A gpt's continuation of `prompt` (bytes are its tokens): `tokens` sampled tokens, as
+  // `ringtrain generate` samples them. Thread-safe (one generation or pass at a time).
+  std::string generate(const std::string& prompt, int64_t tokens, const SamplingOptions& options);
   // Scores `rows` samples (input_size values each, as stored, checked), in passes of at most
-  // max_batch rows. Thread-safe.
+  // max_batch rows. Thread-safe. Not for a gpt.
   Scores score(Span<const float> values, int64_t rows);
   // As score(), for rows already scaled as the model reads them (a Loader's batches).
   Scores score_scaled(Span<const float> features, int64_t rows);

@@ -13,6 +13,7 @@ namespace rt {
 namespace {
 using nlohmann::json;
 constexpr int kListenBacklog = 4096;  // the kernel caps it at net.core.somaxconn
+constexpr double kMostGeneratedTokens = 4096;  // a generate request's max_tokens
 using Clock = std::chrono::steady_clock;
 
 void answer_json(httplib::Response& response, int status, const json& body) {
@@ -170,13 +171,21 @@ void ScoringServer::add_routes() {
     };
   };
 
+  auto refuse_text_model = [this, name] {
+    if (models_.current()->generates_text()) {
+      throw RequestError{400, fmt::format("this model is a gpt: it continues text (POST /v2/models/{}/generate "
+                                          "{{\"text_input\": ...}}), it does not score rows", name)};
+    }
+  };
+
   // Azure ML.
   http_->Get("/", [](const httplib::Request&, httplib::Response& response) {
     answer_json(response, 200, json{{"status", "healthy"}});
   });
-  http_->Post("/score", guarded([this, checked_rows, model, size](const httplib::Request& request,
+  http_->Post("/score", guarded([this, checked_rows, model, size, refuse_text_model](const httplib::Request& request,
                                                                    httplib::Response& response) {
     require_json(request);
+    refuse_text_model();
     ScoreRequest parsed = read_score_request(request.body, size);
     std::vector<float> values = std::move(parsed.values);
     const int64_t rows = checked_rows(values, "\"data\"");
@@ -212,6 +221,17 @@ void ScoringServer::add_routes() {
   };
   http_->Get(models, guarded([=](const httplib::Request& request, httplib::Response& response) {
     known_model(request);
+    if (model.kind == "gpt") {
+      answer_json(response, 200,
+                  json{{"name", name},
+                       {"versions", json::array({std::to_string(models_.current()->step())})},
+                       {"platform", "ringtrain"},
+                       {"inputs", json::array({json{{"name", "text_input"}, {"datatype", "BYTES"}, {"shape", json::array({1})}}})},
+                       {"outputs", json::array({json{{"name", "text_output"}, {"datatype", "BYTES"}, {"shape", json::array({1})}}})},
+                       {"parameters", {{"kind", "gpt"}, {"context", model.gpt.context}, {"vocab", model.gpt.vocab},
+                                       {"checkpoint", models_.current()->checkpoint_path()}}}});
+      return;
+    }
     std::vector<int64_t> input_shape = {-1};
     input_shape.insert(input_shape.end(), model.input.shape.begin(), model.input.shape.end());
     json outputs = json::array({json{{"name", "probabilities"}, {"datatype", "FP32"}, {"shape", json::array({-1, model.classes})}},
@@ -236,6 +256,7 @@ void ScoringServer::add_routes() {
   http_->Post(models + "/infer", guarded([=](const httplib::Request& request, httplib::Response& response) {
     known_model(request);
     require_json(request);
+    refuse_text_model();
     InferRequest parsed = read_infer_request(request.body);
     if (parsed.input_name != "input") {
       throw RequestError{400, fmt::format("no input named '{}'; the model's is \"input\"", parsed.input_name)};
@@ -300,6 +321,46 @@ void ScoringServer::add_routes() {
     json answer = {{"model_name", name}, {"model_version", std::to_string(scores.step)}, {"outputs", outputs}};
     if (!parsed.id.empty()) answer["id"] = parsed.id;
     answer_json(response, 200, answer);
+  }));
+
+  // The generate extension (Triton's, KServe's for text): a gpt continues `text_input`.
+  http_->Post(models + "/generate", guarded([=](const httplib::Request& request, httplib::Response& response) {
+    known_model(request);
+    require_json(request);
+    const std::shared_ptr<Predictor> predictor = models_.current();
+    if (!predictor->generates_text()) {
+      throw RequestError{400, fmt::format("this model is a {}: it scores rows (POST /v2/models/{}/infer), it does "
+                                          "not generate text", model.kind, name)};
+    }
+    const json body = json::parse(request.body, nullptr, false);
+    if (!body.is_object()) throw RequestError{400, "the body is not a JSON object"};
+    const json prompt = body.value("text_input", json());
+    if (!prompt.is_string() || prompt.get<std::string>().empty()) {
+      throw RequestError{400, "\"text_input\" must be non-empty text (the prompt)"};
+    }
+    const json parameters = body.value("parameters", json::object());
+    if (!parameters.is_object()) throw RequestError{400, "\"parameters\" must be an object"};
+    auto number = [&parameters](const char* key, double fallback, double low, double high) {
+      const json value = parameters.value(key, json(fallback));
+      if (!value.is_number() || value.get<double>() < low || value.get<double>() > high) {
+        throw RequestError{400, fmt::format("parameters.{} is {}, not a number in [{}, {}]", key, value.dump(), low,
+                                            high)};
+      }
+      return value.get<double>();
+    };
+    const int64_t tokens = static_cast<int64_t>(number("max_tokens", 64, 0, kMostGeneratedTokens));
+    SamplingOptions sampling;
+    sampling.temperature = static_cast<float>(number("temperature", 0.8, 0, 100));
+    sampling.top_k = static_cast<int64_t>(number("top_k", 40, 0, 1e9));
+    sampling.seed = static_cast<uint64_t>(number("seed", 1, 0, 9007199254740992.0));
+    const std::string text = predictor->generate(prompt.get<std::string>(), tokens, sampling);
+    // Bytes that are not UTF-8 (a byte-level model may sample any) become U+FFFD in the JSON.
+    response.status = 200;
+    response.set_content(json{{"model_name", name},
+                              {"model_version", std::to_string(predictor->step())},
+                              {"text_output", text}}
+                             .dump(-1, ' ', false, json::error_handler_t::replace),
+                         "application/json");
   }));
 
   http_->Get("/metrics", [this, name](const httplib::Request&, httplib::Response& response) {

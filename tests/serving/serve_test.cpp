@@ -642,5 +642,52 @@ TEST_F(ServeTest, PredictWritesOneOrderedFileAtOneTwoAndFourRanks) {
   EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.csv"))) << "a partial output was left as if complete";
 }
 
+// A gpt served: /v2/models/NAME/generate continues a prompt exactly as `ringtrain generate` does
+// (greedy, and sampled with the same seed); the row routes refuse it with a 400.
+TEST(GptServeTest, GenerateContinuesAPromptAsTheGenerateCommandDoes) {
+  testing::TempDir dir;
+  testing::write_word_text_shards(dir.path());
+  std::ofstream(dir.file("gpt.toml")) << "[model]\nkind = \"gpt\"\nlayers = 1\nheads = 2\nwidth = 16\n"
+                                      << "[train]\nepochs = 1\nmax_steps = 60\nglobal_batch = 16\n"
+                                      << "[optimizer]\nkind = \"adamw\"\nlr = 0.01\n"
+                                      << "[data]\ntrain_dir = \"" << dir.path() << "/shards/train\"\ntest_dir = \""
+                                      << dir.path() << "/shards/test\"\n[runtime]\nthreads = 1\n"
+                                      << "[checkpoint]\ndir = \"" << dir.file("ck") << "\"\n";
+  testing::Outcome trained = testing::run(kBinary + " train " + dir.file("gpt.toml"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  ServerProcess server(dir.file("ck"), {}, dir.file("serve.log"));
+  ASSERT_GT(server.port(), 0) << server.output();
+  httplib::Client c("127.0.0.1", server.port());
+  c.set_read_timeout(60, 0);
+  for (const auto& [temperature, seed] : std::vector<std::pair<std::string, int>>{{"0", 1}, {"0.8", 7}}) {
+    const json body = {{"text_input", "the cat "},
+                       {"parameters", {{"max_tokens", 24}, {"temperature", std::stod(temperature)}, {"seed", seed}}}};
+    auto answer = c.Post("/v2/models/model/generate", body.dump(), "application/json");
+    ASSERT_TRUE(answer);
+    ASSERT_EQ(answer->status, 200) << answer->body;
+    const json generated = json::parse(answer->body);
+    testing::Outcome command = testing::run(kBinary + " generate " + dir.file("ck") + " --prompt 'the cat ' --tokens 24" +
+                                            " --temperature " + temperature + " --top-k 40 --seed " +
+                                            std::to_string(seed));
+    ASSERT_EQ(command.exit_code, 0) << command.output;
+    const std::string expected = "\nthe cat " + generated["text_output"].get<std::string>() + "\n";  // after its log line
+    EXPECT_EQ(command.output.substr(command.output.size() - std::min(command.output.size(), expected.size())), expected)
+        << "temperature " << temperature << ": " << command.output;
+    EXPECT_EQ(generated["text_output"].get<std::string>().size(), 24u);
+  }
+  const json metadata = json::parse(c.Get("/v2/models/model")->body);
+  EXPECT_EQ(metadata["inputs"][0]["name"], "text_input");
+  auto rows = c.Post("/score", "{\"data\": [[1, 2]]}", "application/json");
+  EXPECT_EQ(rows->status, 400);
+  EXPECT_NE(rows->body.find("this model is a gpt"), std::string::npos) << rows->body;
+  for (const char* bad : {"{\"text_input\": \"\"}", "{\"text_input\": 3}",
+                          "{\"text_input\": \"a\", \"parameters\": {\"max_tokens\": 100000}}",
+                          "{\"text_input\": \"a\", \"parameters\": {\"temperature\": \"hot\"}}", "[1]"}) {
+    auto answer = c.Post("/v2/models/model/generate", bad, "application/json");
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 400) << bad << ": " << answer->body;
+  }
+}
+
 }  // namespace
 }  // namespace rt
