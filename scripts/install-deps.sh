@@ -10,7 +10,7 @@ packages=(
   libeigen3-dev
   libhdf5-dev hdf5-tools
   libgtest-dev
-  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev libcpp-httplib-dev libsimdjson-dev
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev libcpp-httplib-dev libsimdjson-dev libonnx-dev libprotobuf-dev python3-onnx
   dataset-fashion-mnist
   rclone fuse3
   iproute2 util-linux

@@ -34,5 +34,6 @@ CommandRunner add_generate_command(CLI::App& app);
 CommandRunner add_serve_command(CLI::App& app);
 CommandRunner add_evaluate_command(CLI::App& app);
 CommandRunner add_predict_command(CLI::App& app);
+CommandRunner add_export_command(CLI::App& app);
 
 }  // namespace rt

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
     std::vector<rt::CommandRunner> commands{rt::add_train_command(app), rt::add_shard_command(app),
                                             rt::add_info_command(app), rt::add_generate_command(app),
                                             rt::add_serve_command(app), rt::add_evaluate_command(app),
-                                            rt::add_predict_command(app)};
+                                            rt::add_predict_command(app), rt::add_export_command(app)};
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

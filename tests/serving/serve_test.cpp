@@ -642,6 +642,38 @@ TEST_F(ServeTest, PredictWritesOneOrderedFileAtOneTwoAndFourRanks) {
   EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.csv"))) << "a partial output was left as if complete";
 }
 
+// `ringtrain export --format onnx`: the file passes onnx.checker, and an independent evaluation of
+// its graph (tests/serving/onnx_check.py, NumPy in float64) gives the checkpoint's probabilities.
+TEST_F(ServeTest, TheOnnxExportPassesTheCheckerAndScoresAsTheCheckpointDoes) {
+  testing::Outcome exported = testing::run(kBinary + " export " + dir_->file("ck") + " --format onnx --output " +
+                                           dir_->file("model.onnx"));
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  json rows = json::array();
+  for (int64_t r = 0; r < test_rows_; ++r) rows.push_back(row(r));
+  std::ofstream(dir_->file("rows.json")) << json{{"data", rows}}.dump();
+  testing::Outcome checked = testing::run(std::string(RINGTRAIN_PYTHON) + " " + RINGTRAIN_SOURCE_DIR +
+                                          "/tests/serving/onnx_check.py " + dir_->file("model.onnx") + " " +
+                                          dir_->file("rows.json") + " 2>&1");
+  ASSERT_EQ(checked.exit_code, 0) << checked.output;
+  const json outputs = json::parse(checked.output);
+  double largest = 0;
+  for (int64_t r = 0; r < test_rows_; ++r) {
+    for (int64_t c = 0; c < kClasses; ++c) {
+      largest = std::max(largest, std::abs(outputs["probabilities"][r][c].get<double>() -
+                                           static_cast<double>(expected_->probabilities[r * kClasses + c])));
+      largest = std::max(largest, std::abs(outputs["logits"][r][c].get<double>() -
+                                           static_cast<double>(expected_->logits[r * kClasses + c])));
+    }
+  }
+  EXPECT_LT(largest, 1e-5) << "the ONNX graph's outputs differ from the checkpoint's";
+  // A file that cannot be written is named.
+  testing::Outcome refused = testing::run(kBinary + " export " + dir_->file("ck") + " --format onnx --output " +
+                                          dir_->file("nowhere/model.onnx"));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("cannot write " + dir_->file("nowhere/model.onnx")), std::string::npos)
+      << refused.output;
+}
+
 // A gpt served: /v2/models/NAME/generate continues a prompt exactly as `ringtrain generate` does
 // (greedy, and sampled with the same seed); the row routes refuse it with a 400.
 TEST(GptServeTest, GenerateContinuesAPromptAsTheGenerateCommandDoes) {
