@@ -227,7 +227,7 @@ PredictSummary predict(Predictor& predictor, const PredictOptions& options, Comm
   const std::string part = comm.size() == 1 ? options.output + ".part" : fmt::format("{}.part-{:05d}", options.output,
                                                                                          comm.rank());
   int64_t rows_here = 0;
-  {
+  try {
     RowWriter writer(part, format, predictor.description(), options.top_k);
     if (shards) {
       predict_shards(predictor, options, comm, writer, rows_here);
@@ -235,6 +235,10 @@ PredictSummary predict(Predictor& predictor, const PredictOptions& options, Comm
       predict_json_lines(predictor, options, comm, writer, rows_here);
     }
     writer.close();
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(part, ignored);  // no part of a failed run is left beside the output
+    throw;
   }
   comm.barrier();  // every part written
   if (comm.rank() == 0) {

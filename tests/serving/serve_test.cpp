@@ -640,6 +640,7 @@ TEST_F(ServeTest, PredictWritesOneOrderedFileAtOneTwoAndFourRanks) {
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("bad.jsonl, line 2: not a row of 16 numbers"), std::string::npos) << bad.output;
   EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.csv"))) << "a partial output was left as if complete";
+  EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.csv.part"))) << "the failed run's part was left";
 }
 
 // `ringtrain export --format onnx`: the file passes onnx.checker, and an independent evaluation of
