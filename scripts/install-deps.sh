@@ -19,7 +19,7 @@ packages=(
 # Node.js that brings its own npm is already installed.
 command -v npm >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3 python3-torch python3-h5py python3-numpy libopenblas0-pthread wrk)
+  packages+=(python3 python3-torch python3-h5py python3-numpy libopenblas0-pthread wrk gunicorn python3-flask)
 fi
 
 missing=()

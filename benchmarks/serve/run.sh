@@ -4,7 +4,7 @@
 # same cores, loaded by wrk with one-sample requests on keep-alive connections. Then dynamic
 # batching (--max-batch 64 against 1) at 256 connections beside the in-process forward pass
 # (serve_forward), and one request's latency on an idle server.
-#   benchmarks/serve/run.sh [SECONDS_PER_LOAD]        (needs wrk, gunicorn, python3-flask, python3-torch)
+#   benchmarks/serve/run.sh [SECONDS_PER_LOAD]        (scripts/install-deps.sh --bench installs wrk, gunicorn, Flask, PyTorch)
 source "$(dirname "$0")/../common.sh"
 ensure_fashion_mnist
 seconds=${1:-15}
