@@ -71,7 +71,7 @@ for ranks in 1 2; do
 done
 check 180 ringtrain train examples/fashion_mnist/cnn.toml --set runtime.device=cuda
 check 60 loader_bench "$RINGTRAIN_DATA/train" 1024 4 stored  # what the loader alone delivers here
-# Issue 5's local ratio where cores are to spare: cat of the shards against one epoch of the loader
+# The loader against the disk where cores are to spare: cat of the shards against one epoch of the loader
 # (batch 128, stored bytes, reading the files itself), from the page cache, three rounds.
 local_ratio() {
   local bytes start end round
