@@ -2,7 +2,6 @@
 // is a checkpoint directory (step-NNNNNNNNN) or checkpoint.dir (its newest checkpoint that
 // verifies); the model's shape comes from the checkpoint itself. Tokens are bytes (the
 // vocabulary of `ringtrain shard --text`); the prompt and what follows it go to standard output.
-#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -11,6 +10,7 @@
 #include "core/cli/commands.h"
 #include "core/generation.h"
 #include "core/models.h"
+#include "core/serving/predictor.h"
 
 namespace rt {
 
@@ -23,13 +23,6 @@ struct GenerateArguments {
   int64_t top_k = 40;
   uint64_t seed = 1;
 };
-
-Checkpoint load_checkpoint(const std::string& path) {
-  if (std::filesystem::exists(path + "/manifest.json")) return CheckpointStore::load(path);
-  std::optional<Checkpoint> newest = CheckpointStore(path, 1).load_newest();
-  RT_CHECK(newest.has_value(), "{} holds no checkpoint that verifies", path);
-  return *newest;
-}
 }  // namespace
 
 CommandRunner add_generate_command(CLI::App& app) {
@@ -49,7 +42,7 @@ CommandRunner add_generate_command(CLI::App& app) {
   return [command, a](Communicator& comm) {
     if (!command->parsed()) return -1;
     if (comm.rank() != 0) return 0;
-    Checkpoint checkpoint = load_checkpoint(a->checkpoint);
+    Checkpoint checkpoint = load_checkpoint_at(a->checkpoint);
     const GptOptions options = parse_gpt_description(checkpoint.state.model, checkpoint.path);
     std::unique_ptr<Model> model = build_gpt(options);
     RT_CHECK(static_cast<int64_t>(checkpoint.parameters.size()) == static_cast<int64_t>(model->parameters().size()),
