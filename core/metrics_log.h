@@ -1,9 +1,20 @@
-// Per-epoch metrics as JSON lines (one object per line), for scripts and benchmarks.
+// The run's metrics as JSON lines (metrics.jsonl), with the same rows as CSV beside it
+// (metrics.csv), written by rank 0.
+//
+// Rows are appended and never removed. A resumed run continues the same file: rows past the step
+// it resumed from (written before the stop and repeated by the resume) are marked
+// "superseded": true, so that the rows not superseded count every step exactly once. Kinds:
+// "train" (steps first_step..step), "eval" (held-out loss and accuracy at a step) and "epoch"
+// (an epoch's summary).
 #pragma once
 
 #include <cstdint>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace rt {
 
@@ -22,13 +33,28 @@ struct EpochMetrics {
 
 class MetricsLog {
  public:
-  // An empty path writes nothing.
-  explicit MetricsLog(const std::string& path);
-  void write(const EpochMetrics& metrics);
+  // Opens `path` for a run. A fresh run (no `resumed_step`) keeps an existing file's rows as
+  // PATH.previous and starts an empty one; a resumed run marks the existing rows past
+  // `resumed_step` superseded and appends. An empty path writes nothing.
+  void open(const std::string& path, std::optional<int64_t> resumed_step);
+  bool enabled() const { return !path_.empty(); }
+  void write(const nlohmann::json& row);
+  const std::string& path() const { return path_; }
+  const std::string& csv_path() const { return csv_path_; }
 
  private:
   std::string path_;
+  std::string csv_path_;
   std::ofstream out_;
+  std::ofstream csv_;
 };
+
+// PATH with its extension replaced by .csv.
+std::string metrics_csv_path(const std::string& path);
+// A metrics file's rows, in order; a torn last line (a writer killed mid-line) is left out.
+std::vector<nlohmann::json> read_metrics(const std::string& path);
+// The CSV's columns, and one row as a CSV line (per-rank lists as their mean or maximum).
+std::string metrics_csv_header();
+std::string metrics_csv_line(const nlohmann::json& row);
 
 }  // namespace rt

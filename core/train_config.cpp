@@ -25,6 +25,7 @@ TrainConfig read_train_config(Config& config) {
   c.global_batch = config.get_int("train.global_batch", c.global_batch, 1, 1 << 24);
   c.seed = static_cast<uint64_t>(config.get_int("train.seed", static_cast<int64_t>(c.seed), 0, INT64_MAX));
   c.accumulate = config.get_int("train.accumulate", c.accumulate, 1, 4096);
+  c.eval_every = config.get_int("train.eval_every", c.eval_every, 0, INT64_MAX);
   c.max_nonfinite_steps = config.get_int("train.max_nonfinite_steps", c.max_nonfinite_steps, 1, 1000000);
 
   c.optimizer = config.get_string("optimizer.kind", c.optimizer, {"sgd", "adamw"});
@@ -62,6 +63,7 @@ TrainConfig read_train_config(Config& config) {
   c.nonblocking = config.get_string("comm.nonblocking", c.nonblocking, {"auto", "on", "off"});
   c.backend = config.get_string("comm.backend", c.backend, {"auto", "nccl", "mpi"});
 
+  c.checkpoint_dir_set = config.has("checkpoint.dir");
   c.checkpoint_dir = config.get_path("checkpoint.dir", "");
   c.checkpoint_every = config.get_int("checkpoint.every", c.checkpoint_every, 0, INT64_MAX);
   c.checkpoint_keep = config.get_int("checkpoint.keep", c.checkpoint_keep, 1, 1000000);
@@ -75,6 +77,10 @@ TrainConfig read_train_config(Config& config) {
 
   c.log_all_ranks = config.get_bool("log.all_ranks", c.log_all_ranks);
   c.log_every = config.get_int("log.every", c.log_every, 0, INT64_MAX);
+  c.run_dir_set = config.has("log.dir");
+  c.run_dir = config.get_path("log.dir", "");
+  c.progress = config.get_bool("log.progress", c.progress);
+  c.progress_every_seconds = config.get_double("log.every_seconds", c.progress_every_seconds, 0.0, 1e6);
   c.metrics_path = config.get_path("log.metrics", "");
   c.timeline_path = config.get_path("log.timeline", "");
 

@@ -33,6 +33,7 @@ struct TrainConfig {
   int64_t global_batch = 128;
   uint64_t seed = 1;
   int64_t accumulate = 1;  // micro-batches per optimizer step; gradients are communicated after the last
+  int64_t eval_every = 0;  // > 0: also evaluate on the test data every this many steps
   int64_t max_nonfinite_steps = 5;  // steps in a row with NaN/Inf gradients (each skipped) before the job stops
   // [optimizer]
   std::string optimizer = "sgd";  // or "adamw"
@@ -73,7 +74,8 @@ struct TrainConfig {
   // build has it and each rank of a host has a GPU of its own, else MPI. CPU gradients always use MPI.
   std::string backend = "auto";
   // [checkpoint]
-  std::string checkpoint_dir;      // empty: no checkpoints
+  std::string checkpoint_dir;      // empty: no checkpoints; not set: DIR/checkpoints of the run directory
+  bool checkpoint_dir_set = false; // given in the file or by --set (else it follows the run directory)
   int64_t checkpoint_every = 0;    // steps between checkpoints; 0: only at epoch ends and on SIGTERM
   int64_t checkpoint_keep = 3;
   double grace_seconds = 30;       // after SIGTERM, the process ends within this even if unfinished
@@ -90,9 +92,16 @@ struct TrainConfig {
   // mantissa bits, fp32 accumulation; weights, optimizer state, activations and loss stay fp32
   std::string precision = "fp32";
   // [log]
+  // The run directory (run_directory.h): config, metrics, per-rank logs. Not set: runs/<config
+  // name>-<UTC time> (or the run --resume continues); set to "": none.
+  std::string run_dir;
+  bool run_dir_set = false;
+  std::string config_name = "run";  // the configuration file's name without extension
   bool log_all_ranks = false;
-  int64_t log_every = 0;  // steps between progress lines; 0: per epoch only
-  std::string metrics_path;  // JSON lines, one per epoch, written by rank 0
+  int64_t log_every = 50;  // steps between metrics rows; 0: per epoch only
+  double progress_every_seconds = 30;  // progress lines where the output is not a terminal
+  bool progress = true;    // rank 0's progress (redrawn on a terminal, plain lines elsewhere)
+  std::string metrics_path;  // JSON lines written by rank 0 (default: the run directory's metrics.jsonl)
   std::string timeline_path;  // Chrome trace per rank (".rank<r>" is put before the extension)
 };
 

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "comm/consistency.h"
 #include "core/base/environment.h"
 #include "core/base/logging.h"
@@ -29,8 +31,7 @@ size_t megabytes_to_bytes(double megabytes) { return static_cast<size_t>(megabyt
 }  // namespace
 
 Trainer::Trainer(const TrainConfig& config, Communicator& comm)
-    : config_(config), comm_(comm), timeline_(config.timeline_path, comm.rank()),
-      metrics_log_(comm.rank() == 0 ? config.metrics_path : "") {
+    : config_(config), comm_(comm), timeline_(config.timeline_path, comm.rank()) {
   const Device device = config_.device;
   if (device == Device::kCuda) {
     require_gpu("runtime.device = \"cuda\"");
@@ -344,7 +345,8 @@ std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums) {
                               Span<const float>(optimizer_state.data(), optimizer_state.size()));
   }
   comm_.barrier();  // committed before any rank goes on (or exits)
-  log_info("checkpoint of step {} written to {}", state_.step, path);
+  log_info("checkpoint of step {} written to {}", state_.step,
+           comm_.rank() == 0 ? path : checkpoints_->directory() + " by rank 0");
   last_checkpoint_ = path;
   return path;
 }
@@ -382,7 +384,11 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
     StallWatch::Scope watched(*data_watch_);
     train_batches_->start_epoch(epoch, state_.step_in_epoch * config_.accumulate);
   }
+  step_meter_.start(state_.step, LossSums{sums[0], sums[1], sums[2]});
+  float lr = 0;
   while (state_.step_in_epoch < steps_per_epoch_ && !steps_done()) {
+    const Clock::time_point step_start = Clock::now();
+    double step_data_wait = 0, step_gradient_wait = 0;
     for (int64_t micro = 0; micro < config_.accumulate; ++micro) {
       const bool last = micro + 1 == config_.accumulate;
       Clock::time_point wait_start = Clock::now();
@@ -392,7 +398,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
         StallWatch::Scope watched(*data_watch_);
         batch = train_batches_->next();
       }
-      metrics.data_wait_seconds += seconds_since(wait_start);
+      step_data_wait += seconds_since(wait_start);
       RT_CHECK(batch != nullptr, "the loader ended the epoch early, at step {} of {}", state_.step_in_epoch,
                steps_per_epoch_);
 
@@ -436,7 +442,8 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
       }
       sums[2] += static_cast<double>(loss.rows);
     }
-    const float lr = scheduled_lr(config_.schedule, config_.lr, state_.step, total_steps, config_.warmup_steps);
+    metrics.data_wait_seconds += step_data_wait;
+    lr = scheduled_lr(config_.schedule, config_.lr, state_.step, total_steps, config_.warmup_steps);
     if (config_.device == Device::kCpu) {
       Clock::time_point comm_start = Clock::now();
       bool finite;
@@ -444,7 +451,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
         TimelineScope scope(&timeline_, TimelineLane::kCompute, "gradient wait");
         finite = sync_->wait();
       }
-      metrics.communication_seconds += seconds_since(comm_start);
+      step_gradient_wait = seconds_since(comm_start);
       if (finite) {
         TimelineScope scope(&timeline_, TimelineLane::kCompute, "optimizer");
         if (config_.clip_norm > 0) clip_gradients();
@@ -458,7 +465,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
         TimelineScope scope(&timeline_, TimelineLane::kCompute, "gradient wait");
         device_sync_->wait();
       }
-      metrics.communication_seconds += seconds_since(comm_start);
+      step_gradient_wait = seconds_since(comm_start);
       optimizer_step_on_gpu(lr);
     }
     ++state_.step;
@@ -467,15 +474,25 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
     if (config_.check_every > 0 && state_.step % config_.check_every == 0) {
       check_ranks_identical(fmt::format("step {}", state_.step));
     }
-    if (config_.log_every > 0 && metrics.steps % config_.log_every == 0) {
+    metrics.communication_seconds += step_gradient_wait;
+    const double step_seconds = seconds_since(step_start);
+    step_meter_.add_step(step_seconds, step_data_wait, step_gradient_wait);
+    progress_->add_step(step_seconds, step_data_wait, step_gradient_wait);
+    if (config_.log_every > 0 && state_.step % config_.log_every == 0) write_train_row(sums, lr);
+    if (progress_->due()) {
       add_counters();
-      log_info("epoch {} step {}/{}: loss {:.4f} (this rank's batches)", epoch + 1, state_.step_in_epoch,
-               steps_per_epoch_, sums[0] / sums[2]);
+      progress_->update(state_.step, epoch + 1, lr, LossSums{sums[0], sums[1], sums[2]});
+    }
+    if (config_.eval_every > 0 && state_.step % config_.eval_every == 0 && state_.step_in_epoch < steps_per_epoch_) {
+      EpochMetrics evaluation;
+      evaluate(evaluation);
+      write_eval_row(evaluation);
     }
     const bool terminating = check_collectives_agree(comm_, termination_requested(), fmt::format("step {}", state_.step));
     if (checkpoints_ && (terminating || (config_.checkpoint_every > 0 && state_.step % config_.checkpoint_every == 0 &&
                                          state_.step_in_epoch < steps_per_epoch_))) {
       resolve_gpu_steps();
+      if (config_.log_every > 0 && step_meter_.steps() > 0) write_train_row(sums, lr);
       add_counters();
       save_checkpoint(sums);
     }
@@ -485,6 +502,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
     }
   }
   resolve_gpu_steps();
+  if (config_.log_every > 0 && step_meter_.steps() > 0) write_train_row(sums, lr);
   add_counters();
   metrics.train_seconds = seconds_since(start);
   if (checkpoints_ && state_.step_in_epoch < steps_per_epoch_) save_checkpoint(sums);  // train.max_steps, mid-epoch
@@ -523,6 +541,29 @@ void Trainer::evaluate(EpochMetrics& metrics) {
   comm_.all_reduce(Span<double>(totals, 3), ReduceOp::kSum);
   metrics.test_loss = totals[0] / totals[2];
   metrics.test_accuracy = totals[1] / totals[2];
+}
+
+void Trainer::write_train_row(std::vector<double>& sums, float lr) {
+  double loss = 0, correct = 0;
+  take_counters(loss, correct);
+  sums[0] += loss;
+  sums[1] += correct;
+  const StepRowContext context{state_.epoch + 1, state_.step, lr, config_.global_batch, context_};
+  const nlohmann::json row = step_meter_.finish(comm_, context, LossSums{sums[0], sums[1], sums[2]});
+  if (comm_.rank() == 0) metrics_log_.write(row);
+}
+
+void Trainer::write_eval_row(const EpochMetrics& metrics) {
+  if (comm_.rank() != 0) return;
+  nlohmann::json row = {{"kind", "eval"},         {"time", unix_time_now()},
+                        {"epoch", state_.epoch + 1}, {"step", state_.step},
+                        {"loss", metrics.test_loss}, {"accuracy", metrics.test_accuracy}};
+  if (context_ > 0) row["bits_per_token"] = metrics.test_loss / std::log(2.0);
+  metrics_log_.write(row);
+  if (state_.step_in_epoch < steps_per_epoch_) {
+    log_info("evaluation at step {}: test loss {:.4f}, test accuracy {:.2f}%", state_.step, metrics.test_loss,
+             100 * metrics.test_accuracy);
+  }
 }
 
 uint64_t Trainer::check_ranks_identical(const std::string& when) {
@@ -607,6 +648,13 @@ TrainingResult Trainer::run() {
   TrainingResult result;
   claim_checkpoint_dir();
   if (config_.resume != "none") restore();
+  if (comm_.rank() == 0) {
+    metrics_log_.open(config_.metrics_path,
+                      config_.resume == "none" ? std::nullopt : std::optional<int64_t>(state_.step));
+  }
+  progress_ = std::make_unique<Progress>(
+      config_.progress && comm_.rank() == 0,
+      ProgressPlan{planned_steps(), config_.epochs, config_.global_batch, context_, config_.progress_every_seconds});
   if (checkpoints_ && comm_.rank() == 0) checkpoints_->clear_preemption_record();
   if (comm_.rank() == 0 && state_.run_id.empty()) state_.run_id = new_run_id();
   result.parameter_fingerprint = check_ranks_identical("start");
@@ -631,13 +679,29 @@ TrainingResult Trainer::run() {
                metrics.samples_per_second * static_cast<double>(context_), metrics.train_loss / std::log(2.0),
                metrics.test_loss / std::log(2.0));
     }
-    metrics_log_.write(metrics);
+    write_eval_row(metrics);
+    if (comm_.rank() == 0) {
+      metrics_log_.write({{"kind", "epoch"},
+                          {"time", unix_time_now()},
+                          {"epoch", metrics.epoch},
+                          {"step", state_.step},
+                          {"steps", metrics.steps},
+                          {"train_loss", metrics.train_loss},
+                          {"train_accuracy", metrics.train_accuracy},
+                          {"test_loss", metrics.test_loss},
+                          {"test_accuracy", metrics.test_accuracy},
+                          {"train_seconds", metrics.train_seconds},
+                          {"samples_per_second", metrics.samples_per_second},
+                          {"data_wait_seconds", metrics.data_wait_seconds},
+                          {"communication_seconds", metrics.communication_seconds}});
+    }
     result.epochs.push_back(metrics);
     if (!whole_epoch) break;  // train.max_steps reached
     ++state_.epoch;
     state_.step_in_epoch = 0;
     if (checkpoints_) save_checkpoint(no_sums);
   }
+  progress_->stop();
   timeline_.write();
   if (timeline_.enabled()) log_info("timeline written to {} (and one file per rank)", timeline_.file());
   result.skipped_steps = state_.skipped_steps;

@@ -34,6 +34,8 @@
 #include "core/metrics_log.h"
 #include "core/model.h"
 #include "core/optimizer.h"
+#include "core/progress.h"
+#include "core/step_meter.h"
 #include "core/train_config.h"
 #include "data/loader.h"
 #include "kernels/cuda/device_buffer.h"
@@ -64,6 +66,10 @@ class Trainer {
   // Trains the rest of epoch state_.epoch; false when a termination request stopped it early.
   bool train_epoch(EpochMetrics& metrics);
   void evaluate(EpochMetrics& metrics);
+  // The metrics rows (rank 0 writes them; the train row is a collective, at the same step on
+  // every rank): the steps since the last train row, and an evaluation at this step.
+  void write_train_row(std::vector<double>& sums, float lr);
+  void write_eval_row(const EpochMetrics& metrics);
   uint64_t check_ranks_identical(const std::string& when);
   // Refuses (rank 0 throws) a checkpoint.dir that holds valid checkpoints this run does not resume
   // from: its pruning and a later --resume auto would mix the two runs.
@@ -131,6 +137,8 @@ class Trainer {
   std::vector<float> host_parameters_;  // GPU runs: host copies for checks and checkpoints
   std::vector<float> host_optimizer_state_;
   MetricsLog metrics_log_;
+  StepMeter step_meter_;
+  std::unique_ptr<Progress> progress_;
   std::unique_ptr<StallWatch> data_watch_;        // waits for batches (data.timeout_seconds)
   std::atomic<const Loader*> waiting_for_{nullptr};  // the loader those waits are for
   std::unique_ptr<StallWatch> checkpoint_watch_;  // checkpoint writes (checkpoint.timeout_seconds)

@@ -21,6 +21,7 @@
 
 #include "core/base/check.h"
 #include "core/base/random.h"
+#include "core/metrics_log.h"
 #include "data/shard_writer.h"
 #include "data/text_shards.h"
 
@@ -37,6 +38,20 @@ Outcome run(const std::string& command) {
   outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return outcome;
+}
+
+std::string train_rows_cover_each_step_once(const std::string& metrics_path, int64_t last_step) {
+  int64_t next = 1;
+  for (const nlohmann::json& row : read_metrics(metrics_path)) {
+    if (row.value("kind", "") != "train" || row.value("superseded", false)) continue;
+    const int64_t first = row.value("first_step", int64_t{-1}), step = row.value("step", int64_t{-1});
+    if (first != next || step < first) {
+      return fmt::format("{}: a train row covers steps {}..{} where step {} was next", metrics_path, first, step, next);
+    }
+    next = step + 1;
+  }
+  if (next != last_step + 1) return fmt::format("{}: the train rows end at step {}, not {}", metrics_path, next - 1, last_step);
+  return "";
 }
 
 std::string fingerprint_of(const std::string& output) {

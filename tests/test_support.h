@@ -22,6 +22,9 @@ Outcome run(const std::string& command);
 
 // The parameter fingerprint a training run's last line gives ("parameter fingerprint HEX"), or "".
 std::string fingerprint_of(const std::string& output);
+// Checks that the "train" rows of a metrics file not marked superseded cover steps 1..last_step
+// each exactly once, in order: "" when they do, else what is wrong.
+std::string train_rows_cover_each_step_once(const std::string& metrics_path, int64_t last_step);
 
 // The message of the rt::Error that `action` throws, or "(no error)".
 std::string error_message(const std::function<void()>& action);

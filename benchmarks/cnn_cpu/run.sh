@@ -24,7 +24,7 @@ build/benchmarks/cnn_cpu_step 128 40 "$threads"
 /usr/bin/python3 - "$out" <<'PY'
 import json, statistics, sys
 out = sys.argv[1]
-def epochs(name): return [json.loads(line) for line in open(f"{out}/{name}.jsonl")]
+def epochs(name): return [r for r in (json.loads(line) for line in open(f"{out}/{name}.jsonl")) if r.get("kind", "epoch") == "epoch"]
 ours, peer = epochs("ringtrain"), epochs("torch")
 def rate(rows): return statistics.median(r["samples_per_second"] for r in rows[1:] or rows)
 r_ours, r_peer = rate(ours), rate(peer)

@@ -12,7 +12,7 @@ python3 benchmarks/mlp_gpu/torch_mlp_gpu.py --model cnn --data "$RINGTRAIN_DATA"
 python3 - "$out" <<'PY'
 import json, statistics, sys
 out = sys.argv[1]
-def lines(name): return [json.loads(line) for line in open(f"{out}/{name}.jsonl")]
+def lines(name): return [r for r in (json.loads(line) for line in open(f"{out}/{name}.jsonl")) if r.get("kind", "epoch") == "epoch"]
 ours = lines("ringtrain")
 peer_all = lines("torch")
 peer = [r for r in peer_all if "epoch" in r]

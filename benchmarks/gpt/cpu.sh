@@ -23,7 +23,7 @@ env "${torch_cpu_env[@]}" OMP_NUM_THREADS=$threads /usr/bin/python3 benchmarks/g
 python3 - "$out" <<'PY'
 import json, math, sys
 out = sys.argv[1]
-ours = [json.loads(l) for l in open(f"{out}/ringtrain.jsonl")][-1]
+ours = [r for r in (json.loads(l) for l in open(f"{out}/ringtrain.jsonl")) if r.get("kind", "epoch") == "epoch"][-1]
 peer = [json.loads(l) for l in open(f"{out}/torch.jsonl") if "test_bits" in l][-1]
 context = 128
 bits_ours, bits_peer = ours["test_loss"] / math.log(2), peer["test_bits"]

@@ -52,7 +52,7 @@ for name in ["bf16-fused", "tf32-fused", "bf16-plain", "bf16-tensor_core"]:
 for mode, r in peer.items():
     print(f"{'PyTorch ' + mode:34}{r['tokens_per_second']:12.0f}{r['peak_allocated_gib']:8.1f}")
 for precision in ["fp32", "bf16"]:
-    rows = [json.loads(l) for l in open(f"{out}/brown-{precision}.jsonl")]
+    rows = [r for r in (json.loads(l) for l in open(f"{out}/brown-{precision}.jsonl")) if r.get("kind", "epoch") == "epoch"]
     print(f"Brown GPT on the GPU, {precision} products: held-out {rows[-1]['test_loss'] / math.log(2):.4f} bits per byte, "
           f"{rows[-1]['samples_per_second'] * 128:.0f} tokens/s")
 ours = step_file("bf16-fused")

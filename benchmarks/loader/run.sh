@@ -121,7 +121,7 @@ train_wait() {  # NAME CONFIG EPOCHS -> a line and a RESULT
     --set log.metrics="$metrics" >/dev/null
   python3 - "$metrics" "$1" <<'PY'
 import json, sys
-rows = [json.loads(line) for line in open(sys.argv[1])][1:]
+rows = [r for r in (json.loads(line) for line in open(sys.argv[1])) if r.get("kind", "epoch") == "epoch"][1:]
 share = 100 * sum(r["data_wait_seconds"] for r in rows) / sum(r["train_seconds"] for r in rows)
 print(f"training {sys.argv[2]} from the mount: data wait {share:.2f}% of epochs 2-{len(rows) + 1}")
 print(f"RESULT loader_training_data_wait_{sys.argv[2]}: ours {share:.2f} %, goal 2.00 %, ratio {share / 2:.2f}")

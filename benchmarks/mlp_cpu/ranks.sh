@@ -13,7 +13,7 @@ for ranks in 1 2 4; do
 done
 /usr/bin/python3 - "$out" <<'PY'
 import json, statistics, sys
-rows = {n: [json.loads(l) for l in open(f"{sys.argv[1]}/np{n}.jsonl")] for n in (1, 2, 4)}
+rows = {n: [r for r in (json.loads(l) for l in open(f"{sys.argv[1]}/np{n}.jsonl")) if r.get("kind", "epoch") == "epoch"] for n in (1, 2, 4)}
 print(f"{'ranks':>6}{'test acc %':>12}{'samples/s':>12}{'all-reduce s/epoch':>20}")
 for n, r in rows.items():
     print(f"{n:6d}{100 * r[-1]['test_accuracy']:12.2f}{statistics.median(e['samples_per_second'] for e in r[1:]):12.0f}"

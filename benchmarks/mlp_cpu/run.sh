@@ -27,7 +27,7 @@ build/benchmarks/gemm_ceiling 128 "$threads" 784 512 256 10 | tee "$out/ceiling.
 import json, statistics, sys
 out = sys.argv[1]
 def epochs(name):
-    return [json.loads(line) for line in open(f"{out}/{name}.jsonl")]
+    return [r for r in (json.loads(line) for line in open(f"{out}/{name}.jsonl")) if r.get("kind", "epoch") == "epoch"]
 ours, peer = epochs("ringtrain"), epochs("torch")
 ceiling = {k: float(v) for k, v in (line.split() for line in open(f"{out}/ceiling.txt") if not line.startswith("gemm"))}
 # Steady state: the median epoch after the first (which includes warm-up).

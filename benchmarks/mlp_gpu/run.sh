@@ -21,7 +21,7 @@ python3 benchmarks/mlp_gpu/torch_mlp_gpu.py --data "$RINGTRAIN_DATA" --epochs "$
 python3 - "$out" <<'PY'
 import json, statistics, sys
 out = sys.argv[1]
-def lines(name): return [json.loads(line) for line in open(f"{out}/{name}.jsonl")]
+def lines(name): return [r for r in (json.loads(line) for line in open(f"{out}/{name}.jsonl")) if r.get("kind", "epoch") == "epoch"]
 ours, peer = lines("ringtrain"), lines("torch")
 peer_step = [r for r in peer if "step_samples_per_second" in r][0]["step_samples_per_second"]
 peer = [r for r in peer if "epoch" in r]

@@ -34,7 +34,7 @@ def busbw(name):
             rows[int(parts[0])] = float(parts[4])
     return rows
 def rate(name):
-    rows = [json.loads(l) for l in open(f"{out}/{name}.jsonl")]
+    rows = [r for r in (json.loads(l) for l in open(f"{out}/{name}.jsonl")) if r.get("kind", "epoch") == "epoch"]
     return statistics.median(r["samples_per_second"] for r in rows[1:] or rows)
 local, hosts = busbw("local"), busbw("hosts")
 print(f"\n{'bytes':>12}{'4 hosts GB/s':>14}{'1 host GB/s':>14}{'ratio':>8}   (bus bandwidth of our all-reduce)")

@@ -48,7 +48,7 @@ def fingerprint(text):
 
 
 def epoch_losses(path):
-    rows = [json.loads(line) for line in open(path)] if os.path.exists(path) else []
+    rows = [r for r in (json.loads(line) for line in open(path)) if r.get("kind", "epoch") == "epoch"] if os.path.exists(path) else []
     return {row["epoch"]: (row["train_loss"], row["test_loss"]) for row in rows}
 
 

@@ -21,7 +21,7 @@ done
 import json, statistics, sys
 out, epochs = sys.argv[1], int(sys.argv[2])
 def rate(name, n):
-    rows = [json.loads(l) for l in open(f"{out}/{name}-np{n}.jsonl")]
+    rows = [r for r in (json.loads(l) for l in open(f"{out}/{name}-np{n}.jsonl")) if r.get("kind", "epoch") == "epoch"]
     rows = rows[1:] or rows
     return statistics.median(r["samples_per_second"] for r in rows), statistics.median(r["communication_seconds"] / r["train_seconds"] for r in rows)
 print(f"{'model':34}{'np1 /rank':>12}{'np2 /rank':>12}{'gradient wait':>15}{'efficiency':>12}")

@@ -36,6 +36,9 @@ class Config {
   std::vector<int64_t> get_int_list(const std::string& key, const std::vector<int64_t>& fallback,
                                     int64_t min, int64_t max);
 
+  // Whether the file or an override sets `key` (an empty string counts as set).
+  bool has(const std::string& key) { return find(key) != nullptr; }
+
   // Throws naming every key that no get_*() asked for.
   void reject_unknown_keys() const;
   const std::string& source() const { return source_; }

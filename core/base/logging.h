@@ -14,6 +14,13 @@ enum class LogLevel { kInfo, kWarning, kError };
 // Called once the rank is known; before that, lines carry rank "?".
 void set_log_identity(int rank, int size, const std::string& host);
 void set_log_all_ranks(bool all_ranks);
+// Every line of this rank (its info lines too, whether or not it prints them) is also appended to
+// `path`; empty stops it.
+void set_log_file(const std::string& path);
+// A line redrawn in place under the log on a terminal (rank 0's progress): log lines print above
+// it. Empty removes it. Only where standard output is a terminal.
+void set_status_line(const std::string& line);
+bool stdout_is_terminal();
 void log_line(LogLevel level, const std::string& message);
 // A stream that discards what is written: where ranks other than 0 would repeat rank 0's text.
 std::ostream& null_stream();

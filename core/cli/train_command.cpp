@@ -1,5 +1,6 @@
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "core/base/termination.h"
 #include "core/cli/commands.h"
 #include "core/gpu_binding.h"
+#include "core/run_directory.h"
 #include "core/trainer.h"
 #include "kernels/kernels.h"
 
@@ -54,8 +56,10 @@ CommandRunner add_train_command(CLI::App& app) {
     const std::string effective = config.to_toml();
     train_config.config_hash = fnv1a(effective.data(), effective.size());
     train_config.config_text = effective;
+    train_config.config_name = std::filesystem::path(arguments->config_path).stem().string();
     start_grace_watchdog(train_config.grace_seconds);
     set_log_all_ranks(train_config.log_all_ranks);
+    prepare_run_directory(train_config, comm);
 
     Placement placement = detect_placement();
     int threads = train_config.threads > 0 ? static_cast<int>(train_config.threads) : default_thread_count(placement);

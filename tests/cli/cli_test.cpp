@@ -9,6 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "core/metrics_log.h"
 
 #include "tests/test_support.h"
 
@@ -62,16 +67,69 @@ TEST_F(CliTest, TrainsAndExitsZero) {
   EXPECT_NE(outcome.output.find("done: test accuracy"), std::string::npos) << outcome.output;
 }
 
-TEST_F(CliTest, TrainsWithTwoRanksAndWritesMetrics) {
-  std::string metrics = dir_.file("metrics.jsonl");
-  Outcome outcome =
-      run(kMpi2 + kBinary + " train " + config(dir_.file("train"), dir_.file("test")) + " --set log.metrics=" + metrics);
+// The run's record: by default runs/<config name>-<UTC time>/ in the working directory, with the
+// resolved config, every rank's log, the metrics (JSON lines and CSV) and the checkpoints.
+TEST_F(CliTest, TrainsWithTwoRanksIntoARunDirectory) {
+  const std::string job = config(dir_.file("train"), dir_.file("test"));
+  Outcome outcome = run("cd " + dir_.path() + " && " + kMpi2 + kBinary + " train " + job + " --set log.every=10");
   EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
   EXPECT_NE(outcome.output.find("identical on all 2 ranks"), std::string::npos) << outcome.output;
-  std::ifstream in(metrics);
-  std::string line;
-  ASSERT_TRUE(std::getline(in, line));
-  EXPECT_NE(line.find("\"test_accuracy\""), std::string::npos) << line;
+  std::vector<std::filesystem::path> runs;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.file("runs"))) runs.push_back(entry.path());
+  ASSERT_EQ(runs.size(), 1u);
+  const std::string name = runs[0].filename().string();
+  EXPECT_TRUE(std::regex_match(name, std::regex(R"(job-\d{8}-\d{6})"))) << name;
+  const std::string run_dir = runs[0].string();
+
+  std::ifstream config_in(run_dir + "/config.toml");
+  std::string config_text((std::istreambuf_iterator<char>(config_in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(config_text.find("every = 10"), std::string::npos) << config_text;  // the override resolved
+  for (const char* rank : {"0", "1"}) {
+    std::ifstream log_in(run_dir + "/logs/rank-" + rank + ".log");
+    std::string log((std::istreambuf_iterator<char>(log_in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(log.find(std::string("[rank ") + rank + "/2"), std::string::npos) << rank << ":\n" << log;
+    EXPECT_NE(log.find("done: test accuracy"), std::string::npos) << rank << ":\n" << log;
+  }
+  // 400 samples / 16 = 25 steps: rows at steps 10, 20 and the epoch's end, then its evaluation.
+  const std::vector<nlohmann::json> rows = read_metrics(run_dir + "/metrics.jsonl");
+  EXPECT_EQ(testing::train_rows_cover_each_step_once(run_dir + "/metrics.jsonl", 25), "");
+  ASSERT_EQ(rows.size(), 5u);
+  for (const char* key : {"time", "loss", "accuracy", "lr", "samples_per_second", "step_ms", "data_wait_seconds",
+                          "gradient_wait_seconds", "cpu_percent", "memory_mb"}) {
+    EXPECT_TRUE(rows[0].contains(key)) << key << " missing from " << rows[0];
+  }
+  EXPECT_EQ(rows[0]["cpu_percent"].size(), 2u) << rows[0];
+  EXPECT_GT(rows[0]["memory_mb"][1].get<double>(), 1.0) << rows[0];
+  EXPECT_EQ(rows[3].value("kind", ""), "eval");
+  EXPECT_EQ(rows[4].value("kind", ""), "epoch");
+  EXPECT_TRUE(rows[4].contains("test_accuracy")) << rows[4];
+  EXPECT_EQ(rows[4]["test_accuracy"], rows[3]["accuracy"]) << rows[3] << rows[4];
+  std::ifstream csv(run_dir + "/metrics.csv");
+  int csv_lines = 0;
+  for (std::string line; std::getline(csv, line);) ++csv_lines;
+  EXPECT_EQ(csv_lines, 6);
+  EXPECT_TRUE(std::filesystem::exists(run_dir + "/checkpoints/step-000000025/manifest.json"));
+
+  // --resume auto continues the newest run of this config (nothing left to train here).
+  Outcome resumed = run("cd " + dir_.path() + " && " + kMpi2 + kBinary + " train " + job + " --resume auto");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("run directory runs/" + name), std::string::npos) << resumed.output;
+}
+
+// Rank 0's progress: one line redrawn in place on a terminal, plain lines elsewhere.
+TEST_F(CliTest, ProgressIsRedrawnOnATerminalAndPlainOnAPipe) {
+  const std::string job = kMpi2 + kBinary + " train " + config(dir_.file("train"), dir_.file("test")) +
+                          " --set log.dir=" + dir_.file("run") + " --set log.every_seconds=0";
+  Outcome piped = run(job + " | cat");
+  EXPECT_EQ(piped.exit_code, 0) << piped.output;
+  EXPECT_NE(piped.output.find("] step 25/25 (100.0%) epoch 1/1 | loss "), std::string::npos) << piped.output;
+  EXPECT_NE(piped.output.find(" samples/s | "), std::string::npos) << piped.output;
+  EXPECT_EQ(piped.output.find('\033'), std::string::npos) << piped.output;
+
+  // script(1) gives mpiexec a pseudo-terminal, as a user's shell would.
+  Outcome terminal = run("script -qec '" + job + " --set log.dir=" + dir_.file("run2") + "' /dev/null");
+  EXPECT_EQ(terminal.exit_code, 0) << terminal.output;
+  EXPECT_NE(terminal.output.find("\r\033[Kstep 25/25 (100.0%)"), std::string::npos) << terminal.output;
 }
 
 TEST_F(CliTest, WritesATimelinePerRankWithLayersAndBuckets) {

@@ -107,7 +107,7 @@ std::string FaultsTest::reference_;
 // the ranks' 143. The resumed run ends bitwise where the uninterrupted one does.
 TEST_F(FaultsTest, SigtermWritesACheckpointAndTheResumedRunEndsLikeAnUninterruptedOne) {
   std::string config = write_config(dir_.file("job.toml"), dir_.file("ck"));
-  std::string job = mpiexec(2) + kBinary + " train " + config;
+  std::string job = mpiexec(2) + kBinary + " train " + config + " --set log.dir=" + dir_.file("run");
   Outcome stopped = run_until_checkpoint(job, dir_.file("ck"), 0, "pkill -TERM -f \"^" + kBinary + " train " + config + "\"");
   EXPECT_EQ(stopped.exit_code, 143) << stopped.output;
   EXPECT_NE(stopped.output.find("exiting with code 143 (preempted, checkpoint"), std::string::npos) << stopped.output;
@@ -126,6 +126,8 @@ TEST_F(FaultsTest, SigtermWritesACheckpointAndTheResumedRunEndsLikeAnUninterrupt
   EXPECT_NE(resumed.output.find("resumed from " + checkpoint), std::string::npos) << resumed.output;
   EXPECT_EQ(testing::fingerprint_of(resumed.output), reference_) << resumed.output;
   EXPECT_FALSE(std::filesystem::exists(dir_.file("ck/PREEMPTED"))) << "the record outlived the resume";
+  // The run's metrics: the stopped run's rows kept, the resumed run's appended, each step once.
+  EXPECT_EQ(testing::train_rows_cover_each_step_once(dir_.file("run/metrics.jsonl"), 4000), "");
 }
 
 // SIGTERM to mpiexec itself (Open MPI 4.1 forwards it to the ranks, then ends with 1 whatever they
@@ -188,6 +190,12 @@ TEST_F(FaultsTest, RanksKilledAtAnyMomentEvenWhileCheckpointingResumeToTheSameRe
   Outcome finished = run(job);
   EXPECT_EQ(finished.exit_code, 0) << finished.output;
   EXPECT_EQ(testing::fingerprint_of(finished.output), reference_) << finished.output;
+  // Every resume continued the run directory the checkpoints name (ck/RUN); a row written after
+  // the last checkpoint before a kill is superseded, and every step is counted once.
+  std::ifstream record(dir_.file("ck/RUN"));
+  std::string run_directory;
+  ASSERT_TRUE(std::getline(record, run_directory));
+  EXPECT_EQ(testing::train_rows_cover_each_step_once(run_directory + "/metrics.jsonl", 4000), "");
 }
 
 TEST_F(FaultsTest, ACheckpointOfTwoRanksResumesWithFourAndWithOne) {

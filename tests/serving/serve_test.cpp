@@ -549,6 +549,7 @@ TEST_F(ServeTest, WatchSwapsToNewerCheckpointsUnderLoadWithoutFailingOrMixing) {
   // Every checkpoint now in the directory, scored in process: what each version must have answered.
   std::map<int64_t, std::vector<float>> by_version;
   for (const auto& entry : std::filesystem::directory_iterator(watched)) {
+    if (!entry.is_directory()) continue;  // the RUN record
     std::unique_ptr<Predictor> predictor = Predictor::load(entry.path().string());
     by_version[predictor->step()] =
         predictor->score(Span<const float>(test_values_.data(), 4 * kFeatures), 4).probabilities;
