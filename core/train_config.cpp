@@ -76,6 +76,7 @@ TrainConfig read_train_config(Config& config) {
   c.precision = config.get_string("runtime.precision", c.precision, {"fp32", "tf32", "bf16"});
 
   c.log_all_ranks = config.get_bool("log.all_ranks", c.log_all_ranks);
+  c.log_debug = config.get_string("log.level", "info", {"info", "debug"}) == "debug";
   c.log_every = config.get_int("log.every", c.log_every, 0, INT64_MAX);
   c.run_dir_set = config.has("log.dir");
   c.run_dir = config.get_path("log.dir", "");

@@ -98,6 +98,7 @@ struct TrainConfig {
   bool run_dir_set = false;
   std::string config_name = "run";  // the configuration file's name without extension
   bool log_all_ranks = false;
+  bool log_debug = false;  // log.level = "debug": errors with their source location
   int64_t log_every = 50;  // steps between metrics rows; 0: per epoch only
   double progress_every_seconds = 30;  // progress lines where the output is not a terminal
   bool progress = true;    // rank 0's progress (redrawn on a terminal, plain lines elsewhere)

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "comm/consistency.h"
@@ -31,7 +32,7 @@ size_t megabytes_to_bytes(double megabytes) { return static_cast<size_t>(megabyt
 }  // namespace
 
 Trainer::Trainer(const TrainConfig& config, Communicator& comm)
-    : config_(config), comm_(comm), timeline_(config.timeline_path, comm.rank()) {
+    : config_(config), comm_(comm), timeline_(config.timeline_path, comm.rank(), host_name()) {
   const Device device = config_.device;
   if (device == Device::kCuda) {
     require_gpu("runtime.device = \"cuda\"");
@@ -619,7 +620,23 @@ void Trainer::restore() {
            "the checkpoint is at epoch {} step {}, outside this run of {} epochs of {} steps", state_.epoch + 1,
            state_.step_in_epoch, config_.epochs, steps_per_epoch_);
   if (state_.config_hash != config_.config_hash) {
-    log_warning("the checkpoint was written with a different configuration; resuming anyway");
+    // Key by key, checkpoint -> now, from the configuration the checkpoint's description holds.
+    std::string differences = "(the checkpoint does not hold its configuration)";
+    if (!state_.model.empty()) {
+      try {
+        const std::string written = parse_model_description(state_.model, "the checkpoint's model").config;
+        if (!written.empty()) {
+          differences.clear();
+          for (const std::string& line : config_differences(written, config_.config_text)) {
+            differences += "\n    " + line;
+          }
+        }
+      } catch (const Error& error) {  // only a message is at stake: the resume goes on
+        differences = fmt::format("(its configuration cannot be read: {})", without_source_locations(error.what()));
+      }
+    }
+    log_warning("the checkpoint was written with a different configuration; resuming anyway. Checkpoint -> now:{}",
+                differences);
   }
   if (state_.ranks != comm_.size()) {
     log_warning("the checkpoint was written by {} ranks, resuming with {}: the rest of this epoch reads a different "
@@ -703,7 +720,18 @@ TrainingResult Trainer::run() {
   }
   progress_->stop();
   timeline_.write();
-  if (timeline_.enabled()) log_info("timeline written to {} (and one file per rank)", timeline_.file());
+  if (timeline_.enabled()) {
+    comm_.barrier();  // every rank's file written
+    if (comm_.rank() == 0) {
+      const std::vector<int> missing = merge_timelines(config_.timeline_path, comm_.size());
+      if (!missing.empty()) {
+        log_warning("the timeline {} leaves out rank(s) {}: their files are not readable from rank 0's host",
+                    config_.timeline_path, fmt::join(missing, ", "));
+      }
+    }
+    log_info("timeline of every rank written to {} (and each rank's to {})", config_.timeline_path,
+             timeline_.file());
+  }
   result.skipped_steps = state_.skipped_steps;
   result.last_checkpoint = last_checkpoint_;
   if (result.preempted) {

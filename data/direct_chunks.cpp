@@ -80,7 +80,7 @@ std::unique_ptr<DirectChunks> DirectChunks::plan(hid_t file, hid_t dataset, hid_
 void DirectChunks::check(const uint8_t* data, uint32_t stored, int64_t chunk) const {
   if (!checksummed_) return;
   const uint32_t computed = fletcher32(data, static_cast<size_t>(rows_per_chunk_ * row_bytes_));
-  RT_CHECK(computed == stored,
+  RT_CHECK_INTEGRITY(computed == stored,
            "shard {}: chunk {} of dataset '{}' (rows [{}, {})) fails its Fletcher32 checksum (stored {:08x}, "
            "computed {:08x}): the data is corrupt",
            path_, chunk, name_, chunk * rows_per_chunk_, std::min(rows_, (chunk + 1) * rows_per_chunk_), stored,

@@ -268,6 +268,8 @@ void ShardReader::read(int64_t first, int64_t count, void* features, int32_t* la
     try {
       read_once(first, count, features, labels);
       break;
+    } catch (const IntegrityError&) {
+      throw;  // a checksum fails again however often it is read
     } catch (const Error& error) {
       if (attempt >= retries_.attempts) {
         RT_FAIL("shard {}: reading rows [{}, {}) failed {} time(s): {}", info_.path, first, first + count, attempt + 1,

@@ -20,7 +20,9 @@ void throw_hdf5_error(const char* file, int line, const char* call, const std::s
   H5Eclear2(H5E_DEFAULT);
   std::string message = context;
   if (!stack.empty()) message += ": " + stack;
-  throw_error(file, line, call, message);
+  // HDF5's own Fletcher32 filter: "data error detected by Fletcher32 checksum".
+  const bool checksum = stack.find("checksum") != std::string::npos;
+  throw_error(file, line, call, message, checksum);
 }
 
 void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }

@@ -233,4 +233,47 @@ std::string expand_environment(const std::string& text, const std::string& what)
   return out;
 }
 
+namespace {
+// Every leaf of a table as "section.key" -> its value written as TOML.
+void flatten(const toml::table& table, const std::string& prefix, std::map<std::string, std::string>& out) {
+  for (const auto& [key, node] : table) {
+    const std::string name = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    if (const toml::table* inner = node.as_table()) {
+      flatten(*inner, name, out);
+      continue;
+    }
+    if (const auto* number = node.as_floating_point()) {
+      out[name] = fmt::format("{}", number->get());  // the shortest text that reads back the same
+      continue;
+    }
+    std::ostringstream text;
+    node.visit([&](const auto& value) { text << toml::toml_formatter(value); });
+    out[name] = text.str();
+  }
+}
+
+std::map<std::string, std::string> flattened(const std::string& text) {
+  std::map<std::string, std::string> out;
+  try {
+    flatten(toml::parse(text), "", out);
+  } catch (const toml::parse_error&) {
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> config_differences(const std::string& before, const std::string& after) {
+  const std::map<std::string, std::string> a = flattened(before), b = flattened(after);
+  std::set<std::string> keys;
+  for (const auto& entry : a) keys.insert(entry.first);
+  for (const auto& entry : b) keys.insert(entry.first);
+  std::vector<std::string> lines;
+  for (const std::string& key : keys) {
+    auto x = a.find(key), y = b.find(key);
+    const std::string from = x == a.end() ? "(not set)" : x->second, to = y == b.end() ? "(not set)" : y->second;
+    if (from != to) lines.push_back(fmt::format("{}: {} -> {}", key, from, to));
+  }
+  return lines;
+}
+
 }  // namespace rt

@@ -58,6 +58,11 @@ class Config {
   std::map<std::string, std::string> overridden_;  // key -> the --set text that set it
 };
 
+// The keys whose values differ between two configurations (TOML texts), one line each:
+// "optimizer.lr: 0.05 -> 0.1", "log.every: (not set) -> 10"; empty when they agree. A text that
+// is not TOML counts as setting no key.
+std::vector<std::string> config_differences(const std::string& before, const std::string& after);
+
 // Replaces ${NAME} with the value of environment variable NAME; throws naming `what` if unset.
 std::string expand_environment(const std::string& text, const std::string& what);
 

@@ -2,7 +2,9 @@
 
 #include "core/base/environment.h"
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -51,6 +53,12 @@ void set_log_file(const std::string& path) {
 }
 
 namespace {
+bool debug_from_environment() {
+  const char* level = std::getenv("RINGTRAIN_LOG_LEVEL");
+  return level && std::string(level) == "debug";
+}
+std::atomic<bool> debug_logging{debug_from_environment()};
+
 bool detect_terminal() {
   if (isatty(fileno(stdout)) != 1) return false;
   if (!started_by_mpi_launcher()) return true;
@@ -65,6 +73,9 @@ bool detect_terminal() {
   return path.rfind("/dev/pts/", 0) == 0 || path.rfind("/dev/tty", 0) == 0;
 }
 }  // namespace
+
+void set_log_debug(bool debug) { debug_logging = debug || debug_from_environment(); }
+bool log_debug() { return debug_logging; }
 
 bool stdout_is_terminal() {
   static const bool terminal = detect_terminal();

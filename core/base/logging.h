@@ -14,6 +14,11 @@ enum class LogLevel { kInfo, kWarning, kError };
 // Called once the rank is known; before that, lines carry rank "?".
 void set_log_identity(int rank, int size, const std::string& host);
 void set_log_all_ranks(bool all_ranks);
+// log.level = "debug" (or RINGTRAIN_LOG_LEVEL=debug in the environment): errors keep the source
+// location that developers read ([file:line: condition]).
+void set_log_debug(bool debug);
+bool log_debug();
+
 // Every line of this rank (its info lines too, whether or not it prints them) is also appended to
 // `path`; empty stops it.
 void set_log_file(const std::string& path);

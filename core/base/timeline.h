@@ -1,5 +1,6 @@
 // A per-rank timeline of what each thread did, written as a Chrome trace (open it in Perfetto or
 // chrome://tracing): forward, backward per layer, each bucket's all-reduce, optimizer, data wait.
+// merge_timelines() puts the ranks' files into one trace, a process per rank named by its host.
 // Recording appends to a buffer reserved up front (no allocation while training); events past its
 // capacity are counted and dropped.
 #pragma once
@@ -18,7 +19,7 @@ class Timeline {
  public:
   // An empty path gives a disabled timeline that records nothing. Otherwise rank r writes
   // PATH with ".rank<r>" put before its extension (trace.json -> trace.rank0.json).
-  Timeline(const std::string& path, int rank, size_t capacity = size_t{1} << 20);
+  Timeline(const std::string& path, int rank, const std::string& host = "", size_t capacity = size_t{1} << 20);
   bool enabled() const { return enabled_; }
   double now_us() const;
   // `name` must outlive the timeline (a literal, or a string owned by the model).
@@ -37,12 +38,22 @@ class Timeline {
   };
   bool enabled_ = false;
   int rank_ = 0;
+  std::string host_;
   std::string file_;
   std::chrono::steady_clock::time_point origin_;
+  double origin_unix_us_ = 0;  // the wall clock at origin_, to line the ranks up
   mutable std::mutex mutex_;
   std::vector<Event> events_;
   size_t dropped_ = 0;
 };
+
+// PATH with ".rank<r>" put before its extension: where rank r's timeline goes.
+std::string timeline_rank_file(const std::string& path, int rank);
+
+// Writes PATH: one trace of ranks 0..ranks-1 read from their files, each rank's times moved onto
+// rank 0's clock (by the wall clock at each start). Returns the ranks whose file could not be read
+// (on another host without a shared file system), which the trace leaves out.
+std::vector<int> merge_timelines(const std::string& path, int ranks);
 
 // Records the span from its construction to its destruction.
 class TimelineScope {

@@ -63,7 +63,7 @@ std::string library_versions() {
   mpi_text = mpi_text.substr(0, mpi_text.find_first_of(",\n"));
   unsigned major = 0, minor = 0, release = 0;
   H5get_libversion(&major, &minor, &release);
-  return fmt::format("MPI: {}\nHDF5: {}.{}.{}\nCUDA: {}\nNCCL: {}", mpi_text, major, minor, release,
+  return fmt::format("ringtrain: {}\nMPI: {}\nHDF5: {}.{}.{}\nCUDA: {}\nNCCL: {}", RINGTRAIN_VERSION, mpi_text, major, minor, release,
                      kernels::cuda::device_count() > 0 ? fmt::format("{} device(s) visible", kernels::cuda::device_count())
                                                        : std::string("no device visible"),
                      NcclCommunicator::available() ? NcclCommunicator::version() : std::string("not in this build"));

@@ -59,6 +59,7 @@ CommandRunner add_train_command(CLI::App& app) {
     train_config.config_name = std::filesystem::path(arguments->config_path).stem().string();
     start_grace_watchdog(train_config.grace_seconds);
     set_log_all_ranks(train_config.log_all_ranks);
+    set_log_debug(train_config.log_debug);
     prepare_run_directory(train_config, comm);
 
     Placement placement = detect_placement();

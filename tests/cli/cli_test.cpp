@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <set>
 #include <regex>
 
 #include <nlohmann/json.hpp>
@@ -146,6 +148,20 @@ TEST_F(CliTest, WritesATimelinePerRankWithLayersAndBuckets) {
       EXPECT_NE(text.find(event), std::string::npos) << event << " missing from rank " << rank << "'s timeline";
     }
   }
+  // One trace with every rank: a process per rank, named with its host, each with its events.
+  std::ifstream in(timeline);
+  const nlohmann::json merged = nlohmann::json::parse(in, nullptr, false);
+  ASSERT_TRUE(merged.is_object() && merged.contains("traceEvents")) << "not JSON: " << timeline;
+  std::map<int, int> optimizer_steps;
+  std::set<std::string> process_names;
+  for (const nlohmann::json& event : merged["traceEvents"]) {
+    if (event.value("name", "") == "process_name") process_names.insert(event["args"].value("name", ""));
+    if (event.value("name", "") == "optimizer") ++optimizer_steps[event.value("pid", -1)];
+  }
+  EXPECT_EQ(optimizer_steps.size(), 2u);
+  EXPECT_EQ(optimizer_steps[0], optimizer_steps[1]);
+  ASSERT_EQ(process_names.size(), 2u);
+  EXPECT_EQ(process_names.begin()->rfind("rank 0 (", 0), 0u) << *process_names.begin();
 }
 
 TEST_F(CliTest, InfoShowsEveryRankTheVersionsThePathsAndTheSchedulerVariables) {
@@ -154,7 +170,7 @@ TEST_F(CliTest, InfoShowsEveryRankTheVersionsThePathsAndTheSchedulerVariables) {
                         "-x RT_TEST_DATA -x AZ_BATCHAI_INPUT_DATASET " + kBinary + " info " + path);
   EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
   for (const std::string& needle :
-       {std::string("ringtrain info: 2 rank(s)"), std::string("rank    1  host "), std::string("local rank 1 of 2"),
+       {std::string("ringtrain info: 2 rank(s)"), std::string("\nringtrain: " RINGTRAIN_VERSION "\n"), std::string("rank    1  host "), std::string("local rank 1 of 2"),
         std::string("MPI: Open MPI"), std::string("HDF5: 1."), std::string("data.train_dir  " + dir_.file("train") + " (exists, "),
         std::string("data.test_dir   " + dir_.path() + "/nowhere (MISSING, "),
         std::string("AZ_BATCHAI_INPUT_DATASET=/mnt/batchai/input")}) {
@@ -196,6 +212,46 @@ TEST_F(CliTest, WithOnBadShardSkipEveryRankLeavesTheSameBadShardOutAndTrains) {
 TEST_F(CliTest, UnknownConfigKeyIsNamed) {
   std::string path = config(dir_.file("train"), dir_.file("test"), "[optimizer]\nlearning_rate = 0.1\n");
   expect_failure(run(kMpi2 + kBinary + " train " + path), "config error in " + path + ": optimizer.learning_rate is not a known key");
+}
+
+TEST_F(CliTest, VersionAndAnUnknownCommandAreAnswered) {
+  Outcome version = run(kBinary + " --version");
+  EXPECT_EQ(version.exit_code, 0) << version.output;
+  EXPECT_EQ(version.output.rfind("ringtrain " RINGTRAIN_VERSION "\n", 0), 0u) << version.output;
+  expect_failure(run(kBinary + " bogus"), "unknown command 'bogus'; the commands are train, shard, info");
+}
+
+// Users read one plain line; the source location ([file:line: condition]) is for log.level = "debug".
+TEST_F(CliTest, ErrorsCarryTheirSourceLocationOnlyAtDebugLevel) {
+  const std::string job = config(dir_.file("nowhere"), dir_.file("test")) + " --set log.dir=" + dir_.file("run");
+  Outcome plain = run(kBinary + " train " + job);
+  expect_failure(plain, dir_.file("nowhere"));
+  EXPECT_EQ(plain.output.find(".cpp:"), std::string::npos) << plain.output;
+  Outcome debug = run(kBinary + " train " + job + " --set log.level=debug");
+  expect_failure(debug, dir_.file("nowhere"));
+  EXPECT_NE(debug.output.find(".cpp:"), std::string::npos) << debug.output;
+}
+
+// A checkpoint directory that cannot be written fails the run at start-up, before any training.
+TEST_F(CliTest, AnUnwritableCheckpointDirEndsTheJobAtStartUp) {
+  std::ofstream(dir_.file("a-file")) << "not a folder";
+  Outcome outcome = run(kMpi2 + kBinary + " train " + config(dir_.file("train"), dir_.file("test")) +
+                        " --set log.dir=" + dir_.file("run") + " --set checkpoint.dir=" + dir_.file("a-file/ck"));
+  expect_failure(outcome, "checkpoint.dir " + dir_.file("a-file/ck") + " cannot be created");
+  EXPECT_EQ(outcome.output.find("epoch 1/1"), std::string::npos) << "trained first:\n" << outcome.output;
+}
+
+// Resuming with another configuration says which keys differ, checkpoint -> now.
+TEST_F(CliTest, AResumeWithAnotherConfigurationNamesEachDifference) {
+  const std::string job = kBinary + " train " + config(dir_.file("train"), dir_.file("test")) + " --set log.dir=" +
+                          dir_.file("run") + " --set train.max_steps=5";
+  ASSERT_EQ(run(job).exit_code, 0);
+  Outcome resumed = run(job + " --set train.max_steps=10 --set optimizer.lr=0.1 --resume auto");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming anyway. Checkpoint -> now:\n    optimizer.lr: (not set) -> 0.1\n"
+                                "    train.max_steps: 5 -> 10\n"),
+            std::string::npos)
+      << resumed.output;
 }
 
 TEST_F(CliTest, BadValueIsNamed) {
