@@ -158,7 +158,8 @@ Checkpoint load_verified(const std::string& path) {
 
 }  // namespace
 
-CheckpointStore::CheckpointStore(std::string directory, int64_t keep) : directory_(std::move(directory)), keep_(keep) {
+CheckpointStore::CheckpointStore(std::string directory, int64_t keep, bool keep_best)
+    : directory_(std::move(directory)), keep_(keep), keep_best_(keep_best) {
   RT_CHECK(keep_ >= 1, "checkpoint.keep must be at least 1, not {}", keep_);
 }
 
@@ -191,7 +192,7 @@ std::string CheckpointStore::save(const TrainingState& state, Span<const float> 
   std::string manifest = nlohmann::json{{"format_version", kFormatVersion}, {"step", state.step}, {"files", files}}.dump(2);
   set_writing(path + "/manifest.json");
   write_file(path + "/manifest.json", manifest.data(), manifest.size());
-  verdicts_[path] = Verdict{true, state.run_id};
+  verdicts_[path] = verdict_of(state);
   set_writing(directory_);  // listed for pruning
   prune(state);
   set_writing("");
@@ -199,16 +200,29 @@ std::string CheckpointStore::save(const TrainingState& state, Span<const float> 
 }
 
 void CheckpointStore::prune(const TrainingState& written) {
+  const std::vector<std::string> paths = checkpoint_paths();
+  // A valid checkpoint of this run's newer than the one just written (resumed from an older one
+  // by name) is kept and not counted.
+  auto ours = [&](const std::string& path) {
+    const Verdict& found = verdict(path);
+    return found.valid && !written.run_id.empty() && found.run_id == written.run_id &&
+           step_in_name(path) <= written.step;
+  };
+  std::string best;  // checkpoint.keep_best: this run's best evaluated checkpoint (the newest of equals)
+  for (const std::string& path : paths) {
+    if (keep_best_ && ours(path) && verdict(path).evaluated &&
+        (best.empty() || verdict(path).score > verdict(best).score)) {
+      best = path;
+    }
+  }
   int64_t kept = 0;
-  for (const std::string& path : checkpoint_paths()) {
+  for (const std::string& path : paths) {
     const Verdict& found = verdict(path);
     const int64_t step = step_in_name(path);
-    // A valid checkpoint of this run's newer than the one just written (resumed from an older
-    // one by name) is kept and not counted.
-    const bool ours = found.valid && !written.run_id.empty() && found.run_id == written.run_id && step <= written.step;
     const bool stale_invalid = !found.valid && step < written.step;
-    if (ours && ++kept <= keep_) continue;
-    if (!ours && !stale_invalid) continue;  // another run's, or newer than this one: not ours to judge
+    if (ours(path) && ++kept <= keep_) continue;
+    if (path == best) continue;  // beyond the newest `keep`
+    if (!ours(path) && !stale_invalid) continue;  // another run's, or newer than this one: not ours to judge
     if (stale_invalid) log_warning("removing invalid checkpoint {}, older than the one just written", path);
     std::error_code error;
     fs::remove_all(path, error);
@@ -260,7 +274,7 @@ const CheckpointStore::Verdict& CheckpointStore::verdict(const std::string& path
   Verdict verdict;
   set_writing(path);
   try {
-    verdict = Verdict{true, load(path).state.run_id};
+    verdict = verdict_of(load(path).state);
   } catch (const Error& error) {
     log_warning("invalid checkpoint {}: {}", path, error.what());
   }
@@ -283,7 +297,7 @@ std::optional<Checkpoint> CheckpointStore::load_newest() const {
   for (const std::string& path : checkpoint_paths()) {
     try {
       Checkpoint checkpoint = load(path);
-      verdicts_[path] = Verdict{true, checkpoint.state.run_id};
+      verdicts_[path] = verdict_of(checkpoint.state);
       return checkpoint;
     } catch (const Error& error) {
       log_warning("skipping checkpoint {}: {}", path, error.what());

@@ -33,7 +33,9 @@ struct Checkpoint {
 
 class CheckpointStore {
  public:
-  CheckpointStore(std::string directory, int64_t keep);
+  // `keep_best`: beside the `keep` newest, this run's checkpoint with the best evaluation score
+  // (TrainingState::evaluation_score) is kept too.
+  CheckpointStore(std::string directory, int64_t keep, bool keep_best = false);
 
   // Writes a checkpoint for state.step, prunes (above) and returns its path. Throws naming the
   // file and the system's reason on failure.
@@ -61,7 +63,12 @@ class CheckpointStore {
   struct Verdict {
     bool valid = false;
     std::string run_id;
+    bool evaluated = false;
+    double score = 0;
   };
+  static Verdict verdict_of(const TrainingState& state) {
+    return Verdict{true, state.run_id, state.evaluated, state.evaluation_score};
+  }
   std::vector<std::string> checkpoint_paths() const;  // newest first
   const Verdict& verdict(const std::string& path) const;
   void prune(const TrainingState& written);
@@ -70,6 +77,7 @@ class CheckpointStore {
 
   std::string directory_;
   int64_t keep_;
+  bool keep_best_;
   mutable std::mutex writing_mutex_;
   mutable std::string writing_;
   // Each checkpoint directory is read in full at most once by this store.

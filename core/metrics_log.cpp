@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/check.h"
+#include "core/base/files.h"
 #include "core/base/logging.h"
 
 namespace rt {
@@ -62,20 +63,6 @@ std::string cell(const nlohmann::json& value, bool mean) {
   return "";
 }
 
-// Writes `text` to `path` through a temporary file and a rename, so a crash leaves the old file
-// or the new one, never half of one.
-void replace_file(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::out | std::ios::trunc);
-    out << text;
-    out.flush();
-    RT_CHECK(out.good(), "cannot write {}", temporary);
-  }
-  std::error_code error;
-  fs::rename(temporary, path, error);
-  RT_CHECK(!error, "cannot replace {}: {}", path, error.message());
-}
 }  // namespace
 
 std::string metrics_csv_path(const std::string& path) {

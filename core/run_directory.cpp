@@ -9,9 +9,12 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/base/check.h"
+#include "core/base/environment.h"
 #include "core/base/logging.h"
+#include "core/step_meter.h"
 
 namespace rt {
 
@@ -142,6 +145,26 @@ void prepare_run_directory(TrainConfig& config, Communicator& comm) {
       write_file(record, fs::absolute(directory).string() + "\n", "checkpoint.dir");
       if (taken) fs::remove(record, error);
     }
+  }
+  // run.json: the machine of this run (of its latest start, when resumed), for the report.
+  constexpr size_t kHostBytes = 64;
+  std::vector<uint8_t> mine(kHostBytes, 0), hosts(kHostBytes * static_cast<size_t>(comm.size()), 0);
+  const std::string host = host_name().substr(0, kHostBytes - 1);
+  std::copy(host.begin(), host.end(), mine.begin());
+  comm.all_gather(Span<const uint8_t>(mine.data(), mine.size()), Span<uint8_t>(hosts));
+  if (comm.rank() == 0) {
+    nlohmann::json hosts_of_ranks = nlohmann::json::array();
+    for (int r = 0; r < comm.size(); ++r) {
+      hosts_of_ranks.push_back(std::string(reinterpret_cast<const char*>(hosts.data()) + kHostBytes * r));
+    }
+    const nlohmann::json machine = {{"ringtrain", RINGTRAIN_VERSION},
+                                    {"config_name", config.config_name},
+                                    {"ranks", comm.size()},
+                                    {"hosts", hosts_of_ranks},
+                                    {"device", config.device == Device::kCuda ? "cuda" : "cpu"},
+                                    {"started", unix_time_now()},
+                                    {"resumed", config.resume != "none"}};
+    write_file(fs::path(directory) / "run.json", machine.dump(2) + "\n", "the run directory");
   }
   comm.barrier();
   log_info("run directory {}: metrics in {}, logs in {}/logs{}", directory, config.metrics_path, directory,

@@ -1,6 +1,8 @@
 // The run directory: where a training run keeps its record.
 //
 //   DIR/config.toml        the configuration as resolved (overrides applied)
+//   DIR/run.json           the machine: ringtrain's version, ranks and their hosts, device
+//   DIR/report.html        the report (report/report.h), refreshed by rank 0 while training
 //   DIR/metrics.jsonl      metrics rows (metrics_log.h), and metrics.csv beside it
 //   DIR/logs/rank-R.log    every line of rank R
 //   DIR/checkpoints/       checkpoints, unless checkpoint.dir says otherwise

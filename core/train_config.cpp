@@ -67,6 +67,7 @@ TrainConfig read_train_config(Config& config) {
   c.checkpoint_dir = config.get_path("checkpoint.dir", "");
   c.checkpoint_every = config.get_int("checkpoint.every", c.checkpoint_every, 0, INT64_MAX);
   c.checkpoint_keep = config.get_int("checkpoint.keep", c.checkpoint_keep, 1, 1000000);
+  c.checkpoint_keep_best = config.get_bool("checkpoint.keep_best", c.checkpoint_keep_best);
   c.grace_seconds = config.get_double("checkpoint.grace_seconds", c.grace_seconds, 1.0, 86400.0);
   c.checkpoint_timeout_seconds =
       config.get_double("checkpoint.timeout_seconds", c.checkpoint_timeout_seconds, 0.0, 1e7);
@@ -81,6 +82,7 @@ TrainConfig read_train_config(Config& config) {
   c.run_dir_set = config.has("log.dir");
   c.run_dir = config.get_path("log.dir", "");
   c.progress = config.get_bool("log.progress", c.progress);
+  c.report_every_seconds = config.get_double("log.report_every_seconds", c.report_every_seconds, 0.0, 1e7);
   c.progress_every_seconds = config.get_double("log.every_seconds", c.progress_every_seconds, 0.0, 1e6);
   c.metrics_path = config.get_path("log.metrics", "");
   c.timeline_path = config.get_path("log.timeline", "");

@@ -78,6 +78,7 @@ struct TrainConfig {
   bool checkpoint_dir_set = false; // given in the file or by --set (else it follows the run directory)
   int64_t checkpoint_every = 0;    // steps between checkpoints; 0: only at epoch ends and on SIGTERM
   int64_t checkpoint_keep = 3;
+  bool checkpoint_keep_best = false;  // also keep the checkpoint of the best evaluation (and write one at each)
   double grace_seconds = 30;       // after SIGTERM, the process ends within this even if unfinished
   double checkpoint_timeout_seconds = 600;  // a checkpoint write not done in this ends the job, naming the file
   // Not from the file: the command line's --resume ("none", "auto" or a checkpoint directory),
@@ -103,6 +104,7 @@ struct TrainConfig {
   double progress_every_seconds = 30;  // progress lines where the output is not a terminal
   bool progress = true;    // rank 0's progress (redrawn on a terminal, plain lines elsewhere)
   std::string metrics_path;  // JSON lines written by rank 0 (default: the run directory's metrics.jsonl)
+  double report_every_seconds = 60;  // rank 0 refreshes the run directory's report.html (0: at the end only)
   std::string timeline_path;  // Chrome trace per rank (".rank<r>" is put before the extension)
 };
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "comm/consistency.h"
+#include "core/base/background_work.h"
 #include "core/base/environment.h"
 #include "core/base/logging.h"
 #include "core/base/random.h"
@@ -18,6 +19,7 @@
 #include "core/adamw.h"
 #include "core/model_description.h"
 #include "core/models.h"
+#include "core/report/report.h"
 #include "core/sgd.h"
 #include "kernels/kernels.h"
 
@@ -172,7 +174,8 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
            sync_ ? sync_->buckets().size() : device_sync_ ? device_sync_->buckets().size() : 0, config_.wire,
            config_.overlap ? "overlapped with backward" : "after backward", gradient_transport());
   if (!config_.checkpoint_dir.empty()) {
-    checkpoints_ = std::make_unique<CheckpointStore>(config_.checkpoint_dir, config_.checkpoint_keep);
+    checkpoints_ = std::make_unique<CheckpointStore>(config_.checkpoint_dir, config_.checkpoint_keep,
+                                                    config_.checkpoint_keep_best);
   }
   // Reads and writes on a mount whose storage stops answering can block in the kernel for ever:
   // past these bounds the job ends, naming the file.
@@ -197,7 +200,9 @@ int64_t Trainer::planned_steps() const {
 
 bool Trainer::steps_done() const { return config_.max_steps > 0 && state_.step >= config_.max_steps; }
 
-Trainer::~Trainer() = default;
+Trainer::~Trainer() {
+  if (report_thread_.joinable()) report_thread_.join();
+}
 
 void Trainer::set_up_gpu_sync(const GradientSyncOptions& options) {
   if (comm_.size() == 1) return;  // the sum over one rank is the gradient itself
@@ -321,7 +326,7 @@ std::vector<float> Trainer::parameters_on_host() {
   return std::vector<float>(values.begin(), values.end());
 }
 
-std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums) {
+std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums, int preemption_signal) {
   // Every rank's running sums of the epoch go into the checkpoint, so a resume continues them.
   std::vector<double> all(3 * static_cast<size_t>(comm_.size()));
   comm_.all_gather(Span<const double>(rank_sums.data(), 3), Span<double>(all));
@@ -329,6 +334,13 @@ std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums) {
   state.ranks = comm_.size();
   state.config_hash = config_.config_hash;
   state.model = model_description_;
+  if (evaluated_step_ == state_.step) {
+    state.evaluated = true;
+    state.evaluation_loss = evaluation_.test_loss;
+    state.evaluation_accuracy = evaluation_.test_accuracy;
+    // Higher is better: a classifier's accuracy, a language model's negative loss.
+    state.evaluation_score = context_ > 0 ? -evaluation_.test_loss : evaluation_.test_accuracy;
+  }
   state.epoch_loss_sums.clear();
   state.epoch_correct.clear();
   state.epoch_samples.clear();
@@ -344,10 +356,15 @@ std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums) {
     StallWatch::Scope watched(*checkpoint_watch_);
     path = checkpoints_->save(state, Span<const float>(parameters.data(), parameters.size()),
                               Span<const float>(optimizer_state.data(), optimizer_state.size()));
+    // At once: a launcher that was itself signalled may kill the ranks soon after it relays it.
+    if (preemption_signal > 0) checkpoints_->record_preemption(state_.step, preemption_signal, path);
   }
   comm_.barrier();  // committed before any rank goes on (or exits)
-  log_info("checkpoint of step {} written to {}", state_.step,
-           comm_.rank() == 0 ? path : checkpoints_->directory() + " by rank 0");
+  log_info("checkpoint of step {} written to {}{}", state_.step,
+           comm_.rank() == 0 ? path : checkpoints_->directory() + " by rank 0",
+           state.evaluated ? fmt::format(" (test loss {:.4f}, test accuracy {:.2f}%)", state.evaluation_loss,
+                                         100 * state.evaluation_accuracy)
+                           : std::string());
   last_checkpoint_ = path;
   return path;
 }
@@ -490,12 +507,16 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
       write_eval_row(evaluation);
     }
     const bool terminating = check_collectives_agree(comm_, termination_requested(), fmt::format("step {}", state_.step));
-    if (checkpoints_ && (terminating || (config_.checkpoint_every > 0 && state_.step % config_.checkpoint_every == 0 &&
-                                         state_.step_in_epoch < steps_per_epoch_))) {
+    // The signal may have reached only some ranks: every rank names the one that came.
+    if (terminating) preemption_signal_ = comm_.all_reduce_value<int32_t>(termination_signal(), ReduceOp::kMax);
+    const bool scheduled = config_.checkpoint_every > 0 && state_.step % config_.checkpoint_every == 0;
+    // checkpoint.keep_best: a checkpoint of each evaluated step, so that the best can be kept.
+    const bool evaluated = config_.checkpoint_keep_best && evaluated_step_ == state_.step;
+    if (checkpoints_ && (terminating || ((scheduled || evaluated) && state_.step_in_epoch < steps_per_epoch_))) {
       resolve_gpu_steps();
       if (config_.log_every > 0 && step_meter_.steps() > 0) write_train_row(sums, lr);
       add_counters();
-      save_checkpoint(sums);
+      save_checkpoint(sums, terminating ? preemption_signal_ : 0);
     }
     if (terminating) {
       resolve_gpu_steps();
@@ -552,9 +573,45 @@ void Trainer::write_train_row(std::vector<double>& sums, float lr) {
   const StepRowContext context{state_.epoch + 1, state_.step, lr, config_.global_batch, context_};
   const nlohmann::json row = step_meter_.finish(comm_, context, LossSums{sums[0], sums[1], sums[2]});
   if (comm_.rank() == 0) metrics_log_.write(row);
+  refresh_report(false);
+}
+
+void Trainer::refresh_report(bool now) {
+  namespace fs = std::filesystem;
+  if (comm_.rank() != 0 || config_.run_dir.empty() || report_failed_) return;
+  // The report reads the run directory's metrics: not where log.metrics sends them elsewhere.
+  if (fs::path(config_.metrics_path) != fs::path(config_.run_dir) / "metrics.jsonl") return;
+  const auto clock = Clock::now();
+  if (!now && (config_.report_every_seconds <= 0 || report_running_ ||
+               std::chrono::duration<double>(clock - last_report_).count() < config_.report_every_seconds)) {
+    return;
+  }
+  if (report_thread_.joinable()) report_thread_.join();
+  last_report_ = clock;
+  report_running_ = true;
+  auto refresh = [this, directory = config_.run_dir] {
+    try {
+      write_report({directory}, (fs::path(directory) / "report.html").string());
+    } catch (const Error& error) {
+      report_failed_ = true;
+      log_warning("the report cannot be written, training goes on without it: {}", error.what());
+    }
+    report_running_ = false;
+  };
+  if (now) {
+    refresh();
+  } else {
+    // Reading a long run's metrics takes a while (1.1 s for 100,000 rows): not on the step's path.
+    report_thread_ = std::thread([refresh] {
+      run_as_background_work();
+      refresh();
+    });
+  }
 }
 
 void Trainer::write_eval_row(const EpochMetrics& metrics) {
+  evaluated_step_ = state_.step;
+  evaluation_ = metrics;
   if (comm_.rank() != 0) return;
   nlohmann::json row = {{"kind", "eval"},         {"time", unix_time_now()},
                         {"epoch", state_.epoch + 1}, {"step", state_.step},
@@ -669,6 +726,7 @@ TrainingResult Trainer::run() {
     metrics_log_.open(config_.metrics_path,
                       config_.resume == "none" ? std::nullopt : std::optional<int64_t>(state_.step));
   }
+  last_report_ = Clock::now();
   progress_ = std::make_unique<Progress>(
       config_.progress && comm_.rank() == 0,
       ProgressPlan{planned_steps(), config_.epochs, config_.global_batch, context_, config_.progress_every_seconds});
@@ -735,13 +793,13 @@ TrainingResult Trainer::run() {
   result.skipped_steps = state_.skipped_steps;
   result.last_checkpoint = last_checkpoint_;
   if (result.preempted) {
-    // The signal may have reached only some ranks: every rank names the one that came.
-    const int signal = comm_.all_reduce_value<int32_t>(termination_signal(), ReduceOp::kMax);
-    if (checkpoints_ && comm_.rank() == 0) checkpoints_->record_preemption(state_.step, signal, last_checkpoint_);
+    const int signal = preemption_signal_;
     log_info("stopped by signal {} ({}) after step {}; resume with --resume auto", signal, strsignal(signal),
              state_.step);
+    refresh_report(true);  // after the checkpoint and its record: the grace period may end first
     return result;
   }
+  refresh_report(true);
   log_info("done: {}, parameter fingerprint {:016x} (identical on all {} ranks){}",
            result.epochs.empty() ? std::string("no epoch was left to train")
                                  : fmt::format("test accuracy {:.2f}%", 100 * result.epochs.back().test_accuracy),

@@ -20,7 +20,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "comm/communicator.h"
@@ -70,12 +72,17 @@ class Trainer {
   // every rank): the steps since the last train row, and an evaluation at this step.
   void write_train_row(std::vector<double>& sums, float lr);
   void write_eval_row(const EpochMetrics& metrics);
+  // Rank 0: rewrites the run directory's report.html on a thread of its own when
+  // log.report_every_seconds have passed (one refresh at a time), or now, waiting for it (the
+  // run's end). A report that cannot be written is a warning, never the end of the run.
+  void refresh_report(bool now);
   uint64_t check_ranks_identical(const std::string& when);
   // Refuses (rank 0 throws) a checkpoint.dir that holds valid checkpoints this run does not resume
   // from: its pruning and a later --resume auto would mix the two runs.
   void claim_checkpoint_dir();
   void restore();
-  std::string save_checkpoint(const std::vector<double>& rank_sums);
+  // With `preemption_signal`, rank 0 also leaves the PREEMPTED record the moment it is committed.
+  std::string save_checkpoint(const std::vector<double>& rank_sums, int preemption_signal = 0);
   void set_up_gpu_sync(const GradientSyncOptions& options);
   // Counts a step whose summed gradients were finite or not (skipped; too many in a row stop the job).
   void account_step(int64_t step, bool finite);
@@ -110,6 +117,10 @@ class Trainer {
   TrainingState state_;  // step, epoch and position; the epoch's sums live in train_epoch
   std::unique_ptr<CheckpointStore> checkpoints_;
   std::string last_checkpoint_;
+  int preemption_signal_ = 0;
+  // The last evaluation (its step, -1: none), for the checkpoint written at that step.
+  int64_t evaluated_step_ = -1;
+  EpochMetrics evaluation_;  // the termination signal that stopped the run, agreed by the ranks
   Timeline timeline_;
   std::unique_ptr<Loader> train_loader_;
   std::unique_ptr<Loader> test_loader_;
@@ -139,6 +150,10 @@ class Trainer {
   MetricsLog metrics_log_;
   StepMeter step_meter_;
   std::unique_ptr<Progress> progress_;
+  std::chrono::steady_clock::time_point last_report_;
+  std::thread report_thread_;
+  std::atomic<bool> report_running_{false};
+  std::atomic<bool> report_failed_{false};
   std::unique_ptr<StallWatch> data_watch_;        // waits for batches (data.timeout_seconds)
   std::atomic<const Loader*> waiting_for_{nullptr};  // the loader those waits are for
   std::unique_ptr<StallWatch> checkpoint_watch_;  // checkpoint writes (checkpoint.timeout_seconds)

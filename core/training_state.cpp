@@ -70,12 +70,15 @@ std::string optional_string(const json& object, const char* key, const std::stri
 
 std::string serialize_state(const TrainingState& s) {
   // Doubles are written with enough digits to read back bit for bit.
-  return json{{"format_version", kFormatVersion}, {"step", s.step}, {"epoch", s.epoch},
-              {"step_in_epoch", s.step_in_epoch}, {"epoch_loss_sums", s.epoch_loss_sums},
-              {"epoch_correct", s.epoch_correct}, {"epoch_samples", s.epoch_samples},
-              {"consecutive_nonfinite", s.consecutive_nonfinite}, {"skipped_steps", s.skipped_steps},
-              {"config_hash", s.config_hash}, {"ranks", s.ranks}, {"run_id", s.run_id}, {"model", s.model}}
-      .dump(2);
+  json j{{"format_version", kFormatVersion}, {"step", s.step}, {"epoch", s.epoch},
+         {"step_in_epoch", s.step_in_epoch}, {"epoch_loss_sums", s.epoch_loss_sums},
+         {"epoch_correct", s.epoch_correct}, {"epoch_samples", s.epoch_samples},
+         {"consecutive_nonfinite", s.consecutive_nonfinite}, {"skipped_steps", s.skipped_steps},
+         {"config_hash", s.config_hash}, {"ranks", s.ranks}, {"run_id", s.run_id}, {"model", s.model}};
+  if (s.evaluated) {
+    j["evaluation"] = {{"loss", s.evaluation_loss}, {"accuracy", s.evaluation_accuracy}, {"score", s.evaluation_score}};
+  }
+  return j.dump(2);
 }
 
 TrainingState parse_state(const std::string& text, const std::string& source) {
@@ -104,6 +107,20 @@ TrainingState parse_state(const std::string& text, const std::string& source) {
   }
   s.run_id = optional_string(j, "run_id", source);
   s.model = optional_string(j, "model", source);
+  if (j.contains("evaluation")) {
+    const json& e = j.at("evaluation");
+    RT_CHECK(e.is_object(), "{}: 'evaluation' is not an object", source);
+    auto figure = [&](const char* key, double low, double high) {
+      RT_CHECK(e.contains(key) && e.at(key).is_number(), "{}: evaluation.{} is missing or not a number", source, key);
+      const double v = e.at(key).get<double>();
+      RT_CHECK(std::isfinite(v) && v >= low && v <= high, "{}: evaluation.{} = {} is out of range", source, key, v);
+      return v;
+    };
+    s.evaluated = true;
+    s.evaluation_loss = figure("loss", 0.0, 1e30);
+    s.evaluation_accuracy = figure("accuracy", 0.0, 1.0);
+    s.evaluation_score = figure("score", -1e30, 1.0);
+  }
   return s;
 }
 

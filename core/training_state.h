@@ -25,6 +25,13 @@ struct TrainingState {
   // The run that wrote it: made when a run starts from scratch, kept by every resume, so that a
   // run prunes only its own checkpoints. Empty in checkpoints that predate it.
   std::string run_id;
+  // The evaluation made at this checkpoint's step, if one was: test loss and accuracy, and the
+  // score checkpoint.keep_best ranks checkpoints by (higher is better: the accuracy of a
+  // classifier, minus the loss of a language model).
+  bool evaluated = false;
+  double evaluation_loss = 0;
+  double evaluation_accuracy = 0;
+  double evaluation_score = 0;
   // The model's description (JSON: kind and shape), so that a checkpoint alone can rebuild it
   // (`ringtrain generate`); empty in checkpoints that predate it.
   std::string model;

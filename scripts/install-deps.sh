@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that ringtrain needs to build, test and run its example.
 # Used by the README's commands, by .ci/run and by the container build, so all three agree.
-# Usage: scripts/install-deps.sh [--bench]   (--bench adds the PyTorch CPU peer for benchmarks/)
+# Usage: scripts/install-deps.sh [--bench | --test]   (--bench adds the peers of benchmarks/;
+# --test adds headless Chromium, which the report's browser test loads pages in)
 set -euo pipefail
 
 packages=(
@@ -18,6 +19,9 @@ packages=(
 # Node.js and npm (for the Azure Storage emulator of scripts/blob-mount.sh): Debian's, unless a
 # Node.js that brings its own npm is already installed.
 command -v npm >/dev/null || packages+=(nodejs npm)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(chromium)
+fi
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3 python3-torch python3-h5py python3-numpy libopenblas0-pthread wrk gunicorn python3-flask)
 fi

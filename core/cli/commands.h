@@ -35,5 +35,6 @@ CommandRunner add_serve_command(CLI::App& app);
 CommandRunner add_evaluate_command(CLI::App& app);
 CommandRunner add_predict_command(CLI::App& app);
 CommandRunner add_export_command(CLI::App& app);
+CommandRunner add_report_command(CLI::App& app);
 
 }  // namespace rt

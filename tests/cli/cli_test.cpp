@@ -13,6 +13,7 @@
 #include <set>
 #include <regex>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/metrics_log.h"
@@ -116,6 +117,35 @@ TEST_F(CliTest, TrainsWithTwoRanksIntoARunDirectory) {
   Outcome resumed = run("cd " + dir_.path() + " && " + kMpi2 + kBinary + " train " + job + " --resume auto");
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("run directory runs/" + name), std::string::npos) << resumed.output;
+}
+
+// checkpoint.keep_best with train.eval_every: a checkpoint at each evaluation; the newest and the
+// one of the best evaluation stay.
+TEST_F(CliTest, KeepBestKeepsTheCheckpointOfTheBestEvaluation) {
+  const std::string run_dir = dir_.file("run");
+  Outcome outcome = run(kMpi2 + kBinary + " train " + config(dir_.file("train"), dir_.file("test")) +
+                        " --set train.epochs=4 --set train.eval_every=7 --set checkpoint.keep=1 "
+                        "--set checkpoint.keep_best=true --set log.dir=" + run_dir);
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
+  double best = -1;
+  int64_t best_step = -1;
+  for (const nlohmann::json& row : read_metrics(run_dir + "/metrics.jsonl")) {
+    // The first of equals is kept only until a later equal one: the newest of equals stays.
+    if (row.value("kind", "") == "eval" && row.value("accuracy", -1.0) >= best) {
+      best = row.value("accuracy", -1.0);
+      best_step = row.value("step", int64_t{-1});
+    }
+  }
+  ASSERT_LT(best_step, 100) << "the newest is the best: this run cannot show an older best kept";
+  std::set<std::string> expected = {"step-000000100", fmt::format("step-{:09d}", best_step)};
+  std::set<std::string> found;
+  for (const auto& entry : std::filesystem::directory_iterator(run_dir + "/checkpoints")) {
+    if (entry.is_directory()) found.insert(entry.path().filename().string());
+  }
+  EXPECT_EQ(found, expected) << "best accuracy " << best << " at step " << best_step;
+  std::ifstream state(run_dir + "/checkpoints/" + fmt::format("step-{:09d}", best_step) + "/state.json");
+  const nlohmann::json saved = nlohmann::json::parse(state, nullptr, false);
+  EXPECT_EQ(saved["evaluation"].value("accuracy", -1.0), best) << saved;
 }
 
 // Rank 0's progress: one line redrawn in place on a terminal, plain lines elsewhere.

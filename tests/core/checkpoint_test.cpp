@@ -220,6 +220,36 @@ TEST_F(CheckpointTest, ANonFiniteParameterOrOptimizerValueMakesTheCheckpointInva
 // Broken step-290/301/313 beside valid 120-200, keep = 3: resuming from 200 and writing 201 and
 // 202 keeps 200, 201, 202, removes the broken ones older than what it wrote only once it is past
 // them, and never counts them against `keep`.
+// checkpoint.keep_best: beside the newest, the checkpoint with the best evaluation stays, also
+// when a new store (a resumed run) prunes; its evaluation loads back.
+TEST_F(CheckpointTest, KeepBestKeepsTheBestEvaluatedBesideTheNewest) {
+  CheckpointStore store(dir_.path(), 1, /*keep_best=*/true);
+  std::vector<float> p(10), o(10);
+  auto save_evaluated = [&](CheckpointStore& s, int64_t step, double accuracy) {
+    TrainingState state = state_at(step);
+    state.evaluated = accuracy >= 0;
+    state.evaluation_accuracy = state.evaluation_score = std::max(0.0, accuracy);
+    state.evaluation_loss = 1.0 - state.evaluation_accuracy;
+    s.save(state, Span<const float>(p.data(), 10), Span<const float>(o.data(), 10));
+  };
+  save_evaluated(store, 10, 0.5);
+  save_evaluated(store, 20, 0.9);
+  save_evaluated(store, 30, 0.7);
+  save_evaluated(store, 40, -1);  // not evaluated
+  EXPECT_EQ(names_in(dir_.path()), (std::vector<std::string>{"step-000000020", "step-000000040"}));
+  const Checkpoint best = CheckpointStore::load(dir_.file("step-000000020"));
+  EXPECT_TRUE(best.state.evaluated);
+  EXPECT_EQ(best.state.evaluation_accuracy, 0.9);
+  CheckpointStore resumed(dir_.path(), 1, true);
+  ASSERT_EQ(resumed.load_newest()->state.step, 40);
+  save_evaluated(resumed, 50, 0.95);  // a new best: the old one goes
+  EXPECT_EQ(names_in(dir_.path()), (std::vector<std::string>{"step-000000050"}));
+  // Without keep_best the best is pruned like any other.
+  CheckpointStore plain(dir_.path(), 1);
+  save_evaluated(plain, 60, 0.1);
+  EXPECT_EQ(names_in(dir_.path()), (std::vector<std::string>{"step-000000060"}));
+}
+
 TEST_F(CheckpointTest, PruningKeepsValidCheckpointsWhateverInvalidOnesHigherStepsSit) {
   std::vector<float> p = values(10, 1.0f), o = values(10, 2.0f);
   for (int64_t step : {120, 150, 200, 290, 301, 313}) {
