@@ -1,4 +1,4 @@
-// The keys of `ringtrain train`'s configuration (README "Configuration" lists them), read and
+// The keys of `ringtrain train`'s configuration (docs/configuration.md lists them), read and
 // validated from a Config.
 #pragma once
 

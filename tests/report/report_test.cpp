@@ -40,8 +40,11 @@ struct Browsed {
 };
 
 Browsed browse(const std::string& page, const testing::TempDir& dir) {
-  // A profile of its own (tests may run side by side); bounded so a hang fails.
+  // A profile of its own (tests may run side by side); none of the browser's own traffic (updates,
+  // metrics, safe browsing: nothing leaves the machine); bounded so a hang fails.
   const std::string chromium = "timeout 60 " + kChromium + " --headless --no-sandbox --disable-gpu --hide-scrollbars "
+                               "--disable-background-networking --disable-component-update --disable-sync "
+                               "--disable-domain-reliability --disable-client-side-phishing-detection --no-pings "
                                "--user-data-dir=" + dir.file("profile") + " --virtual-time-budget=10000 ";
   Browsed b;
   Outcome dom = run(chromium + "--enable-logging=stderr --v=0 --dump-dom file://" + page + " 2>" + dir.file("console.txt"));
