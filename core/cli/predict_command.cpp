@@ -22,9 +22,9 @@ CommandRunner add_predict_command(CLI::App& app) {
   CLI::App* command =
       app.add_subcommand("predict", "Score a data set with a trained model, in input order, into one CSV or JSON-lines file");
   command->add_option("checkpoint", a->checkpoint, "A checkpoint directory, or checkpoint.dir (its newest)")->required();
-  command->add_option("--input", a->options.input, "A directory of shards, or a .jsonl file (a row of numbers per line)")
+  command->add_option("--input", a->options.input, "A directory of shards, a .jsonl file (a row of numbers per line), a .npy array or an IDX file")
       ->required();
-  command->add_option("--output", a->options.output, "A .csv or .jsonl file")->required();
+  command->add_option("--output", a->options.output, "A .csv, .jsonl or .h5 file")->required();
   command->add_option("--top-k", a->options.top_k, "Write the k most probable classes (0: every class's probability)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

@@ -8,6 +8,9 @@
 
 #include "core/base/check.h"
 #include "core/base/logging.h"
+#include "core/serving/prediction_hdf5.h"
+#include "data/idx_file.h"
+#include "data/npy_file.h"
 #include "data/loader.h"
 
 namespace rt {
@@ -19,13 +22,19 @@ bool ends_with(const std::string& text, const std::string& end) {
   return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
 }
 
-enum class Format { kCsv, kJsonLines };
+enum class Format { kCsv, kJsonLines, kHdf5 };
+enum class Input { kShards, kJsonLines, kNpy, kIdx };
+
+// Where rank `rank` writes its rows before rank 0 joins them into `output`.
+std::string part_path(const std::string& output, int rank, int size) {
+  return size == 1 ? output + ".part" : fmt::format("{}.part-{:05d}", output, rank);
+}
 
 // Writes the rows one rank scored, as lines of `format` (no header).
 class RowWriter {
  public:
   RowWriter(const std::string& path, Format format, const ModelDescription& model, int64_t top_k)
-      : out_(path, std::ios::trunc), path_(path), format_(format), model_(model), top_k_(top_k) {
+      : out_(path, std::ios::trunc | std::ios::binary), path_(path), format_(format), model_(model), top_k_(top_k) {
     RT_CHECK(out_.good(), "cannot write {}", path);
   }
   void write(const Scores& scores, int64_t first_row) {
@@ -34,6 +43,10 @@ class RowWriter {
       const float* p = scores.probabilities.data() + r * scores.classes;
       const int64_t predicted = scores.predicted[static_cast<size_t>(r)];
       line_.clear();
+      if (format_ == Format::kHdf5) {
+        write_record(p, predicted, scores.classes, order);
+        continue;
+      }
       if (format_ == Format::kCsv) {
         line_ += fmt::format("{},{}", first_row + r, predicted);
         if (!model_.class_names.empty()) line_ += "," + csv_field(model_.class_name(predicted));
@@ -68,6 +81,24 @@ class RowWriter {
       out_ << line_;
     }
     RT_CHECK(out_.good(), "cannot write {} (a full disk?)", path_);
+  }
+  // A fixed-size binary record (prediction_hdf5.h) for rank 0 to gather into the HDF5 file.
+  void write_record(const float* p, int64_t predicted, int64_t classes, std::vector<int64_t>& order) {
+    const int32_t predicted32 = static_cast<int32_t>(predicted);
+    out_.write(reinterpret_cast<const char*>(&predicted32), 4);
+    if (top_k_ == 0) {
+      out_.write(reinterpret_cast<const char*>(p), static_cast<std::streamsize>(4 * classes));
+      return;
+    }
+    for (int64_t c = 0; c < classes; ++c) order[static_cast<size_t>(c)] = c;
+    const int64_t k = std::min(top_k_, classes);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [p](int64_t a, int64_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
+    for (int64_t i = 0; i < k; ++i) {
+      const int32_t c = static_cast<int32_t>(order[static_cast<size_t>(i)]);
+      out_.write(reinterpret_cast<const char*>(&c), 4);
+    }
+    for (int64_t i = 0; i < k; ++i) out_.write(reinterpret_cast<const char*>(&p[order[static_cast<size_t>(i)]]), 4);
   }
   void close() {
     out_.close();
@@ -180,6 +211,59 @@ void predict_json_lines(Predictor& predictor, const PredictOptions& options, Com
   rows_here = end - begin;
 }
 
+// Scores this rank's share of rows that `read` gives (first, count, out: count x input_size
+// values as stored), a batch at a time.
+template <typename Read>
+void predict_rows(Predictor& predictor, const PredictOptions& options, Communicator& comm, RowWriter& writer,
+                  int64_t total, Read read, int64_t& rows_here) {
+  const auto [begin, end] = share(total, comm.rank(), comm.size());
+  const int64_t size = predictor.input_size();
+  std::vector<float> values(static_cast<size_t>(options.batch * size));
+  Progress progress(end - begin);
+  for (int64_t first = begin; first < end; first += options.batch) {
+    const int64_t n = std::min(options.batch, end - first);
+    const Span<const float> batch(values.data(), static_cast<size_t>(n * size));
+    read(first, n, values.data());
+    const std::string wrong = predictor.check_input(batch);
+    RT_CHECK(wrong.empty(), "{}, rows [{}, {}): {}", options.input, first, first + n, wrong);
+    writer.write(predictor.score(batch, n), first);
+    progress.add(n);
+  }
+  rows_here = end - begin;
+}
+
+// A NumPy .npy array: a row per first index, memory-mapped.
+void predict_npy(Predictor& predictor, const PredictOptions& options, Communicator& comm, RowWriter& writer,
+                 int64_t& rows_here) {
+  NpyFile array(options.input);
+  RT_CHECK(array.row_size() == predictor.input_size(), "{} holds rows of {} values (dtype {}); the model reads {}",
+           options.input, array.row_size(), array.dtype(), shape_text(predictor.description().input.shape));
+  predict_rows(predictor, options, comm, writer, array.rows(),
+               [&](int64_t first, int64_t n, float* out) { array.read_rows(first, n, out); }, rows_here);
+}
+
+// An IDX file (MNIST's format, optionally gzip-compressed): unsigned bytes, read in order.
+void predict_idx(Predictor& predictor, const PredictOptions& options, Communicator& comm, RowWriter& writer,
+                 int64_t& rows_here) {
+  IdxStream stream(options.input);
+  RT_CHECK(stream.item_bytes() == predictor.input_size(), "{} holds items of {} bytes; the model reads {}",
+           options.input, stream.item_bytes(), shape_text(predictor.description().input.shape));
+  int64_t position = 0;
+  std::vector<uint8_t> bytes;
+  predict_rows(predictor, options, comm, writer, stream.shape()[0],
+               [&](int64_t first, int64_t n, float* out) {
+                 for (; position < first; position += 1) {  // a stream: skip to this rank's share
+                   bytes.resize(static_cast<size_t>(stream.item_bytes()));
+                   stream.read(1, bytes.data());
+                 }
+                 bytes.resize(static_cast<size_t>(n * stream.item_bytes()));
+                 stream.read(n, bytes.data());
+                 position += n;
+                 std::copy(bytes.begin(), bytes.end(), out);
+               },
+               rows_here);
+}
+
 // Scores this rank's share of a directory of shards.
 void predict_shards(Predictor& predictor, const PredictOptions& options, Communicator& comm, RowWriter& writer,
                     int64_t& rows_here) {
@@ -217,22 +301,26 @@ PredictSummary predict(Predictor& predictor, const PredictOptions& options, Comm
   Format format;
   if (ends_with(options.output, ".csv")) {
     format = Format::kCsv;
+  } else if (ends_with(options.output, ".h5") || ends_with(options.output, ".hdf5")) {
+    format = Format::kHdf5;
   } else {
-    RT_CHECK(ends_with(options.output, ".jsonl"), "--output {}: write .csv or .jsonl", options.output);
+    RT_CHECK(ends_with(options.output, ".jsonl"), "--output {}: write .csv, .jsonl or .h5", options.output);
     format = Format::kJsonLines;
   }
-  const bool shards = std::filesystem::is_directory(options.input);
-  RT_CHECK(shards || ends_with(options.input, ".jsonl"),
-           "--input {}: give a directory of shards or a .jsonl file (a row per line)", options.input);
-  const std::string part = comm.size() == 1 ? options.output + ".part" : fmt::format("{}.part-{:05d}", options.output,
-                                                                                         comm.rank());
+  RT_CHECK(std::filesystem::exists(options.input), "--input {} does not exist", options.input);
+  const Input input = std::filesystem::is_directory(options.input) ? Input::kShards
+                      : ends_with(options.input, ".jsonl")         ? Input::kJsonLines
+                      : ends_with(options.input, ".npy")           ? Input::kNpy
+                                                                   : Input::kIdx;
+  const std::string part = part_path(options.output, comm.rank(), comm.size());
   int64_t rows_here = 0;
   try {
     RowWriter writer(part, format, predictor.description(), options.top_k);
-    if (shards) {
-      predict_shards(predictor, options, comm, writer, rows_here);
-    } else {
-      predict_json_lines(predictor, options, comm, writer, rows_here);
+    switch (input) {
+      case Input::kShards: predict_shards(predictor, options, comm, writer, rows_here); break;
+      case Input::kJsonLines: predict_json_lines(predictor, options, comm, writer, rows_here); break;
+      case Input::kNpy: predict_npy(predictor, options, comm, writer, rows_here); break;
+      case Input::kIdx: predict_idx(predictor, options, comm, writer, rows_here); break;
     }
     writer.close();
   } catch (...) {
@@ -241,7 +329,15 @@ PredictSummary predict(Predictor& predictor, const PredictOptions& options, Comm
     throw;
   }
   comm.barrier();  // every part written
-  if (comm.rank() == 0) {
+  const int64_t total_rows = comm.all_reduce_value(rows_here, ReduceOp::kSum);
+  if (comm.rank() == 0 && format == Format::kHdf5) {
+    std::vector<std::string> parts;
+    for (int r = 0; r < comm.size(); ++r) parts.push_back(part_path(options.output, r, comm.size()));
+    const PredictionRecord record{predictor.classes(),
+                                  options.top_k > 0 ? std::min(options.top_k, predictor.classes()) : 0};
+    join_predictions_hdf5(parts, total_rows, record, predictor.description(), options.output);
+    for (const std::string& path : parts) std::filesystem::remove(path);
+  } else if (comm.rank() == 0) {
     // One file: the header, then the parts in rank order; in place only once complete.
     const std::string joined = options.output + ".joining";
     {
@@ -249,7 +345,7 @@ PredictSummary predict(Predictor& predictor, const PredictOptions& options, Comm
       RT_CHECK(out.good(), "cannot write {}", joined);
       if (format == Format::kCsv) out << csv_header(predictor.description(), predictor.classes(), options.top_k);
       for (int r = 0; r < comm.size(); ++r) {
-        const std::string path = comm.size() == 1 ? part : fmt::format("{}.part-{:05d}", options.output, r);
+        const std::string path = part_path(options.output, r, comm.size());
         std::ifstream in(path, std::ios::binary);
         RT_CHECK(in.good(), "cannot read {} (rank {}'s part: is {} on a file system every rank shares?)", path, r,
                  options.output);
@@ -264,7 +360,7 @@ PredictSummary predict(Predictor& predictor, const PredictOptions& options, Comm
   }
   comm.barrier();
   PredictSummary summary;
-  summary.rows = comm.all_reduce_value(rows_here, ReduceOp::kSum);
+  summary.rows = total_rows;
   summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return summary;
 }

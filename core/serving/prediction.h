@@ -1,8 +1,9 @@
 // Batch scoring: every sample of an input scored by a checkpoint's model, written in input order
 // to one file. Inputs: a directory of shards (read by the loader, bounded memory; on a blob mount
-// too) or a JSON-lines file (a row of numbers per line, as stored, or {"data": row}). Outputs by
-// the file's extension: .csv (a header, then row, class[, name], and the probability of every
-// class or of the top k) or .jsonl (an object per row). Under several ranks each scores its
+// too), a JSON-lines file (a row of numbers per line, as stored, or {"data": row}), a NumPy .npy
+// array (a row per first index, memory-mapped) or an IDX file (MNIST's format, gzip or not).
+// Outputs by the file's extension: .csv (a header, then row, class[, name], and the probability
+// of every class or of the top k), .jsonl (an object per row) or .h5 (prediction_hdf5.h). Under several ranks each scores its
 // contiguous share into FILE.part-RANK beside FILE, and rank 0 joins the parts in rank order: the
 // same file as one rank writes.
 #pragma once
@@ -16,8 +17,8 @@
 namespace rt {
 
 struct PredictOptions {
-  std::string input;   // a directory of shards, or a .jsonl file
-  std::string output;  // .csv or .jsonl
+  std::string input;   // a directory of shards, a .jsonl, .npy or IDX file
+  std::string output;  // .csv, .jsonl or .h5
   int64_t top_k = 0;   // > 0: the k most probable classes; 0: every class's probability
   int64_t batch = 1000;
 };

@@ -26,6 +26,7 @@
 
 #include "core/serving/predictor.h"
 #include "data/shard_reader.h"
+#include "data/hdf5_handle.h"
 #include "tests/test_support.h"
 
 namespace rt {
@@ -642,6 +643,88 @@ TEST_F(ServeTest, PredictWritesOneOrderedFileAtOneTwoAndFourRanks) {
   EXPECT_NE(bad.output.find("bad.jsonl, line 2: not a row of 16 numbers"), std::string::npos) << bad.output;
   EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.csv"))) << "a partial output was left as if complete";
   EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.csv.part"))) << "the failed run's part was left";
+}
+
+// A NumPy .npy file: magic, version 1.0, the header dict padded to 64 bytes, then the data.
+void write_npy(const std::string& path, const std::string& descr, const std::string& shape, const void* data,
+               size_t bytes, bool fortran = false) {
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
+                       ", 'shape': " + shape + ", }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  const uint16_t length = static_cast<uint16_t>(header.size());
+  out.write(reinterpret_cast<const char*>(&length), 2);  // little-endian, as on every machine here
+  out << header;
+  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+}
+
+// The test images as .npy (float32 and uint8) and IDX in, HDF5 out at 2 ranks: the checkpoint's
+// answers, row for row; arrays of the wrong shape or order are named.
+TEST_F(ServeTest, PredictReadsNpyAndIdxAndWritesHdf5) {
+  const std::string shape = fmt::format("({}, {})", test_rows_, kFeatures);
+  write_npy(dir_->file("rows-f4.npy"), "<f4", shape, test_values_.data(), test_values_.size() * sizeof(float));
+  std::vector<uint8_t> bytes(test_values_.begin(), test_values_.end());
+  write_npy(dir_->file("rows-u1.npy"), "|u1", shape, bytes.data(), bytes.size());
+  {  // IDX: magic 0x00000803 (unsigned bytes, 3 dimensions), the extents big-endian
+    std::ofstream idx(dir_->file("rows-idx3-ubyte"), std::ios::binary);
+    const uint32_t extents[4] = {0x00000803, static_cast<uint32_t>(test_rows_), 4, 4};
+    for (uint32_t v : extents) {
+      const char be[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+      idx.write(be, 4);
+    }
+    idx.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  const std::string mpi2 = std::string(RINGTRAIN_MPIEXEC) + " -n 2 --oversubscribe --timeout 100 ";
+  for (const char* input : {"rows-f4.npy", "rows-u1.npy", "rows-idx3-ubyte"}) {
+    const std::string output = dir_->file(std::string(input) + ".h5");
+    testing::Outcome outcome = testing::run(mpi2 + kBinary + " predict " + dir_->file("ck") + " --input " +
+                                            dir_->file(input) + " --output " + output + " --batch 64");
+    ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
+    Hdf5Handle file(H5Fopen(output.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    ASSERT_GE(file.get(), 0) << output;
+    std::vector<int32_t> classes(static_cast<size_t>(test_rows_));
+    std::vector<float> probabilities(static_cast<size_t>(test_rows_ * kClasses));
+    Hdf5Handle class_set(H5Dopen2(file.get(), "class", H5P_DEFAULT), H5Dclose);
+    Hdf5Handle probability_set(H5Dopen2(file.get(), "probabilities", H5P_DEFAULT), H5Dclose);
+    ASSERT_GE(H5Dread(class_set.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, classes.data()), 0);
+    ASSERT_GE(H5Dread(probability_set.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, probabilities.data()), 0);
+    for (int64_t r = 0; r < test_rows_; ++r) {
+      EXPECT_EQ(classes[static_cast<size_t>(r)], expected_->predicted[static_cast<size_t>(r)]) << input << " row " << r;
+      for (int64_t c = 0; c < kClasses; ++c) {
+        EXPECT_EQ(probabilities[static_cast<size_t>(r * kClasses + c)], expected_probabilities(r)[c]) << input;
+      }
+    }
+    EXPECT_FALSE(std::filesystem::exists(output + ".part-00001")) << "a part was left";
+  }
+  // The top 2 in HDF5.
+  testing::Outcome top = testing::run(kBinary + " predict " + dir_->file("ck") + " --input " + dir_->file("rows-u1.npy") +
+                                      " --output " + dir_->file("top.h5") + " --top-k 2");
+  ASSERT_EQ(top.exit_code, 0) << top.output;
+  {
+    Hdf5Handle file(H5Fopen(dir_->file("top.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    Hdf5Handle top_set(H5Dopen2(file.get(), "top_class", H5P_DEFAULT), H5Dclose);
+    std::vector<int32_t> top_classes(static_cast<size_t>(test_rows_ * 2));
+    ASSERT_GE(H5Dread(top_set.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, top_classes.data()), 0);
+    for (int64_t r = 0; r < test_rows_; ++r) {
+      EXPECT_EQ(top_classes[static_cast<size_t>(2 * r)], expected_->predicted[static_cast<size_t>(r)]) << r;
+    }
+  }
+  // Wrong arrays are named.
+  write_npy(dir_->file("wide.npy"), "<f4", fmt::format("({}, 8)", test_rows_ * 2), test_values_.data(),
+            test_values_.size() * sizeof(float));
+  write_npy(dir_->file("fortran.npy"), "<f4", shape, test_values_.data(), test_values_.size() * sizeof(float), true);
+  write_npy(dir_->file("strings.npy"), "<U4", shape, test_values_.data(), test_values_.size() * sizeof(float));
+  for (const auto& [file, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"wide.npy", "holds rows of 8 values"}, {"fortran.npy", "Fortran order"}, {"strings.npy", "'<U4'"}}) {
+    testing::Outcome bad = testing::run(kBinary + " predict " + dir_->file("ck") + " --input " + dir_->file(file) +
+                                        " --output " + dir_->file("bad.h5"));
+    EXPECT_NE(bad.exit_code, 0) << file;
+    EXPECT_NE(bad.output.find(dir_->file(file)), std::string::npos) << bad.output;
+    EXPECT_NE(bad.output.find(needle), std::string::npos) << bad.output;
+    EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.h5")));
+  }
 }
 
 // `ringtrain export --format onnx`: the file passes onnx.checker, and an independent evaluation of
