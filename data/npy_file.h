@@ -23,6 +23,10 @@ class NpyFile {
   int64_t row_size() const { return row_size_; }  // elements per row
   // Rows [first, first + count) as floats (row_size() each) into `out`.
   void read_rows(int64_t first, int64_t count, float* out) const;
+  // The bytes of row `first` on, as stored (item_bytes() per element), in the mapping.
+  const uint8_t* raw_rows(int64_t first) const { return data_ + first * row_size_ * item_bytes_; }
+  int64_t item_bytes() const { return item_bytes_; }
+  char kind() const { return kind_; }  // 'f' float, 'i' signed, 'u' unsigned, 'b' bool
 
  private:
   std::string path_;

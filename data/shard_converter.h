@@ -23,4 +23,11 @@ struct ShardConversion {
 // Features stay uint8 with feature_scale 1/255.
 std::vector<std::string> convert_idx_to_shards(const ShardConversion& conversion);
 
+// The same from NumPy arrays (data/npy_file.h, memory-mapped): `images` holds the features
+// [count, ...] in any fixed-size numeric dtype, `labels` integer class ids [count] (or [count, 1]).
+// uint8 features stay uint8 with feature_scale 1/255 (as images); any other dtype is stored as
+// float32, scale 1. `classes` 0: the largest label + 1. A label that is not a whole number in
+// [0, classes) is an error naming the file and the row.
+std::vector<std::string> convert_npy_to_shards(const ShardConversion& conversion);
+
 }  // namespace rt

@@ -40,6 +40,20 @@ Outcome run(const std::string& command) {
   return outcome;
 }
 
+void write_npy(const std::string& path, const std::string& descr, const std::string& shape, const void* data,
+               size_t bytes, bool fortran) {
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
+                       ", 'shape': " + shape + ", }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  const uint16_t length = static_cast<uint16_t>(header.size());
+  out.write(reinterpret_cast<const char*>(&length), 2);  // little-endian, as on every machine here
+  out << header;
+  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+}
+
 std::string train_rows_cover_each_step_once(const std::string& metrics_path, int64_t last_step) {
   int64_t next = 1;
   for (const nlohmann::json& row : read_metrics(metrics_path)) {

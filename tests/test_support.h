@@ -22,6 +22,10 @@ Outcome run(const std::string& command);
 
 // The parameter fingerprint a training run's last line gives ("parameter fingerprint HEX"), or "".
 std::string fingerprint_of(const std::string& output);
+// Writes a NumPy .npy file (version 1.0): `descr` as NumPy spells it ("<f4", "|u1"), `shape` as
+// a Python tuple ("(200, 16)"), then the data as given.
+void write_npy(const std::string& path, const std::string& descr, const std::string& shape, const void* data,
+               size_t bytes, bool fortran = false);
 // Checks that the "train" rows of a metrics file not marked superseded cover steps 1..last_step
 // each exactly once, in order: "" when they do, else what is wrong.
 std::string train_rows_cover_each_step_once(const std::string& metrics_path, int64_t last_step);

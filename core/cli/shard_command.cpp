@@ -11,6 +11,7 @@ namespace {
 struct ShardArguments {
   std::string idx_dir;
   std::string images;
+  std::string npy;
   std::string labels;
   std::string name = "shard";
   std::string output;
@@ -18,7 +19,7 @@ struct ShardArguments {
   double shard_mb = 128;
   int64_t train_shards = 8;
   int64_t test_shards = 2;
-  int64_t classes = 10;
+  int64_t classes = 0;  // 0: 10 for IDX, the largest label + 1 for .npy
   std::vector<std::string> text;
   int64_t context = 128;
   double held_out = 0.1;
@@ -34,13 +35,17 @@ CommandRunner add_shard_command(CLI::App& app) {
   auto a = std::make_shared<ShardArguments>();
   CLI::App* command = app.add_subcommand(
       "shard",
-      "Convert IDX files (MNIST, Fashion-MNIST; gzip or not), or text files (--text), into HDF5 shards "
-      "(docs/shard-format.md)");
+      "Convert IDX files (MNIST, Fashion-MNIST; gzip or not), NumPy arrays (--npy), or text files (--text), into "
+      "HDF5 shards (docs/shard-format.md)");
   CLI::Option* idx_dir = command->add_option(
       "--idx-dir", a->idx_dir,
       "Directory with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
       "t10k-labels-idx1-ubyte.gz: writes OUTPUT/train and OUTPUT/test");
   CLI::Option* images = command->add_option("--images", a->images, "One IDX image file (instead of --idx-dir)");
+  CLI::Option* npy = command->add_option(
+      "--npy", a->npy,
+      "A NumPy .npy array of features [count, ...] (any fixed-size numeric dtype, C order; uint8 is kept as bytes "
+      "scaled by 1/255, anything else stored as float32), with --labels LABELS.npy of integer class ids");
   CLI::Option* text = command->add_option(
       "--text", a->text,
       "Text files or directories of them: byte-level token windows for a gpt, written to OUTPUT/train and a held-out "
@@ -51,9 +56,9 @@ CommandRunner add_shard_command(CLI::App& app) {
   command->add_option("--held-out", a->held_out, "With --text: the fraction held out for OUTPUT/test")
       ->capture_default_str()
       ->check(CLI::Range(0.001, 0.999));
-  CLI::Option* labels = command->add_option("--labels", a->labels, "Its IDX label file");
-  command->add_option("--name", a->name, "Shard name prefix with --images")->capture_default_str();
-  command->add_option("--shards", a->shards, "Number of shards with --images (default: cut by --shard-mb)")
+  CLI::Option* labels = command->add_option("--labels", a->labels, "Its label file (IDX with --images, .npy with --npy)");
+  command->add_option("--name", a->name, "Shard name prefix with --images or --npy")->capture_default_str();
+  command->add_option("--shards", a->shards, "Number of shards with --images or --npy (default: cut by --shard-mb)")
       ->check(CLI::PositiveNumber);
   CLI::Option* shard_mb = command->add_option("--shard-mb", a->shard_mb,
                                               "Target shard size in MiB of features, with --images, or with --idx-dir "
@@ -63,19 +68,26 @@ CommandRunner add_shard_command(CLI::App& app) {
   command->add_option("--train-shards", a->train_shards, "Training shards with --idx-dir")->capture_default_str()
       ->check(CLI::PositiveNumber);
   command->add_option("--test-shards", a->test_shards, "Test shards with --idx-dir")->capture_default_str()->check(CLI::PositiveNumber);
-  command->add_option("--classes", a->classes, "Number of classes")->capture_default_str()->check(CLI::PositiveNumber);
+  command->add_option("--classes", a->classes, "Number of classes (default: 10 for IDX, the largest label + 1 for --npy)")
+      ->check(CLI::PositiveNumber);
   command->add_option("--output", a->output, "Output directory")->required();
   idx_dir->excludes(images);
   text->excludes(idx_dir);
   text->excludes(images);
+  npy->excludes(idx_dir);
+  npy->excludes(images);
+  npy->excludes(text);
   idx_dir->excludes(labels);
   images->needs(labels);
-  labels->needs(images);
+  npy->needs(labels);
 
-  return [command, a, idx_dir, images, text, shard_mb](Communicator& comm) {
+  return [command, a, idx_dir, images, npy, labels, text, shard_mb](Communicator& comm) {
     if (!command->parsed()) return -1;
-    if (idx_dir->count() == 0 && images->count() == 0 && text->count() == 0) {
-      throw CLI::RequiredError("--idx-dir, --images with --labels, or --text");
+    if (idx_dir->count() == 0 && images->count() == 0 && npy->count() == 0 && text->count() == 0) {
+      throw CLI::RequiredError("--idx-dir, --images with --labels, --npy with --labels, or --text");
+    }
+    if (labels->count() > 0 && images->count() == 0 && npy->count() == 0) {
+      throw CLI::ValidationError("--labels", "goes with --images or --npy");
     }
     if (comm.rank() == 0) {
       const auto target_bytes = static_cast<int64_t>(a->shard_mb * 1024 * 1024);
@@ -86,13 +98,20 @@ CommandRunner add_shard_command(CLI::App& app) {
                  "file(s) -> {} windows in {} shard(s) in {}/test",
                  shards.train.tokens, shards.train.files, shards.train.windows, a->context, shards.train.shards,
                  a->output, shards.test.tokens, shards.test.files, shards.test.windows, shards.test.shards, a->output);
-      } else if (!a->idx_dir.empty()) {
-        convert({a->idx_dir + "/train-images-idx3-ubyte.gz", a->idx_dir + "/train-labels-idx1-ubyte.gz",
-                 a->output + "/train", "train", by_size ? 0 : a->train_shards, target_bytes, a->classes});
-        convert({a->idx_dir + "/t10k-images-idx3-ubyte.gz", a->idx_dir + "/t10k-labels-idx1-ubyte.gz",
-                 a->output + "/test", "test", by_size ? 0 : a->test_shards, target_bytes, a->classes});
+      } else if (!a->npy.empty()) {
+        const std::vector<std::string> paths = convert_npy_to_shards(
+            {a->npy, a->labels, a->output, a->name, a->shards, target_bytes, a->classes});
+        log_info("wrote {} shard(s) to {} ({} ... {})", paths.size(), a->output, paths.front(), paths.back());
       } else {
-        convert({a->images, a->labels, a->output, a->name, a->shards, target_bytes, a->classes});
+        const int64_t classes = a->classes > 0 ? a->classes : 10;
+        if (!a->idx_dir.empty()) {
+          convert({a->idx_dir + "/train-images-idx3-ubyte.gz", a->idx_dir + "/train-labels-idx1-ubyte.gz",
+                   a->output + "/train", "train", by_size ? 0 : a->train_shards, target_bytes, classes});
+          convert({a->idx_dir + "/t10k-images-idx3-ubyte.gz", a->idx_dir + "/t10k-labels-idx1-ubyte.gz",
+                   a->output + "/test", "test", by_size ? 0 : a->test_shards, target_bytes, classes});
+        } else {
+          convert({a->images, a->labels, a->output, a->name, a->shards, target_bytes, classes});
+        }
       }
     }
     comm.barrier();

@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/metrics_log.h"
+#include "data/shard_index.h"
+#include "data/shard_reader.h"
 
 #include "tests/test_support.h"
 
@@ -321,6 +323,74 @@ TEST_F(CliTest, ShardCommandConvertsIdxAndNamesMissingInput) {
                      dir_.file("out")),
                  "cannot open IDX file /nonexistent/i.gz");
   EXPECT_NE(run(kBinary + " shard --output " + dir_.file("out")).exit_code, 0);
+}
+
+// Your own arrays: `shard --npy FEATURES.npy --labels LABELS.npy` writes shards a run trains on
+// (float64 features stored as float32; uint8 kept as bytes, scaled as images); bad labels, a
+// wrong length or a non-numeric dtype are named.
+TEST_F(CliTest, ShardCommandConvertsNpyArraysAndTrainsOnThem) {
+  constexpr int64_t kRows = 300, kFeatures = 6;
+  std::vector<double> features(kRows * kFeatures);
+  std::vector<int64_t> labels(kRows);
+  std::vector<uint8_t> bytes(kRows * kFeatures);
+  for (int64_t r = 0; r < kRows; ++r) {
+    labels[r] = r % 3;
+    for (int64_t f = 0; f < kFeatures; ++f) {
+      features[r * kFeatures + f] = (f == labels[r] ? 2.0 : 0.0) + 0.01 * static_cast<double>((r * 7 + f) % 13);
+      bytes[r * kFeatures + f] = static_cast<uint8_t>(features[r * kFeatures + f] * 100);
+    }
+  }
+  testing::write_npy(dir_.file("x.npy"), "<f8", "(300, 2, 3)", features.data(), features.size() * sizeof(double));
+  testing::write_npy(dir_.file("x8.npy"), "|u1", "(300, 6)", bytes.data(), bytes.size());
+  testing::write_npy(dir_.file("y.npy"), "<i8", "(300,)", labels.data(), labels.size() * sizeof(int64_t));
+  Outcome converted = run(kBinary + " shard --npy " + dir_.file("x.npy") + " --labels " + dir_.file("y.npy") +
+                          " --shards 3 --output " + dir_.file("npy-train"));
+  ASSERT_EQ(converted.exit_code, 0) << converted.output;
+  ShardIndex index(dir_.file("npy-train"));
+  ASSERT_EQ(index.shards().size(), 3u);
+  EXPECT_EQ(index.total_samples(), kRows);
+  EXPECT_EQ(index.shards()[0].feature_dtype, DType::kFloat32);
+  EXPECT_EQ(index.shards()[0].feature_shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(index.shards()[0].classes, 3);
+  ShardReader reader(index.shards()[1].path);
+  std::vector<float> row(kFeatures);
+  int32_t label = -1;
+  reader.read(0, 1, row.data(), &label);  // the second shard's first row is row 100
+  EXPECT_EQ(label, labels[100]);
+  for (int64_t f = 0; f < kFeatures; ++f) EXPECT_EQ(row[f], static_cast<float>(features[100 * kFeatures + f]));
+  Outcome trained = run(kBinary + " train " + config(dir_.file("npy-train"), dir_.file("npy-train")) +
+                        " --set train.epochs=3 --set log.dir=" + dir_.file("npy-run"));
+  EXPECT_EQ(trained.exit_code, 0) << trained.output;
+  std::smatch accuracy;
+  ASSERT_TRUE(std::regex_search(trained.output, accuracy, std::regex("done: test accuracy ([0-9.]+)%")));
+  EXPECT_GT(std::stod(accuracy[1]), 90.0) << trained.output;
+
+  Outcome as_bytes = run(kBinary + " shard --npy " + dir_.file("x8.npy") + " --labels " + dir_.file("y.npy") +
+                         " --classes 5 --output " + dir_.file("npy-bytes"));
+  ASSERT_EQ(as_bytes.exit_code, 0) << as_bytes.output;
+  ShardIndex byte_index(dir_.file("npy-bytes"));
+  EXPECT_EQ(byte_index.shards()[0].feature_dtype, DType::kUInt8);
+  EXPECT_EQ(byte_index.shards()[0].classes, 5);
+  EXPECT_DOUBLE_EQ(byte_index.shards()[0].feature_scale, 1.0 / 255.0);
+
+  std::vector<double> bad_labels(kRows, 1.0);
+  bad_labels[7] = 1.5;
+  testing::write_npy(dir_.file("half.npy"), "<f8", "(300,)", bad_labels.data(), bad_labels.size() * sizeof(double));
+  expect_failure(run(kBinary + " shard --npy " + dir_.file("x.npy") + " --labels " + dir_.file("half.npy") +
+                     " --output " + dir_.file("bad")),
+                 dir_.file("half.npy") + ": labels must be integers, not dtype <f8");
+  std::vector<int64_t> negative(kRows, 1);
+  negative[7] = -2;
+  testing::write_npy(dir_.file("negative.npy"), "<i8", "(300,)", negative.data(), negative.size() * sizeof(int64_t));
+  expect_failure(run(kBinary + " shard --npy " + dir_.file("x.npy") + " --labels " + dir_.file("negative.npy") +
+                     " --output " + dir_.file("bad")),
+                 dir_.file("negative.npy") + ", row 7: label -2 is not a class id");
+  testing::write_npy(dir_.file("short.npy"), "<i8", "(299,)", labels.data(), 299 * sizeof(int64_t));
+  expect_failure(run(kBinary + " shard --npy " + dir_.file("x.npy") + " --labels " + dir_.file("short.npy") +
+                     " --output " + dir_.file("bad")),
+                 "holds 300 samples but " + dir_.file("short.npy") + " holds 299 labels");
+  expect_failure(run(kBinary + " shard --labels " + dir_.file("y.npy") + " --output " + dir_.file("bad")),
+                 "--labels");
 }
 
 }  // namespace

@@ -645,28 +645,13 @@ TEST_F(ServeTest, PredictWritesOneOrderedFileAtOneTwoAndFourRanks) {
   EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.csv.part"))) << "the failed run's part was left";
 }
 
-// A NumPy .npy file: magic, version 1.0, the header dict padded to 64 bytes, then the data.
-void write_npy(const std::string& path, const std::string& descr, const std::string& shape, const void* data,
-               size_t bytes, bool fortran = false) {
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
-                       ", 'shape': " + shape + ", }";
-  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  out.write("\x93NUMPY\x01\x00", 8);
-  const uint16_t length = static_cast<uint16_t>(header.size());
-  out.write(reinterpret_cast<const char*>(&length), 2);  // little-endian, as on every machine here
-  out << header;
-  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
-}
-
 // The test images as .npy (float32 and uint8) and IDX in, HDF5 out at 2 ranks: the checkpoint's
 // answers, row for row; arrays of the wrong shape or order are named.
 TEST_F(ServeTest, PredictReadsNpyAndIdxAndWritesHdf5) {
   const std::string shape = fmt::format("({}, {})", test_rows_, kFeatures);
-  write_npy(dir_->file("rows-f4.npy"), "<f4", shape, test_values_.data(), test_values_.size() * sizeof(float));
+  testing::write_npy(dir_->file("rows-f4.npy"), "<f4", shape, test_values_.data(), test_values_.size() * sizeof(float));
   std::vector<uint8_t> bytes(test_values_.begin(), test_values_.end());
-  write_npy(dir_->file("rows-u1.npy"), "|u1", shape, bytes.data(), bytes.size());
+  testing::write_npy(dir_->file("rows-u1.npy"), "|u1", shape, bytes.data(), bytes.size());
   {  // IDX: magic 0x00000803 (unsigned bytes, 3 dimensions), the extents big-endian
     std::ofstream idx(dir_->file("rows-idx3-ubyte"), std::ios::binary);
     const uint32_t extents[4] = {0x00000803, static_cast<uint32_t>(test_rows_), 4, 4};
@@ -712,10 +697,10 @@ TEST_F(ServeTest, PredictReadsNpyAndIdxAndWritesHdf5) {
     }
   }
   // Wrong arrays are named.
-  write_npy(dir_->file("wide.npy"), "<f4", fmt::format("({}, 8)", test_rows_ * 2), test_values_.data(),
+  testing::write_npy(dir_->file("wide.npy"), "<f4", fmt::format("({}, 8)", test_rows_ * 2), test_values_.data(),
             test_values_.size() * sizeof(float));
-  write_npy(dir_->file("fortran.npy"), "<f4", shape, test_values_.data(), test_values_.size() * sizeof(float), true);
-  write_npy(dir_->file("strings.npy"), "<U4", shape, test_values_.data(), test_values_.size() * sizeof(float));
+  testing::write_npy(dir_->file("fortran.npy"), "<f4", shape, test_values_.data(), test_values_.size() * sizeof(float), true);
+  testing::write_npy(dir_->file("strings.npy"), "<U4", shape, test_values_.data(), test_values_.size() * sizeof(float));
   for (const auto& [file, needle] : std::vector<std::pair<std::string, std::string>>{
            {"wide.npy", "holds rows of 8 values"}, {"fortran.npy", "Fortran order"}, {"strings.npy", "'<U4'"}}) {
     testing::Outcome bad = testing::run(kBinary + " predict " + dir_->file("ck") + " --input " + dir_->file(file) +
