@@ -20,14 +20,26 @@ struct PredictArguments {
 CommandRunner add_predict_command(CLI::App& app) {
   auto a = std::make_shared<PredictArguments>();
   CLI::App* command =
-      app.add_subcommand("predict", "Score a data set with a trained model, in input order, into one CSV or JSON-lines file");
+      app.add_subcommand("predict", "Score a data set with a trained model (or continue a gpt's prompts), in input "
+                                    "order, into one CSV, JSON-lines or HDF5 file");
   command->add_option("checkpoint", a->checkpoint, "A checkpoint directory, or checkpoint.dir (its newest)")->required();
-  command->add_option("--input", a->options.input, "A directory of shards, a .jsonl file (a row of numbers per line), a .npy array or an IDX file")
+  command->add_option("--input", a->options.input, "A directory of shards, a .jsonl file (a row of numbers per line), a .npy array or an IDX file; a gpt: a "
+                      "text file of prompts (one per line) or .jsonl")
       ->required();
   command->add_option("--output", a->options.output, "A .csv, .jsonl or .h5 file")->required();
-  command->add_option("--top-k", a->options.top_k, "Write the k most probable classes (0: every class's probability)")
+  command->add_option("--top-k", a->options.top_k,
+                      "Write the k most probable classes (0: every class's probability); a gpt: draw among the k "
+                      "most likely tokens (0: all)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  command->add_option("--tokens", a->options.tokens, "A gpt: tokens (bytes) to generate per prompt")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  command->add_option("--temperature", a->options.temperature, "A gpt: sampling temperature (0: the most likely token)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
+  command->add_option("--seed", a->options.seed, "A gpt: the seed of prompt 0's draws (prompt r: seed + r)")
+      ->capture_default_str();
   add_scoring_options(command, a->scoring);
   return [command, a](Communicator& comm) {
     if (!command->parsed()) return -1;

@@ -11,6 +11,7 @@
 #include "core/serving/prediction_hdf5.h"
 #include "data/idx_file.h"
 #include "data/npy_file.h"
+#include "core/generation.h"
 #include "data/loader.h"
 
 namespace rt {
@@ -100,6 +101,17 @@ class RowWriter {
     }
     for (int64_t i = 0; i < k; ++i) out_.write(reinterpret_cast<const char*>(&p[order[static_cast<size_t>(i)]]), 4);
   }
+  // A gpt's generation for one prompt.
+  void write_text(int64_t row, const std::string& prompt, const std::string& text) {
+    if (format_ == Format::kCsv) {
+      out_ << row << ',' << csv_field(prompt) << ',' << csv_field(text) << '\n';
+    } else {
+      out_ << nlohmann::json{{"row", row}, {"prompt", prompt}, {"text", text}}.dump(
+                  -1, ' ', false, nlohmann::json::error_handler_t::replace)
+           << '\n';
+    }
+    RT_CHECK(out_.good(), "cannot write {} (a full disk?)", path_);
+  }
   void close() {
     out_.close();
     RT_CHECK(!out_.fail(), "cannot write {} (a full disk?)", path_);
@@ -107,7 +119,7 @@ class RowWriter {
 
  private:
   static std::string csv_field(const std::string& text) {
-    if (text.find_first_of(",\"\n") == std::string::npos) return text;
+    if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
     std::string quoted = "\"";
     for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
     return quoted + "\"";
@@ -264,6 +276,38 @@ void predict_idx(Predictor& predictor, const PredictOptions& options, Communicat
                rows_here);
 }
 
+// A gpt: generates the continuation of this rank's share of the prompts.
+void predict_prompts(Predictor& predictor, const PredictOptions& options, Communicator& comm, RowWriter& writer,
+                     int64_t& rows_here) {
+  std::ifstream in(options.input);
+  RT_CHECK(in.good(), "cannot read {}", options.input);
+  const bool json_lines = ends_with(options.input, ".jsonl");
+  std::vector<std::pair<int64_t, std::string>> prompts;  // line number, prompt
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    if (json_lines) {
+      nlohmann::json parsed = nlohmann::json::parse(line, nullptr, false);
+      if (parsed.is_object() && parsed.contains("prompt")) parsed = parsed["prompt"];
+      RT_CHECK(parsed.is_string(), "{}, line {}: not a prompt (a JSON string, or {{\"prompt\": \"...\"}})",
+               options.input, number);
+      line = parsed.get<std::string>();
+      RT_CHECK(!line.empty(), "{}, line {}: the prompt is empty", options.input, number);
+    }
+    prompts.emplace_back(number, line);
+  }
+  const auto [begin, end] = share(static_cast<int64_t>(prompts.size()), comm.rank(), comm.size());
+  Progress progress(end - begin);
+  for (int64_t row = begin; row < end; ++row) {
+    const SamplingOptions sampling{options.temperature, options.top_k, options.seed + static_cast<uint64_t>(row)};
+    writer.write_text(row, prompts[static_cast<size_t>(row)].second,
+                      predictor.generate(prompts[static_cast<size_t>(row)].second, options.tokens, sampling));
+    progress.add(1);
+  }
+  rows_here = end - begin;
+}
+
 // Scores this rank's share of a directory of shards.
 void predict_shards(Predictor& predictor, const PredictOptions& options, Communicator& comm, RowWriter& writer,
                     int64_t& rows_here) {
@@ -308,6 +352,10 @@ PredictSummary predict(Predictor& predictor, const PredictOptions& options, Comm
     format = Format::kJsonLines;
   }
   RT_CHECK(std::filesystem::exists(options.input), "--input {} does not exist", options.input);
+  const bool generates = predictor.generates_text();
+  RT_CHECK(!generates || format != Format::kHdf5, "--output {}: a gpt's text goes to .jsonl or .csv", options.output);
+  RT_CHECK(!generates || !std::filesystem::is_directory(options.input),
+           "--input {}: a gpt continues prompts: give a text file (a prompt per line) or .jsonl", options.input);
   const Input input = std::filesystem::is_directory(options.input) ? Input::kShards
                       : ends_with(options.input, ".jsonl")         ? Input::kJsonLines
                       : ends_with(options.input, ".npy")           ? Input::kNpy
@@ -316,7 +364,9 @@ PredictSummary predict(Predictor& predictor, const PredictOptions& options, Comm
   int64_t rows_here = 0;
   try {
     RowWriter writer(part, format, predictor.description(), options.top_k);
-    switch (input) {
+    if (generates) {
+      predict_prompts(predictor, options, comm, writer, rows_here);
+    } else switch (input) {
       case Input::kShards: predict_shards(predictor, options, comm, writer, rows_here); break;
       case Input::kJsonLines: predict_json_lines(predictor, options, comm, writer, rows_here); break;
       case Input::kNpy: predict_npy(predictor, options, comm, writer, rows_here); break;
@@ -343,7 +393,10 @@ PredictSummary predict(Predictor& predictor, const PredictOptions& options, Comm
     {
       std::ofstream out(joined, std::ios::trunc | std::ios::binary);
       RT_CHECK(out.good(), "cannot write {}", joined);
-      if (format == Format::kCsv) out << csv_header(predictor.description(), predictor.classes(), options.top_k);
+      if (format == Format::kCsv) {
+        out << (generates ? std::string("row,prompt,text\n")
+                          : csv_header(predictor.description(), predictor.classes(), options.top_k));
+      }
       for (int r = 0; r < comm.size(); ++r) {
         const std::string path = part_path(options.output, r, comm.size());
         std::ifstream in(path, std::ios::binary);

@@ -789,6 +789,43 @@ TEST(GptServeTest, GenerateContinuesAPromptAsTheGenerateCommandDoes) {
     ASSERT_TRUE(answer);
     EXPECT_EQ(answer->status, 400) << bad << ": " << answer->body;
   }
+
+  // `predict` with a file of prompts: the same text at 1 and 2 ranks, prompt r drawn with seed + r
+  // exactly as `generate --seed` draws it.
+  std::ofstream(dir.file("prompts.txt")) << "the cat \n\na dog \nthe \n";
+  std::string first;
+  for (int ranks : {1, 2}) {
+    const std::string launcher = ranks == 1 ? "" : std::string(RINGTRAIN_MPIEXEC) + " -n 2 --oversubscribe --timeout 100 ";
+    const std::string output = dir.file(fmt::format("texts-{}.jsonl", ranks));
+    testing::Outcome predicted = testing::run(launcher + kBinary + " predict " + dir.file("ck") + " --input " +
+                                              dir.file("prompts.txt") + " --output " + output +
+                                              " --tokens 16 --temperature 0.8 --top-k 40 --seed 5");
+    ASSERT_EQ(predicted.exit_code, 0) << predicted.output;
+    std::ifstream in(output);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (ranks == 1) first = text;
+    EXPECT_EQ(text, first) << ranks << " ranks";
+  }
+  std::istringstream lines(first);
+  std::string line;
+  int64_t r = 0;
+  for (const char* prompt : {"the cat ", "a dog ", "the "}) {
+    ASSERT_TRUE(std::getline(lines, line));
+    const json answer = json::parse(line);
+    EXPECT_EQ(answer["row"], r);
+    EXPECT_EQ(answer["prompt"], prompt);
+    EXPECT_EQ(answer["text"].get<std::string>().size(), 16u) << answer;
+    testing::Outcome command = testing::run(kBinary + " generate " + dir.file("ck") + " --prompt '" + prompt +
+                                            "' --tokens 16 --temperature 0.8 --top-k 40 --seed " + std::to_string(5 + r));
+    const std::string expected = "\n" + std::string(prompt) + answer["text"].get<std::string>() + "\n";
+    EXPECT_EQ(command.output.substr(command.output.size() - std::min(command.output.size(), expected.size())), expected)
+        << "prompt " << r << ": " << command.output;
+    ++r;
+  }
+  testing::Outcome to_hdf5 = testing::run(kBinary + " predict " + dir.file("ck") + " --input " + dir.file("prompts.txt") +
+                                          " --output " + dir.file("texts.h5"));
+  EXPECT_NE(to_hdf5.exit_code, 0);
+  EXPECT_NE(to_hdf5.output.find("a gpt's text goes to .jsonl or .csv"), std::string::npos) << to_hdf5.output;
 }
 
 }  // namespace
