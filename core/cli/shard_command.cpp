@@ -2,6 +2,7 @@
 
 #include "core/base/logging.h"
 #include "core/cli/commands.h"
+#include "data/csv_shards.h"
 #include "data/shard_converter.h"
 #include "data/text_shards.h"
 
@@ -12,6 +13,10 @@ struct ShardArguments {
   std::string idx_dir;
   std::string images;
   std::string npy;
+  std::vector<std::string> csv;
+  std::string label;
+  std::vector<std::string> features;
+  std::string on_bad_row = "stop";
   std::string labels;
   std::string name = "shard";
   std::string output;
@@ -35,8 +40,8 @@ CommandRunner add_shard_command(CLI::App& app) {
   auto a = std::make_shared<ShardArguments>();
   CLI::App* command = app.add_subcommand(
       "shard",
-      "Convert IDX files (MNIST, Fashion-MNIST; gzip or not), NumPy arrays (--npy), or text files (--text), into "
-      "HDF5 shards (docs/shard-format.md)");
+      "Convert IDX files (MNIST, Fashion-MNIST; gzip or not), NumPy arrays (--npy), CSV tables (--csv), or text "
+      "files (--text), into HDF5 shards (docs/shard-format.md)");
   CLI::Option* idx_dir = command->add_option(
       "--idx-dir", a->idx_dir,
       "Directory with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
@@ -56,6 +61,17 @@ CommandRunner add_shard_command(CLI::App& app) {
   command->add_option("--held-out", a->held_out, "With --text: the fraction held out for OUTPUT/test")
       ->capture_default_str()
       ->check(CLI::Range(0.001, 0.999));
+  CLI::Option* csv = command->add_option(
+      "--csv", a->csv,
+      "CSV files with a header line: the --label column's integer class ids and numeric feature columns (stored "
+      "as float32), streamed into shards of about --shard-mb");
+  CLI::Option* label = command->add_option("--label", a->label, "With --csv: the label column's name");
+  command->add_option("--features", a->features, "With --csv: the feature columns, in order (default: all but the label)");
+  command->add_option("--on-bad-row", a->on_bad_row,
+                      "With --csv: a row with a missing or malformed value stops the conversion naming its file, line "
+                      "and column, or with skip is counted and left out")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"stop", "skip"}));
   CLI::Option* labels = command->add_option("--labels", a->labels, "Its label file (IDX with --images, .npy with --npy)");
   command->add_option("--name", a->name, "Shard name prefix with --images or --npy")->capture_default_str();
   command->add_option("--shards", a->shards, "Number of shards with --images or --npy (default: cut by --shard-mb)")
@@ -80,11 +96,21 @@ CommandRunner add_shard_command(CLI::App& app) {
   idx_dir->excludes(labels);
   images->needs(labels);
   npy->needs(labels);
+  csv->needs(label);
+  csv->excludes(idx_dir);
+  csv->excludes(images);
+  csv->excludes(npy);
+  csv->excludes(text);
+  csv->excludes(labels);
 
-  return [command, a, idx_dir, images, npy, labels, text, shard_mb](Communicator& comm) {
+  return [command, a, idx_dir, images, npy, csv, labels, text, shard_mb](Communicator& comm) {
     if (!command->parsed()) return -1;
-    if (idx_dir->count() == 0 && images->count() == 0 && npy->count() == 0 && text->count() == 0) {
-      throw CLI::RequiredError("--idx-dir, --images with --labels, --npy with --labels, or --text");
+    if (idx_dir->count() == 0 && images->count() == 0 && npy->count() == 0 && csv->count() == 0 &&
+        text->count() == 0) {
+      throw CLI::RequiredError("--idx-dir, --images with --labels, --npy with --labels, --csv with --label, or --text");
+    }
+    if (csv->count() > 0 && a->shards > 0) {
+      throw CLI::ValidationError("--shards", "needs the row count; with --csv the shards are cut by --shard-mb");
     }
     if (labels->count() > 0 && images->count() == 0 && npy->count() == 0) {
       throw CLI::ValidationError("--labels", "goes with --images or --npy");
@@ -98,6 +124,19 @@ CommandRunner add_shard_command(CLI::App& app) {
                  "file(s) -> {} windows in {} shard(s) in {}/test",
                  shards.train.tokens, shards.train.files, shards.train.windows, a->context, shards.train.shards,
                  a->output, shards.test.tokens, shards.test.files, shards.test.windows, shards.test.shards, a->output);
+      } else if (!a->csv.empty()) {
+        CsvConversion conversion;
+        conversion.files = a->csv;
+        conversion.label = a->label;
+        conversion.features = a->features;
+        conversion.output_dir = a->output;
+        conversion.name = a->name;
+        conversion.target_bytes = target_bytes;
+        conversion.classes = a->classes;
+        conversion.skip_bad_rows = a->on_bad_row == "skip";
+        const CsvShards shards = convert_csv_to_shards(conversion);
+        log_info("wrote {} rows in {} shard(s) to {}{}", shards.rows, shards.paths.size(), a->output,
+                 shards.skipped > 0 ? fmt::format("; {} bad row(s) skipped", shards.skipped) : std::string());
       } else if (!a->npy.empty()) {
         const std::vector<std::string> paths = convert_npy_to_shards(
             {a->npy, a->labels, a->output, a->name, a->shards, target_bytes, a->classes});

@@ -393,5 +393,57 @@ TEST_F(CliTest, ShardCommandConvertsNpyArraysAndTrainsOnThem) {
                  "--labels");
 }
 
+// CSV tables: `shard --csv FILE... --label COLUMN` streams rows into shards of about --shard-mb
+// a run trains on; a malformed value is named by file, line and column, or skipped and counted.
+TEST_F(CliTest, ShardCommandConvertsCsvTablesAndNamesBadValues) {
+  for (int part : {0, 1}) {
+    std::ofstream out(dir_.file(fmt::format("table-{}.csv", part)));
+    out << "id,a,b,\"kind\",c\n";
+    for (int64_t r = 0; r < 150; ++r) {
+      const int64_t y = (r + part) % 3;
+      out << part * 150 + r << "," << (y == 0 ? 2.5 : 0.1 * (r % 7)) << "," << (y == 1 ? "2" : "-0.5") << "," << y
+          << "," << (y == 2 ? 3 : 0) << "e0\n";
+    }
+  }
+  const std::string tables = dir_.file("table-0.csv") + " " + dir_.file("table-1.csv");
+  Outcome converted = run(kBinary + " shard --csv " + tables + " --label kind --features a b c --shard-mb 0.002 " +
+                          "--output " + dir_.file("csv-train"));
+  ASSERT_EQ(converted.exit_code, 0) << converted.output;
+  EXPECT_NE(converted.output.find("wrote 300 rows in 2 shard(s)"), std::string::npos) << converted.output;  // 174 rows of 12 bytes a shard: the first spans both files
+  ShardIndex index(dir_.file("csv-train"));
+  EXPECT_EQ(index.total_samples(), 300);
+  EXPECT_EQ(index.shards()[0].classes, 3);
+  EXPECT_EQ(index.shards()[0].feature_shape, (std::vector<int64_t>{3}));
+  ShardReader reader(index.shards()[0].path);
+  float row[3];
+  int32_t label = -1;
+  reader.read(1, 1, row, &label);  // table-0's second row: r = 1, y = 1
+  EXPECT_EQ(label, 1);
+  EXPECT_FLOAT_EQ(row[0], 0.1f);
+  EXPECT_FLOAT_EQ(row[1], 2.0f);
+  EXPECT_FLOAT_EQ(row[2], 0.0f);
+  Outcome trained = run(kBinary + " train " + config(dir_.file("csv-train"), dir_.file("csv-train")) +
+                        " --set train.epochs=3 --set log.dir=" + dir_.file("csv-run"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  std::smatch accuracy;
+  ASSERT_TRUE(std::regex_search(trained.output, accuracy, std::regex("done: test accuracy ([0-9.]+)%")));
+  EXPECT_GT(std::stod(accuracy[1]), 90.0) << trained.output;
+
+  std::ofstream(dir_.file("bad.csv")) << "x,y\n1.5,0\n,1\n2.0,one\n3.0,2\n";
+  expect_failure(run(kBinary + " shard --csv " + dir_.file("bad.csv") + " --label y --output " + dir_.file("bad")),
+                 dir_.file("bad.csv") + ", line 3, column 'x': '' is not a number");
+  Outcome skipped = run(kBinary + " shard --csv " + dir_.file("bad.csv") + " --label y --on-bad-row skip --output " +
+                        dir_.file("skipped"));
+  ASSERT_EQ(skipped.exit_code, 0) << skipped.output;
+  EXPECT_NE(skipped.output.find("wrote 2 rows in 1 shard(s)"), std::string::npos) << skipped.output;
+  EXPECT_NE(skipped.output.find("2 bad row(s) skipped"), std::string::npos) << skipped.output;
+  expect_failure(run(kBinary + " shard --csv " + dir_.file("bad.csv") + " --label z --output " + dir_.file("bad")),
+                 dir_.file("bad.csv") + ": no column 'z' in its header");
+  std::ofstream(dir_.file("other.csv")) << "x,w\n1,0\n";
+  expect_failure(run(kBinary + " shard --csv " + dir_.file("table-0.csv") + " " + dir_.file("other.csv") +
+                     " --label kind --output " + dir_.file("bad")),
+                 dir_.file("other.csv") + ": its header differs");
+}
+
 }  // namespace
 }  // namespace rt
