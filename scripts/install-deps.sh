@@ -2,7 +2,8 @@
 # Installs the Debian packages that ringtrain needs to build, test and run its example.
 # Used by the README's commands, by .ci/run and by the container build, so all three agree.
 # Usage: scripts/install-deps.sh [--bench | --test]   (--bench adds the peers of benchmarks/;
-# --test adds headless Chromium, which the report's browser test loads pages in)
+# --test adds headless Chromium, which the report's browser test loads pages in, and NumPy and
+# h5py for the test of examples/python/write_shards.py)
 set -euo pipefail
 
 packages=(
@@ -20,7 +21,7 @@ packages=(
 # Node.js that brings its own npm is already installed.
 command -v npm >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium)
+  packages+=(chromium python3-numpy python3-h5py)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3 python3-torch python3-h5py python3-numpy libopenblas0-pthread wrk gunicorn python3-flask)

@@ -445,5 +445,23 @@ TEST_F(CliTest, ShardCommandConvertsCsvTablesAndNamesBadValues) {
                  dir_.file("other.csv") + ": its header differs");
 }
 
+// The Python recipe (examples/python/write_shards.py, h5py): its shards pass every check of the
+// reader and a run learns from them.
+TEST_F(CliTest, ShardsWrittenByThePythonRecipeTrain) {
+  Outcome written = run(std::string(RINGTRAIN_PYTHON) + " " + RINGTRAIN_SOURCE_DIR +
+                        "/examples/python/write_shards.py --demo " + dir_.file("py"));
+  ASSERT_EQ(written.exit_code, 0) << written.output;
+  ShardIndex index(dir_.file("py/train"));
+  EXPECT_EQ(index.shards().size(), 3u);
+  EXPECT_EQ(index.total_samples(), 2000);
+  EXPECT_EQ(index.shards()[0].feature_dtype, DType::kFloat32);
+  Outcome trained = run(kMpi2 + kBinary + " train " + config(dir_.file("py/train"), dir_.file("py/test")) +
+                        " --set train.epochs=3 --set log.dir=" + dir_.file("py-run"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  std::smatch accuracy;
+  ASSERT_TRUE(std::regex_search(trained.output, accuracy, std::regex("done: test accuracy ([0-9.]+)%")));
+  EXPECT_GT(std::stod(accuracy[1]), 90.0) << trained.output;
+}
+
 }  // namespace
 }  // namespace rt
