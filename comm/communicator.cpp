@@ -139,4 +139,12 @@ std::unique_ptr<Communicator> make_world_communicator(const CommunicatorOptions&
   return std::make_unique<SingleProcessCommunicator>();
 }
 
+std::string broadcast_text(Communicator& comm, std::string text, int root) {
+  const int64_t length = comm.all_reduce_value(comm.rank() == root ? static_cast<int64_t>(text.size()) : int64_t{0},
+                                               ReduceOp::kMax);
+  text.resize(static_cast<size_t>(length));
+  if (length > 0) comm.broadcast(Span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()), root);
+  return text;
+}
+
 }  // namespace rt

@@ -205,4 +205,7 @@ CommunicatorOptions::StartedAllReduces parse_started_all_reduces(const std::stri
 // MPI when MPI is initialised, a single process otherwise.
 std::unique_ptr<Communicator> make_world_communicator(const CommunicatorOptions& options = {});
 
+// `root`'s text on every rank (its length agreed first; an empty text moves no bytes). A collective.
+std::string broadcast_text(Communicator& comm, std::string text, int root = 0);
+
 }  // namespace rt

@@ -94,12 +94,6 @@ void write_file(const fs::path& path, const std::string& text, const std::string
   }
 }
 
-std::string broadcast_text(Communicator& comm, std::string text) {
-  const int64_t length = comm.all_reduce_value(static_cast<int64_t>(text.size()), ReduceOp::kMax);
-  text.resize(static_cast<size_t>(length));
-  comm.broadcast(Span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()), 0);
-  return text;
-}
 }  // namespace
 
 std::string new_run_directory_name(const std::string& config_name) {

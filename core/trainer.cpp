@@ -388,12 +388,6 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
   state_.epoch_correct.clear();
   state_.epoch_samples.clear();
   const int64_t classes = model_->output_features();
-  auto add_counters = [&] {
-    double loss = 0, correct = 0;
-    take_counters(loss, correct);
-    sums[0] += loss;
-    sums[1] += correct;
-  };
   const int64_t total_steps = planned_steps();
   Clock::time_point start = Clock::now();
 
@@ -498,7 +492,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
     progress_->add_step(step_seconds, step_data_wait, step_gradient_wait);
     if (config_.log_every > 0 && state_.step % config_.log_every == 0) write_train_row(sums, lr);
     if (progress_->due()) {
-      add_counters();
+      add_counters(sums);
       progress_->update(state_.step, epoch + 1, lr, LossSums{sums[0], sums[1], sums[2]});
     }
     if (config_.eval_every > 0 && state_.step % config_.eval_every == 0 && state_.step_in_epoch < steps_per_epoch_) {
@@ -515,7 +509,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
     if (checkpoints_ && (terminating || ((scheduled || evaluated) && state_.step_in_epoch < steps_per_epoch_))) {
       resolve_gpu_steps();
       if (config_.log_every > 0 && step_meter_.steps() > 0) write_train_row(sums, lr);
-      add_counters();
+      add_counters(sums);
       save_checkpoint(sums, terminating ? preemption_signal_ : 0);
     }
     if (terminating) {
@@ -525,7 +519,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
   }
   resolve_gpu_steps();
   if (config_.log_every > 0 && step_meter_.steps() > 0) write_train_row(sums, lr);
-  add_counters();
+  add_counters(sums);
   metrics.train_seconds = seconds_since(start);
   if (checkpoints_ && state_.step_in_epoch < steps_per_epoch_) save_checkpoint(sums);  // train.max_steps, mid-epoch
 
@@ -565,11 +559,15 @@ void Trainer::evaluate(EpochMetrics& metrics) {
   metrics.test_accuracy = totals[1] / totals[2];
 }
 
-void Trainer::write_train_row(std::vector<double>& sums, float lr) {
+void Trainer::add_counters(std::vector<double>& sums) {
   double loss = 0, correct = 0;
   take_counters(loss, correct);
   sums[0] += loss;
   sums[1] += correct;
+}
+
+void Trainer::write_train_row(std::vector<double>& sums, float lr) {
+  add_counters(sums);
   const StepRowContext context{state_.epoch + 1, state_.step, lr, config_.global_batch, context_};
   const nlohmann::json row = step_meter_.finish(comm_, context, LossSums{sums[0], sums[1], sums[2]});
   if (comm_.rank() == 0) metrics_log_.write(row);
@@ -638,13 +636,11 @@ void Trainer::restore() {
     if (checkpoint) text = serialize_state(checkpoint->state);
   }
   // Rank 0 read it; everyone gets the same: the state as text, then the arenas.
-  int64_t length = comm_.all_reduce_value(static_cast<int64_t>(text.size()), ReduceOp::kMax);
-  if (length == 0) {
+  text = broadcast_text(comm_, text);
+  if (text.empty()) {
     log_info("no valid checkpoint in {}: starting from the beginning", checkpoints_->directory());
     return;
   }
-  text.resize(static_cast<size_t>(length));
-  comm_.broadcast(Span<uint8_t>(reinterpret_cast<uint8_t*>(text.data()), text.size()), 0);
   state_ = parse_state(text, "the checkpoint state from rank 0");
   // Each step takes at least one sample: more steps than the data holds samples is not this run's.
   const int64_t samples = train_loader_->index().total_samples();

@@ -95,6 +95,8 @@ class Trainer {
   void clip_gradients();
   // The loss sum and correct count accumulated on the model's device since the last call, reset.
   void take_counters(double& loss, double& correct);
+  // Adds them to this rank's running sums of the epoch (loss, correct, samples).
+  void add_counters(std::vector<double>& sums);
   // The labels and row count of a batch's loss: the batch's labels, or a language model's next
   // tokens (one row per token).
   struct LossRows {

@@ -12,6 +12,19 @@
 
 namespace rt {
 
+namespace {
+// The number of shards a conversion cuts `count` samples of `sample_bytes` into.
+int64_t shard_count(const ShardConversion& conversion, int64_t count, int64_t sample_bytes) {
+  RT_CHECK(conversion.shards >= 0 && conversion.shards <= count, "cannot cut {} samples into {} shards", count,
+           conversion.shards);
+  RT_CHECK(conversion.shards > 0 || conversion.target_bytes > 0, "a shard's target size must be positive, not {}",
+           conversion.target_bytes);
+  if (conversion.shards > 0) return conversion.shards;
+  const int64_t per_shard = std::max<int64_t>(1, conversion.target_bytes / std::max<int64_t>(1, sample_bytes));
+  return (count + per_shard - 1) / per_shard;
+}
+}  // namespace
+
 std::vector<std::string> convert_idx_to_shards(const ShardConversion& conversion) {
   IdxStream images(conversion.images);
   IdxStream labels(conversion.labels);
@@ -23,15 +36,8 @@ std::vector<std::string> convert_idx_to_shards(const ShardConversion& conversion
   RT_CHECK(labels.shape()[0] == count, "{} holds {} images but {} holds {} labels", conversion.images, count,
            conversion.labels, labels.shape()[0]);
   RT_CHECK(count >= 1, "{} holds no images", conversion.images);
-  RT_CHECK(conversion.shards >= 0 && conversion.shards <= count, "cannot cut {} samples into {} shards", count,
-           conversion.shards);
-  RT_CHECK(conversion.shards > 0 || conversion.target_bytes > 0, "a shard's target size must be positive, not {}",
-           conversion.target_bytes);
   const int64_t sample_bytes = images.item_bytes();
-  const int64_t shards = conversion.shards > 0
-                             ? conversion.shards
-                             : (count + std::max<int64_t>(1, conversion.target_bytes / sample_bytes) - 1) /
-                                   std::max<int64_t>(1, conversion.target_bytes / sample_bytes);
+  const int64_t shards = shard_count(conversion, count, sample_bytes);
 
   std::error_code error;
   std::filesystem::create_directories(conversion.output_dir, error);
@@ -61,18 +67,6 @@ std::vector<std::string> convert_idx_to_shards(const ShardConversion& conversion
   return manifest.paths();
 }
 
-namespace {
-// The number of shards a conversion cuts `count` samples of `sample_bytes` into.
-int64_t shard_count(const ShardConversion& conversion, int64_t count, int64_t sample_bytes) {
-  RT_CHECK(conversion.shards >= 0 && conversion.shards <= count, "cannot cut {} samples into {} shards", count,
-           conversion.shards);
-  RT_CHECK(conversion.shards > 0 || conversion.target_bytes > 0, "a shard's target size must be positive, not {}",
-           conversion.target_bytes);
-  if (conversion.shards > 0) return conversion.shards;
-  const int64_t per_shard = std::max<int64_t>(1, conversion.target_bytes / std::max<int64_t>(1, sample_bytes));
-  return (count + per_shard - 1) / per_shard;
-}
-}  // namespace
 
 std::vector<std::string> convert_npy_to_shards(const ShardConversion& conversion) {
   NpyFile features(conversion.images);

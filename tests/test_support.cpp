@@ -73,6 +73,11 @@ std::string fingerprint_of(const std::string& output) {
   return std::regex_search(output, match, std::regex("parameter fingerprint ([0-9a-f]{16})")) ? match[1].str() : "";
 }
 
+std::string test_accuracy_of(const std::string& output) {
+  std::smatch match;
+  return std::regex_search(output, match, std::regex("done: test accuracy ([0-9.]+)%")) ? match[1].str() : "";
+}
+
 std::string error_message(const std::function<void()>& action) {
   try {
     action();

@@ -22,6 +22,8 @@ Outcome run(const std::string& command);
 
 // The parameter fingerprint a training run's last line gives ("parameter fingerprint HEX"), or "".
 std::string fingerprint_of(const std::string& output);
+// The percentage of a run's "done: test accuracy X%" line, as written; "" when there is none.
+std::string test_accuracy_of(const std::string& output);
 // Writes a NumPy .npy file (version 1.0): `descr` as NumPy spells it ("<f4", "|u1"), `shape` as
 // a Python tuple ("(200, 16)"), then the data as given.
 void write_npy(const std::string& path, const std::string& descr, const std::string& shape, const void* data,

@@ -361,9 +361,9 @@ TEST_F(CliTest, ShardCommandConvertsNpyArraysAndTrainsOnThem) {
   Outcome trained = run(kBinary + " train " + config(dir_.file("npy-train"), dir_.file("npy-train")) +
                         " --set train.epochs=3 --set log.dir=" + dir_.file("npy-run"));
   EXPECT_EQ(trained.exit_code, 0) << trained.output;
-  std::smatch accuracy;
-  ASSERT_TRUE(std::regex_search(trained.output, accuracy, std::regex("done: test accuracy ([0-9.]+)%")));
-  EXPECT_GT(std::stod(accuracy[1]), 90.0) << trained.output;
+  const std::string accuracy = testing::test_accuracy_of(trained.output);
+  ASSERT_FALSE(accuracy.empty()) << trained.output;
+  EXPECT_GT(std::stod(accuracy), 90.0) << trained.output;
 
   Outcome as_bytes = run(kBinary + " shard --npy " + dir_.file("x8.npy") + " --labels " + dir_.file("y.npy") +
                          " --classes 5 --output " + dir_.file("npy-bytes"));
@@ -425,9 +425,9 @@ TEST_F(CliTest, ShardCommandConvertsCsvTablesAndNamesBadValues) {
   Outcome trained = run(kBinary + " train " + config(dir_.file("csv-train"), dir_.file("csv-train")) +
                         " --set train.epochs=3 --set log.dir=" + dir_.file("csv-run"));
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
-  std::smatch accuracy;
-  ASSERT_TRUE(std::regex_search(trained.output, accuracy, std::regex("done: test accuracy ([0-9.]+)%")));
-  EXPECT_GT(std::stod(accuracy[1]), 90.0) << trained.output;
+  const std::string accuracy = testing::test_accuracy_of(trained.output);
+  ASSERT_FALSE(accuracy.empty()) << trained.output;
+  EXPECT_GT(std::stod(accuracy), 90.0) << trained.output;
 
   std::ofstream(dir_.file("bad.csv")) << "x,y\n1.5,0\n,1\n2.0,one\n3.0,2\n";
   expect_failure(run(kBinary + " shard --csv " + dir_.file("bad.csv") + " --label y --output " + dir_.file("bad")),
@@ -458,9 +458,9 @@ TEST_F(CliTest, ShardsWrittenByThePythonRecipeTrain) {
   Outcome trained = run(kMpi2 + kBinary + " train " + config(dir_.file("py/train"), dir_.file("py/test")) +
                         " --set train.epochs=3 --set log.dir=" + dir_.file("py-run"));
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
-  std::smatch accuracy;
-  ASSERT_TRUE(std::regex_search(trained.output, accuracy, std::regex("done: test accuracy ([0-9.]+)%")));
-  EXPECT_GT(std::stod(accuracy[1]), 90.0) << trained.output;
+  const std::string accuracy = testing::test_accuracy_of(trained.output);
+  ASSERT_FALSE(accuracy.empty()) << trained.output;
+  EXPECT_GT(std::stod(accuracy), 90.0) << trained.output;
 }
 
 }  // namespace

@@ -123,10 +123,8 @@ class ServeTest : public ::testing::Test {
                                           << dir_->file("ck") << "\"\n";
     testing::Outcome trained = testing::run(kBinary + " train " + dir_->file("job.toml"));
     ASSERT_EQ(trained.exit_code, 0) << trained.output;
-    std::smatch accuracy;
-    ASSERT_TRUE(std::regex_search(trained.output, accuracy, std::regex("done: test accuracy ([0-9.]+)%")))
-        << trained.output;
-    training_accuracy_ = accuracy[1];
+    training_accuracy_ = testing::test_accuracy_of(trained.output);
+    ASSERT_FALSE(training_accuracy_.empty()) << trained.output;
     // The test set, as stored (uint8), and its labels.
     ShardReader reader(dir_->file("test") + "/part-00000.h5");
     test_rows_ = reader.info().samples;
