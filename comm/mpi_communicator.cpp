@@ -8,11 +8,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "comm/heartbeats.h"
 #include "core/base/check_mpi.h"
 #include "core/base/logging.h"
 
@@ -238,6 +240,9 @@ MpiCommunicator::~MpiCommunicator() {
   {
     std::lock_guard<std::mutex> lock(watchdog_mutex_);
     stopping_ = true;
+    // At the job's end the watchdog waits for the ranks it watches to finish as well; while an
+    // error unwinds, main() is about to end the job and nothing is waited for.
+    wait_for_goodbyes_ = std::uncaught_exceptions() == 0;
   }
   watchdog_stop_.notify_all();
   if (watchdog_.joinable()) watchdog_.join();
@@ -474,12 +479,29 @@ bool rank0_answers(MPI_Comm comm, double seconds) {
 }  // namespace
 
 void MpiCommunicator::watch() {
+  // A few beats per timeout: a silent rank is told within the timeout and one beat.
+  heartbeats_ = std::make_unique<Heartbeats>(watchdog_comm_, std::clamp(timeout_seconds_ / 10, 0.1, 1.0));
+  Heartbeats& heartbeats = *heartbeats_;
   std::vector<Report> reports;  // rank 0: reports of waiting ranks
   for (;;) {
+    bool stopping = false;
     {
       std::unique_lock<std::mutex> lock(watchdog_mutex_);
-      if (watchdog_stop_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) return;
+      stopping = watchdog_stop_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; });
     }
+    heartbeats.beat();
+    if (stopping) {
+      // Finished: once those it watches have finished too (or at once while an error unwinds, as
+      // main() ends the job then). A rank stopped after its last collective is seen here.
+      heartbeats.say_goodbye();
+      if (!wait_for_goodbyes_ || heartbeats.all_said_goodbye()) {
+        heartbeats_.reset();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const std::vector<int> silent = heartbeats.silent_for(timeout_seconds_);
+    if (!silent.empty()) end_job_for_silent_ranks(silent, heartbeats.seconds_since_heard(silent.front()), stopping);
     auto in_progress = collective_in_progress();
     double waited = in_progress ? std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                                                   in_progress->second).count()
@@ -496,10 +518,25 @@ void MpiCommunicator::watch() {
   }
 }
 
+void MpiCommunicator::end_job_for_silent_ranks(const std::vector<int>& silent, double seconds, bool finished) {
+  std::vector<bool> heard(static_cast<size_t>(size_), true);
+  for (int rank : silent) heard[static_cast<size_t>(rank)] = false;
+  const LateRanks late = late_ranks(heard);
+  // Where rank 0 is silent every other rank sees it: one says so, the others a moment later (by
+  // then the first has usually ended the job).
+  if (rank_ > 1) std::this_thread::sleep_for(std::chrono::duration<double>(kAnswerSeconds));
+  log_error("rank(s) {} on host(s) {} gave no sign of life for {:.1f} s (timeout {:.0f} s): stopped, hung or lost{}; "
+            "ending the job",
+            fmt::join(late.ranks, ", "), fmt::join(late.hosts, ", "), seconds, timeout_seconds_,
+            finished ? ", after this rank finished its work" : "");
+  abort_world();
+}
+
 void MpiCommunicator::gather_reports(std::vector<std::vector<int64_t>>& reports, size_t expected, double seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (reports.size() < expected && std::chrono::steady_clock::now() < deadline) {
     receive_reports(watchdog_comm_, reports);
+    heartbeats_->beat();  // still alive, to the ranks waiting for its verdict
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
@@ -531,7 +568,14 @@ void MpiCommunicator::report_timeout(const CollectiveCall& call, double waited, 
   // Rank 0 answers and ends the job with the full picture; if it does not answer, it is the rank
   // that is missing, and this rank ends the job.
   const bool answered = rank0_answers(watchdog_comm_, kAnswerSeconds);
-  if (answered) std::this_thread::sleep_for(std::chrono::duration<double>(kGatherSeconds + 3.0));
+  if (answered) {
+    // Rank 0 is gathering: beat meanwhile, so that it does not take this rank for a silent one.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(kGatherSeconds + 3.0);
+    while (std::chrono::steady_clock::now() < until) {
+      heartbeats_->beat();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
   log_error("collective {} timed out after {:.1f} s (timeout {:.0f} s): rank 0 on host {} {}; ending the job",
             describe(call), waited, timeout_seconds_, hosts_[0],
             answered ? "answered but has not ended the job" : "does not answer (stopped, hung or lost)");

@@ -21,9 +21,13 @@
 // the timeout it reports to rank 0 (on a communicator of its own) which collective it waits in;
 // rank 0 gathers the reports for a moment and ends the job with one message naming the ranks that
 // did not arrive and those that wait in a different collective. If rank 0 itself is the one
-// missing, every other rank ends the job with its own report shortly after. The constructor's own
-// collectives, which come before the watchdog, are bounded by the same timeout: past it a rank
-// still waiting in them ends the job.
+// missing, every other rank ends the job with its own report shortly after. Beside that, the
+// watchdogs exchange heartbeats (comm/heartbeats.h): a rank that gives no sign of life for the
+// timeout (stopped, hung in the kernel, its host lost) ends the job at once, named, even while the
+// others are still busy computing, and at the job's end each rank's watchdog waits for the ranks
+// it watches to finish too, so that one stopped after the last collective does not leave the
+// launcher waiting. The constructor's own collectives, which come before the watchdog, are bounded
+// by the same timeout: past it a rank still waiting in them ends the job.
 #pragma once
 
 #include <mpi.h>
@@ -37,6 +41,7 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "comm/heartbeats.h"
 #include "comm/ordered_sum.h"
 
 namespace rt {
@@ -96,6 +101,8 @@ class MpiCommunicator final : public Communicator {
   // `reports`: those rank 0 has received so far.
   [[noreturn]] void report_timeout(const CollectiveCall& call, double waited,
                                    std::vector<std::vector<int64_t>>& reports);
+  // Heartbeats: `silent` ranks not heard from for `seconds`; `finished`: this rank had said goodbye.
+  [[noreturn]] void end_job_for_silent_ranks(const std::vector<int>& silent, double seconds, bool finished);
   [[noreturn]] void end_job_for_late_ranks(const CollectiveCall& waiting, double waited,
                                            const std::vector<std::vector<int64_t>>& reports);
 
@@ -140,10 +147,12 @@ class MpiCommunicator final : public Communicator {
   std::vector<std::string> hosts_;  // rank -> host, gathered when a watchdog runs
   MPI_Comm verify_comm_ = MPI_COMM_NULL;  // verify_collectives: headers travel here, apart from data
   MPI_Comm watchdog_comm_ = MPI_COMM_NULL;
+  std::unique_ptr<Heartbeats> heartbeats_;  // the watchdog thread's own
   std::thread watchdog_;
   std::mutex watchdog_mutex_;
   std::condition_variable watchdog_stop_;
   bool stopping_ = false;
+  bool wait_for_goodbyes_ = true;
 };
 
 }  // namespace rt

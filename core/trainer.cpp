@@ -736,7 +736,14 @@ TrainingResult Trainer::run() {
       result.preempted = true;
       break;
     }
-    evaluate(metrics);
+    // train.eval_every may have evaluated this very step (a train.max_steps run ends mid-epoch).
+    const bool evaluated = evaluated_step_ == state_.step;
+    if (evaluated) {
+      metrics.test_loss = evaluation_.test_loss;
+      metrics.test_accuracy = evaluation_.test_accuracy;
+    } else {
+      evaluate(metrics);
+    }
     const bool whole_epoch = state_.step_in_epoch == steps_per_epoch_;
     result.parameter_fingerprint = check_ranks_identical(
         whole_epoch ? fmt::format("the end of epoch {}", state_.epoch + 1) : fmt::format("step {}", state_.step));
@@ -750,7 +757,7 @@ TrainingResult Trainer::run() {
                metrics.samples_per_second * static_cast<double>(context_), metrics.train_loss / std::log(2.0),
                metrics.test_loss / std::log(2.0));
     }
-    write_eval_row(metrics);
+    if (!evaluated) write_eval_row(metrics);
     if (comm_.rank() == 0) {
       metrics_log_.write({{"kind", "epoch"},
                           {"time", unix_time_now()},

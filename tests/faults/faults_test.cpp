@@ -26,6 +26,7 @@ using testing::Outcome;
 using testing::run;
 
 const std::string kBinary = RINGTRAIN_BINARY;
+const std::string kWatchdogJob = RINGTRAIN_WATCHDOG_JOB;
 std::string mpiexec(int ranks) {
   return std::string(RINGTRAIN_MPIEXEC) + " -n " + std::to_string(ranks) + " --oversubscribe --timeout 100 ";
 }
@@ -91,7 +92,12 @@ class FaultsTest : public ::testing::Test {
   // No process of the job (its ranks name the config file) is left running.
   void expect_no_process_left(const std::string& config) {
     // "[r]ingtrain" matches the ranks' command lines but not this shell's own.
-    Outcome left = run("pgrep -af '[r]ingtrain train " + config + "'");
+    expect_no_process_left_of("[r]ingtrain train " + config);
+  }
+  // No process whose command line matches `pattern` (with its arguments: an unreaped zombie, which
+  // has none, is not a process left running).
+  void expect_no_process_left_of(const std::string& pattern) {
+    Outcome left = run("pgrep -af '" + pattern + "'");
     EXPECT_NE(left.exit_code, 0) << "processes left behind:\n" << left.output;
   }
 
@@ -232,8 +238,8 @@ TEST_F(FaultsTest, AStoppedRankIsNamedByTheWatchdogAndTheJobEnds) {
                           nonblocking + "'");
     const double ended = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     EXPECT_NE(outcome.exit_code, 0) << outcome.output;
-    EXPECT_NE(outcome.output.find("timed out after"), std::string::npos) << outcome.output;
-    EXPECT_TRUE(std::regex_search(outcome.output, std::regex("rank\\(s\\) 2 on host\\(s\\) \\S+ did not arrive")))
+    EXPECT_TRUE(std::regex_search(outcome.output,
+                                  std::regex("rank\\(s\\) 2 on host\\(s\\) \\S+ (did not arrive|gave no sign of life)")))
         << outcome.output;
     double stopped = 0;
     ASSERT_TRUE(std::ifstream(stopped_at) >> stopped) << "rank 2 was never stopped:\n" << outcome.output;
@@ -242,25 +248,32 @@ TEST_F(FaultsTest, AStoppedRankIsNamedByTheWatchdogAndTheJobEnds) {
   }
 }
 
-// Rank 0 frozen mid-training: no rank is there to gather the reports, so the first rank past the
-// timeout, unanswered by rank 0 for half a second, ends the job naming rank 0 and its host.
-TEST_F(FaultsTest, AStoppedRankZeroEndsTheJobWithinTheTimeoutAndTwoSeconds) {
-  const std::string checkpoints = dir_.file("ck");
+// Rank 0 frozen as an evaluation of 100,000 test samples begins (its train row of step 10 is in
+// the metrics, written just before): the other ranks have seconds of evaluation left before their
+// next collective, yet they hear rank 0's heartbeats stop and end the job within the timeout and
+// 2 s, naming rank 0 and its host.
+TEST_F(FaultsTest, AStoppedRankZeroEndsTheJobWithinTheTimeoutAndTwoSecondsWhileOthersEvaluate) {
+  const std::string test_data = dir_.file("data");
+  std::filesystem::create_directories(test_data);
+  std::filesystem::create_symlink(data_->file("train"), test_data + "/train");
+  testing::write_cluster_shards(test_data + "/test", 100000, 2, 4, 4, 9, 3);
+  const std::string run_dir = dir_.file("run");
   const std::string stopped_at = dir_.file("stopped");
-  std::string config = write_config(dir_.file("job.toml"), checkpoints);
-  Outcome outcome = run(mpiexec(4) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 0 ]; then (i=0; until ls " + checkpoints +
-                        "/*/manifest.json >/dev/null 2>&1; do [ $i -lt 3000 ] || exit; i=$((i+1)); sleep 0.01; "
+  std::string config = write_config(dir_.file("job.toml"), "", 20, test_data);
+  Outcome outcome = run(mpiexec(4) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 0 ]; then (i=0; until grep -q train " +
+                        run_dir + "/metrics.jsonl 2>/dev/null; do [ $i -lt 3000 ] || exit; i=$((i+1)); sleep 0.01; "
                         "done; date +%s.%N > " + stopped_at + "; kill -STOP $$) & fi; exec " + kBinary + " train " +
-                        config + " --set comm.timeout_seconds=3 --set train.epochs=100000'");
+                        config + " --set comm.timeout_seconds=3 --set model.hidden=[2048,2048] --set log.every=10 "
+                        "--set train.eval_every=10 --set log.dir=" + run_dir + "'");
   const double ended = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   EXPECT_NE(outcome.exit_code, 0) << outcome.output;
-  EXPECT_TRUE(std::regex_search(outcome.output, std::regex("timed out after 3\\.\\d s \\(timeout 3 s\\): rank 0 on host "
-                                                           "\\S+ does not answer")))
+  EXPECT_TRUE(std::regex_search(outcome.output, std::regex("rank\\(s\\) 0 on host\\(s\\) \\S+ gave no sign of life for "
+                                                           "3\\.\\d s \\(timeout 3 s\\)")))
       << outcome.output;
   EXPECT_EQ(outcome.output.find("rank(s)  on host(s)"), std::string::npos) << outcome.output;
   double stopped = 0;
   ASSERT_TRUE(std::ifstream(stopped_at) >> stopped) << "rank 0 was never stopped:\n" << outcome.output;
-  std::printf("rank 0 stopped: the job ended %.2f s later (timeout 3 s)\n", ended - stopped);
+  std::printf("rank 0 stopped as the others evaluate: the job ended %.2f s later (timeout 3 s)\n", ended - stopped);
   EXPECT_LT(ended - stopped, 3 + 2) << outcome.output;  // the timeout and 2 s
   expect_no_process_left(config);
 }
@@ -269,14 +282,50 @@ TEST_F(FaultsTest, AStoppedRankAtStartUpEndsTheJob) {
   // Rank 2 of 4 stops between MPI's start and the communicator's: the others wait in the
   // communicator's first collectives, before its watchdog runs, and end the job after the
   // collective timeout (2 s) instead of waiting for mpiexec's own limit (100 s).
-  const std::string binary = RINGTRAIN_STALLED_START_UP;
-  Outcome outcome = run(mpiexec(4) + binary);
+  Outcome outcome = run(mpiexec(4) + kWatchdogJob + " stopped-at-start-up");
   EXPECT_NE(outcome.exit_code, 0) << outcome.output;
   EXPECT_NE(outcome.output.find("setting up the communicator has waited 2 s"), std::string::npos) << outcome.output;
   EXPECT_EQ(outcome.output.find("constructed"), std::string::npos) << outcome.output;
   EXPECT_LT(outcome.seconds, 2 + 15) << outcome.output;  // the timeout, start-up and the abort
-  Outcome left = run("pgrep -af '[s]talled_start_up'");
-  EXPECT_NE(left.exit_code, 0) << "processes left behind:\n" << left.output;
+  expect_no_process_left_of("[w]atchdog_job stopped-at-start-up");
+}
+
+TEST_F(FaultsTest, ARankAliveButLateToACollectiveIsNamedAndTheJobEnds) {
+  // Rank 2 of 4 is busy (its heartbeats go on) while the others wait in a barrier: past the
+  // timeout (2 s) they report, and rank 0 ends the job naming rank 2 as the one that did not arrive.
+  Outcome outcome = run(mpiexec(4) + kWatchdogJob + " late");
+  EXPECT_NE(outcome.exit_code, 0) << outcome.output;
+  EXPECT_TRUE(std::regex_search(outcome.output, std::regex("timed out after 2\\.\\d s \\(timeout 2 s\\): rank\\(s\\) 2 on "
+                                                           "host\\(s\\) \\S+ did not arrive")))
+      << outcome.output;
+  EXPECT_EQ(outcome.output.find("gave no sign of life"), std::string::npos) << outcome.output;
+  EXPECT_LT(outcome.seconds, 2 + 5 + 10) << outcome.output;  // the timeout, rank 0's gathering, start-up
+  expect_no_process_left_of("[w]atchdog_job late");
+}
+
+TEST_F(FaultsTest, ARankStoppedAfterTheLastCollectiveEndsTheJobNamingIt) {
+  // Rank 2 of 4 stops after the job's last collective, before its communicator ends: the others
+  // have nothing left to wait in, but their watchdogs wait for every rank's goodbye and end the job
+  // naming rank 2, instead of leaving the launcher waiting for it for ever.
+  Outcome outcome = run(mpiexec(4) + kWatchdogJob + " stopped-after-the-last-collective");
+  EXPECT_NE(outcome.exit_code, 0) << outcome.output;
+  EXPECT_TRUE(std::regex_search(outcome.output, std::regex("rank\\(s\\) 2 on host\\(s\\) \\S+ gave no sign of life for "
+                                                           "2\\.\\d s \\(timeout 2 s\\): stopped, hung or lost, after "
+                                                           "this rank finished its work")))
+      << outcome.output;
+  EXPECT_LT(outcome.seconds, 2 + 10) << outcome.output;  // the timeout, start-up, the abort
+  expect_no_process_left_of("[w]atchdog_job stopped-after");
+}
+
+TEST_F(FaultsTest, ARankAliveButSlowToFinishIsWaitedFor) {
+  // Rank 2 of 4 is busy for three timeouts after the last collective: the others' watchdogs wait
+  // for its goodbye, hearing its heartbeats, and the job ends well.
+  Outcome outcome = run(mpiexec(4) + kWatchdogJob + " slow-to-finish");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+  for (int rank = 0; rank < 4; ++rank) {
+    EXPECT_NE(outcome.output.find(fmt::format("rank {}: finished", rank)), std::string::npos) << outcome.output;
+  }
+  EXPECT_EQ(outcome.output.find("gave no sign of life"), std::string::npos) << outcome.output;
 }
 
 // An Azurite blob container mounted with rclone (scripts/blob-mount.sh), unmounted and stopped
