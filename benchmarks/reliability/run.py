@@ -29,7 +29,7 @@ ENV = dict(os.environ, RINGTRAIN_DATA=DATA, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALL
 def command(ranks, work, extra=()):
     return (["mpirun", "--oversubscribe", "-np", str(ranks), BINARY, "train", CONFIG,
              "--set", f"train.epochs={EPOCHS}", "--set", f"checkpoint.dir={work}/ck", "--set", "checkpoint.every=40",
-             "--set", f"log.metrics={work}/metrics.jsonl", "--set", "log.every=10", "--set", "comm.timeout_seconds=5"]
+             "--set", f"log.dir={work}/run", "--set", f"log.metrics={work}/metrics.jsonl", "--set", "log.every=10", "--set", "comm.timeout_seconds=5"]
             + list(extra))
 
 
@@ -70,12 +70,20 @@ def rank_pids(work):
     return sorted(int(pid) for pid in out.split())
 
 
-def last_logged_step(text):
-    steps = re.findall(r"epoch (\d+) step (\d+)/(\d+)", text)
-    if not steps:
-        return 0
-    epoch, step, per_epoch = map(int, steps[-1])
-    return (epoch - 1) * per_epoch + step
+def last_logged_step(metrics_path):
+    """The newest step of the job's train rows (one every 10 steps)."""
+    steps = [0]
+    try:
+        for line in open(metrics_path):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line torn by the fault
+            if row.get("kind") == "train":
+                steps.append(row["step"])
+    except OSError:
+        pass
+    return max(steps)
 
 
 def inject(name, ranks, fault, delay, reference, repeat):
@@ -98,6 +106,7 @@ def inject(name, ranks, fault, delay, reference, repeat):
     for pid in rank_pids(work):
         os.kill(pid, signal.SIGKILL)
     first_metrics = epoch_losses(f"{work}/metrics.jsonl")
+    logged_step = last_logged_step(f"{work}/metrics.jsonl")
     good = {os.path.join(work, "ck", d) for d in os.listdir(os.path.join(work, "ck")) if verifies(os.path.join(work, "ck", d))} \
         if os.path.isdir(os.path.join(work, "ck")) else set()
     resumed = run(command(ranks, work, ["--resume", "auto"]))
@@ -112,8 +121,8 @@ def inject(name, ranks, fault, delay, reference, repeat):
     same_parameters = fingerprint(text) == reference["fingerprint"]
     shutil.rmtree(work, ignore_errors=True)
     return dict(ended=ended, orphans=left, skipped=skipped, broken_loaded=broken_loaded, completed=resumed.returncode == 0,
-                lost=max(0, last_logged_step(output) - resumed_step), loss_diff=worst, same=same_parameters,
-                named=("did not arrive" in output) or ("exited on signal" in output) or ("exiting with code 143" in output))
+                lost=max(0, logged_step - resumed_step), loss_diff=worst, same=same_parameters,
+                named=("did not arrive" in output) or ("gave no sign of life" in output) or ("exited on signal" in output) or ("exiting with code 143" in output))
 
 
 def main():
@@ -175,12 +184,12 @@ def main():
               "  CRC-32 against the manifest, in Python) and counts a resume from one that does not verify. ringtrain",
               "  verifies the same way, and the manifest is written last (tests/core/checkpoint_test.cpp cuts and alters",
               "  every file at many points; tests/faults kills ranks while they write a checkpoint every step).",
-              "- Steps lost: the last step the job logged before the fault minus the step it resumed from (progress is",
-              "  logged every 10 steps, so this is a lower bound within 10 steps; a checkpoint every 40 steps bounds it above).",
+              "- Steps lost: the newest step of the job's metrics before the fault minus the step it resumed from (a train",
+              "  row every 10 steps, so this is a lower bound within 10 steps; a checkpoint every 40 steps bounds it above).",
               "- A resumed run reads the same samples in the same order as the uninterrupted one, so its losses and",
               "  parameters must match bit for bit (0 difference).",
-              "- The hang is ended by the collective watchdog: 5 s of timeout, then up to 5 s in which rank 0 gathers the",
-              "  other ranks' reports before ending the job with one line naming the rank that did not arrive.",
+              "- The hang is ended by the watchdogs' heartbeats: the stopped rank gives no sign of life for the timeout",
+              "  (5 s), and rank 0 ends the job with one line naming it and its host.",
               ""]
     with open(os.path.join(ROOT, "docs", "reliability.md"), "w") as out:
         out.write("\n".join(lines))
