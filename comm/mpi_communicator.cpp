@@ -565,10 +565,13 @@ void MpiCommunicator::report_timeout(const CollectiveCall& call, double waited, 
   mine[1 + kCallWords] = static_cast<int64_t>(waited * 1000);
   // Eager (a few words), so it returns whether or not rank 0 is there to receive it.
   MPI_Send(mine.data(), kReportWords, MPI_INT64_T, 0, kReportTag, watchdog_comm_);
-  // Rank 0 answers and ends the job with the full picture; if it does not answer, it is the rank
-  // that is missing, and this rank ends the job.
+  // Rank 0 answers and ends the job with the full picture. Without an answer, rank 0 is the rank
+  // that is missing and this rank ends the job, unless its heartbeats still came within the
+  // timeout: then it is alive and busy ending the job itself (an abort can take seconds where a
+  // host is lost), and is not to be blamed.
   const bool answered = rank0_answers(watchdog_comm_, kAnswerSeconds);
-  if (answered) {
+  const bool alive = answered || heartbeats_->seconds_since_heard(0) < timeout_seconds_;
+  if (alive) {
     // Rank 0 is gathering: beat meanwhile, so that it does not take this rank for a silent one.
     const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(kGatherSeconds + 3.0);
     while (std::chrono::steady_clock::now() < until) {
@@ -578,7 +581,7 @@ void MpiCommunicator::report_timeout(const CollectiveCall& call, double waited, 
   }
   log_error("collective {} timed out after {:.1f} s (timeout {:.0f} s): rank 0 on host {} {}; ending the job",
             describe(call), waited, timeout_seconds_, hosts_[0],
-            answered ? "answered but has not ended the job" : "does not answer (stopped, hung or lost)");
+            alive ? "is alive but has not ended the job" : "does not answer (stopped, hung or lost)");
   abort_world();
 }
 

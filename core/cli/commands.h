@@ -36,5 +36,6 @@ CommandRunner add_evaluate_command(CLI::App& app);
 CommandRunner add_predict_command(CLI::App& app);
 CommandRunner add_export_command(CLI::App& app);
 CommandRunner add_report_command(CLI::App& app);
+CommandRunner add_launch_command(CLI::App& app);
 
 }  // namespace rt

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
                                             rt::add_info_command(app), rt::add_generate_command(app),
                                             rt::add_serve_command(app), rt::add_evaluate_command(app),
                                             rt::add_predict_command(app), rt::add_export_command(app),
-                                            rt::add_report_command(app)};
+                                            rt::add_report_command(app), rt::add_launch_command(app)};
     // A first word that is no command is named as such (CLI11 would ask for a subcommand).
     std::vector<std::string> names;
     for (const CLI::App* command : app.get_subcommands({})) names.push_back(command->get_name());

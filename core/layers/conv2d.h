@@ -14,6 +14,8 @@ class Conv2d final : public Layer {
  public:
   Conv2d(kernels::ConvGeometry geometry, int64_t out_channels, Device device = Device::kCpu);
   std::string name() const override;
+  const kernels::ConvGeometry& geometry() const { return g_; }
+  int64_t out_channels() const { return out_channels_; }
   std::vector<ParameterSpec> parameter_specs() const override;
   void bind_parameters(const std::vector<Tensor>& parameters, const std::vector<Tensor>& gradients) override;
   int64_t output_features(int64_t input_features) const override;

@@ -14,6 +14,7 @@ class LayerNorm final : public Layer {
   explicit LayerNorm(int64_t features, Device device = Device::kCpu, float eps = kLayerNormEps,
                      DType output = DType::kFloat32);
   std::string name() const override { return fmt::format("layernorm{}", features_); }
+  float eps() const { return eps_; }
   std::vector<ParameterSpec> parameter_specs() const override;
   void bind_parameters(const std::vector<Tensor>& parameters, const std::vector<Tensor>& gradients) override;
   int64_t output_features(int64_t input_features) const override;

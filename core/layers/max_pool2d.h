@@ -10,6 +10,7 @@ class MaxPool2d final : public Layer {
  public:
   MaxPool2d(int64_t channels, int64_t height, int64_t width, int64_t window, Device device = Device::kCpu);
   std::string name() const override { return fmt::format("maxpool{}", window_); }
+  int64_t window() const { return window_; }
   int64_t output_features(int64_t input_features) const override;
   const Tensor& forward(const Tensor& input) override;
   const Tensor& backward(const Tensor& grad_output, InputGradient input_gradient, GradientWrite write) override;

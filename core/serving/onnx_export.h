@@ -3,8 +3,9 @@
 // The graph reads samples as the shards store them (float input "input" [batch, input shape],
 // uint8 pixels as their values 0-255), scales them as training did, and gives "logits" and
 // "probabilities" [batch, classes]: the same numbers `ringtrain serve` answers. Opset 13.
-// Exported: the MLP with ReLU activations (dropout is the identity at inference). Other models
-// (a GELU or layer-norm MLP, the CNN, a gpt) are refused with a message that says so.
+// Exported: the MLP (ReLU or GELU in its tanh form, layer norms composed of ReduceMean, Sub, Div
+// and Sqrt: opset 13 has no LayerNormalization; dropout is the identity at inference) and the CNN
+// (Conv, MaxPool, Relu, Flatten, Gemm). A gpt is refused with a message that says so.
 #pragma once
 
 #include <string>

@@ -162,6 +162,58 @@ TEST_F(FaultsTest, SigtermToTheLauncherOrToOneRankLeavesThePreemptionRecord) {
   EXPECT_EQ(preemption_record(dir_.file("ck")).value("signal", 0), 15) << one_rank.output;
 }
 
+// `ringtrain launch`: rank 1 killed (SIGKILL, a crash) once the first attempt has committed a
+// checkpoint; the launcher runs the job again with --resume auto, and it ends bitwise where the
+// uninterrupted run ends.
+TEST_F(FaultsTest, LaunchRestartsAFailedJobFromItsCheckpointToTheSameResult) {
+  const std::string checkpoints = dir_.file("ck");
+  std::string config = write_config(dir_.file("job.toml"), checkpoints);
+  Outcome outcome = run(kBinary + " launch --np 2 --max-restarts 2 --mpirun " + RINGTRAIN_MPIEXEC +
+                        " --mpirun-args '--oversubscribe --timeout 100' -- sh -c 'if [ \"$RINGTRAIN_LAUNCH_ATTEMPT\" = 1 ] "
+                        "&& [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (until ls " + checkpoints +
+                        "/*/manifest.json >/dev/null 2>&1; do sleep 0.01; done; kill -KILL $$) & fi; exec " + kBinary +
+                        " train " + config + " \"$@\"' sh");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.output;
+  EXPECT_NE(outcome.output.find("launch: attempt 1 failed"), std::string::npos) << outcome.output;
+  EXPECT_NE(outcome.output.find("launch: attempt 2 of 3"), std::string::npos) << outcome.output;
+  EXPECT_NE(outcome.output.find("resumed from " + checkpoints + "/step-"), std::string::npos) << outcome.output;
+  EXPECT_EQ(testing::fingerprint_of(outcome.output), reference_) << outcome.output;
+  expect_no_process_left(config);
+}
+
+// Where a host is lost, Open MPI's mpirun can wait for ever once the job has aborted: launch gives
+// it 15 s from the abort, then stops it and goes on (here a stand-in mpirun that prints the abort
+// and hangs, keeping the output pipe open in a child of its own).
+TEST_F(FaultsTest, LaunchStopsAnMpirunThatHangsAfterTheJobAborted) {
+  const std::string stand_in = dir_.file("hanging-mpirun.sh");
+  std::ofstream(stand_in) << "#!/bin/sh\necho 'MPI_ABORT was invoked on rank 0 in communicator MPI_COMM_WORLD'\n"
+                             "sleep 1000 &\nexec sleep 1000\n";
+  std::filesystem::permissions(stand_in, std::filesystem::perms::owner_all);
+  Outcome outcome = run("timeout 60 " + kBinary + " launch --np 2 --max-restarts 0 --mpirun " + stand_in + " -- true");
+  EXPECT_NE(outcome.exit_code, 0) << outcome.output;
+  EXPECT_NE(outcome.exit_code, 124) << "launch did not stop the hanging mpirun:\n" << outcome.output;
+  EXPECT_NE(outcome.output.find("has not exited 15 s after the job began to end; stopping it"), std::string::npos)
+      << outcome.output;
+  EXPECT_LT(outcome.seconds, 15 + 10) << outcome.output;
+  run("pkill -f '^sleep 1000$'");
+}
+
+// SIGTERM to `ringtrain launch` (as a scheduler stops the job's first process): it goes on to
+// mpirun and the ranks, which commit a checkpoint; launch ends with 143, where mpirun ends with 1,
+// and starts no new attempt.
+TEST_F(FaultsTest, APreemptedLaunchEndsWith143) {
+  const std::string checkpoints = dir_.file("ck");
+  std::string config = write_config(dir_.file("job.toml"), checkpoints);
+  Outcome outcome = run_until_checkpoint(kBinary + " launch --np 2 --mpirun " + RINGTRAIN_MPIEXEC +
+                                             " --mpirun-args \"--oversubscribe --timeout 100\" -- " + kBinary + " train " +
+                                             config + " --set train.epochs=100000",
+                                         checkpoints, 0, "kill -TERM $job");
+  EXPECT_EQ(outcome.exit_code, 143) << outcome.output;
+  EXPECT_EQ(outcome.output.find("attempt 2"), std::string::npos) << outcome.output;
+  EXPECT_TRUE(preemption_record(checkpoints).contains("checkpoint")) << outcome.output;
+  expect_no_process_left(config);
+}
+
 // A new run in a checkpoint.dir that holds another run's checkpoints is refused before it trains
 // (its pruning, and a later --resume auto, would mix the two), and the checkpoints stay.
 TEST_F(FaultsTest, ANewRunInACheckpointDirOfAnotherRunIsRefused) {

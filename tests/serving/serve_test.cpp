@@ -24,6 +24,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/base/random.h"
 #include "core/serving/predictor.h"
 #include "data/shard_reader.h"
 #include "data/hdf5_handle.h"
@@ -740,6 +741,66 @@ TEST_F(ServeTest, TheOnnxExportPassesTheCheckerAndScoresAsTheCheckpointDoes) {
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.output.find("cannot write " + dir_->file("nowhere/model.onnx")), std::string::npos)
       << refused.output;
+}
+
+// The CNN, and an MLP with GELU and layer norms, exported: each file passes onnx.checker, and its
+// graph evaluated independently (onnx_check.py) gives the probabilities `ringtrain predict`
+// gives for the same rows.
+TEST(OnnxExportTest, TheCnnAndAGeluLayerNormMlpScoreAsTheirCheckpointsDo) {
+  struct Case {
+    std::string name, model;
+    int64_t features;
+    std::vector<int64_t> shape;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"cnn", "kind = \"cnn\"\nchannels = [4, 6]\nhidden = [8]\n", 64, {1, 8, 8}},
+           {"mlp", "kind = \"mlp\"\nhidden = [12, 8]\nactivation = \"gelu\"\nlayer_norm = true\n", 16, {}}}) {
+    SCOPED_TRACE(c.name);
+    testing::TempDir dir;
+    testing::write_cluster_shards(dir.file("train"), 320, 1, c.features, 4, 9, 1, c.shape);
+    testing::write_cluster_shards(dir.file("test"), 64, 1, c.features, 4, 9, 2, c.shape);
+    std::ofstream(dir.file("job.toml")) << "[model]\n" << c.model << "[train]\nepochs = 1\nmax_steps = 15\n"
+                                        << "global_batch = 16\n[data]\ntrain_dir = \"" << dir.file("train")
+                                        << "\"\ntest_dir = \"" << dir.file("test") << "\"\n[runtime]\nthreads = 1\n"
+                                        << "[checkpoint]\ndir = \"" << dir.file("ck") << "\"\n[log]\ndir = \"\"\n";
+    testing::Outcome trained = testing::run(kBinary + " train " + dir.file("job.toml"));
+    ASSERT_EQ(trained.exit_code, 0) << trained.output;
+    testing::Outcome exported =
+        testing::run(kBinary + " export " + dir.file("ck") + " --format onnx --output " + dir.file("model.onnx"));
+    ASSERT_EQ(exported.exit_code, 0) << exported.output;
+    // Rows as the samples are stored: bytes 0-255.
+    json rows = json::array();
+    std::ofstream lines(dir.file("rows.jsonl"));
+    Rng rng(5, 0);
+    for (int r = 0; r < 20; ++r) {
+      json row = json::array();
+      for (int64_t f = 0; f < c.features; ++f) row.push_back(static_cast<int>(256 * rng.uniform()));
+      lines << row.dump() << "\n";
+      rows.push_back(row);
+    }
+    lines.close();
+    std::ofstream(dir.file("rows.json")) << json{{"data", rows}}.dump();
+    testing::Outcome predicted = testing::run(kBinary + " predict " + dir.file("ck") + " --input " +
+                                              dir.file("rows.jsonl") + " --output " + dir.file("predicted.jsonl"));
+    ASSERT_EQ(predicted.exit_code, 0) << predicted.output;
+    testing::Outcome checked = testing::run(std::string(RINGTRAIN_PYTHON) + " " + RINGTRAIN_SOURCE_DIR +
+                                            "/tests/serving/onnx_check.py " + dir.file("model.onnx") + " " +
+                                            dir.file("rows.json") + " 2>&1");
+    ASSERT_EQ(checked.exit_code, 0) << checked.output;
+    const json outputs = json::parse(checked.output);
+    std::ifstream answers(dir.file("predicted.jsonl"));
+    double largest = 0;
+    int r = 0;
+    for (std::string line; std::getline(answers, line); ++r) {
+      const json answer = json::parse(line);
+      for (size_t k = 0; k < 4; ++k) {
+        largest = std::max(largest, std::abs(outputs["probabilities"][r][k].get<double>() -
+                                             answer["probabilities"][k].get<double>()));
+      }
+    }
+    EXPECT_EQ(r, 20);
+    EXPECT_LT(largest, 1e-5) << "the ONNX graph's probabilities differ from the checkpoint's";
+  }
 }
 
 // A gpt served: /v2/models/NAME/generate continues a prompt exactly as `ringtrain generate` does
