@@ -293,10 +293,11 @@ std::vector<std::string> CheckpointStore::checkpoint_paths() const {
   return paths;
 }
 
-std::optional<Checkpoint> CheckpointStore::load_newest() const {
+std::optional<Checkpoint> CheckpointStore::load_newest(const std::function<void(const Checkpoint&)>& fits) const {
   for (const std::string& path : checkpoint_paths()) {
     try {
       Checkpoint checkpoint = load(path);
+      if (fits) fits(checkpoint);
       verdicts_[path] = verdict_of(checkpoint.state);
       return checkpoint;
     } catch (const Error& error) {

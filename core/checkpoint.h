@@ -13,6 +13,7 @@
 // ones and invalid directories older than the one just written, and never touches another run's.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -41,8 +42,10 @@ class CheckpointStore {
   // file and the system's reason on failure.
   std::string save(const TrainingState& state, Span<const float> parameters, Span<const float> optimizer_state);
   // The newest valid checkpoint, loaded; invalid ones are skipped with a warning naming them and
-  // why. Empty when there is none.
-  std::optional<Checkpoint> load_newest() const;
+  // why. `fits` (optional) throws rt::Error, saying why, for a checkpoint that cannot be this
+  // run's (its position outside the run's data or epochs): skipped the same way. Empty when there
+  // is none.
+  std::optional<Checkpoint> load_newest(const std::function<void(const Checkpoint&)>& fits = {}) const;
   // Loads one checkpoint directory; throws rt::Error naming the file and the problem unless it is
   // valid (never another exception).
   static Checkpoint load(const std::string& path);

@@ -631,8 +631,25 @@ void Trainer::restore() {
   RT_CHECK(checkpoints_ || (config_.resume != "auto"), "--resume auto needs checkpoint.dir in the configuration");
   std::optional<Checkpoint> checkpoint;
   std::string text;
+  // A checkpoint whose position this run's data and epochs cannot reach is not this run's (or its
+  // state is damaged): skipped by --resume auto, an error with --resume DIR.
+  const int64_t samples = train_loader_->index().total_samples();
+  const auto fits_this_run = [&](const Checkpoint& c) {
+    const TrainingState& s = c.state;
+    // Each step takes at least one sample.
+    RT_CHECK(s.step <= (s.epoch + 1) * samples, "{}: step {} in epoch {} is more steps than {} training samples can give",
+             c.path, s.step, s.epoch + 1, samples);
+    RT_CHECK(s.step_in_epoch <= steps_per_epoch_ && s.epoch <= config_.epochs,
+             "{}: the checkpoint is at epoch {} step {}, outside this run of {} epochs of {} steps", c.path,
+             s.epoch + 1, s.step_in_epoch, config_.epochs, steps_per_epoch_);
+  };
   if (comm_.rank() == 0) {
-    checkpoint = config_.resume == "auto" ? checkpoints_->load_newest() : CheckpointStore::load(config_.resume);
+    if (config_.resume == "auto") {
+      checkpoint = checkpoints_->load_newest(fits_this_run);
+    } else {
+      checkpoint = CheckpointStore::load(config_.resume);
+      fits_this_run(*checkpoint);
+    }
     if (checkpoint) text = serialize_state(checkpoint->state);
   }
   // Rank 0 read it; everyone gets the same: the state as text, then the arenas.
@@ -642,12 +659,6 @@ void Trainer::restore() {
     return;
   }
   state_ = parse_state(text, "the checkpoint state from rank 0");
-  // Each step takes at least one sample: more steps than the data holds samples is not this run's.
-  const int64_t samples = train_loader_->index().total_samples();
-  RT_CHECK(state_.step <= (state_.epoch + 1) * samples,
-           "{}: step {} in epoch {} is more steps than {} training samples can give",
-           comm_.rank() == 0 ? checkpoint->path : std::string("rank 0's checkpoint"), state_.step, state_.epoch + 1,
-           samples);
   Span<float> parameters = on_host(model_->parameters(), host_parameters_);
   Span<float> optimizer_state = on_host(optimizer_->state(), host_optimizer_state_);
   int64_t sizes[2] = {0, 0};
@@ -669,9 +680,6 @@ void Trainer::restore() {
   upload(config_.device, parameters.data(), model_->parameters().data(), parameters.size() * sizeof(float));
   upload(config_.device, optimizer_state.data(), optimizer_->state().data(),
          optimizer_state.size() * sizeof(float));
-  RT_CHECK(state_.step_in_epoch <= steps_per_epoch_ && state_.epoch <= config_.epochs,
-           "the checkpoint is at epoch {} step {}, outside this run of {} epochs of {} steps", state_.epoch + 1,
-           state_.step_in_epoch, config_.epochs, steps_per_epoch_);
   if (state_.config_hash != config_.config_hash) {
     // Key by key, checkpoint -> now, from the configuration the checkpoint's description holds.
     std::string differences = "(the checkpoint does not hold its configuration)";

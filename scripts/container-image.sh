@@ -19,8 +19,9 @@ if ! grep -qs '^default_ulimits' "$conf"; then
 fi
 
 if ! podman image exists "$base"; then
-  mirror=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list.d/* /etc/apt/sources.list 2>/dev/null |
-           awk '{print $2}' | head -1)
+  # (some of these files may not exist: a missing one must not end the script)
+  mirror=$(cat /etc/apt/sources.list.d/* /etc/apt/sources.list 2>/dev/null |
+           grep -oE '^(URIs:|deb) +https?://[^ ]+' | awk '{print $2}' | head -1 || true)
   root=$(mktemp -d /var/tmp/ringtrain-base.XXXXXX)
   trap 'rm -rf "$root"' EXIT
   debootstrap --variant=minbase bookworm "$root" "${mirror:-http://deb.debian.org/debian}" >/dev/null

@@ -286,6 +286,29 @@ TEST_F(CliTest, AResumeWithAnotherConfigurationNamesEachDifference) {
       << resumed.output;
 }
 
+// A checkpoint whose state puts it outside this run (its checksums made to match: a damaged value
+// or another run's position) is skipped by --resume auto, which resumes from the one before, and
+// is an error naming it with --resume DIR: never a resume blocked for good.
+TEST_F(CliTest, ACheckpointOutsideThisRunIsSkippedByAutoAndNamedWhenAskedFor) {
+  const std::string job = kBinary + " train " + config(dir_.file("train"), dir_.file("test")) + " --set log.dir=" +
+                          dir_.file("run") + " --set train.epochs=2 --set train.max_steps=6 --set checkpoint.every=2 " +
+                          "--set checkpoint.keep=5 --set checkpoint.dir=" + dir_.file("ck");
+  ASSERT_EQ(run(job).exit_code, 0);
+  const std::string newest = dir_.file("ck/step-000000006");
+  std::ifstream in(newest + "/state.json");
+  nlohmann::json state = nlohmann::json::parse(in);
+  state["epoch"] = 5;  // a 2-epoch run never gets there
+  testing::rewrite_with_matching_checksum(newest, "state.json", state.dump(2));
+  expect_failure(run(job + " --resume " + newest), newest + ": the checkpoint is at epoch 6 step");
+  Outcome resumed = run(job + " --set train.max_steps=8 --resume auto");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("skipping checkpoint " + newest + ": " + newest +
+                                ": the checkpoint is at epoch 6 step"),
+            std::string::npos)
+      << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed from " + dir_.file("ck/step-000000004")), std::string::npos) << resumed.output;
+}
+
 TEST_F(CliTest, BadValueIsNamed) {
   std::string path = config(dir_.file("train"), dir_.file("test"));
   expect_failure(run(kBinary + " train " + path + " --set train.epochs=-1"),
