@@ -11,7 +11,7 @@ shift || true
 base=localhost/ringtrain-base:bookworm
 
 # Podman as these machines need it: no default ulimits (the VM refuses to raise them), runc,
-# cgroups managed by podman itself (no systemd in the session).
+# cgroups managed by podman itself (no systemd on these machines).
 conf=/etc/containers/containers.conf
 if ! grep -qs '^default_ulimits' "$conf"; then
   mkdir -p /etc/containers

@@ -47,6 +47,17 @@ class CliTest : public ::testing::Test {
                                          << extra;
     return path;
   }
+  // Trains 3 epochs on the shards in `train` (`launcher`: "" or mpiexec's prefix), evaluating on
+  // `test`, and expects the run to learn them: test accuracy above 90%.
+  void expect_learns(const std::string& launcher, const std::string& train, const std::string& test,
+                     const std::string& run_dir) {
+    Outcome trained =
+        run(launcher + kBinary + " train " + config(train, test) + " --set train.epochs=3 --set log.dir=" + run_dir);
+    ASSERT_EQ(trained.exit_code, 0) << trained.output;
+    const std::string accuracy = testing::test_accuracy_of(trained.output);
+    ASSERT_FALSE(accuracy.empty()) << trained.output;
+    EXPECT_GT(std::stod(accuracy), 90.0) << trained.output;
+  }
   void expect_failure(const Outcome& outcome, const std::string& needle) {
     EXPECT_NE(outcome.exit_code, 0) << outcome.output;
     EXPECT_NE(outcome.output.find(needle), std::string::npos) << "missing \"" << needle << "\" in:\n"
@@ -381,12 +392,7 @@ TEST_F(CliTest, ShardCommandConvertsNpyArraysAndTrainsOnThem) {
   reader.read(0, 1, row.data(), &label);  // the second shard's first row is row 100
   EXPECT_EQ(label, labels[100]);
   for (int64_t f = 0; f < kFeatures; ++f) EXPECT_EQ(row[f], static_cast<float>(features[100 * kFeatures + f]));
-  Outcome trained = run(kBinary + " train " + config(dir_.file("npy-train"), dir_.file("npy-train")) +
-                        " --set train.epochs=3 --set log.dir=" + dir_.file("npy-run"));
-  EXPECT_EQ(trained.exit_code, 0) << trained.output;
-  const std::string accuracy = testing::test_accuracy_of(trained.output);
-  ASSERT_FALSE(accuracy.empty()) << trained.output;
-  EXPECT_GT(std::stod(accuracy), 90.0) << trained.output;
+  expect_learns("", dir_.file("npy-train"), dir_.file("npy-train"), dir_.file("npy-run"));
 
   Outcome as_bytes = run(kBinary + " shard --npy " + dir_.file("x8.npy") + " --labels " + dir_.file("y.npy") +
                          " --classes 5 --output " + dir_.file("npy-bytes"));
@@ -445,12 +451,7 @@ TEST_F(CliTest, ShardCommandConvertsCsvTablesAndNamesBadValues) {
   EXPECT_FLOAT_EQ(row[0], 0.1f);
   EXPECT_FLOAT_EQ(row[1], 2.0f);
   EXPECT_FLOAT_EQ(row[2], 0.0f);
-  Outcome trained = run(kBinary + " train " + config(dir_.file("csv-train"), dir_.file("csv-train")) +
-                        " --set train.epochs=3 --set log.dir=" + dir_.file("csv-run"));
-  ASSERT_EQ(trained.exit_code, 0) << trained.output;
-  const std::string accuracy = testing::test_accuracy_of(trained.output);
-  ASSERT_FALSE(accuracy.empty()) << trained.output;
-  EXPECT_GT(std::stod(accuracy), 90.0) << trained.output;
+  expect_learns("", dir_.file("csv-train"), dir_.file("csv-train"), dir_.file("csv-run"));
 
   std::ofstream(dir_.file("bad.csv")) << "x,y\n1.5,0\n,1\n2.0,one\n3.0,2\n";
   expect_failure(run(kBinary + " shard --csv " + dir_.file("bad.csv") + " --label y --output " + dir_.file("bad")),
@@ -478,12 +479,7 @@ TEST_F(CliTest, ShardsWrittenByThePythonRecipeTrain) {
   EXPECT_EQ(index.shards().size(), 3u);
   EXPECT_EQ(index.total_samples(), 2000);
   EXPECT_EQ(index.shards()[0].feature_dtype, DType::kFloat32);
-  Outcome trained = run(kMpi2 + kBinary + " train " + config(dir_.file("py/train"), dir_.file("py/test")) +
-                        " --set train.epochs=3 --set log.dir=" + dir_.file("py-run"));
-  ASSERT_EQ(trained.exit_code, 0) << trained.output;
-  const std::string accuracy = testing::test_accuracy_of(trained.output);
-  ASSERT_FALSE(accuracy.empty()) << trained.output;
-  EXPECT_GT(std::stod(accuracy), 90.0) << trained.output;
+  expect_learns(kMpi2, dir_.file("py/train"), dir_.file("py/test"), dir_.file("py-run"));
 }
 
 }  // namespace
