@@ -133,8 +133,7 @@ CommunicatorOptions::StartedAllReduces parse_started_all_reduces(const std::stri
 
 std::unique_ptr<Communicator> make_world_communicator(const CommunicatorOptions& options) {
   if (MpiRuntime::active()) {
-    return std::make_unique<MpiCommunicator>(options.hierarchical, options.collective_timeout_seconds,
-                                             options.verify_collectives, options.started_all_reduces);
+    return std::make_unique<MpiCommunicator>(options);
   }
   return std::make_unique<SingleProcessCommunicator>();
 }

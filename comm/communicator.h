@@ -1,7 +1,7 @@
 // The Communicator: how the ranks of a job talk. It knows nothing of tensors or layers; it moves
 // typed spans of elements. The typed wrappers compute element counts and types, so no caller ever
-// passes bytes where elements are meant. Backends: MPI (mpi_communicator.h) and a single process
-// (single_process_communicator.h); NCCL joins later.
+// passes bytes where elements are meant. Backends: MPI (mpi_communicator.h), a single process
+// (single_process_communicator.h), and NCCL for GPU memory (nccl_communicator.h).
 #pragma once
 
 #include <chrono>

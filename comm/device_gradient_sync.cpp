@@ -18,7 +18,7 @@ void check_options(const GradientSyncOptions& options) {
 
 // What both transports share: the buckets, one event per bucket on the compute stream, and the
 // walk over buckets that became final.
-class BucketedDeviceSync : public DeviceGradientSynchronizer {
+class BucketedDeviceSync : public GradientSynchronizer {
  public:
   BucketedDeviceSync(float* gradients, size_t count, GradientSyncOptions options, void* compute_stream)
       : gradients_(gradients), count_(count), options_(options), buckets_(plan_buckets(count, options)),
@@ -57,20 +57,21 @@ class BucketedDeviceSync : public DeviceGradientSynchronizer {
 
 class NcclDeviceSync final : public BucketedDeviceSync {
  public:
-  NcclDeviceSync(NcclCommunicator& nccl, float* gradients, size_t count, GradientSyncOptions options,
+  NcclDeviceSync(std::unique_ptr<NcclCommunicator> nccl, float* gradients, size_t count, GradientSyncOptions options,
                  void* compute_stream)
-      : BucketedDeviceSync(gradients, count, options, compute_stream), nccl_(nccl) {
+      : BucketedDeviceSync(gradients, count, options, compute_stream), owned_nccl_(std::move(nccl)), nccl_(*owned_nccl_) {
     RT_CHECK_CUDA(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
   }
   ~NcclDeviceSync() override { cudaEventDestroy(done_); }
   std::string transport() const override { return "nccl"; }
 
-  void wait() override {
+  SumCheck wait() override {
     launch_up_to(count_);
     launched_ = 0;
     nccl_.synchronize();  // polls NCCL's error state, within its timeout
     RT_CHECK_CUDA(cudaEventRecord(done_, static_cast<cudaStream_t>(nccl_.stream())));
     RT_CHECK_CUDA(cudaStreamWaitEvent(compute_, done_, 0));
+    return SumCheck::kOnDevice;
   }
 
  private:
@@ -79,6 +80,7 @@ class NcclDeviceSync final : public BucketedDeviceSync {
     nccl_.all_reduce_sum_async(gradients_ + bucket.offset, bucket.count, ready);
   }
 
+  std::unique_ptr<NcclCommunicator> owned_nccl_;
   NcclCommunicator& nccl_;
   cudaEvent_t done_ = nullptr;
 };
@@ -105,12 +107,13 @@ class StagedDeviceSync final : public BucketedDeviceSync {
   }
   std::string transport() const override { return "mpi-staged"; }
 
-  void wait() override {
+  SumCheck wait() override {
     launch_up_to(count_);
     launched_ = 0;
     worker_->wait_all(buckets_.size());  // rethrows a failed all-reduce
     RT_CHECK_CUDA(cudaEventRecord(uploaded_, upload_));
     RT_CHECK_CUDA(cudaStreamWaitEvent(compute_, uploaded_, 0));
+    return SumCheck::kOnDevice;
   }
 
  private:
@@ -143,15 +146,15 @@ class StagedDeviceSync final : public BucketedDeviceSync {
 
 }  // namespace
 
-std::unique_ptr<DeviceGradientSynchronizer> make_nccl_gradient_synchronizer(NcclCommunicator& nccl, float* gradients,
-                                                                            size_t count, GradientSyncOptions options,
-                                                                            void* compute_stream) {
-  return std::make_unique<NcclDeviceSync>(nccl, gradients, count, options, compute_stream);
+std::unique_ptr<GradientSynchronizer> make_nccl_gradient_synchronizer(std::unique_ptr<NcclCommunicator> nccl,
+                                                                      float* gradients, size_t count,
+                                                                      GradientSyncOptions options, void* compute_stream) {
+  return std::make_unique<NcclDeviceSync>(std::move(nccl), gradients, count, options, compute_stream);
 }
 
-std::unique_ptr<DeviceGradientSynchronizer> make_staged_gradient_synchronizer(Communicator& comm, float* gradients,
-                                                                              size_t count, GradientSyncOptions options,
-                                                                              void* compute_stream) {
+std::unique_ptr<GradientSynchronizer> make_staged_gradient_synchronizer(Communicator& comm, float* gradients,
+                                                                        size_t count, GradientSyncOptions options,
+                                                                        void* compute_stream) {
   return std::make_unique<StagedDeviceSync>(comm, gradients, count, options, compute_stream);
 }
 

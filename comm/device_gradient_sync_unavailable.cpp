@@ -5,12 +5,12 @@
 
 namespace rt {
 
-std::unique_ptr<DeviceGradientSynchronizer> make_nccl_gradient_synchronizer(NcclCommunicator&, float*, size_t,
-                                                                            GradientSyncOptions, void*) {
+std::unique_ptr<GradientSynchronizer> make_nccl_gradient_synchronizer(std::unique_ptr<NcclCommunicator>, float*,
+                                                                      size_t, GradientSyncOptions, void*) {
   RT_FAIL("GPU gradients need a build of ringtrain with CUDA");
 }
-std::unique_ptr<DeviceGradientSynchronizer> make_staged_gradient_synchronizer(Communicator&, float*, size_t,
-                                                                              GradientSyncOptions, void*) {
+std::unique_ptr<GradientSynchronizer> make_staged_gradient_synchronizer(Communicator&, float*, size_t,
+                                                                        GradientSyncOptions, void*) {
   RT_FAIL("GPU gradients need a build of ringtrain with CUDA");
 }
 

@@ -20,28 +20,7 @@ bool all_finite(Span<const float> values) {
   return any == 0;
 }
 
-WireFormat parse_wire_format(const std::string& name) {
-  if (name == "fp32") return WireFormat::kFloat32;
-  if (name == "bf16") return WireFormat::kBFloat16;
-  if (name == "fp16") return WireFormat::kFloat16;
-  RT_FAIL("unknown gradient wire format \"{}\" (expected fp32, bf16 or fp16)", name);
-}
-
-std::vector<GradientBucket> plan_buckets(size_t elements, const GradientSyncOptions& options) {
-  std::vector<GradientBucket> buckets;
-  size_t first = options.first_bucket_bytes / sizeof(float);
-  size_t rest = options.bucket_bytes / sizeof(float);
-  size_t offset = 0;
-  while (offset < elements) {
-    size_t size = buckets.empty() && first > 0 ? first : rest;
-    size_t count = size == 0 ? elements - offset : std::min(size, elements - offset);
-    buckets.push_back({offset, count});
-    offset += count;
-  }
-  return buckets;
-}
-
-GradientSynchronizer::GradientSynchronizer(Communicator& comm, Span<float> gradients, GradientSyncOptions options,
+HostGradientSynchronizer::HostGradientSynchronizer(Communicator& comm, Span<float> gradients, GradientSyncOptions options,
                                            Timeline* timeline)
     : comm_(comm), gradients_(gradients), options_(options), timeline_(timeline),
       buckets_(plan_buckets(gradients.size(), options)), started_sums_(comm.starts_all_reduces()) {
@@ -59,9 +38,9 @@ GradientSynchronizer::GradientSynchronizer(Communicator& comm, Span<float> gradi
   }
 }
 
-GradientSynchronizer::~GradientSynchronizer() = default;
+HostGradientSynchronizer::~HostGradientSynchronizer() = default;
 
-void GradientSynchronizer::communicate(size_t index) {
+void HostGradientSynchronizer::communicate(size_t index) {
   TimelineScope scope(timeline_, TimelineLane::kCommunication, "all-reduce bucket", static_cast<int64_t>(index));
   const GradientBucket& bucket = buckets_[index];
   Span<float> values = gradients_.subspan(bucket.offset, bucket.count);
@@ -87,7 +66,7 @@ void GradientSynchronizer::communicate(size_t index) {
   }
 }
 
-void GradientSynchronizer::start(size_t index) {
+void HostGradientSynchronizer::start(size_t index) {
   const GradientBucket& bucket = buckets_[index];
   Span<float> values = gradients_.subspan(bucket.offset, bucket.count);
   if (timeline_ && timeline_->enabled()) started_us_[index] = timeline_->now_us();
@@ -95,13 +74,13 @@ void GradientSynchronizer::start(size_t index) {
   ++started_;
 }
 
-size_t GradientSynchronizer::finished(bool eager) {
+size_t HostGradientSynchronizer::finished(bool eager) {
   const uint64_t done = comm_.all_reduces_finished(eager);
   while (finished_ < started_ && tickets_[finished_] <= done) finish(finished_++);
   return finished_;
 }
 
-void GradientSynchronizer::finish(size_t index) {
+void HostGradientSynchronizer::finish(size_t index) {
   const GradientBucket& bucket = buckets_[index];
   Span<float> values = gradients_.subspan(bucket.offset, bucket.count);
   widen_sum(wire_at(bucket.offset), values);
@@ -130,7 +109,7 @@ void widen(const uint16_t* wire, Span<float> values) {
 }
 }  // namespace
 
-uint64_t GradientSynchronizer::start_sum(uint16_t* wire, Span<float> values) {
+uint64_t HostGradientSynchronizer::start_sum(uint16_t* wire, Span<float> values) {
   Span<const float> read(values.data(), values.size());
   switch (options_.wire) {
     case WireFormat::kFloat32: return comm_.start_all_reduce(values);
@@ -140,12 +119,12 @@ uint64_t GradientSynchronizer::start_sum(uint16_t* wire, Span<float> values) {
   return 0;
 }
 
-void GradientSynchronizer::widen_sum(const uint16_t* wire, Span<float> values) {
+void HostGradientSynchronizer::widen_sum(const uint16_t* wire, Span<float> values) {
   if (options_.wire == WireFormat::kBFloat16) widen<bfloat16>(wire, values);
   if (options_.wire == WireFormat::kFloat16) widen<float16>(wire, values);
 }
 
-void GradientSynchronizer::launch_up_to(size_t ready) {
+void HostGradientSynchronizer::launch_up_to(size_t ready) {
   size_t launch = launched_;
   while (launch < buckets_.size() && buckets_[launch].offset + buckets_[launch].count <= ready) ++launch;
   if (launch == launched_) return;
@@ -153,11 +132,11 @@ void GradientSynchronizer::launch_up_to(size_t ready) {
   worker_->make_available(launch);
 }
 
-void GradientSynchronizer::gradients_ready(size_t ready) {
+void HostGradientSynchronizer::gradients_ready(size_t ready) {
   if (worker_) launch_up_to(ready);
 }
 
-bool GradientSynchronizer::wait() {
+SumCheck HostGradientSynchronizer::wait() {
   if (worker_) {
     launched_ = 0;
     worker_->wait_all(buckets_.size());  // rethrows a failed all-reduce
@@ -173,9 +152,13 @@ bool GradientSynchronizer::wait() {
     for (size_t bucket = 0; bucket < buckets_.size(); ++bucket) communicate(bucket);
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  bool finite = !nonfinite_;
+  const bool finite = !nonfinite_;
   nonfinite_ = false;
-  return finite;
+  return finite ? SumCheck::kFinite : SumCheck::kNonFinite;
+}
+
+std::string HostGradientSynchronizer::transport() const {
+  return comm_.size() == 1 ? "none (one rank)" : comm_.backend();
 }
 
 }  // namespace rt

@@ -1,11 +1,7 @@
-// Gradient synchronisation: sums a gradient arena across the ranks in buckets, overlapped with
-// the backward pass. Callers scale their loss by 1/size (the trainer differentiates the mean loss
-// of the global batch), so the sum is the average without a further pass over the arena.
-//
-// The arena is laid out in reverse order of execution, so backward completes it from offset 0
-// upwards: the caller says how far it is final (gradients_ready), and every bucket that lies
-// wholly inside that prefix starts its all-reduce at once, on a communication thread, while
-// backward goes on. A bucket is a slice of the arena, never a copy (except into the 16-bit wire
+// Gradient synchronisation of an arena in host memory (gradient_synchronizer.h), over a
+// Communicator: every bucket that lies wholly inside the prefix backward has finished
+// (gradients_ready) starts its all-reduce at once, on a communication thread, while backward
+// goes on. A bucket is a slice of the arena, never a copy (except into the 16-bit wire
 // buffer when compressing). wait() returns when every bucket is averaged. Buckets are
 // all-reduced in order, so every rank issues the same collectives in the same order.
 //
@@ -24,46 +20,26 @@
 
 #include "comm/bucket_worker.h"
 #include "comm/communicator.h"
+#include "comm/gradient_synchronizer.h"
 #include "core/base/timeline.h"
 
 namespace rt {
 
-enum class WireFormat { kFloat32, kBFloat16, kFloat16 };
-WireFormat parse_wire_format(const std::string& name);  // "fp32", "bf16", "fp16"
-
-struct GradientSyncOptions {
-  size_t bucket_bytes = size_t{25} << 20;
-  size_t first_bucket_bytes = size_t{1} << 20;  // smaller, so communication starts early
-  bool overlap = true;                          // false: all buckets after backward, on the caller's thread
-  WireFormat wire = WireFormat::kFloat32;       // 16-bit: converted, summed in 16 bits, converted back
-};
-
-struct GradientBucket {
-  size_t offset = 0;  // elements into the arena
-  size_t count = 0;
-};
-
-// Cuts `elements` into a first bucket of first_bucket_bytes, then buckets of bucket_bytes (the
-// last one shorter); a size of 0 means one bucket for everything.
-std::vector<GradientBucket> plan_buckets(size_t elements, const GradientSyncOptions& options);
-
-class GradientSynchronizer {
+class HostGradientSynchronizer final : public GradientSynchronizer {
  public:
-  GradientSynchronizer(Communicator& comm, Span<float> gradients, GradientSyncOptions options,
-                       Timeline* timeline = nullptr);
-  ~GradientSynchronizer();
-  GradientSynchronizer(const GradientSynchronizer&) = delete;
-  GradientSynchronizer& operator=(const GradientSynchronizer&) = delete;
+  HostGradientSynchronizer(Communicator& comm, Span<float> gradients, GradientSyncOptions options,
+                           Timeline* timeline = nullptr);
+  ~HostGradientSynchronizer() override;
+  HostGradientSynchronizer(const HostGradientSynchronizer&) = delete;
+  HostGradientSynchronizer& operator=(const HostGradientSynchronizer&) = delete;
 
-  const std::vector<GradientBucket>& buckets() const { return buckets_; }
-  // Gradients [0, ready) of the arena are final for this step.
-  void gradients_ready(size_t ready);
-  // Starts what is left and returns when the whole arena is summed across the ranks; rethrows a
-  // failure of the communication thread. Returns false when the summed gradients hold a NaN or an
-  // infinity: the sum carries any rank's non-finite value to every rank, so all ranks see the same
-  // answer without another collective. Each bucket is checked right after its all-reduce, while
-  // it is still in cache.
-  bool wait();
+  const std::vector<GradientBucket>& buckets() const override { return buckets_; }
+  void gradients_ready(size_t ready) override;
+  // kFinite or kNonFinite: each bucket is checked right after its all-reduce, while it is still
+  // in cache.
+  SumCheck wait() override;
+  // "none (one rank)", or the communicator's backend.
+  std::string transport() const override;
 
  private:
   void communicate(size_t bucket);

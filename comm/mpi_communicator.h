@@ -17,41 +17,29 @@
 // at a time in both where a one-element all-reduce, timed at construction, takes 150 us or more
 // (there each step of a sum waits for the network more than it moves bytes).
 //
-// With a collective timeout, a watchdog thread watches this rank's collective in progress. Past
-// the timeout it reports to rank 0 (on a communicator of its own) which collective it waits in;
-// rank 0 gathers the reports for a moment and ends the job with one message naming the ranks that
-// did not arrive and those that wait in a different collective. If rank 0 itself is the one
-// missing, every other rank ends the job with its own report shortly after. Beside that, the
-// watchdogs exchange heartbeats (comm/heartbeats.h): a rank that gives no sign of life for the
-// timeout (stopped, hung in the kernel, its host lost) ends the job at once, named, even while the
-// others are still busy computing, and at the job's end each rank's watchdog waits for the ranks
-// it watches to finish too, so that one stopped after the last collective does not leave the
-// launcher waiting. The constructor's own collectives, which come before the watchdog, are bounded
-// by the same timeout: past it a rank still waiting in them ends the job.
+// With a collective timeout, a CollectiveWatchdog (collective_watchdog.h) watches this rank's
+// collectives and heartbeats; the constructor's own collectives, which come before it, are
+// bounded by the same timeout: past it a rank still waiting in them ends the job.
 #pragma once
 
 #include <mpi.h>
 
-#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "comm/communicator.h"
-#include "comm/heartbeats.h"
+#include "comm/collective_watchdog.h"
 #include "comm/ordered_sum.h"
 
 namespace rt {
 
 class MpiCommunicator final : public Communicator {
  public:
-  // Requires MPI to be initialised. A timeout of 0 starts no watchdog.
-  explicit MpiCommunicator(bool hierarchical = false, double collective_timeout_seconds = 0,
-                           bool verify_collectives = false,
-                           CommunicatorOptions::StartedAllReduces started = CommunicatorOptions::StartedAllReduces::kAuto);
+  // Requires MPI to be initialised. A collective timeout of 0 starts no watchdog.
+  explicit MpiCommunicator(const CommunicatorOptions& options);
   ~MpiCommunicator() override;
 
   int rank() const override { return rank_; }
@@ -89,22 +77,6 @@ class MpiCommunicator final : public Communicator {
   void check_header(const int64_t* header, const CollectiveCall& call);
   // Started sums: starts the data of those whose header has been compared, in order.
   void move_sums_on();
-  void watch();
-  // Rank 0: receives reports until `expected` have come or `seconds` are over.
-  void gather_reports(std::vector<std::vector<int64_t>>& reports, size_t expected, double seconds);
-  struct LateRanks {
-    std::vector<int> ranks;
-    std::vector<std::string> hosts;  // each once, in rank order
-  };
-  // The ranks not `heard` from, and their hosts.
-  LateRanks late_ranks(const std::vector<bool>& heard) const;
-  // `reports`: those rank 0 has received so far.
-  [[noreturn]] void report_timeout(const CollectiveCall& call, double waited,
-                                   std::vector<std::vector<int64_t>>& reports);
-  // Heartbeats: `silent` ranks not heard from for `seconds`; `finished`: this rank had said goodbye.
-  [[noreturn]] void end_job_for_silent_ranks(const std::vector<int>& silent, double seconds, bool finished);
-  [[noreturn]] void end_job_for_late_ranks(const CollectiveCall& waiting, double waited,
-                                           const std::vector<std::vector<int64_t>>& reports);
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   MPI_Comm node_ = MPI_COMM_NULL;     // hierarchical: the ranks of this node
@@ -144,15 +116,8 @@ class MpiCommunicator final : public Communicator {
   double small_all_reduce_seconds_ = 0;  // measured at construction where sums are non-blocking
 
   double timeout_seconds_ = 0;
-  std::vector<std::string> hosts_;  // rank -> host, gathered when a watchdog runs
   MPI_Comm verify_comm_ = MPI_COMM_NULL;  // verify_collectives: headers travel here, apart from data
-  MPI_Comm watchdog_comm_ = MPI_COMM_NULL;
-  std::unique_ptr<Heartbeats> heartbeats_;  // the watchdog thread's own
-  std::thread watchdog_;
-  std::mutex watchdog_mutex_;
-  std::condition_variable watchdog_stop_;
-  bool stopping_ = false;
-  bool wait_for_goodbyes_ = true;
+  std::unique_ptr<CollectiveWatchdog> watchdog_;
 };
 
 }  // namespace rt

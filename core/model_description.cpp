@@ -2,7 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
+#include <fmt/ranges.h>
+
 #include "core/base/check.h"
+#include "core/model_registry.h"
 
 namespace rt {
 
@@ -51,8 +56,10 @@ ModelDescription parse(const json& j, const std::string& source) {
   RT_CHECK(j.is_object(), "{}: the model's description is not a JSON object", source);
   ModelDescription d;
   d.kind = text(j, "kind", source);
-  RT_CHECK(d.kind == "mlp" || d.kind == "cnn" || d.kind == "gpt", "{}: the model's kind '{}' is not mlp, cnn or gpt",
-           source, d.kind);
+  RT_CHECK(model_registered(d.kind),
+           "{} holds a model of kind '{}', which this program does not register (it knows {}): a model of a "
+           "program's own is evaluated, predicted and served by that program",
+           source, d.kind, fmt::join(registered_models(), ", "));
   if (d.kind == "gpt") {
     d.gpt.vocab = positive_int(j, "vocab", source);
     d.gpt.context = positive_int(j, "context", source);
@@ -97,8 +104,9 @@ ModelDescription parse(const json& j, const std::string& source) {
     const json& mlp = member(j, "mlp", source);
     d.hidden = positive_ints(mlp, "hidden", source, true);
     d.mlp.activation = text(mlp, "activation", source);
-    RT_CHECK(d.mlp.activation == "relu" || d.mlp.activation == "gelu", "{}: the mlp's activation '{}' is not relu or gelu",
-             source, d.mlp.activation);
+    const std::vector<std::string> activations = mlp_activations();
+    RT_CHECK(std::find(activations.begin(), activations.end(), d.mlp.activation) != activations.end(),
+             "{}: the mlp's activation '{}' is not one of {}", source, d.mlp.activation, fmt::join(activations, ", "));
     d.mlp.layer_norm = flag(mlp, "layer_norm", source);
     const json& dropout = member(mlp, "dropout", source);
     RT_CHECK(dropout.is_number() && dropout.get<double>() >= 0 && dropout.get<double>() < 1,
@@ -168,9 +176,18 @@ ModelDescription parse_model_description(const std::string& text, const std::str
 }
 
 std::unique_ptr<Model> build_described_model(const ModelDescription& d, Device device) {
+  // The built-in models from the options their checkpoints keep (as trained, whatever GPU they
+  // run on now); a model of a program's own from its configuration, by its factory.
   if (d.kind == "gpt") return build_gpt(d.gpt, device);
   if (d.kind == "cnn") return build_cnn(d.input.shape, d.channels, d.hidden, d.classes, device);
-  return build_mlp(d.input.size(), d.hidden, d.classes, device, d.mlp);
+  if (d.kind == "mlp") return build_mlp(d.input.size(), d.hidden, d.classes, device, d.mlp);
+  Config config = Config::load_string(d.config, "the configuration kept with the checkpoint");
+  TrainConfig train;
+  train.model_kind = d.kind;
+  train.device = device;
+  ModelSpec spec{config, train, d.input, d.classes, device};
+  spec.shards = "the checkpoint's description";
+  return build_model(d.kind, spec);
 }
 
 }  // namespace rt

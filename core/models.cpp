@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "core/layers/attention.h"
@@ -14,15 +15,26 @@
 #include "core/layers/linear.h"
 #include "core/layers/lm_head.h"
 #include "core/layers/max_pool2d.h"
+#include "core/layers/pointwise_activation.h"
 #include "core/layers/relu.h"
 #include "core/layers/residual.h"
 
 namespace rt {
 
+std::vector<std::string> mlp_activations() {
+  std::vector<std::string> names{"relu", "gelu"};
+  for (kernels::PointwiseActivation activation : kernels::pointwise_activations()) {
+    names.push_back(kernels::pointwise_activation_name(activation));
+  }
+  return names;
+}
+
 std::unique_ptr<Model> build_mlp(int64_t input_features, const std::vector<int64_t>& hidden, int64_t classes,
                                  Device device, const MlpOptions& options) {
-  RT_CHECK(options.activation == "relu" || options.activation == "gelu",
-           "unknown activation \"{}\" (expected relu or gelu)", options.activation);
+  kernels::PointwiseActivation pointwise{};
+  const bool is_pointwise = kernels::find_pointwise_activation(options.activation, &pointwise);
+  RT_CHECK(options.activation == "relu" || options.activation == "gelu" || is_pointwise,
+           "unknown activation \"{}\" (expected one of {})", options.activation, fmt::join(mlp_activations(), ", "));
   std::vector<std::unique_ptr<Layer>> layers;
   int64_t width = input_features;
   for (int64_t next : hidden) {
@@ -30,6 +42,8 @@ std::unique_ptr<Model> build_mlp(int64_t input_features, const std::vector<int64
     if (options.layer_norm) layers.push_back(std::make_unique<LayerNorm>(next, device));
     if (options.activation == "gelu") {
       layers.push_back(std::make_unique<Gelu>(device));
+    } else if (is_pointwise) {
+      layers.push_back(std::make_unique<PointwiseActivationLayer>(pointwise, device));
     } else {
       layers.push_back(std::make_unique<Relu>(device));
     }

@@ -11,10 +11,13 @@
 namespace rt {
 
 struct MlpOptions {
-  std::string activation = "relu";  // or "gelu"
+  std::string activation = "relu";  // or "gelu", or a pointwise activation (kernels/pointwise_activations.h)
   bool layer_norm = false;          // a LayerNorm after each hidden Linear, before the activation
   float dropout = 0.0f;             // above 0: a Dropout with this probability after each hidden activation
 };
+
+// The activations an mlp takes: relu, gelu and the pointwise ones (silu, ...).
+std::vector<std::string> mlp_activations();
 
 // Linear(input, hidden[0]) [LayerNorm] activation [Dropout] ... Linear(hidden[-1], classes).
 std::unique_ptr<Model> build_mlp(int64_t input_features, const std::vector<int64_t>& hidden, int64_t classes,

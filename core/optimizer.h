@@ -23,9 +23,11 @@ class Optimizer {
   virtual Span<float> state() = 0;
 };
 
+// After the warmup: the learning rate as it is, from lr down to 0 along half a cosine, or linearly.
+enum class LrSchedule { kConstant, kCosine, kLinear };
+
 // The learning rate of step `step` (0-based) of `steps`: a linear warmup over the first
-// `warmup` steps (lr * (step + 1) / warmup), then "constant", "cosine" (from lr down to 0 along
-// half a cosine) or "linear" (from lr down to 0) over the rest.
-float scheduled_lr(const std::string& schedule, float lr, int64_t step, int64_t steps, int64_t warmup = 0);
+// `warmup` steps (lr * (step + 1) / warmup), then the schedule over the rest.
+float scheduled_lr(LrSchedule schedule, float lr, int64_t step, int64_t steps, int64_t warmup = 0);
 
 }  // namespace rt

@@ -5,15 +5,13 @@
 
 namespace rt {
 
-float scheduled_lr(const std::string& schedule, float lr, int64_t step, int64_t steps, int64_t warmup) {
-  RT_CHECK(schedule == "constant" || schedule == "cosine" || schedule == "linear",
-           "unknown learning-rate schedule \"{}\" (expected constant, cosine or linear)", schedule);
+float scheduled_lr(LrSchedule schedule, float lr, int64_t step, int64_t steps, int64_t warmup) {
   RT_CHECK(steps > 0 && step >= 0 && step < steps, "step {} outside a schedule of {} steps", step, steps);
   RT_CHECK(warmup >= 0, "warmup steps must not be negative, not {}", warmup);
   if (step < warmup) return lr * static_cast<float>(step + 1) / static_cast<float>(warmup);
-  if (schedule == "constant") return lr;
+  if (schedule == LrSchedule::kConstant) return lr;
   const double progress = static_cast<double>(step - warmup) / static_cast<double>(std::max<int64_t>(steps - warmup, 1));
-  if (schedule == "linear") return static_cast<float>(lr * (1.0 - progress));
+  if (schedule == LrSchedule::kLinear) return static_cast<float>(lr * (1.0 - progress));
   const double pi = 3.14159265358979323846;
   return static_cast<float>(lr * 0.5 * (1.0 + std::cos(pi * progress)));
 }

@@ -3,11 +3,18 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "comm/communicator.h"
+#include "comm/gradient_synchronizer.h"
 #include "core/base/config.h"
 #include "core/base/device.h"
+#include "core/optimizer.h"
+#include "data/shard_index.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/kernels.h"
 
 namespace rt {
 
@@ -24,9 +31,9 @@ struct TrainConfig {
   int64_t heads = 4;
   int64_t width = 128;
   bool tie_embeddings = true;
-  // GPU: "auto" (tensor_core with bf16 products where the GPU has them, else fused), "fused"
-  // (flash-style kernels), "tensor_core" (the same on tensor cores) or "plain" (the T x T reference)
-  std::string attention = "auto";
+  // GPU: none ("auto": tensor_core with bf16 products where the GPU has them, else fused), fused
+  // (flash-style kernels), tensor_core (the same on tensor cores) or plain (the T x T reference)
+  std::optional<kernels::AttentionAlgorithm> attention;
   // [train]
   int64_t epochs = 10;
   int64_t max_steps = 0;   // > 0: training ends after this many optimizer steps (mid-epoch if so)
@@ -41,7 +48,7 @@ struct TrainConfig {
   float momentum = 0.9f;       // sgd
   float weight_decay = 0.0f;   // sgd: L2 added to the gradient; adamw: decoupled (default 0.01)
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;  // adamw
-  std::string schedule = "constant";  // "cosine": lr * (1 + cos(pi * t)) / 2; "linear": lr * (1 - t), t from 0 to 1
+  LrSchedule schedule = LrSchedule::kConstant;  // cosine: lr * (1 + cos(pi * t)) / 2; linear: lr * (1 - t), t from 0 to 1
   int64_t warmup_steps = 0;    // linear warmup from lr / warmup to lr before the schedule
   double clip_norm = 0;        // > 0: the summed gradients are scaled to at most this L2 norm
   // [data]
@@ -52,7 +59,7 @@ struct TrainConfig {
   int64_t prefetch = 4;
   int64_t prefetch_shards = -1;    // whole shards read ahead in large reads (0: read chunk by chunk; -1: auto)
   double prefetch_mb = 1024;       // their memory budget per rank (one shard is always allowed)
-  std::string on_bad_shard = "stop";  // or "skip": leave shards that fail their checks out, on every rank alike
+  BadShardPolicy on_bad_shard = BadShardPolicy::kStop;  // kSkip: leave shards that fail their checks out, on every rank alike
   int64_t read_retries = 3;
   int64_t retry_backoff_ms = 100;
   double data_timeout_seconds = 600;        // no batch for this long ends the job, naming the shard being read
@@ -60,7 +67,7 @@ struct TrainConfig {
   double bucket_mb = 25.0;      // 0: one bucket for the whole arena
   double first_bucket_mb = 1.0;
   bool overlap = true;          // all-reduce buckets during backward, on a communication thread
-  std::string wire = "fp32";    // "bf16" / "fp16": 16-bit gradients on the wire
+  WireFormat wire = WireFormat::kFloat32;  // bf16 / fp16: 16-bit gradients on the wire
   bool hierarchical = false;    // reduce in node, all-reduce across node leaders, broadcast in node
   int64_t check_every = 1000;   // steps between cross-rank parameter checks (also at start and epoch ends)
   double timeout_seconds = 300; // a collective waiting longer ends the job, naming the ranks that did not arrive
@@ -69,10 +76,10 @@ struct TrainConfig {
   // looked after by a thread that sleeps between looks while backward runs; "off": one blocking
   // all-reduce after another; "auto": on where each rank has a machine to itself (and not
   // hierarchical), off where ranks share a machine.
-  std::string nonblocking = "auto";
+  CommunicatorOptions::StartedAllReduces nonblocking = CommunicatorOptions::StartedAllReduces::kAuto;
   // GPU gradients: "nccl"; "mpi" (staged through page-locked host memory); "auto": NCCL when the
   // build has it and each rank of a host has a GPU of its own, else MPI. CPU gradients always use MPI.
-  std::string backend = "auto";
+  CollectiveBackend backend = CollectiveBackend::kAuto;
   // [checkpoint]
   std::string checkpoint_dir;      // empty: no checkpoints; not set: DIR/checkpoints of the run directory
   bool checkpoint_dir_set = false; // given in the file or by --set (else it follows the run directory)
@@ -89,9 +96,9 @@ struct TrainConfig {
   // [runtime]
   Device device = Device::kCpu;
   int64_t threads = 0;  // 0: the machine's cores shared among its ranks
-  // CUDA matrix products: "fp32"; "tf32" or "bf16": tensor cores with inputs rounded to 10 or 8
+  // CUDA matrix products: fp32; tf32 or bf16: tensor cores with inputs rounded to 10 or 8
   // mantissa bits, fp32 accumulation; weights, optimizer state, activations and loss stay fp32
-  std::string precision = "fp32";
+  kernels::cuda::MatmulPrecision precision = kernels::cuda::MatmulPrecision::kFp32;
   // [log]
   // The run directory (run_directory.h): config, metrics, per-rank logs. Not set: runs/<config
   // name>-<UTC time> (or the run --resume continues); set to "": none.
@@ -106,9 +113,15 @@ struct TrainConfig {
   std::string metrics_path;  // JSON lines written by rank 0 (default: the run directory's metrics.jsonl)
   double report_every_seconds = 60;  // rank 0 refreshes the run directory's report.html (0: at the end only)
   std::string timeline_path;  // Chrome trace per rank (".rank<r>" is put before the extension)
+
+  // The configuration these were read from, where a model or optimizer of a program's own
+  // (model_registry.h) reads its keys when the trainer builds it; valid until then. Null: the
+  // trainer reads config_text.
+  Config* source = nullptr;
 };
 
-// Reads every key (with its range) and rejects unknown ones.
+// Reads every key (with its range) and rejects unknown ones; the [model] or [optimizer] keys of a
+// kind that a program registered are checked once its factory has read them.
 TrainConfig read_train_config(Config& config);
 
 }  // namespace rt

@@ -3,35 +3,29 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "comm/consistency.h"
-#include "core/base/background_work.h"
 #include "core/base/environment.h"
 #include "core/base/logging.h"
-#include "core/base/random.h"
 #include "core/base/stall_watch.h"
-#include "core/base/termination.h"
 #include "core/gpu_binding.h"
-#include "core/adamw.h"
 #include "core/model_description.h"
-#include "core/models.h"
-#include "core/report/report.h"
-#include "core/sgd.h"
+#include "core/model_registry.h"
+#include "core/optimizer_registry.h"
 #include "kernels/kernels.h"
 
 namespace rt {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 size_t megabytes_to_bytes(double megabytes) { return static_cast<size_t>(megabytes * 1024.0 * 1024.0); }
 }  // namespace
+
+double Trainer::seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 Trainer::Trainer(const TrainConfig& config, Communicator& comm)
     : config_(config), comm_(comm), timeline_(config.timeline_path, comm.rank(), host_name()) {
@@ -40,15 +34,11 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
     require_gpu("runtime.device = \"cuda\"");
     compute_stream_ = std::make_unique<kernels::cuda::Stream>();
     compute_scope_ = std::make_unique<kernels::cuda::StreamScope>(compute_stream_->handle());
-    kernels::cuda::set_matmul_precision(config_.precision == "tf32"   ? kernels::cuda::MatmulPrecision::kTf32
-                                        : config_.precision == "bf16" ? kernels::cuda::MatmulPrecision::kBf16
-                                                                      : kernels::cuda::MatmulPrecision::kFp32);
-    nonfinite_device_ = kernels::cuda::DeviceBuffer<uint32_t>(1);
-    nonfinite_host_ = kernels::cuda::PinnedBuffer<uint32_t>(2);
-    nonfinite_copied_.resize(2);
+    kernels::cuda::set_matmul_precision(config_.precision);
   } else {
-    RT_CHECK(config_.precision == "fp32", "runtime.precision = \"{}\" applies to runtime.device = \"cuda\" only",
-             config_.precision);
+    RT_CHECK(config_.precision == kernels::cuda::MatmulPrecision::kFp32,
+             "runtime.precision = \"{}\" applies to runtime.device = \"cuda\" only",
+             config_.precision == kernels::cuda::MatmulPrecision::kTf32 ? "tf32" : "bf16");
   }
   const int64_t split = comm_.size() * config_.accumulate;
   RT_CHECK(config_.global_batch % split == 0,
@@ -72,7 +62,7 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
     train_options.allocator = {kernels::cuda::allocate_pinned, kernels::cuda::release_pinned};
     train_options.stored_features = true;  // uint8 images cross the bus as bytes, converted on the GPU
   }
-  const BadShardPolicy policy = config_.on_bad_shard == "skip" ? BadShardPolicy::kSkip : BadShardPolicy::kStop;
+  const BadShardPolicy policy = config_.on_bad_shard;
   train_loader_ = std::make_unique<Loader>(ShardIndex(config_.train_dir, policy), train_options);
   steps_per_epoch_ = train_loader_->batches_per_epoch() / config_.accumulate;
 
@@ -94,48 +84,22 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   description.kind = config_.model_kind;
   description.input = {train_layout.feature_shape, train_layout.feature_dtype, train_layout.feature_scale};
   description.classes = train_layout.classes;
-  description.hidden = config_.hidden;
-  description.channels = config_.channels;
-  description.mlp = MlpOptions{config_.activation, config_.layer_norm, static_cast<float>(config_.dropout)};
   description.config = config_.config_text;
-  if (config_.model_kind == "gpt") {
-    RT_CHECK(train_layout.feature_shape.size() == 1 && train_layout.feature_size() >= 2 &&
-                 train_layout.feature_scale == 1.0,
-             "model.kind = \"gpt\" needs token shards (`ringtrain shard --text`: windows of context + 1 token ids), "
-             "but {} holds samples of shape {} with scale {}",
-             train_layout.path, shape_text(train_layout.feature_shape), train_layout.feature_scale);
-    GptOptions gpt;
-    gpt.vocab = train_layout.classes;
-    gpt.context = train_layout.feature_size() - 1;
-    gpt.layers = config_.layers;
-    gpt.heads = config_.heads;
-    gpt.width = config_.width;
-    gpt.tie_embeddings = config_.tie_embeddings;
-    const bool gpu = config_.device == Device::kCuda;
-    const int compute_capability = gpu ? kernels::cuda::compute_capability_major() : 0;
-    gpt.bf16_product_inputs = gpu && config_.precision == "bf16" && compute_capability >= 8;
-    gpt.bf16_activations = gpt.bf16_product_inputs;
-    if (config_.attention == "auto") {
-      gpt.attention = kernels::automatic_attention(config_.device, config_.precision == "bf16", compute_capability,
-                                                   config_.width / config_.heads);
-    } else {
-      gpt.attention = kernels::attention_algorithm(config_.attention);
-    }
-    if (config_.device == Device::kCuda) {
-      log_info("attention: {}{}", kernels::attention_algorithm_name(gpt.attention),
-               config_.attention == "auto" ? " (model.attention = \"auto\")" : "");
-    }
-    model_ = build_gpt(gpt, config_.device);
-    context_ = gpt.context;
-    bf16_logit_gradient_ = gpt.bf16_product_inputs;
-    description.gpt = gpt;
-  } else if (config_.model_kind == "cnn") {
-    model_ = build_cnn(train_layout.feature_shape, config_.channels, config_.hidden, train_layout.classes,
-                       config_.device);
-  } else {
-    model_ = build_mlp(train_layout.feature_size(), config_.hidden, train_layout.classes, config_.device,
-                       description.mlp);
+  // A model or optimizer of a program's own reads its keys from the configuration (the file, or
+  // the resolved text where none was given), checked once it has.
+  std::unique_ptr<Config> resolved_config;
+  Config* config_keys = config_.source;
+  if (!config_keys) {
+    resolved_config = std::make_unique<Config>(Config::load_string(config_.config_text, config_.config_name));
+    config_keys = resolved_config.get();
   }
+  ModelSpec model_spec{*config_keys, config_, description.input, description.classes, device};
+  model_spec.description = &description;
+  model_spec.shards = train_layout.path;
+  model_ = build_model(config_.model_kind, model_spec);
+  if (!model_is_built_in(config_.model_kind)) config_keys->reject_unknown_keys_under("model.");
+  context_ = model_spec.next_token_context;
+  bf16_logit_gradient_ = model_spec.bf16_logit_gradient;
   model_description_ = model_description_json(description);
   model_->initialize(config_.seed);
   model_->set_timeline(&timeline_);
@@ -143,26 +107,30 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   Span<float> parameters = on_host(model_->parameters(), host_parameters_);
   comm_.broadcast(parameters, 0);
   upload(device, parameters.data(), model_->parameters().data(), parameters.size() * sizeof(float));
-  if (config_.optimizer == "adamw") {
-    optimizer_ = std::make_unique<AdamW>(
-        model_->parameters(), model_->gradients(),
-        AdamWOptions{config_.lr, config_.beta1, config_.beta2, config_.eps, config_.weight_decay}, config_.device);
-  } else {
-    optimizer_ = std::make_unique<Sgd>(model_->parameters(), model_->gradients(),
-                                       SgdOptions{config_.lr, config_.momentum, config_.weight_decay}, config_.device);
-  }
+  OptimizerSpec optimizer_spec{*config_keys, config_, model_->parameters(), model_->gradients(), device};
+  optimizer_ = build_optimizer(config_.optimizer, optimizer_spec);
+  if (!optimizer_is_built_in(config_.optimizer)) config_keys->reject_unknown_keys_under("optimizer.");
+  config_.source = nullptr;  // the configuration's owner may go now
   loss_counter_ = Tensor::zeros({1}, DType::kFloat64, device);
   correct_counter_ = Tensor::zeros({1}, DType::kInt64, device);
   GradientSyncOptions sync_options;
   sync_options.bucket_bytes = megabytes_to_bytes(config_.bucket_mb);
   sync_options.first_bucket_bytes = megabytes_to_bytes(config_.first_bucket_mb);
   sync_options.overlap = config_.overlap;
-  sync_options.wire = parse_wire_format(config_.wire);
-  if (device == Device::kCpu) {
-    sync_ = std::make_unique<GradientSynchronizer>(comm_, model_->gradients(), sync_options, &timeline_);
-  } else {
-    set_up_gpu_sync(sync_options);
+  sync_options.wire = config_.wire;
+  GradientSyncPlacement placement;
+  placement.device = device;
+  placement.backend = config_.backend;
+  placement.hierarchical = config_.hierarchical;
+  placement.timeout_seconds = config_.timeout_seconds;
+  if (device == Device::kCuda) {
+    placement.compute_stream = compute_stream_->handle();
+    placement.visible_gpus = kernels::cuda::device_count();
+    placement.local_ranks = detect_placement().local_size;
   }
+  sync_ = make_gradient_synchronizer(comm_, model_->gradients(), sync_options, placement, &timeline_);
+  step_outcomes_ = make_step_outcomes(device, device == Device::kCuda ? compute_stream_->handle() : nullptr,
+                                      [this](int64_t step, bool finite) { account_step(step, finite); });
 
   log_info("model {}", model_->summary());
   log_info("data: {} training samples in {} shards, {} test samples in {} shards; {} steps of {} x {} ranks{} per epoch",
@@ -171,7 +139,7 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
            micro_batch_, comm_.size(),
            config_.accumulate > 1 ? fmt::format(" x {} micro-batches", config_.accumulate) : std::string());
   log_info("gradients: {} bucket(s), {} on the wire, {}, summed by {}",
-           sync_ ? sync_->buckets().size() : device_sync_ ? device_sync_->buckets().size() : 0, config_.wire,
+           sync_->buckets().size(), wire_format_name(config_.wire),
            config_.overlap ? "overlapped with backward" : "after backward", gradient_transport());
   if (!config_.checkpoint_dir.empty()) {
     checkpoints_ = std::make_unique<CheckpointStore>(config_.checkpoint_dir, config_.checkpoint_keep,
@@ -204,522 +172,11 @@ Trainer::~Trainer() {
   if (report_thread_.joinable()) report_thread_.join();
 }
 
-void Trainer::set_up_gpu_sync(const GradientSyncOptions& options) {
-  if (comm_.size() == 1) return;  // the sum over one rank is the gradient itself
-  // NCCL needs a GPU per rank; every rank must make the same choice, so they agree on it.
-  const Placement placement = detect_placement();
-  const bool own_gpu = placement.local_size <= kernels::cuda::device_count();
-  const bool all_own_gpu = comm_.all_reduce_value<int32_t>(own_gpu ? 1 : 0, ReduceOp::kMin) == 1;
-  bool use_nccl = config_.backend == "nccl" || (config_.backend == "auto" && NcclCommunicator::available() && all_own_gpu);
-  if (config_.backend == "nccl") {
-    RT_CHECK(all_own_gpu, "comm.backend = \"nccl\" needs a GPU per rank, but some host runs more ranks than it has GPUs "
-             "(this one: {} ranks, {} GPU(s)); use comm.backend = \"mpi\" or fewer ranks per host",
-             placement.local_size, kernels::cuda::device_count());
-  }
-  Span<float> gradients = model_->gradients();
-  if (use_nccl) {
-    RT_CHECK(!config_.hierarchical, "comm.hierarchical applies to the MPI backend; NCCL chooses its own rings and trees");
-    nccl_ = std::make_unique<NcclCommunicator>(comm_, config_.timeout_seconds);
-    device_sync_ = make_nccl_gradient_synchronizer(*nccl_, gradients.data(), gradients.size(), options,
-                                                   compute_stream_->handle());
-  } else {
-    device_sync_ = make_staged_gradient_synchronizer(comm_, gradients.data(), gradients.size(), options,
-                                                     compute_stream_->handle());
-  }
-}
-
-std::string Trainer::gradient_transport() const {
-  if (device_sync_) return device_sync_->transport();
-  if (comm_.size() == 1) return "none (one rank)";
-  return config_.hierarchical ? "mpi-hierarchical" : comm_.backend();
-}
-
-void Trainer::clip_gradients() {
-  // After the all-reduce every rank holds the same sums, and the norm is summed in a fixed order,
-  // so every rank scales alike.
-  Span<float> gradients = model_->gradients();
-  const int64_t count = static_cast<int64_t>(gradients.size());
-  const double norm = std::sqrt(kernels::sum_of_squares(config_.device, gradients.data(), count));
-  if (norm > config_.clip_norm) {
-    kernels::scale(config_.device, gradients.data(), count, static_cast<float>(config_.clip_norm / norm));
-  }
-}
-
-void Trainer::account_step(int64_t step, bool finite) {
-  if (finite) {
-    state_.consecutive_nonfinite = 0;
-    return;
-  }
-  // Every rank sees the same summed gradients, so every rank skips this step alike.
-  ++state_.skipped_steps;
-  ++state_.consecutive_nonfinite;
-  log_warning("step {}: the gradients hold NaN or infinity; step skipped ({} in a row, {} in all)", step + 1,
-              state_.consecutive_nonfinite, state_.skipped_steps);
-  RT_CHECK(state_.consecutive_nonfinite < config_.max_nonfinite_steps,
-           "{} steps in a row had NaN or infinite gradients (train.max_nonfinite_steps = {}); stopping",
-           state_.consecutive_nonfinite, config_.max_nonfinite_steps);
-}
-
-void Trainer::optimizer_step_on_gpu(float lr) {
-  // The check and the skip happen on the GPU; the host learns the outcome one step later, so it
-  // can queue the next step meanwhile instead of waiting for this one to finish.
-  Span<float> gradients = model_->gradients();
-  const int64_t count = static_cast<int64_t>(gradients.size());
-  kernels::cuda::nonfinite_flag(gradients.data(), count, nonfinite_device_.data());
-  resolve_gpu_steps();  // the previous step's outcome (its copy was queued a step ago), before counting steps
-  if (config_.clip_norm > 0) clip_gradients();  // NaN gradients give a NaN norm and stay as they are
-  optimizer_->set_lr(lr);
-  optimizer_->step(state_.step - state_.skipped_steps + 1, nonfinite_device_.data());
-  const int slot = static_cast<int>(state_.step % 2);
-  kernels::cuda::copy_async(nonfinite_host_.data() + slot, nonfinite_device_.data(), sizeof(uint32_t),
-                            compute_stream_->handle());
-  nonfinite_copied_[slot].record(compute_stream_->handle());
-  pending_step_[slot] = state_.step;
-}
-
-void Trainer::resolve_gpu_steps() {
-  if (config_.device == Device::kCpu) return;
-  // Oldest first: the slots hold consecutive steps.
-  int order[2] = {0, 1};
-  if (pending_step_[1] >= 0 && (pending_step_[0] < 0 || pending_step_[1] < pending_step_[0])) std::swap(order[0], order[1]);
-  for (int slot : order) {
-    if (pending_step_[slot] < 0) continue;
-    nonfinite_copied_[slot].synchronize();
-    const int64_t step = pending_step_[slot];
-    pending_step_[slot] = -1;
-    account_step(step, nonfinite_host_.data()[slot] == 0);
-  }
-}
-
-Trainer::LossRows Trainer::loss_rows(const DeviceBatch& batch) {
-  if (context_ == 0) return {batch.labels, batch.rows};
-  // A language model predicts each window's tokens 1..context from those before them.
-  const Tensor& targets = targets_.ensure(batch.rows, context_, config_.device, DType::kInt32);
-  kernels::next_token_targets(config_.device, batch.features.data<float>(), batch.rows, context_,
-                              targets.data<int32_t>());
-  return {targets.data<int32_t>(), batch.rows * context_};
-}
-
-void Trainer::take_counters(double& loss, double& correct) {
-  double loss_value = 0;
-  int64_t correct_value = 0;
-  download(config_.device, loss_counter_.data<double>(), &loss_value, sizeof loss_value);
-  download(config_.device, correct_counter_.data<int64_t>(), &correct_value, sizeof correct_value);
-  const double zero_loss = 0;
-  const int64_t zero_correct = 0;
-  upload(config_.device, &zero_loss, loss_counter_.data<double>(), sizeof zero_loss);
-  upload(config_.device, &zero_correct, correct_counter_.data<int64_t>(), sizeof zero_correct);
-  loss = loss_value;
-  correct = static_cast<double>(correct_value);
-}
-
-Span<float> Trainer::on_host(Span<float> values, std::vector<float>& mirror) {
-  if (config_.device == Device::kCpu) return values;
-  mirror.resize(values.size());
-  download(config_.device, values.data(), mirror.data(), values.size() * sizeof(float));
-  return Span<float>(mirror);
-}
-
-std::vector<float> Trainer::parameters_on_host() {
-  std::vector<float> mirror;
-  Span<float> values = on_host(model_->parameters(), mirror);
-  return std::vector<float>(values.begin(), values.end());
-}
-
-std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums, int preemption_signal) {
-  // Every rank's running sums of the epoch go into the checkpoint, so a resume continues them.
-  std::vector<double> all(3 * static_cast<size_t>(comm_.size()));
-  comm_.all_gather(Span<const double>(rank_sums.data(), 3), Span<double>(all));
-  TrainingState state = state_;
-  state.ranks = comm_.size();
-  state.config_hash = config_.config_hash;
-  state.model = model_description_;
-  if (evaluated_step_ == state_.step) {
-    state.evaluated = true;
-    state.evaluation_loss = evaluation_.test_loss;
-    state.evaluation_accuracy = evaluation_.test_accuracy;
-    // Higher is better: a classifier's accuracy, a language model's negative loss.
-    state.evaluation_score = context_ > 0 ? -evaluation_.test_loss : evaluation_.test_accuracy;
-  }
-  state.epoch_loss_sums.clear();
-  state.epoch_correct.clear();
-  state.epoch_samples.clear();
-  for (int r = 0; r < comm_.size(); ++r) {
-    state.epoch_loss_sums.push_back(all[3 * r]);
-    state.epoch_correct.push_back(static_cast<int64_t>(all[3 * r + 1]));
-    state.epoch_samples.push_back(static_cast<int64_t>(all[3 * r + 2]));
-  }
-  std::string path;
-  if (comm_.rank() == 0) {
-    Span<float> parameters = on_host(model_->parameters(), host_parameters_);
-    Span<float> optimizer_state = on_host(optimizer_->state(), host_optimizer_state_);
-    StallWatch::Scope watched(*checkpoint_watch_);
-    path = checkpoints_->save(state, Span<const float>(parameters.data(), parameters.size()),
-                              Span<const float>(optimizer_state.data(), optimizer_state.size()));
-    // At once: a launcher that was itself signalled may kill the ranks soon after it relays it.
-    if (preemption_signal > 0) checkpoints_->record_preemption(state_.step, preemption_signal, path);
-  }
-  comm_.barrier();  // committed before any rank goes on (or exits)
-  log_info("checkpoint of step {} written to {}{}", state_.step,
-           comm_.rank() == 0 ? path : checkpoints_->directory() + " by rank 0",
-           state.evaluated ? fmt::format(" (test loss {:.4f}, test accuracy {:.2f}%)", state.evaluation_loss,
-                                         100 * state.evaluation_accuracy)
-                           : std::string());
-  last_checkpoint_ = path;
-  return path;
-}
-
-bool Trainer::train_epoch(EpochMetrics& metrics) {
-  const int64_t epoch = state_.epoch;
-  metrics.epoch = epoch + 1;
-  // This rank's running sums of the epoch: loss, correct, samples (restored when resuming).
-  std::vector<double> sums(3, 0.0);
-  if (static_cast<int64_t>(state_.epoch_loss_sums.size()) == comm_.size()) {
-    sums = {state_.epoch_loss_sums[comm_.rank()], static_cast<double>(state_.epoch_correct[comm_.rank()]),
-            static_cast<double>(state_.epoch_samples[comm_.rank()])};
-  } else if (!state_.epoch_loss_sums.empty() && comm_.rank() == 0) {  // written by another rank count: rank 0 carries them
-    for (size_t r = 0; r < state_.epoch_loss_sums.size(); ++r) {
-      sums[0] += state_.epoch_loss_sums[r];
-      sums[1] += static_cast<double>(state_.epoch_correct[r]);
-      sums[2] += static_cast<double>(state_.epoch_samples[r]);
-    }
-  }
-  state_.epoch_loss_sums.clear();
-  state_.epoch_correct.clear();
-  state_.epoch_samples.clear();
-  const int64_t classes = model_->output_features();
-  const int64_t total_steps = planned_steps();
-  Clock::time_point start = Clock::now();
-
-  waiting_for_ = train_loader_.get();
-  {
-    StallWatch::Scope watched(*data_watch_);
-    train_batches_->start_epoch(epoch, state_.step_in_epoch * config_.accumulate);
-  }
-  step_meter_.start(state_.step, LossSums{sums[0], sums[1], sums[2]});
-  float lr = 0;
-  while (state_.step_in_epoch < steps_per_epoch_ && !steps_done()) {
-    const Clock::time_point step_start = Clock::now();
-    double step_data_wait = 0, step_gradient_wait = 0;
-    for (int64_t micro = 0; micro < config_.accumulate; ++micro) {
-      const bool last = micro + 1 == config_.accumulate;
-      Clock::time_point wait_start = Clock::now();
-      const DeviceBatch* batch;
-      {
-        TimelineScope scope(&timeline_, TimelineLane::kData, "data wait");
-        StallWatch::Scope watched(*data_watch_);
-        batch = train_batches_->next();
-      }
-      step_data_wait += seconds_since(wait_start);
-      RT_CHECK(batch != nullptr, "the loader ended the epoch early, at step {} of {}", state_.step_in_epoch,
-               steps_per_epoch_);
-
-      // Dropout's masks: from the seed, this rank, the step and the micro-batch, so a resumed run
-      // draws the masks an uninterrupted one would.
-      model_->set_mode(true, Rng(config_.seed ^ 0x6a09e667f3bcc908ULL,
-                                 (static_cast<uint64_t>(state_.step) << 20) ^
-                                     (static_cast<uint64_t>(comm_.rank()) << 8) ^ static_cast<uint64_t>(micro))
-                                 .next_u64());
-      const Tensor* logits;
-      {
-        TimelineScope scope(&timeline_, TimelineLane::kCompute, "forward");
-        logits = &model_->forward(batch->features);
-      }
-      const LossRows loss = loss_rows(*batch);
-      kernels::count_correct(config_.device, as_operand(*logits), loss.labels, loss.rows, classes,
-                             correct_counter_.data<int64_t>());
-      // The gradient of the mean loss over the global batch: the synchroniser's sum over the
-      // ranks is then the average, with no extra pass over the arena. A language model's goes
-      // where gpt_cross_entropy puts it (over the logits, or in bf16).
-      const float grad_scale = 1.0f / static_cast<float>(loss.rows * config_.accumulate * comm_.size());
-      const Tensor* grad_logits = logits;
-      if (context_ > 0) {
-        grad_logits = &gpt_cross_entropy(bf16_logit_gradient_, config_.device, *logits, loss.labels, grad_scale,
-                                         grad_logits_, loss_counter_.data<double>());
-      } else {
-        grad_logits = &grad_logits_.ensure(batch->rows, classes, config_.device);
-        kernels::softmax_cross_entropy(config_.device, logits->data<float>(), loss.labels, loss.rows, classes,
-                                       grad_scale, grad_logits->data<float>(), loss_counter_.data<double>());
-      }
-      {
-        TimelineScope scope(&timeline_, TimelineLane::kCompute, "backward");
-        // Only the last micro-batch's backward finishes gradients, so only it starts buckets.
-        model_->set_gradients_final_callback(
-            last ? std::function<void(size_t)>([this](size_t n) {
-              if (sync_) sync_->gradients_ready(n);
-              if (device_sync_) device_sync_->gradients_ready(n);
-            })
-                 : nullptr);
-        model_->backward(*grad_logits, micro == 0 ? GradientWrite::kOverwrite : GradientWrite::kAccumulate);
-      }
-      sums[2] += static_cast<double>(loss.rows);
-    }
-    metrics.data_wait_seconds += step_data_wait;
-    lr = scheduled_lr(config_.schedule, config_.lr, state_.step, total_steps, config_.warmup_steps);
-    if (config_.device == Device::kCpu) {
-      Clock::time_point comm_start = Clock::now();
-      bool finite;
-      {
-        TimelineScope scope(&timeline_, TimelineLane::kCompute, "gradient wait");
-        finite = sync_->wait();
-      }
-      step_gradient_wait = seconds_since(comm_start);
-      if (finite) {
-        TimelineScope scope(&timeline_, TimelineLane::kCompute, "optimizer");
-        if (config_.clip_norm > 0) clip_gradients();
-        optimizer_->set_lr(lr);
-        optimizer_->step(state_.step - state_.skipped_steps + 1);
-      }
-      account_step(state_.step, finite);
-    } else {
-      Clock::time_point comm_start = Clock::now();
-      if (device_sync_) {
-        TimelineScope scope(&timeline_, TimelineLane::kCompute, "gradient wait");
-        device_sync_->wait();
-      }
-      step_gradient_wait = seconds_since(comm_start);
-      optimizer_step_on_gpu(lr);
-    }
-    ++state_.step;
-    ++state_.step_in_epoch;
-    ++metrics.steps;
-    if (config_.check_every > 0 && state_.step % config_.check_every == 0) {
-      check_ranks_identical(fmt::format("step {}", state_.step));
-    }
-    metrics.communication_seconds += step_gradient_wait;
-    const double step_seconds = seconds_since(step_start);
-    step_meter_.add_step(step_seconds, step_data_wait, step_gradient_wait);
-    progress_->add_step(step_seconds, step_data_wait, step_gradient_wait);
-    if (config_.log_every > 0 && state_.step % config_.log_every == 0) write_train_row(sums, lr);
-    if (progress_->due()) {
-      add_counters(sums);
-      progress_->update(state_.step, epoch + 1, lr, LossSums{sums[0], sums[1], sums[2]});
-    }
-    if (config_.eval_every > 0 && state_.step % config_.eval_every == 0 && state_.step_in_epoch < steps_per_epoch_) {
-      EpochMetrics evaluation;
-      evaluate(evaluation);
-      write_eval_row(evaluation);
-    }
-    const bool terminating = check_collectives_agree(comm_, termination_requested(), fmt::format("step {}", state_.step));
-    // The signal may have reached only some ranks: every rank names the one that came.
-    if (terminating) preemption_signal_ = comm_.all_reduce_value<int32_t>(termination_signal(), ReduceOp::kMax);
-    const bool scheduled = config_.checkpoint_every > 0 && state_.step % config_.checkpoint_every == 0;
-    // checkpoint.keep_best: a checkpoint of each evaluated step, so that the best can be kept.
-    const bool evaluated = config_.checkpoint_keep_best && evaluated_step_ == state_.step;
-    if (checkpoints_ && (terminating || ((scheduled || evaluated) && state_.step_in_epoch < steps_per_epoch_))) {
-      resolve_gpu_steps();
-      if (config_.log_every > 0 && step_meter_.steps() > 0) write_train_row(sums, lr);
-      add_counters(sums);
-      save_checkpoint(sums, terminating ? preemption_signal_ : 0);
-    }
-    if (terminating) {
-      resolve_gpu_steps();
-      return false;
-    }
-  }
-  resolve_gpu_steps();
-  if (config_.log_every > 0 && step_meter_.steps() > 0) write_train_row(sums, lr);
-  add_counters(sums);
-  metrics.train_seconds = seconds_since(start);
-  if (checkpoints_ && state_.step_in_epoch < steps_per_epoch_) save_checkpoint(sums);  // train.max_steps, mid-epoch
-
-  comm_.all_reduce(Span<double>(sums), ReduceOp::kSum);
-  metrics.train_loss = sums[0] / sums[2];
-  metrics.train_accuracy = sums[1] / sums[2];
-  metrics.samples_per_second = static_cast<double>(metrics.steps * config_.global_batch) / metrics.train_seconds;
-  return true;
-}
-
-void Trainer::evaluate(EpochMetrics& metrics) {
-  int64_t samples = 0;
-  const int64_t classes = model_->output_features();
-  model_->set_mode(false, 0);
-  const auto next_test_batch = [this] {
-    StallWatch::Scope watched(*data_watch_);
-    return test_batches_->next();
-  };
-  waiting_for_ = test_loader_.get();
-  {
-    StallWatch::Scope watched(*data_watch_);
-    test_batches_->start_epoch(0);
-  }
-  while (const DeviceBatch* batch = next_test_batch()) {
-    const Tensor& logits = model_->forward(batch->features);
-    const LossRows loss = loss_rows(*batch);
-    kernels::softmax_cross_entropy(config_.device, as_operand(logits), loss.labels, loss.rows, classes, 0.0f,
-                                   nullptr, loss_counter_.data<double>());
-    kernels::count_correct(config_.device, as_operand(logits), loss.labels, loss.rows, classes,
-                           correct_counter_.data<int64_t>());
-    samples += loss.rows;
-  }
-  double totals[3] = {0, 0, static_cast<double>(samples)};
-  take_counters(totals[0], totals[1]);
-  comm_.all_reduce(Span<double>(totals, 3), ReduceOp::kSum);
-  metrics.test_loss = totals[0] / totals[2];
-  metrics.test_accuracy = totals[1] / totals[2];
-}
-
-void Trainer::add_counters(std::vector<double>& sums) {
-  double loss = 0, correct = 0;
-  take_counters(loss, correct);
-  sums[0] += loss;
-  sums[1] += correct;
-}
-
-void Trainer::write_train_row(std::vector<double>& sums, float lr) {
-  add_counters(sums);
-  const StepRowContext context{state_.epoch + 1, state_.step, lr, config_.global_batch, context_};
-  const nlohmann::json row = step_meter_.finish(comm_, context, LossSums{sums[0], sums[1], sums[2]});
-  if (comm_.rank() == 0) metrics_log_.write(row);
-  refresh_report(false);
-}
-
-void Trainer::refresh_report(bool now) {
-  namespace fs = std::filesystem;
-  if (comm_.rank() != 0 || config_.run_dir.empty() || report_failed_) return;
-  // The report reads the run directory's metrics: not where log.metrics sends them elsewhere.
-  if (fs::path(config_.metrics_path) != fs::path(config_.run_dir) / "metrics.jsonl") return;
-  const auto clock = Clock::now();
-  if (!now && (config_.report_every_seconds <= 0 || report_running_ ||
-               std::chrono::duration<double>(clock - last_report_).count() < config_.report_every_seconds)) {
-    return;
-  }
-  if (report_thread_.joinable()) report_thread_.join();
-  last_report_ = clock;
-  report_running_ = true;
-  auto refresh = [this, directory = config_.run_dir] {
-    try {
-      write_report({directory}, (fs::path(directory) / "report.html").string());
-    } catch (const Error& error) {
-      report_failed_ = true;
-      log_warning("the report cannot be written, training goes on without it: {}", error.what());
-    }
-    report_running_ = false;
-  };
-  if (now) {
-    refresh();
-  } else {
-    // Reading a long run's metrics takes a while (1.1 s for 100,000 rows): not on the step's path.
-    report_thread_ = std::thread([refresh] {
-      run_as_background_work();
-      refresh();
-    });
-  }
-}
-
-void Trainer::write_eval_row(const EpochMetrics& metrics) {
-  evaluated_step_ = state_.step;
-  evaluation_ = metrics;
-  if (comm_.rank() != 0) return;
-  nlohmann::json row = {{"kind", "eval"},         {"time", unix_time_now()},
-                        {"epoch", state_.epoch + 1}, {"step", state_.step},
-                        {"loss", metrics.test_loss}, {"accuracy", metrics.test_accuracy}};
-  if (context_ > 0) row["bits_per_token"] = metrics.test_loss / std::log(2.0);
-  metrics_log_.write(row);
-  if (state_.step_in_epoch < steps_per_epoch_) {
-    log_info("evaluation at step {}: test loss {:.4f}, test accuracy {:.2f}%", state_.step, metrics.test_loss,
-             100 * metrics.test_accuracy);
-  }
-}
+std::string Trainer::gradient_transport() const { return sync_->transport(); }
 
 uint64_t Trainer::check_ranks_identical(const std::string& when) {
   Span<float> parameters = on_host(model_->parameters(), host_parameters_);
   return check_identical_across_ranks(comm_, Span<const float>(parameters.data(), parameters.size()), when);
-}
-
-void Trainer::restore() {
-  RT_CHECK(checkpoints_ || (config_.resume != "auto"), "--resume auto needs checkpoint.dir in the configuration");
-  std::optional<Checkpoint> checkpoint;
-  std::string text;
-  // A checkpoint whose position this run's data and epochs cannot reach is not this run's (or its
-  // state is damaged): skipped by --resume auto, an error with --resume DIR.
-  const int64_t samples = train_loader_->index().total_samples();
-  const auto fits_this_run = [&](const Checkpoint& c) {
-    const TrainingState& s = c.state;
-    // Each step takes at least one sample.
-    RT_CHECK(s.step <= (s.epoch + 1) * samples, "{}: step {} in epoch {} is more steps than {} training samples can give",
-             c.path, s.step, s.epoch + 1, samples);
-    RT_CHECK(s.step_in_epoch <= steps_per_epoch_ && s.epoch <= config_.epochs,
-             "{}: the checkpoint is at epoch {} step {}, outside this run of {} epochs of {} steps", c.path,
-             s.epoch + 1, s.step_in_epoch, config_.epochs, steps_per_epoch_);
-  };
-  if (comm_.rank() == 0) {
-    if (config_.resume == "auto") {
-      checkpoint = checkpoints_->load_newest(fits_this_run);
-    } else {
-      checkpoint = CheckpointStore::load(config_.resume);
-      fits_this_run(*checkpoint);
-    }
-    if (checkpoint) text = serialize_state(checkpoint->state);
-  }
-  // Rank 0 read it; everyone gets the same: the state as text, then the arenas.
-  text = broadcast_text(comm_, text);
-  if (text.empty()) {
-    log_info("no valid checkpoint in {}: starting from the beginning", checkpoints_->directory());
-    return;
-  }
-  state_ = parse_state(text, "the checkpoint state from rank 0");
-  Span<float> parameters = on_host(model_->parameters(), host_parameters_);
-  Span<float> optimizer_state = on_host(optimizer_->state(), host_optimizer_state_);
-  int64_t sizes[2] = {0, 0};
-  if (comm_.rank() == 0) {
-    sizes[0] = static_cast<int64_t>(checkpoint->parameters.size());
-    sizes[1] = static_cast<int64_t>(checkpoint->optimizer_state.size());
-  }
-  comm_.broadcast(Span<int64_t>(sizes, 2), 0);
-  RT_CHECK(sizes[0] == static_cast<int64_t>(parameters.size()) &&
-               sizes[1] == static_cast<int64_t>(optimizer_state.size()),
-           "the checkpoint holds {} parameters and {} optimizer values; this model has {} and {}", sizes[0], sizes[1],
-           parameters.size(), optimizer_state.size());
-  if (comm_.rank() == 0) {
-    std::copy(checkpoint->parameters.begin(), checkpoint->parameters.end(), parameters.begin());
-    std::copy(checkpoint->optimizer_state.begin(), checkpoint->optimizer_state.end(), optimizer_state.begin());
-  }
-  comm_.broadcast(parameters, 0);
-  comm_.broadcast(optimizer_state, 0);
-  upload(config_.device, parameters.data(), model_->parameters().data(), parameters.size() * sizeof(float));
-  upload(config_.device, optimizer_state.data(), optimizer_->state().data(),
-         optimizer_state.size() * sizeof(float));
-  if (state_.config_hash != config_.config_hash) {
-    // Key by key, checkpoint -> now, from the configuration the checkpoint's description holds.
-    std::string differences = "(the checkpoint does not hold its configuration)";
-    if (!state_.model.empty()) {
-      try {
-        const std::string written = parse_model_description(state_.model, "the checkpoint's model").config;
-        if (!written.empty()) {
-          differences.clear();
-          for (const std::string& line : config_differences(written, config_.config_text)) {
-            differences += "\n    " + line;
-          }
-        }
-      } catch (const Error& error) {  // only a message is at stake: the resume goes on
-        differences = fmt::format("(its configuration cannot be read: {})", without_source_locations(error.what()));
-      }
-    }
-    log_warning("the checkpoint was written with a different configuration; resuming anyway. Checkpoint -> now:{}",
-                differences);
-  }
-  if (state_.ranks != comm_.size()) {
-    log_warning("the checkpoint was written by {} ranks, resuming with {}: the rest of this epoch reads a different "
-                "split of the data than an uninterrupted run would", state_.ranks, comm_.size());
-  }
-  log_info("resumed from {}: step {}, epoch {}, step {} of {} in the epoch",
-           comm_.rank() == 0 ? checkpoint->path : std::string("rank 0's checkpoint"), state_.step, state_.epoch + 1,
-           state_.step_in_epoch, steps_per_epoch_);
-}
-
-void Trainer::claim_checkpoint_dir() {
-  if (!checkpoints_ || config_.resume == "auto" || comm_.rank() != 0) return;
-  namespace fs = std::filesystem;
-  if (config_.resume != "none") {
-    fs::path resumed = fs::absolute(config_.resume).lexically_normal();
-    if (!resumed.has_filename()) resumed = resumed.parent_path();  // written with a trailing slash
-    std::error_code error;
-    if (fs::equivalent(resumed.parent_path(), checkpoints_->directory(), error)) return;  // continues that run there
-  }
-  std::optional<Checkpoint> found = checkpoints_->load_newest();
-  RT_CHECK(!found, "checkpoint.dir {} already holds another run's checkpoints (the newest: {}); continue that run with "
-           "--resume auto, or give this one a checkpoint.dir of its own", checkpoints_->directory(), found->path);
 }
 
 TrainingResult Trainer::run() {

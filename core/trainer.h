@@ -1,7 +1,7 @@
 // The trainer: data-parallel training of a model over the ranks of a Communicator.
 //
 // Each step: `accumulate` micro-batches of this rank forward, loss and backward (gradients added
-// up in the arena); during the last backward the GradientSynchronizer averages the arena across
+// up in the arena); during the last backward the gradient synchroniser averages the arena across
 // the ranks bucket by bucket as layers finish; then one optimizer step over the arena. Every
 // rank starts from rank 0's parameters and sees the same number of batches, so all ranks stay
 // bitwise identical; a fingerprint of the parameters is compared across ranks at the start,
@@ -9,14 +9,17 @@
 //
 // On the GPU (runtime.device = "cuda") the model, its arenas and the optimizer state live on this
 // rank's GPU and every kernel runs on the trainer's compute stream; batches are copied in ahead
-// (device_batches.h); gradients are summed by NCCL or staged through MPI (device_gradient_sync.h);
+// (device_batches.h); gradients are summed by NCCL or staged through MPI (gradient_synchronizer.h);
 // the non-finite check and the skip happen on the GPU, and the host counts the outcome a step
-// later, so it does not wait for each step to finish.
+// later, so it does not wait for each step to finish (step_outcomes.h).
 //
 // Faults: a step whose summed gradients hold NaN or infinity is skipped by every rank alike;
 // SIGTERM finishes the step, writes a checkpoint and returns; a checkpoint (checkpoint.h) resumes
 // the run exactly where it stopped: parameters, momentum, step, the data position and the
 // epoch's running sums.
+//
+// Its parts: trainer.cpp (set-up and the run), trainer_step.cpp (the step), trainer_record.cpp
+// (evaluation, metrics rows, the report), trainer_checkpoints.cpp (saving and resuming).
 #pragma once
 
 #include <atomic>
@@ -26,9 +29,7 @@
 #include <vector>
 
 #include "comm/communicator.h"
-#include "comm/device_gradient_sync.h"
-#include "comm/gradient_sync.h"
-#include "comm/nccl_communicator.h"
+#include "comm/gradient_synchronizer.h"
 #include "core/base/stall_watch.h"
 #include "core/base/timeline.h"
 #include "core/checkpoint.h"
@@ -37,6 +38,7 @@
 #include "core/model.h"
 #include "core/optimizer.h"
 #include "core/progress.h"
+#include "core/step_outcomes.h"
 #include "core/step_meter.h"
 #include "core/train_config.h"
 #include "data/loader.h"
@@ -83,14 +85,11 @@ class Trainer {
   void restore();
   // With `preemption_signal`, rank 0 also leaves the PREEMPTED record the moment it is committed.
   std::string save_checkpoint(const std::vector<double>& rank_sums, int preemption_signal = 0);
-  void set_up_gpu_sync(const GradientSyncOptions& options);
   // Counts a step whose summed gradients were finite or not (skipped; too many in a row stop the job).
   void account_step(int64_t step, bool finite);
-  // GPU: the non-finite check, clipping and the optimizer step queued on the compute stream, the
-  // update skipped on the GPU when the check fails; the outcome is counted one step later.
-  void optimizer_step_on_gpu(float lr);
-  // GPU: counts the outcomes of the steps queued so far (waits for them).
-  void resolve_gpu_steps();
+  // Clipping and the optimizer's update of summed gradients `sums` (step_outcomes.h: skipped
+  // where they hold NaN or infinity, on the host at once, on the GPU by the device's flag).
+  void apply_update(float lr, SumCheck sums);
   // Scales the summed gradients to L2 norm optimizer.clip_norm when they exceed it.
   void clip_gradients();
   // The loss sum and correct count accumulated on the model's device since the last call, reset.
@@ -108,6 +107,9 @@ class Trainer {
   bool steps_done() const;        // train.max_steps reached
   // A host view of a span of the model's device memory (the span itself on the CPU).
   Span<float> on_host(Span<float> values, std::vector<float>& mirror);
+
+  using Clock = std::chrono::steady_clock;
+  static double seconds_since(Clock::time_point start);
 
   TrainConfig config_;
   Communicator& comm_;
@@ -130,9 +132,8 @@ class Trainer {
   std::unique_ptr<DeviceBatches> test_batches_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<Optimizer> optimizer_;
-  std::unique_ptr<GradientSynchronizer> sync_;  // CPU gradients
-  std::unique_ptr<NcclCommunicator> nccl_;
-  std::unique_ptr<DeviceGradientSynchronizer> device_sync_;  // GPU gradients, more than one rank
+  std::unique_ptr<GradientSynchronizer> sync_;
+  std::unique_ptr<StepOutcomes> step_outcomes_;
   ActivationBuffer grad_logits_;
   int64_t context_ = 0;          // a language model's tokens per window (0: a classifier)
   bool bf16_logit_gradient_ = false;  // its logits' gradient in bf16 (gpt_cross_entropy)
@@ -141,18 +142,12 @@ class Trainer {
   // Loss sum (double) and correct count (int64) accumulated by the loss kernels, on the device.
   Tensor loss_counter_;
   Tensor correct_counter_;
-  // GPU runs: the non-finite flag on the device, its copies for the host (two steps in flight),
-  // the events that say they arrived, and which step each holds (-1: none).
-  kernels::cuda::DeviceBuffer<uint32_t> nonfinite_device_;
-  kernels::cuda::PinnedBuffer<uint32_t> nonfinite_host_;
-  std::vector<kernels::cuda::Event> nonfinite_copied_;
-  int64_t pending_step_[2] = {-1, -1};
   std::vector<float> host_parameters_;  // GPU runs: host copies for checks and checkpoints
   std::vector<float> host_optimizer_state_;
   MetricsLog metrics_log_;
   StepMeter step_meter_;
   std::unique_ptr<Progress> progress_;
-  std::chrono::steady_clock::time_point last_report_;
+  Clock::time_point last_report_;
   std::thread report_thread_;
   std::atomic<bool> report_running_{false};
   std::atomic<bool> report_failed_{false};

@@ -72,6 +72,12 @@ void layer_norm_backward(const float*, const float*, const float*, const float*,
 }
 void relu_forward(const float*, float*, int64_t) { unavailable("kernel relu_forward"); }
 void relu_backward(const float*, const float*, float*, int64_t) { unavailable("kernel relu_backward"); }
+void pointwise_activation_forward(PointwiseActivation activation, const float*, float*, int64_t) {
+  unavailable((std::string("kernel ") + pointwise_activation_name(activation) + "_forward").c_str());
+}
+void pointwise_activation_backward(PointwiseActivation activation, const float*, const float*, float*, int64_t) {
+  unavailable((std::string("kernel ") + pointwise_activation_name(activation) + "_backward").c_str());
+}
 void softmax_cross_entropy(Operand, const int32_t*, int64_t, int64_t, float, float*, double*) {
   unavailable("kernel softmax_cross_entropy");
 }

@@ -165,6 +165,18 @@ void relu_backward(Device device, const float* y, const float* dy, float* dx, in
   cuda::relu_backward(y, dy, dx, count);
 }
 
+void pointwise_activation_forward(Device device, PointwiseActivation activation, const float* x, float* y,
+                                  int64_t count) {
+  if (device == Device::kCpu) return cpu::pointwise_activation_forward(activation, x, y, count);
+  cuda::pointwise_activation_forward(activation, x, y, count);
+}
+
+void pointwise_activation_backward(Device device, PointwiseActivation activation, const float* x, const float* dy,
+                                   float* dx, int64_t count) {
+  if (device == Device::kCpu) return cpu::pointwise_activation_backward(activation, x, dy, dx, count);
+  cuda::pointwise_activation_backward(activation, x, dy, dx, count);
+}
+
 void softmax_cross_entropy(Device device, Operand logits, const int32_t* labels, int64_t rows, int64_t classes,
                            float grad_scale, float* dlogits, double* loss_sum) {
   RT_CHECK(!logits.bf16 || dlogits != logits.data, "an fp32 gradient cannot be written over bf16 logits");

@@ -11,6 +11,7 @@
 #include "core/base/device.h"
 #include "core/base/half.h"
 #include "kernels/operand.h"
+#include "kernels/pointwise_activations.h"
 
 namespace rt::kernels {
 
@@ -98,6 +99,13 @@ void add(Device device, const float* a, Operand b, float* y, int64_t count);
 void relu_forward(Device device, const float* x, float* y, int64_t count);
 // dx = dy where y > 0, else 0 (dy == dx allowed).
 void relu_backward(Device device, const float* y, const float* dy, float* dx, int64_t count);
+
+// y = f(x) and dx = dy * f'(x) of a pointwise activation (pointwise_activations.h); x == y and
+// dy == dx allowed.
+void pointwise_activation_forward(Device device, PointwiseActivation activation, const float* x, float* y,
+                                  int64_t count);
+void pointwise_activation_backward(Device device, PointwiseActivation activation, const float* x, const float* dy,
+                                   float* dx, int64_t count);
 
 // Softmax cross-entropy over logits[rows,classes] with integer labels, in fp32 (double sums)
 // whether the logits are fp32 or bf16 (a GPT's bf16 activations; read as their exact values).

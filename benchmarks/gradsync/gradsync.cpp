@@ -1,6 +1,6 @@
 // Synchronising a realistic gradient set, ResNet-50's 161 tensors (25.6 M parameters, 102 MB),
 // per tensor with MPI_Allreduce (one call each, as a framework without fusion does) against
-// ringtrain's GradientSynchronizer over the flat arena, at several bucket sizes, and with bf16 on
+// ringtrain's HostGradientSynchronizer over the flat arena, at several bucket sizes, and with bf16 on
 // the wire. Run under mpirun (benchmarks/gradsync/run.sh); GRADSYNC_NONBLOCKING=auto|on|off is
 // comm.nonblocking (auto: non-blocking buckets where each rank has a host to itself); GRADSYNC_HIERARCHICAL=1
 // is comm.hierarchical (reduce within each host, all-reduce among the hosts' leaders, broadcast).
@@ -52,7 +52,7 @@ int run() {
     rt::GradientSyncOptions options;
     options.bucket_bytes = static_cast<size_t>(megabytes * (1 << 20));
     options.first_bucket_bytes = std::min<size_t>(options.bucket_bytes, size_t{1} << 20);
-    rt::GradientSynchronizer sync(*comm, rt::Span<float>(arena), options);
+    rt::HostGradientSynchronizer sync(*comm, rt::Span<float>(arena), options);
     double seconds = rt::bench::time_collective(2, repeats, [&] {
       sync.gradients_ready(arena.size());
       sync.wait();
@@ -69,7 +69,7 @@ int run() {
   {
     rt::GradientSyncOptions options;
     options.wire = rt::WireFormat::kBFloat16;
-    rt::GradientSynchronizer sync(*comm, rt::Span<float>(arena), options);
+    rt::HostGradientSynchronizer sync(*comm, rt::Span<float>(arena), options);
     compressed = rt::bench::time_collective(2, repeats, [&] {
       sync.gradients_ready(arena.size());
       sync.wait();

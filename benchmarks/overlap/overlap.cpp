@@ -31,7 +31,7 @@ namespace {
 enum class Mode { kComputeOnly, kAfterBackward, kOverlapped };
 
 // One step, timed on its slowest rank.
-double run_step(rt::Model& model, rt::Sgd& sgd, rt::GradientSynchronizer* sync, const rt::Tensor& input,
+double run_step(rt::Model& model, rt::Sgd& sgd, rt::HostGradientSynchronizer* sync, const rt::Tensor& input,
                 const std::vector<int32_t>& labels, std::vector<float>& grad_logits, int ranks) {
   const int64_t rows = input.dim(0), classes = model.output_features();
   MPI_Barrier(MPI_COMM_WORLD);
@@ -89,15 +89,15 @@ int run(int argc, char** argv) {
   options.bucket_bytes = static_cast<size_t>(bucket_mb * (1 << 20));
   options.first_bucket_bytes = std::min<size_t>(options.bucket_bytes, size_t{1} << 20);
   options.overlap = false;
-  rt::GradientSynchronizer after_backward(*comm, model->gradients(), options, &timeline);
+  rt::HostGradientSynchronizer after_backward(*comm, model->gradients(), options, &timeline);
   options.overlap = true;
-  rt::GradientSynchronizer overlapped(*comm, model->gradients(), options, &timeline);
+  rt::HostGradientSynchronizer overlapped(*comm, model->gradients(), options, &timeline);
   auto announce = [&](size_t n) { overlapped.gradients_ready(n); };
 
   std::vector<double> times[3];
   for (int step = 0; step < 3 * (steps + 1); ++step) {
     const int mode = step % 3;
-    rt::GradientSynchronizer* sync = mode == static_cast<int>(Mode::kAfterBackward) ? &after_backward
+    rt::HostGradientSynchronizer* sync = mode == static_cast<int>(Mode::kAfterBackward) ? &after_backward
                                      : mode == static_cast<int>(Mode::kOverlapped)  ? &overlapped
                                                                                     : nullptr;
     model->set_gradients_final_callback(sync == &overlapped ? std::function<void(size_t)>(announce) : nullptr);

@@ -192,18 +192,32 @@ std::vector<int64_t> Config::get_int_list(const std::string& key, const std::vec
   return values;
 }
 
-void Config::reject_unknown_keys() const {
+template <typename Predicate>
+void Config::reject_unknown(Predicate included) const {
   std::vector<std::string> keys;
   collect_leaf_keys(table_, "", keys);
   std::vector<std::string> unknown;
   for (const std::string& key : keys) {
-    if (!known_keys_.count(key)) unknown.push_back(key);
+    if (!known_keys_.count(key) && included(key)) unknown.push_back(key);
   }
   if (unknown.empty()) return;
   fail(unknown.front(), unknown.size() == 1
                             ? "is not a known key"
                             : fmt::format("is not a known key (nor are: {})",
                                           fmt::join(unknown.begin() + 1, unknown.end(), ", ")));
+}
+
+void Config::reject_unknown_keys() const {
+  reject_unknown([this](const std::string& key) {
+    for (const std::string& prefix : later_prefixes_) {
+      if (key.compare(0, prefix.size(), prefix) == 0) return false;
+    }
+    return true;
+  });
+}
+
+void Config::reject_unknown_keys_under(const std::string& prefix) const {
+  reject_unknown([&prefix](const std::string& key) { return key.compare(0, prefix.size(), prefix) == 0; });
 }
 
 std::string Config::to_toml() const {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <toml++/toml.h>
@@ -31,6 +32,21 @@ class Config {
   // `choices` empty means any string.
   std::string get_string(const std::string& key, const std::string& fallback,
                          const std::vector<std::string>& choices = {});
+  // One of `choices`' names, as its value (an enum, read once where the configuration is).
+  template <typename Value>
+  Value get_choice(const std::string& key, Value fallback, const std::vector<std::pair<std::string, Value>>& choices) {
+    std::vector<std::string> names;
+    std::string fallback_name;
+    for (const auto& [name, value] : choices) {
+      names.push_back(name);
+      if (value == fallback && fallback_name.empty()) fallback_name = name;
+    }
+    const std::string chosen = get_string(key, fallback_name, names);
+    for (const auto& [name, value] : choices) {
+      if (name == chosen) return value;
+    }
+    return fallback;  // not reached: get_string refuses other names
+  }
   // A path: ${NAME} is replaced by the environment variable NAME (an error if it is unset).
   std::string get_path(const std::string& key, const std::string& fallback);
   std::vector<int64_t> get_int_list(const std::string& key, const std::vector<int64_t>& fallback,
@@ -39,8 +55,12 @@ class Config {
   // Whether the file or an override sets `key` (an empty string counts as set).
   bool has(const std::string& key) { return find(key) != nullptr; }
 
-  // Throws naming every key that no get_*() asked for.
+  // Throws naming every key that no get_*() asked for, but for keys under a prefix given to
+  // check_keys_later() (a section that a model or optimizer of a program's own reads later).
   void reject_unknown_keys() const;
+  void check_keys_later(const std::string& prefix) { later_prefixes_.push_back(prefix); }
+  // Throws naming every key under `prefix` ("model.") that no get_*() asked for.
+  void reject_unknown_keys_under(const std::string& prefix) const;
   const std::string& source() const { return source_; }
   // The effective configuration as TOML text (after overrides), for logs and checkpoints.
   std::string to_toml() const;
@@ -51,10 +71,14 @@ class Config {
   const toml::node* find(const std::string& key);
   std::string origin(const std::string& key) const;
   [[noreturn]] void fail(const std::string& key, const std::string& what) const;
+  // Throws naming the keys that no get_*() asked for, of those `included` picks.
+  template <typename Predicate>
+  void reject_unknown(Predicate included) const;
 
   toml::table table_;
   std::string source_;
   std::set<std::string> known_keys_;
+  std::vector<std::string> later_prefixes_;
   std::map<std::string, std::string> overridden_;  // key -> the --set text that set it
 };
 

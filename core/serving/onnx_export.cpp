@@ -188,6 +188,8 @@ void export_onnx(const Checkpoint& checkpoint, const std::string& path) {
       current = g.apply("Relu", {current}, base);
     } else if (name == "gelu") {
       current = gelu(g, current, base);
+    } else if (name == "silu") {
+      current = g.apply("Mul", {current, g.apply("Sigmoid", {current}, base)}, base);
     } else {
       RT_CHECK(name.rfind("dropout", 0) == 0, "{}: layer {} ({}) has no ONNX export", checkpoint.path, l, name);
     }

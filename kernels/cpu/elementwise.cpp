@@ -30,4 +30,21 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t count) {
   for (int64_t i = 0; i < count; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+void pointwise_activation_forward(PointwiseActivation activation, const float* x, float* y, int64_t count) {
+  with_activation_functions(activation, [&](auto functions) {
+    using F = decltype(functions);
+#pragma omp parallel for simd schedule(static) if (count >= kParallelElements)
+    for (int64_t i = 0; i < count; ++i) y[i] = F::forward(x[i]);
+  });
+}
+
+void pointwise_activation_backward(PointwiseActivation activation, const float* x, const float* dy, float* dx,
+                                   int64_t count) {
+  with_activation_functions(activation, [&](auto functions) {
+    using F = decltype(functions);
+#pragma omp parallel for simd schedule(static) if (count >= kParallelElements)
+    for (int64_t i = 0; i < count; ++i) dx[i] = dy[i] * F::derivative(x[i]);
+  });
+}
+
 }  // namespace rt::kernels::cpu

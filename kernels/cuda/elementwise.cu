@@ -12,6 +12,15 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t count) {
   launch_relu_backward(StreamLaunch{}, y, dy, dx, count);
 }
 
+void pointwise_activation_forward(PointwiseActivation activation, const float* x, float* y, int64_t count) {
+  launch_pointwise_activation_forward(StreamLaunch{}, activation, x, y, count);
+}
+
+void pointwise_activation_backward(PointwiseActivation activation, const float* x, const float* dy, float* dx,
+                                   int64_t count) {
+  launch_pointwise_activation_backward(StreamLaunch{}, activation, x, dy, dx, count);
+}
+
 void add(const float* a, Operand b, float* y, int64_t count) {
   with_values(b, [&](auto values) { launch_add(StreamLaunch{}, a, values, y, count); });
 }

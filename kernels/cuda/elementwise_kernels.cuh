@@ -8,6 +8,7 @@
 #include "kernels/cuda/bf16.cuh"
 #include "kernels/cuda/launch.h"
 #include "kernels/dropout_mask.h"
+#include "kernels/pointwise_activations.h"
 
 namespace RT_KERNELS_NAMESPACE {
 
@@ -78,6 +79,39 @@ void launch_add(const Launch& launch, const float* a, const B* b, float* y, int6
   const int64_t done = 4 * vectors;
   if (done == count) return;
   launch(add_kernel<B>, Grid{blocks_for(count - done)}, kThreads, 0, a + done, b + done, y + done, count - done);
+}
+
+// A pointwise activation's forward and backward (pointwise_activations.h), one kernel per entry.
+template <typename Functions>
+__global__ void pointwise_forward_kernel(const float* x, float* y, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    y[i] = Functions::forward(x[i]);
+  }
+}
+
+template <typename Functions>
+__global__ void pointwise_backward_kernel(const float* x, const float* dy, float* dx, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x) {
+    dx[i] = dy[i] * Functions::derivative(x[i]);
+  }
+}
+
+template <typename Launch>
+void launch_pointwise_activation_forward(const Launch& launch, PointwiseActivation activation, const float* x,
+                                         float* y, int64_t count) {
+  if (count == 0) return;
+  with_activation_functions(activation, [&](auto functions) {
+    launch(pointwise_forward_kernel<decltype(functions)>, Grid{blocks_for(count)}, kThreads, 0, x, y, count);
+  });
+}
+
+template <typename Launch>
+void launch_pointwise_activation_backward(const Launch& launch, PointwiseActivation activation, const float* x,
+                                          const float* dy, float* dx, int64_t count) {
+  if (count == 0) return;
+  with_activation_functions(activation, [&](auto functions) {
+    launch(pointwise_backward_kernel<decltype(functions)>, Grid{blocks_for(count)}, kThreads, 0, x, dy, dx, count);
+  });
 }
 
 template <typename Launch>

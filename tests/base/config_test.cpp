@@ -46,6 +46,18 @@ TEST(Config, UnknownKeyIsNamedWithTheFile) {
   EXPECT_NE(text.find("not a known key"), std::string::npos) << text;
 }
 
+TEST(Config, KeysLeftForLaterAreCheckedWhenTheirReaderHasRead) {
+  Config config = Config::load_string("[train]\nepochs = 3\n[model]\nkind = \"mine\"\nunits = 4\nuints = 5\n", "job.toml");
+  config.get_int("train.epochs", 1, 1, 100);
+  config.check_keys_later("model.");
+  EXPECT_NO_THROW(config.reject_unknown_keys());  // model.* is a later reader's
+  config.get_string("model.kind", "");
+  config.get_int("model.units", 1, 1, 100);
+  std::string text = error_message([&] { config.reject_unknown_keys_under("model."); });
+  EXPECT_NE(text.find("model.uints"), std::string::npos) << text;
+  EXPECT_EQ(text.find("model.units"), std::string::npos) << text;
+}
+
 TEST(Config, WrongTypeIsNamed) {
   Config config = Config::load_string("[train]\nepochs = \"three\"\n", "job.toml");
   std::string text = error_message([&] { config.get_int("train.epochs", 1, 1, 100); });

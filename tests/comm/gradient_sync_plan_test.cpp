@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "comm/gradient_sync.h"
 #include "comm/single_process_communicator.h"
 #include "core/base/check.h"
@@ -44,15 +46,38 @@ TEST(WireFormat, ParsesTheConfigNames) {
   EXPECT_THROW(parse_wire_format("int8"), Error);
 }
 
-TEST(GradientSynchronizer, OneProcessLeavesGradientsAsTheyAre) {
+TEST(HostGradientSynchronizer, OneProcessLeavesGradientsAsTheyAre) {
   SingleProcessCommunicator comm;
   std::vector<float> gradients{0.1f, -2.0f, 3.5f};
   GradientSyncOptions options = sizes(4, 4);
   options.wire = WireFormat::kBFloat16;
-  GradientSynchronizer sync(comm, Span<float>(gradients), options);
+  HostGradientSynchronizer sync(comm, Span<float>(gradients), options);
   sync.gradients_ready(2);
   sync.wait();
   EXPECT_EQ(gradients, (std::vector<float>{0.1f, -2.0f, 3.5f}));
+}
+
+TEST(MakeGradientSynchronizer, ChoosesTheHostOneForHostMemoryAndTheLocalOneForAGpuOnOneRank) {
+  SingleProcessCommunicator comm;
+  std::vector<float> gradients{1.0f, std::nanf(""), 3.0f};
+  GradientSyncOptions options = sizes(4, 4);
+  std::unique_ptr<GradientSynchronizer> host =
+      make_gradient_synchronizer(comm, Span<float>(gradients), options, GradientSyncPlacement{});
+  EXPECT_EQ(host->transport(), "none (one rank)");
+  EXPECT_EQ(host->buckets().size(), 3u);
+  EXPECT_EQ(host->wait(), SumCheck::kNonFinite);  // the host one checks the sums itself
+  GradientSyncPlacement gpu;
+  gpu.device = Device::kCuda;
+  std::unique_ptr<GradientSynchronizer> local = make_gradient_synchronizer(comm, Span<float>(gradients), options, gpu);
+  EXPECT_TRUE(local->buckets().empty());
+  EXPECT_EQ(local->wait(), SumCheck::kOnDevice);  // one rank's sum is itself; the check is the GPU's
+}
+
+TEST(CollectiveBackend, ParsesTheConfigNames) {
+  EXPECT_EQ(parse_collective_backend("auto"), CollectiveBackend::kAuto);
+  EXPECT_EQ(parse_collective_backend("nccl"), CollectiveBackend::kNccl);
+  EXPECT_EQ(parse_collective_backend("mpi"), CollectiveBackend::kMpi);
+  EXPECT_THROW(parse_collective_backend("gloo"), Error);
 }
 
 TEST(HalfFloats, ConvertWithRoundingToNearestEven) {

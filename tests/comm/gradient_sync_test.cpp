@@ -46,7 +46,7 @@ class GradientSyncTest : public ::testing::Test {
     return values;
   }
   // Runs a step the way backward does: the final prefix grows by `stride` elements at a time.
-  void synchronise(GradientSynchronizer& sync, size_t count, size_t stride) {
+  void synchronise(HostGradientSynchronizer& sync, size_t count, size_t stride) {
     for (size_t ready = stride; ready < count; ready += stride) sync.gradients_ready(ready);
     sync.wait();
   }
@@ -110,17 +110,17 @@ TEST_F(GradientSyncTest, ANonFiniteValueOfOneRankIsSeenByEveryRankWithStartedSum
     options.first_bucket_bytes = 400;
     options.bucket_bytes = 4000;
     options.overlap = overlap;
-    GradientSynchronizer sync(*nonblocking_, Span<float>(gradients), options);
+    HostGradientSynchronizer sync(*nonblocking_, Span<float>(gradients), options);
     synchronise(sync, 3000, 300);  // all finite
     std::vector<float> fresh = rank_gradients(3000, 32);
     if (nonblocking_->rank() == nonblocking_->size() - 1) fresh[2500] = std::nanf("");  // a later bucket
     std::copy(fresh.begin(), fresh.end(), gradients.begin());
     sync.gradients_ready(3000);
-    EXPECT_FALSE(sync.wait()) << "overlap " << overlap;
+    EXPECT_EQ(sync.wait(), SumCheck::kNonFinite) << "overlap " << overlap;
     std::copy(fresh.begin(), fresh.end(), gradients.begin());
     gradients[2500] = 0.0f;
     sync.gradients_ready(3000);
-    EXPECT_TRUE(sync.wait()) << "overlap " << overlap << ": the next step starts clean";
+    EXPECT_EQ(sync.wait(), SumCheck::kFinite) << "overlap " << overlap << ": the next step starts clean";
   }
 }
 
@@ -145,7 +145,7 @@ TEST_F(GradientSyncTest, BucketedAndOverlappedEqualThePlainAllReduce) {
     options.first_bucket_bytes = mode.first_bytes;
     options.bucket_bytes = mode.bytes;
     options.overlap = mode.overlap;
-    GradientSynchronizer sync(*comm, Span<float>(gradients), options);
+    HostGradientSynchronizer sync(*comm, Span<float>(gradients), options);
     for (int step = 0; step < 2; ++step) {  // the synchroniser is reused step after step
       std::vector<float> fresh = rank_gradients(count, 100 * step + mode.stride);
       std::copy(fresh.begin(), fresh.end(), gradients.begin());
@@ -169,7 +169,7 @@ TEST_F(GradientSyncTest, ABucketOfSeveralPiecesSumsAndChecksEachPiece) {
   GradientSyncOptions options;
   options.first_bucket_bytes = 0;
   options.bucket_bytes = size_t{25} << 20;  // one bucket of three pieces
-  GradientSynchronizer sync(*comm_, Span<float>(gradients), options);
+  HostGradientSynchronizer sync(*comm_, Span<float>(gradients), options);
   ASSERT_EQ(sync.buckets().size(), 1u);
   synchronise(sync, count, count);
   expect_close(gradients, expected, 1e-6f);
@@ -179,7 +179,7 @@ TEST_F(GradientSyncTest, ABucketOfSeveralPiecesSumsAndChecksEachPiece) {
   if (comm_->rank() == comm_->size() - 1) fresh[count - 10] = std::nanf("");  // in the last piece
   std::copy(fresh.begin(), fresh.end(), gradients.begin());
   sync.gradients_ready(count);
-  EXPECT_FALSE(sync.wait()) << "a NaN in the last piece of one rank is seen by every rank";
+  EXPECT_EQ(sync.wait(), SumCheck::kNonFinite) << "a NaN in the last piece of one rank is seen by every rank";
 }
 
 TEST_F(GradientSyncTest, ManyTinyBucketsFromOneTensor) {
@@ -189,7 +189,7 @@ TEST_F(GradientSyncTest, ManyTinyBucketsFromOneTensor) {
     GradientSyncOptions options;
     options.first_bucket_bytes = 4;
     options.bucket_bytes = 12;
-    GradientSynchronizer sync(*comm, Span<float>(gradients), options);
+    HostGradientSynchronizer sync(*comm, Span<float>(gradients), options);
     EXPECT_EQ(sync.buckets().size(), 1u + 86u);
     synchronise(sync, 257, 257);
     expect_close(gradients, expected, 1e-6f);
@@ -207,7 +207,7 @@ TEST_F(GradientSyncTest, SixteenBitWireFormatsStayWithinTheirPrecision) {
     options.first_bucket_bytes = 1024;
     options.bucket_bytes = 8192;
     options.wire = wire;
-    GradientSynchronizer sync(*comm, Span<float>(gradients), options);
+    HostGradientSynchronizer sync(*comm, Span<float>(gradients), options);
     synchronise(sync, 5000, 500);
     expect_close(gradients, expected, tolerance);
     expect_identical_on_all_ranks(gradients);
@@ -224,7 +224,7 @@ class HierarchicalTest : public GradientSyncTest, public ::testing::WithParamInt
 TEST_P(HierarchicalTest, WithPretendNodesEqualsThePlainAllReduce) {
   const int per_node = GetParam();
   setenv("RINGTRAIN_RANKS_PER_NODE", std::to_string(per_node).c_str(), 1);
-  MpiCommunicator hierarchical(true);
+  MpiCommunicator hierarchical(CommunicatorOptions{true, 0, false});
   unsetenv("RINGTRAIN_RANKS_PER_NODE");
   const int nodes = (comm_->size() + per_node - 1) / per_node;
   EXPECT_EQ(hierarchical.nodes(), nodes);
@@ -233,7 +233,7 @@ TEST_P(HierarchicalTest, WithPretendNodesEqualsThePlainAllReduce) {
   GradientSyncOptions options;
   options.first_bucket_bytes = 400;
   options.bucket_bytes = 4000;
-  GradientSynchronizer sync(hierarchical, Span<float>(gradients), options);
+  HostGradientSynchronizer sync(hierarchical, Span<float>(gradients), options);
   synchronise(sync, 3001, 300);
   expect_close(gradients, expected, 1e-6f);
   expect_identical_on_all_ranks(gradients);
@@ -254,6 +254,21 @@ TEST_P(HierarchicalTest, WithPretendNodesEqualsThePlainAllReduce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(RanksPerNode, HierarchicalTest, ::testing::Values(2, 3));
+
+// comm.backend = "nccl" for GPU gradients is refused on every rank alike where some host has fewer
+// GPUs than ranks (the ranks agree on it with a collective before any NCCL call).
+TEST_F(GradientSyncTest, NcclWithoutAGpuPerRankIsRefusedOnEveryRank) {
+  std::vector<float> gradients(10, 1.0f);
+  GradientSyncPlacement placement;
+  placement.device = Device::kCuda;
+  placement.backend = CollectiveBackend::kNccl;
+  placement.local_ranks = 2;
+  placement.visible_gpus = comm_->rank() == 0 ? 1 : 2;  // rank 0's host lacks one
+  if (comm_->size() == 1) return;
+  const std::string message = testing::error_message(
+      [&] { make_gradient_synchronizer(*comm_, Span<float>(gradients), GradientSyncOptions{}, placement); });
+  EXPECT_NE(message.find("comm.backend = \"nccl\" needs a GPU per rank"), std::string::npos) << message;
+}
 
 TEST_F(GradientSyncTest, ADifferingRankIsNamedByTheConsistencyCheck) {
   std::vector<float> parameters(100, 0.5f);

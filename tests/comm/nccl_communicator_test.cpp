@@ -89,7 +89,7 @@ TEST_F(DeviceCommTest, NcclCollectivesGiveExactValues) {
 
 // Backward is mimicked by kernels that write the arena piece by piece on a compute stream,
 // announcing each piece as final, so buckets start while later pieces are still being written.
-void check_device_sync(Communicator& comm, const std::function<std::unique_ptr<DeviceGradientSynchronizer>(
+void check_device_sync(Communicator& comm, const std::function<std::unique_ptr<GradientSynchronizer>(
                                                float*, size_t, GradientSyncOptions, void*)>& make) {
   const size_t count = 300'001;  // buckets cut it unevenly
   const int size = comm.size(), rank = comm.rank();
@@ -113,7 +113,7 @@ void check_device_sync(Communicator& comm, const std::function<std::unique_ptr<D
         done += piece;
         sync->gradients_ready(done);
       }
-      sync->wait();
+      EXPECT_EQ(sync->wait(), SumCheck::kOnDevice);  // the check is the caller's, on the GPU
       std::vector<float> got(count);
       cuda::copy_async(got.data(), gradients.data(), count * sizeof(float), compute.handle());
       compute.synchronize();
@@ -124,9 +124,8 @@ void check_device_sync(Communicator& comm, const std::function<std::unique_ptr<D
 
 TEST_F(DeviceCommTest, NcclBucketsSumTheArenaExactly) {
   if (std::string why = why_no_nccl(); !why.empty()) GTEST_SKIP() << why;
-  NcclCommunicator nccl(*comm_, 60);
   check_device_sync(*comm_, [&](float* g, size_t n, GradientSyncOptions o, void* s) {
-    return make_nccl_gradient_synchronizer(nccl, g, n, o, s);
+    return make_nccl_gradient_synchronizer(std::make_unique<NcclCommunicator>(*comm_, 60), g, n, o, s);
   });
 }
 

@@ -103,14 +103,14 @@ TEST(OrderedSum, AStartedSumIsDoneAfterWait) {
 TEST(OrderedSum, EveryWayOfSummingInTheCommunicatorGivesTheSameBits) {
   const int count = 100003;
   const std::vector<float> reference = [&] {
-    MpiCommunicator blocking(false, 0, true, CommunicatorOptions::StartedAllReduces::kBlocking);
+    MpiCommunicator blocking(CommunicatorOptions{false, 0, true, CommunicatorOptions::StartedAllReduces::kBlocking});
     std::vector<float> values = rank_values(count, world_rank(), 11);
     blocking.all_reduce(Span<float>(values), ReduceOp::kSum);
     return values;
   }();
   if (world_size() > 2) expect_bitwise(reference, expected_sum(count, 11), "blocking communicator");
 
-  MpiCommunicator started(false, 0, true, CommunicatorOptions::StartedAllReduces::kNonBlocking);
+  MpiCommunicator started(CommunicatorOptions{false, 0, true, CommunicatorOptions::StartedAllReduces::kNonBlocking});
   ASSERT_TRUE(started.starts_all_reduces());
   std::vector<float> values = rank_values(count, world_rank(), 11);
   const uint64_t ticket = started.start_all_reduce(Span<float>(values));
@@ -119,7 +119,7 @@ TEST(OrderedSum, EveryWayOfSummingInTheCommunicatorGivesTheSameBits) {
   expect_bitwise(values, reference, "started sums");
 
   setenv("RINGTRAIN_RANKS_PER_NODE", "2", 1);
-  MpiCommunicator hierarchical(true);
+  MpiCommunicator hierarchical(CommunicatorOptions{true, 0, false});
   unsetenv("RINGTRAIN_RANKS_PER_NODE");
   std::vector<float> in_hierarchy = rank_values(count, world_rank(), 11);
   hierarchical.all_reduce(Span<float>(in_hierarchy), ReduceOp::kSum);

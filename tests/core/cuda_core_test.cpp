@@ -346,7 +346,7 @@ TEST_P(GpuTrainingTracksCpu, AfterTenStepsTheParametersAgree) {
       config.optimizer = "adamw";
       config.lr = 0.01f;
       config.weight_decay = 0.01f;
-      config.schedule = "linear";
+      config.schedule = LrSchedule::kLinear;
       config.warmup_steps = 3;
       config.clip_norm = 0.5;
     }
@@ -392,7 +392,7 @@ TEST_F(CudaCoreTest, Tf32TrainingStaysCloseToFp32) {
   testing::write_cluster_shards(dir.path() + "/test", 100, 1, 12, 4, 11, 2);
   auto comm = make_world_communicator();
   std::vector<std::vector<float>> parameters;
-  for (const char* precision : {"fp32", "tf32"}) {
+  for (cuda::MatmulPrecision precision : {cuda::MatmulPrecision::kFp32, cuda::MatmulPrecision::kTf32}) {
     TrainConfig config = small_config(dir.path());
     config.device = Device::kCuda;
     config.precision = precision;

@@ -56,7 +56,7 @@ class CudaTrainingTest : public ::testing::Test {
     c.eval_batch = 50;
     c.shuffle_window = 100;
     c.device = device;
-    c.backend = backend;
+    c.backend = parse_collective_backend(backend);
     c.bucket_mb = 0.001;  // several buckets even for this small model
     c.first_bucket_mb = 0.0005;
     return c;
@@ -108,7 +108,7 @@ TEST_F(CudaTrainingTest, OverlapAndBucketsDoNotChangeTheGpuResult) {
 TEST_F(CudaTrainingTest, AGptWithBf16ProductsLearnsTextAsInFp32WithRanksBitwiseIdentical) {
   std::unique_ptr<testing::TempDir> text;
   const std::string dir = testing::share_word_text_shards(*comm_, text);
-  auto held_out_loss = [&](const std::string& precision) {
+  auto held_out_loss = [&](cuda::MatmulPrecision precision) {
     TrainConfig c = config(Device::kCuda, "mpi");
     c.model_kind = "gpt";
     c.layers = 1;
@@ -128,7 +128,7 @@ TEST_F(CudaTrainingTest, AGptWithBf16ProductsLearnsTextAsInFp32WithRanksBitwiseI
     testing::expect_bitwise_identical_across_ranks(*comm_, trainer.parameters_on_host());
     return result.epochs.back().test_loss;
   };
-  const double fp32 = held_out_loss("fp32"), bf16 = held_out_loss("bf16");
+  const double fp32 = held_out_loss(cuda::MatmulPrecision::kFp32), bf16 = held_out_loss(cuda::MatmulPrecision::kBf16);
   EXPECT_LT(fp32, 1.0);  // ln(256) = 5.5 nats per byte at the start
   EXPECT_NEAR(bf16, fp32, 0.05 * fp32);
 }

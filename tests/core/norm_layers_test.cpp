@@ -149,5 +149,28 @@ TEST(MlpWithGeluAndLayerNorm, StartsWithUnitGammaZeroBetaAndItsGradientsMatchFin
   expect_gradient(model->parameters(), analytic, [&] { return probe_loss(model->forward(input), probe); }, "parameter");
 }
 
+// Every pointwise activation (kernels/pointwise_activations.h) as an mlp's activation: named in
+// the summary, and the model's gradients match finite differences through it.
+TEST(MlpWithPointwiseActivations, GradientsMatchFiniteDifferences) {
+  for (kernels::PointwiseActivation activation : kernels::pointwise_activations()) {
+    const std::string name = kernels::pointwise_activation_name(activation);
+    SCOPED_TRACE(name);
+    auto model = build_mlp(6, {8, 5}, 3, Device::kCpu, MlpOptions{name});
+    EXPECT_NE(model->summary().find("linear6x8 -> " + name + " -> linear8x5 -> " + name + " -> linear5x3"),
+              std::string::npos)
+        << model->summary();
+    model->initialize(5);
+    const int64_t rows = 3;
+    std::vector<float> x = random_values(rows * 6, 9), probe = random_values(rows * 3, 10);
+    Tensor input = Tensor::view(x.data(), {rows, 6});
+    model->forward(input);
+    model->backward(Tensor::view(probe.data(), {rows, 3}));
+    Span<float> grads = model->gradients();
+    std::vector<float> analytic(grads.begin(), grads.end());
+    expect_gradient(model->parameters(), analytic, [&] { return probe_loss(model->forward(input), probe); },
+                    "parameter");
+  }
+}
+
 }  // namespace
 }  // namespace rt

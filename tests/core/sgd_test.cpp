@@ -25,25 +25,24 @@ TEST(Sgd, MismatchedArenasAreAnError) {
 }
 
 TEST(Schedule, CosineGoesFromLrToNearZero) {
-  EXPECT_FLOAT_EQ(scheduled_lr("constant", 0.5f, 99, 100), 0.5f);
-  EXPECT_FLOAT_EQ(scheduled_lr("cosine", 0.5f, 0, 100), 0.5f);
-  EXPECT_NEAR(scheduled_lr("cosine", 0.5f, 50, 100), 0.25f, 1e-6);
-  EXPECT_NEAR(scheduled_lr("cosine", 0.5f, 99, 100), 0.5f * 0.5f * (1 + std::cos(M_PI * 0.99)), 1e-7);
-  EXPECT_THROW(scheduled_lr("cosine", 0.5f, 100, 100), Error);
-  EXPECT_THROW(scheduled_lr("step", 0.5f, 1, 100), Error);
+  EXPECT_FLOAT_EQ(scheduled_lr(LrSchedule::kConstant, 0.5f, 99, 100), 0.5f);
+  EXPECT_FLOAT_EQ(scheduled_lr(LrSchedule::kCosine, 0.5f, 0, 100), 0.5f);
+  EXPECT_NEAR(scheduled_lr(LrSchedule::kCosine, 0.5f, 50, 100), 0.25f, 1e-6);
+  EXPECT_NEAR(scheduled_lr(LrSchedule::kCosine, 0.5f, 99, 100), 0.5f * 0.5f * (1 + std::cos(M_PI * 0.99)), 1e-7);
+  EXPECT_THROW(scheduled_lr(LrSchedule::kCosine, 0.5f, 100, 100), Error);
 }
 
 TEST(Schedule, WarmupRisesLinearlyThenTheScheduleRunsOverTheRest) {
   // 10 warmup steps of 110: lr/10, 2lr/10, ..., lr; then 100 steps of decay.
-  EXPECT_FLOAT_EQ(scheduled_lr("cosine", 1.0f, 0, 110, 10), 0.1f);
-  EXPECT_FLOAT_EQ(scheduled_lr("cosine", 1.0f, 9, 110, 10), 1.0f);
-  EXPECT_FLOAT_EQ(scheduled_lr("cosine", 1.0f, 10, 110, 10), 1.0f);
-  EXPECT_NEAR(scheduled_lr("cosine", 1.0f, 60, 110, 10), 0.5f, 1e-6);
-  EXPECT_FLOAT_EQ(scheduled_lr("linear", 1.0f, 10, 110, 10), 1.0f);
-  EXPECT_NEAR(scheduled_lr("linear", 1.0f, 60, 110, 10), 0.5f, 1e-6);
-  EXPECT_NEAR(scheduled_lr("linear", 1.0f, 109, 110, 10), 0.01f, 1e-6);
-  EXPECT_FLOAT_EQ(scheduled_lr("constant", 1.0f, 4, 110, 10), 0.5f);
-  EXPECT_FLOAT_EQ(scheduled_lr("constant", 1.0f, 50, 110, 10), 1.0f);
+  EXPECT_FLOAT_EQ(scheduled_lr(LrSchedule::kCosine, 1.0f, 0, 110, 10), 0.1f);
+  EXPECT_FLOAT_EQ(scheduled_lr(LrSchedule::kCosine, 1.0f, 9, 110, 10), 1.0f);
+  EXPECT_FLOAT_EQ(scheduled_lr(LrSchedule::kCosine, 1.0f, 10, 110, 10), 1.0f);
+  EXPECT_NEAR(scheduled_lr(LrSchedule::kCosine, 1.0f, 60, 110, 10), 0.5f, 1e-6);
+  EXPECT_FLOAT_EQ(scheduled_lr(LrSchedule::kLinear, 1.0f, 10, 110, 10), 1.0f);
+  EXPECT_NEAR(scheduled_lr(LrSchedule::kLinear, 1.0f, 60, 110, 10), 0.5f, 1e-6);
+  EXPECT_NEAR(scheduled_lr(LrSchedule::kLinear, 1.0f, 109, 110, 10), 0.01f, 1e-6);
+  EXPECT_FLOAT_EQ(scheduled_lr(LrSchedule::kConstant, 1.0f, 4, 110, 10), 0.5f);
+  EXPECT_FLOAT_EQ(scheduled_lr(LrSchedule::kConstant, 1.0f, 50, 110, 10), 1.0f);
 }
 
 TEST(AdamW, StateHoldsBothMomentsAndTheFirstStepMovesEachParameterByAboutLr) {

@@ -44,7 +44,7 @@ class TrainingTest : public ::testing::Test {
     c.epochs = 3;
     c.global_batch = 32;
     c.lr = 0.1f;
-    c.schedule = "cosine";
+    c.schedule = LrSchedule::kCosine;
     c.train_dir = data_ + "/train";
     c.test_dir = data_ + "/test";
     c.eval_batch = 64;
@@ -101,7 +101,7 @@ TEST_F(TrainingTest, AdamWWithWarmupLinearDecayAndClippingLearnsWithRanksBitwise
   c.optimizer = "adamw";
   c.lr = 0.01f;
   c.weight_decay = 0.01f;
-  c.schedule = "linear";
+  c.schedule = LrSchedule::kLinear;
   c.warmup_steps = 10;
   c.clip_norm = 1.0;
   Trainer trainer(c, *comm_);
@@ -118,6 +118,16 @@ TEST_F(TrainingTest, AGeluMlpWithLayerNormLearnsWithRanksBitwiseIdentical) {
   c.layer_norm = true;
   Trainer trainer(c, *comm_);
   EXPECT_NE(trainer.model().summary().find("layernorm16 -> gelu"), std::string::npos) << trainer.model().summary();
+  TrainingResult result = trainer.run();  // checks at each epoch end that all ranks are bitwise identical
+  EXPECT_LT(result.epochs.back().train_loss, 0.5 * result.epochs.front().train_loss);
+  EXPECT_GT(result.epochs.back().test_accuracy, 0.9);
+}
+
+TEST_F(TrainingTest, ASiluMlpLearnsWithRanksBitwiseIdentical) {
+  TrainConfig c = config();
+  c.activation = "silu";
+  Trainer trainer(c, *comm_);
+  EXPECT_NE(trainer.model().summary().find("-> silu ->"), std::string::npos) << trainer.model().summary();
   TrainingResult result = trainer.run();  // checks at each epoch end that all ranks are bitwise identical
   EXPECT_LT(result.epochs.back().train_loss, 0.5 * result.epochs.front().train_loss);
   EXPECT_GT(result.epochs.back().test_accuracy, 0.9);
@@ -141,7 +151,7 @@ TEST_F(TrainingTest, ClippingBoundsEveryStepsUpdate) {
   c.epochs = 1;
   c.momentum = 0.0f;
   c.lr = 0.1f;
-  c.schedule = "constant";
+  c.schedule = LrSchedule::kConstant;
   c.clip_norm = 1e-3;
   Trainer trainer(c, *comm_);
   std::vector<float> before = trainer.parameters_on_host();
@@ -258,7 +268,7 @@ TEST_F(TrainingTest, EverySynchronisationModeTrainsTheSameModel) {
   EXPECT_LT(max_difference(train_parameters(accumulated, *comm_), reference), 1e-4f);
 
   TrainConfig compressed = config();
-  compressed.wire = "bf16";
+  compressed.wire = WireFormat::kBFloat16;
   EXPECT_LT(max_difference(train_parameters(compressed, *comm_), reference), 2e-2f);
 
   setenv("RINGTRAIN_RANKS_PER_NODE", "2", 1);

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   if (std::strcmp(scenario, "stopped-at-start-up") == 0 && rank == 2) std::raise(SIGSTOP);
   try {
     {
-      rt::MpiCommunicator comm(false, 2.0);
+      rt::MpiCommunicator comm(rt::CommunicatorOptions{false, 2.0, false});
       std::printf("rank %d: constructed\n", rank);
       std::fflush(stdout);
       if (late && rank == 2) std::this_thread::sleep_for(std::chrono::seconds(30));

@@ -67,6 +67,8 @@ def run(model, values):
             y = {"Add": np.add, "Sub": np.subtract, "Div": np.divide}[node.op_type](x[0], x[1])
         elif node.op_type in ("Tanh", "Sqrt"):
             y = {"Tanh": np.tanh, "Sqrt": np.sqrt}[node.op_type](x[0])
+        elif node.op_type == "Sigmoid":
+            y = 1.0 / (1.0 + np.exp(-x[0]))
         elif node.op_type == "ReduceMean":
             y = x[0].mean(axis=tuple(attribute(node, "axes", None)), keepdims=bool(attribute(node, "keepdims", 1)))
         elif node.op_type == "Relu":

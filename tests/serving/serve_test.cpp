@@ -743,10 +743,10 @@ TEST_F(ServeTest, TheOnnxExportPassesTheCheckerAndScoresAsTheCheckpointDoes) {
       << refused.output;
 }
 
-// The CNN, and an MLP with GELU and layer norms, exported: each file passes onnx.checker, and its
+// The CNN, an MLP with GELU and layer norms, and one with SiLU, exported: each file passes onnx.checker, and its
 // graph evaluated independently (onnx_check.py) gives the probabilities `ringtrain predict`
 // gives for the same rows.
-TEST(OnnxExportTest, TheCnnAndAGeluLayerNormMlpScoreAsTheirCheckpointsDo) {
+TEST(OnnxExportTest, TheCnnAndGeluLayerNormAndSiluMlpsScoreAsTheirCheckpointsDo) {
   struct Case {
     std::string name, model;
     int64_t features;
@@ -754,7 +754,8 @@ TEST(OnnxExportTest, TheCnnAndAGeluLayerNormMlpScoreAsTheirCheckpointsDo) {
   };
   for (const Case& c : std::vector<Case>{
            {"cnn", "kind = \"cnn\"\nchannels = [4, 6]\nhidden = [8]\n", 64, {1, 8, 8}},
-           {"mlp", "kind = \"mlp\"\nhidden = [12, 8]\nactivation = \"gelu\"\nlayer_norm = true\n", 16, {}}}) {
+           {"mlp", "kind = \"mlp\"\nhidden = [12, 8]\nactivation = \"gelu\"\nlayer_norm = true\n", 16, {}},
+           {"silu mlp", "kind = \"mlp\"\nhidden = [12, 8]\nactivation = \"silu\"\n", 16, {}}}) {
     SCOPED_TRACE(c.name);
     testing::TempDir dir;
     testing::write_cluster_shards(dir.file("train"), 320, 1, c.features, 4, 9, 1, c.shape);
