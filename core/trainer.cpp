@@ -75,6 +75,12 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
 
   const ShardInfo& train_layout = train_loader_->index().layout();
   const ShardInfo& test_layout = test_loader_->index().layout();
+  // Ids mean the same classes in both (a table converted in two parts: --class-names).
+  RT_CHECK(test_layout.class_names == train_layout.class_names,
+           "test shards ({}) name their classes [{}], training shards ({}) [{}]: convert both with the same "
+           "--class-names",
+           test_layout.path, fmt::join(test_layout.class_names, ", "), train_layout.path,
+           fmt::join(train_layout.class_names, ", "));
   RT_CHECK(train_layout.feature_size() == test_layout.feature_size() && train_layout.classes == test_layout.classes,
            "test shards ({}: {} features, {} classes) do not match training shards ({}: {} features, {} classes)",
            test_layout.path, test_layout.feature_size(), test_layout.classes, train_layout.path,
@@ -84,6 +90,7 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   description.kind = config_.model_kind;
   description.input = {train_layout.feature_shape, train_layout.feature_dtype, train_layout.feature_scale};
   description.classes = train_layout.classes;
+  description.class_names = train_layout.class_names;
   description.config = config_.config_text;
   // A model or optimizer of a program's own reads its keys from the configuration (the file, or
   // the resolved text where none was given), checked once it has.

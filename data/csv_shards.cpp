@@ -5,7 +5,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <climits>
+#include <map>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -50,6 +53,22 @@ std::optional<double> number(const std::string& text) {
   if (error != std::errc() || at != text.data() + end + 1 || !std::isfinite(value)) return std::nullopt;
   return value;
 }
+
+std::string trimmed(const std::string& text) {
+  const size_t begin = text.find_first_not_of(" \t"), end = text.find_last_not_of(" \t");
+  return begin == std::string::npos ? std::string() : text.substr(begin, end - begin + 1);
+}
+
+// A non-negative integer class id (within int32), or none.
+std::optional<int64_t> class_id(const std::string& text) {
+  int64_t value = -1;
+  const auto [at, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || at != text.data() + text.size() || value < 0 || value > INT32_MAX) return std::nullopt;
+  return value;
+}
+
+// Bounds the first pass's set of names (a label column of real numbers is not classes).
+constexpr size_t kMostClassNames = 100000;
 
 // The column index of `name` in `header`, or an error naming the file.
 size_t column(const std::vector<std::string>& header, const std::string& name, const std::string& file) {
@@ -102,18 +121,12 @@ CsvShards convert_csv_to_shards(const CsvConversion& conversion) {
   RT_CHECK(!features.empty(), "{}: no feature column beside the label '{}'", conversion.files.front(), conversion.label);
   const int64_t width = static_cast<int64_t>(features.size());
 
-  // A row's values, or the reason it is bad ("" when good).
-  auto parse = [&](const std::string& file, int64_t line, const std::vector<std::string>& fields,
-                   std::vector<float>& values, int32_t& class_id, int64_t classes) -> std::string {
+  // A row's features, or the reason it is bad ("" when good).
+  auto parse_features = [&](const std::string& file, int64_t line, const std::vector<std::string>& fields,
+                            std::vector<float>& values) -> std::string {
     if (fields.size() != header.size()) {
       return fmt::format("{}, line {}: {} fields where the header has {}", file, line, fields.size(), header.size());
     }
-    const std::optional<double> y = number(fields[label]);
-    if (!y || *y < 0 || *y != std::floor(*y) || (classes > 0 && *y >= static_cast<double>(classes))) {
-      return fmt::format("{}, line {}, column '{}': '{}' is not a class id{}", file, line, header[label],
-                         fields[label], classes > 0 ? fmt::format(" in [0, {})", classes) : std::string());
-    }
-    class_id = static_cast<int32_t>(*y);
     for (size_t f = 0; f < features.size(); ++f) {
       const std::optional<double> x = number(fields[features[f]]);
       if (!x) {
@@ -122,23 +135,74 @@ CsvShards convert_csv_to_shards(const CsvConversion& conversion) {
       }
       values[f] = static_cast<float>(*x);
     }
+    if (trimmed(fields[label]).empty()) {
+      return fmt::format("{}, line {}, column '{}': the label is missing", file, line, header[label]);
+    }
     return "";
   };
 
-  // Without --classes, a first pass finds the largest label (and the bad rows, the same both times).
+  // The classes: as given, or from a first pass over the labels (the bad rows the same both times).
+  std::vector<std::string> names = conversion.class_names;
   int64_t classes = conversion.classes;
-  if (classes <= 0) {
-    int64_t largest = -1;
+  bool mixed_labels = false;
+  if (!names.empty()) {
+    RT_CHECK(classes <= 0 || classes == static_cast<int64_t>(names.size()), "{} class names for --classes {}",
+             names.size(), classes);
+    classes = static_cast<int64_t>(names.size());
+  } else if (classes <= 0) {
+    std::set<std::string> found;  // the labels that are not class ids
+    int64_t largest = -1, ids = 0, others = 0;
     std::vector<float> values(features.size());
     for_each_row(conversion, header, [&](const std::string& file, int64_t line, const std::vector<std::string>& fields) {
-      int32_t class_id = 0;
-      const std::string bad = parse(file, line, fields, values, class_id, 0);
-      if (bad.empty()) largest = std::max<int64_t>(largest, class_id);
+      const std::string bad = parse_features(file, line, fields, values);
       RT_CHECK(bad.empty() || conversion.skip_bad_rows, "{}", bad);
+      if (!bad.empty()) return;
+      const std::string text = trimmed(fields[label]);
+      if (const std::optional<int64_t> id = class_id(text)) {
+        largest = std::max(largest, *id);
+        ++ids;
+        return;
+      }
+      ++others;
+      found.insert(text);
+      RT_CHECK(found.size() <= kMostClassNames, "{}: more than {} distinct labels in column '{}': not classes", file,
+               kMostClassNames, header[label]);
     });
-    RT_CHECK(largest >= 0, "{}: no row to convert", conversion.files.front());
-    classes = largest + 1;
+    RT_CHECK(ids + others > 0, "{}: no row to convert", conversion.files.front());
+    // Ids where any label is one (the others are then bad rows), names where none is.
+    mixed_labels = ids > 0 && others > 0;
+    if (ids > 0) {
+      classes = largest + 1;
+    } else {
+      names.assign(found.begin(), found.end());
+      classes = static_cast<int64_t>(names.size());
+    }
   }
+  std::map<std::string, int32_t> ids;
+  for (size_t i = 0; i < names.size(); ++i) ids[names[i]] = static_cast<int32_t>(i);
+  RT_CHECK(ids.size() == names.size(), "the class names repeat a name");
+  // A row's class id, or the reason it is bad.
+  auto parse_label = [&](const std::string& file, int64_t line, const std::string& field, int32_t& id) -> std::string {
+    const std::string text = trimmed(field);
+    if (!names.empty()) {
+      auto found = ids.find(text);
+      if (found == ids.end()) {
+        return fmt::format("{}, line {}, column '{}': '{}' is not one of the {} class names", file, line,
+                           header[label], text, names.size());
+      }
+      id = found->second;
+      return "";
+    }
+    const std::optional<int64_t> value = class_id(text);
+    if (!value || *value >= classes) {
+      return fmt::format("{}, line {}, column '{}': '{}' is not a class id in [0, {}){}", file, line, header[label],
+                         field, classes,
+                         mixed_labels ? " (the column holds ids and other labels: for class names, give --class-names)"
+                                      : "");
+    }
+    id = static_cast<int32_t>(*value);
+    return "";
+  };
 
   std::error_code error;
   std::filesystem::create_directories(conversion.output_dir, error);
@@ -158,6 +222,7 @@ CsvShards convert_csv_to_shards(const CsvConversion& conversion) {
     info.classes = classes;
     info.feature_dtype = DType::kFloat32;
     info.feature_scale = 1.0;
+    info.class_names = names;
     write_shard(info, shard_features.data(), shard_labels.data());
     manifest.add(info.path, info.samples);
     shard_features.clear();
@@ -166,7 +231,8 @@ CsvShards convert_csv_to_shards(const CsvConversion& conversion) {
   std::vector<float> values(features.size());
   for_each_row(conversion, header, [&](const std::string& file, int64_t line, const std::vector<std::string>& fields) {
     int32_t class_id = 0;
-    const std::string bad = parse(file, line, fields, values, class_id, classes);
+    std::string bad = parse_features(file, line, fields, values);
+    if (bad.empty()) bad = parse_label(file, line, fields[label], class_id);
     if (!bad.empty()) {
       RT_CHECK(conversion.skip_bad_rows, "{}", bad);
       ++result.skipped;
@@ -181,6 +247,7 @@ CsvShards convert_csv_to_shards(const CsvConversion& conversion) {
   RT_CHECK(result.rows > 0, "{}: no row to convert", conversion.files.front());
   manifest.write(conversion.output_dir, conversion.name);
   result.paths = manifest.paths();
+  result.class_names = names;
   return result;
 }
 

@@ -19,6 +19,8 @@ constexpr const char* kAttrSamples = "num_samples";          // int64
 constexpr const char* kAttrFeatureShape = "feature_shape";   // int64[rank]
 constexpr const char* kAttrClasses = "num_classes";          // int64
 constexpr const char* kAttrFeatureScale = "feature_scale";   // float64: float feature = stored * scale
+// Optional: a fixed-length string, the JSON array of the num_classes class names in id order.
+constexpr const char* kAttrClassNames = "class_names";
 
 constexpr int64_t kChunkSamples = 1024;  // rows per HDF5 chunk
 

@@ -12,6 +12,8 @@ namespace rt {
 namespace {
 // Throws unless `info` agrees with `first` on everything a batch depends on.
 void check_same_layout(const ShardInfo& info, const ShardInfo& first) {
+  RT_CHECK(info.class_names == first.class_names, "shard {} names its classes differently from {} ({} against {})",
+           info.path, first.path, fmt::join(info.class_names, ", "), fmt::join(first.class_names, ", "));
   RT_CHECK(info.feature_shape == first.feature_shape && info.feature_dtype == first.feature_dtype &&
                info.classes == first.classes && info.feature_scale == first.feature_scale,
            "shard {} does not match {}: features {} [{}] scale {}, {} classes against {} [{}] scale {}, {} classes",

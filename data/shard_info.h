@@ -17,6 +17,7 @@ struct ShardInfo {
   DType feature_dtype = DType::kUInt8;  // as stored: uint8 or float32
   double feature_scale = 1.0;           // float feature = stored value * feature_scale
   int64_t file_bytes = 0;               // the file's size when it was opened
+  std::vector<std::string> class_names; // by id; empty where the shard names no classes
 
   int64_t feature_size() const {
     int64_t size = 1;

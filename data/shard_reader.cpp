@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include <hdf5_hl.h>
+#include <nlohmann/json.hpp>
 
 #include "core/base/check_hdf5.h"
 #include "core/base/logging.h"
@@ -77,6 +79,27 @@ std::string read_string(hid_t file, const char* name, const std::string& path) {
   RT_CHECK_HDF5(H5Aread(attribute.get(), type.get(), value.data()), "shard {}: reading attribute {}", path, name);
   while (!value.empty() && value.back() == '\0') value.pop_back();
   return value;
+}
+
+// The class_names attribute: a JSON array of `classes` distinct strings.
+std::vector<std::string> parse_class_names(const std::string& text, int64_t classes, const std::string& path) {
+  std::vector<std::string> names;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    RT_CHECK(j.is_array(), "shard {}: attribute 'class_names' is not a JSON array", path);
+    for (const nlohmann::json& name : j) {
+      RT_CHECK(name.is_string(), "shard {}: class name {} is not text", path, name.dump());
+      names.push_back(name.get<std::string>());
+    }
+  } catch (const nlohmann::json::exception& error) {
+    RT_FAIL("shard {}: attribute 'class_names' is not JSON ({})", path, error.what());
+  }
+  RT_CHECK(static_cast<int64_t>(names.size()) == classes, "shard {}: {} class names for num_classes = {}", path,
+           names.size(), classes);
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  RT_CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(), "shard {}: class names repeat", path);
+  return names;
 }
 
 std::vector<int64_t> dataset_dims(hid_t dataset) {
@@ -210,6 +233,9 @@ void ShardReader::open() {
   info_.feature_scale = read_double(file, shard_format::kAttrFeatureScale, path);
   RT_CHECK(std::isfinite(info_.feature_scale) && info_.feature_scale != 0.0, "shard {}: feature_scale is {}", path,
            info_.feature_scale);
+  if (H5Aexists(file, shard_format::kAttrClassNames) > 0) {
+    info_.class_names = parse_class_names(read_string(file, shard_format::kAttrClassNames, path), info_.classes, path);
+  }
 
   features_ = open_dataset(file, shard_format::kFeatures, path);
   Hdf5Handle feature_type(H5Dget_type(features_.get()), H5Tclose);

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/base/check_hdf5.h"
 #include "data/hdf5_handle.h"
 #include "data/shard_format.h"
@@ -74,6 +76,8 @@ void write_dataset(hid_t file, const char* name, hid_t stored_type, hid_t memory
 void write_shard(const ShardInfo& info, const void* features, const int32_t* labels) {
   silence_hdf5_errors();
   RT_CHECK(info.classes > 0, "{}: a shard needs num_classes > 0", info.path);
+  RT_CHECK(info.class_names.empty() || static_cast<int64_t>(info.class_names.size()) == info.classes,
+           "{}: {} class names for {} classes", info.path, info.class_names.size(), info.classes);
   for (int64_t i = 0; i < info.samples; ++i) {
     RT_CHECK(labels[i] >= 0 && labels[i] < info.classes, "{}: label {} of sample {} is outside [0, {})", info.path,
              labels[i], i, info.classes);
@@ -97,6 +101,10 @@ void write_shard(const ShardInfo& info, const void* features, const int32_t* lab
     write_int64_attribute(file.get(), shard_format::kAttrFeatureShape, info.feature_shape, false, partial);
     write_int64_attribute(file.get(), shard_format::kAttrClasses, {info.classes}, true, partial);
     write_double_attribute(file.get(), shard_format::kAttrFeatureScale, info.feature_scale, partial);
+    if (!info.class_names.empty()) {
+      write_string_attribute(file.get(), shard_format::kAttrClassNames, nlohmann::json(info.class_names).dump(),
+                             partial);
+    }
     RT_CHECK_HDF5(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flushing shard {}", partial);
   }
   RT_CHECK(std::rename(partial.c_str(), info.path.c_str()) == 0, "cannot rename {} to {}", partial, info.path);

@@ -16,6 +16,7 @@ struct ShardArguments {
   std::vector<std::string> csv;
   std::string label;
   std::vector<std::string> features;
+  std::vector<std::string> class_names;
   std::string on_bad_row = "stop";
   std::string labels;
   std::string name = "shard";
@@ -63,10 +64,14 @@ CommandRunner add_shard_command(CLI::App& app) {
       ->check(CLI::Range(0.001, 0.999));
   CLI::Option* csv = command->add_option(
       "--csv", a->csv,
-      "CSV files with a header line: the --label column's integer class ids and numeric feature columns (stored "
-      "as float32), streamed into shards of about --shard-mb");
+      "CSV files with a header line: the --label column's class ids or class names and numeric feature columns "
+      "(stored as float32), streamed into shards of about --shard-mb");
   CLI::Option* label = command->add_option("--label", a->label, "With --csv: the label column's name");
   command->add_option("--features", a->features, "With --csv: the feature columns, in order (default: all but the label)");
+  CLI::Option* class_names = command->add_option(
+      "--class-names", a->class_names,
+      "With --csv: the class names the labels are, by id (default: the distinct names found, sorted; give the same "
+      "list to every part of a data set so that their ids agree)");
   command->add_option("--on-bad-row", a->on_bad_row,
                       "With --csv: a row with a missing or malformed value stops the conversion naming its file, line "
                       "and column, or with skip is counted and left out")
@@ -96,6 +101,7 @@ CommandRunner add_shard_command(CLI::App& app) {
   idx_dir->excludes(labels);
   images->needs(labels);
   npy->needs(labels);
+  class_names->needs(csv);
   csv->needs(label);
   csv->excludes(idx_dir);
   csv->excludes(images);
@@ -133,10 +139,17 @@ CommandRunner add_shard_command(CLI::App& app) {
         conversion.name = a->name;
         conversion.target_bytes = target_bytes;
         conversion.classes = a->classes;
+        conversion.class_names = a->class_names;
         conversion.skip_bad_rows = a->on_bad_row == "skip";
         const CsvShards shards = convert_csv_to_shards(conversion);
         log_info("wrote {} rows in {} shard(s) to {}{}", shards.rows, shards.paths.size(), a->output,
                  shards.skipped > 0 ? fmt::format("; {} bad row(s) skipped", shards.skipped) : std::string());
+        if (!shards.class_names.empty() && a->class_names.empty()) {
+          std::string quoted;
+          for (const std::string& name : shards.class_names) quoted += " '" + name + "'";
+          log_info("{} classes, by id:{}; convert the other parts of this data set with --class-names{}",
+                   shards.class_names.size(), quoted, quoted);
+        }
       } else if (!a->npy.empty()) {
         const std::vector<std::string> paths = convert_npy_to_shards(
             {a->npy, a->labels, a->output, a->name, a->shards, target_bytes, a->classes});

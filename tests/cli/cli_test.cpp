@@ -469,6 +469,55 @@ TEST_F(CliTest, ShardCommandConvertsCsvTablesAndNamesBadValues) {
                  dir_.file("other.csv") + ": its header differs");
 }
 
+// Labels that are class names: stored in the shards by sorted name, the same ids for a second part
+// converted with --class-names, shown by evaluate; parts whose names differ are refused by train,
+// and a label outside the given names is named.
+TEST_F(CliTest, CsvClassNamesAreStoredTrainedOnAndShown) {
+  const char* kinds[] = {"oak", "elm", "ash"};
+  for (const char* part : {"train", "test"}) {
+    std::ofstream out(dir_.file(fmt::format("trees-{}.csv", part)));
+    out << "height,width,tree\n";
+    for (int64_t r = 0; r < 240; ++r) {
+      const int64_t k = r % 3;
+      out << (k == 0 ? 2.0 : 0.1 * (r % 5)) << "," << (k == 1 ? 2.0 : -0.5) << "," << kinds[k] << "\n";
+    }
+  }
+  Outcome train = run(kBinary + " shard --csv " + dir_.file("trees-train.csv") + " --label tree --output " +
+                      dir_.file("trees/train"));
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("3 classes, by id: 'ash' 'elm' 'oak'; convert the other parts of this data set with "
+                              "--class-names 'ash' 'elm' 'oak'"),
+            std::string::npos)
+      << train.output;
+  Outcome test = run(kBinary + " shard --csv " + dir_.file("trees-test.csv") +
+                     " --label tree --class-names ash elm oak --output " + dir_.file("trees/test"));
+  ASSERT_EQ(test.exit_code, 0) << test.output;
+  for (const char* part : {"train", "test"}) {
+    ShardIndex index(dir_.file(std::string("trees/") + part));
+    EXPECT_EQ(index.layout().class_names, (std::vector<std::string>{"ash", "elm", "oak"}));
+    ShardReader reader(index.shards()[0].path);
+    float row[2];
+    int32_t label = -1;
+    reader.read(0, 1, row, &label);  // the first row: an oak
+    EXPECT_EQ(label, 2);
+  }
+  expect_learns("", dir_.file("trees/train"), dir_.file("trees/test"), dir_.file("trees-run"));
+  Outcome evaluated = run(kBinary + " evaluate " + dir_.file("trees-run/checkpoints") + " --data " +
+                          dir_.file("trees/test") + " --json");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  const nlohmann::json report = nlohmann::json::parse(evaluated.output.substr(evaluated.output.find('{')));
+  EXPECT_EQ(report["classes"][2]["name"], "oak") << evaluated.output;
+
+  // Converted alone, a part that lacks a class gets other ids: training refuses the pair.
+  std::ofstream(dir_.file("two.csv")) << "height,width,tree\n1,2,elm\n2,1,oak\n";
+  ASSERT_EQ(run(kBinary + " shard --csv " + dir_.file("two.csv") + " --label tree --output " + dir_.file("two")).exit_code, 0);
+  expect_failure(run(kBinary + " train " + config(dir_.file("trees/train"), dir_.file("two")) + " --set log.dir="),
+                 "name their classes [elm, oak], training shards");
+  expect_failure(run(kBinary + " shard --csv " + dir_.file("two.csv") + " --label tree --class-names ash elm --output " +
+                     dir_.file("bad")),
+                 dir_.file("two.csv") + ", line 3, column 'tree': 'oak' is not one of the 2 class names");
+}
+
 // The Python recipe (examples/python/write_shards.py, h5py): its shards pass every check of the
 // reader and a run learns from them.
 TEST_F(CliTest, ShardsWrittenByThePythonRecipeTrain) {

@@ -133,6 +133,40 @@ TEST_F(ShardFile, TruncatedFileIsNamed) {
   EXPECT_EQ(text.find("(no error)"), std::string::npos);
 }
 
+// Class names: read back in id order; a count that is not num_classes, text that is not a JSON
+// array of names, or a repeated name is refused naming the shard; a writer given the wrong count
+// refuses it too.
+TEST_F(ShardFile, ClassNamesAreReadBackAndBadOnesRefused) {
+  EXPECT_TRUE(ShardReader(path_).info().class_names.empty());
+  ShardInfo info = small_shard(dir_.file("named.h5"), features_, labels_);
+  info.class_names = {"cat", "dog", "emu", "yak"};
+  write_shard(info, features_.data(), labels_.data());
+  EXPECT_EQ(ShardReader(info.path).info().class_names, info.class_names);
+  for (const auto& [text, says] : std::vector<std::pair<std::string, std::string>>{
+           {"[\"cat\", \"dog\"]", "2 class names for num_classes = 4"},
+           {"cat,dog,emu,yak", "is not JSON"},
+           {"[\"cat\", 1, \"emu\", \"yak\"]", "class name 1 is not text"},
+           {"[\"cat\", \"cat\", \"emu\", \"yak\"]", "class names repeat"}}) {
+    edit_shard(info.path, [&, text = text](hid_t file) {
+      H5Adelete(file, shard_format::kAttrClassNames);
+      hid_t type = H5Tcopy(H5T_C_S1);
+      H5Tset_size(type, text.size());
+      hid_t space = H5Screate(H5S_SCALAR);
+      hid_t attribute = H5Acreate2(file, shard_format::kAttrClassNames, type, space, H5P_DEFAULT, H5P_DEFAULT);
+      H5Awrite(attribute, type, text.data());
+      H5Aclose(attribute);
+      H5Sclose(space);
+      H5Tclose(type);
+    });
+    const std::string message = error_message([&] { ShardReader reader(info.path); });
+    EXPECT_NE(message.find(says), std::string::npos) << message;
+    EXPECT_NE(message.find(info.path), std::string::npos) << message;
+  }
+  info.class_names = {"cat", "dog"};
+  EXPECT_NE(error_message([&] { write_shard(info, features_.data(), labels_.data()); }).find("2 class names for 4 classes"),
+            std::string::npos);
+}
+
 TEST_F(ShardFile, UnsupportedVersionIsNamed) {
   edit_shard(path_, [](hid_t file) { replace_int64_attribute(file, shard_format::kAttrVersion, 99); });
   std::string text = open_error();
