@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "comm/collective_verifier.h"
 #include "comm/collective_watchdog.h"
 #include "core/base/check_mpi.h"
 #include "core/base/logging.h"
@@ -166,7 +167,7 @@ MpiCommunicator::MpiCommunicator(const CommunicatorOptions& options)
       started_ordered_sums_.push_back(std::make_unique<OrderedSum>(comm));
     }
   }
-  if (verify_collectives && size_ > 1) RT_CHECK_MPI(MPI_Comm_dup(comm_, &verify_comm_));
+  if (verify_collectives && size_ > 1) verifier_ = std::make_unique<CollectiveVerifier>(comm_);
   if (timeout_seconds_ > 0 && size_ > 1) {
     watchdog_ = std::make_unique<CollectiveWatchdog>(comm_, timeout_seconds_,
                                                      [this] { return collective_in_progress(); });
@@ -175,11 +176,12 @@ MpiCommunicator::MpiCommunicator(const CommunicatorOptions& options)
 
 MpiCommunicator::~MpiCommunicator() {
   watchdog_.reset();  // stops watching first (at the job's end, once the ranks it watches are done)
+  verifier_.reset();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (finalized) return;
   for (MPI_Comm& comm : started_sum_comms_) MPI_Comm_free(&comm);
-  for (MPI_Comm* comm : {&verify_comm_, &leaders_, &node_, &comm_}) {
+  for (MPI_Comm* comm : {&leaders_, &node_, &comm_}) {
     if (*comm != MPI_COMM_NULL) MPI_Comm_free(comm);
   }
   for (MPI_Op* op : {&bfloat16_sum_, &float16_sum_}) {
@@ -236,31 +238,7 @@ void MpiCommunicator::all_reduce_piece(void* data, int count, DType dtype, Reduc
 }
 
 void MpiCommunicator::verify_call() {
-  if (verify_comm_ == MPI_COMM_NULL) return;
-  int64_t header[2];
-  newest_header(header);
-  RT_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, header, 2, MPI_INT64_T, MPI_MAX, verify_comm_));
-  check_header(header, newest_collective());
-}
-
-void MpiCommunicator::newest_header(int64_t* header) const {
-  // The fingerprint already includes the newest call; MAX of (x, ~x) gives the largest and smallest.
-  auto print = static_cast<int64_t>(collective_fingerprint());
-  header[0] = print;
-  header[1] = ~print;
-}
-
-void MpiCommunicator::check_header(const int64_t* header, const CollectiveCall& call) {
-  if (header[0] == ~header[1]) return;
-  int64_t mine[kCallWords];
-  encode_call(call, mine);
-  std::vector<int64_t> all(kCallWords * static_cast<size_t>(size_));
-  RT_CHECK_MPI(MPI_Allgather(mine, kCallWords, MPI_INT64_T, all.data(), kCallWords, MPI_INT64_T, verify_comm_));
-  std::vector<std::string> parts;
-  for (int r = 0; r < size_; ++r) {
-    parts.push_back(fmt::format("rank {} calls {}", r, describe(decode_call(&all[kCallWords * static_cast<size_t>(r)]))));
-  }
-  RT_FAIL("ranks are about to call different collectives (nothing was sent): {}", fmt::join(parts, "; "));
+  if (verifier_) verifier_->verify(collective_fingerprint(), newest_collective());
 }
 
 void MpiCommunicator::all_reduce_elements(void* data, size_t count, DType dtype, ReduceOp op) {
@@ -289,10 +267,8 @@ void MpiCommunicator::start_sum(void* data, size_t count, DType dtype) {
   sum.data = data;
   sum.count = static_cast<int>(count);
   sum.dtype = dtype;
-  if (verify_comm_ != MPI_COMM_NULL) {
-    sum.call = newest_collective();
-    newest_header(sum.header);
-    RT_CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, sum.header, 2, MPI_INT64_T, MPI_MAX, verify_comm_, &sum.header_request));
+  if (verifier_) {
+    verifier_->start(collective_fingerprint(), newest_collective(), sum.header);
   } else {
     sum.stage = StartedSum::kChecked;
   }
@@ -310,12 +286,7 @@ void MpiCommunicator::move_sums_on() {
       continue;
     }
     if (summing >= (looked_eagerly_ ? sums_on_the_wire_eager_ : sums_on_the_wire_asleep_)) return;
-    if (sum.stage == StartedSum::kHeader) {
-      int done = 0;
-      RT_CHECK_MPI(MPI_Test(&sum.header_request, &done, MPI_STATUS_IGNORE));
-      if (!done) return;
-      check_header(sum.header, sum.call);
-    }
+    if (sum.stage == StartedSum::kHeader && !verifier_->finished(sum.header)) return;
     if (ordered(sum.dtype, ReduceOp::kSum)) {
       // Sums start in the same order on every rank, at most as many at once as there are ordered
       // sums: the one in turn has finished here.

@@ -9,13 +9,14 @@
 // Started all-reduces (gradient buckets, see Communicator::start_all_reduce) are non-blocking
 // calls where each rank has a machine to itself (or where asked for), moved on by MPI_Test from a
 // caller that may sleep between looks, instead of a blocking call that spins on a core while the
-// network works. Their verification header is such a call too, and a sum's data starts once its
-// header has been compared (never waited for in start: it may be queued behind megabytes of data),
-// in the order they were started: two at a time while the caller sleeps between looks (the other
-// fills the gaps a sum's steps leave on the wire until the next look), one at a time while it
-// looks without sleeping (more at once were slower where the link is as fast as the cores); four
-// at a time in both where a one-element all-reduce, timed at construction, takes 150 us or more
-// (there each step of a sum waits for the network more than it moves bytes).
+// network works. Their verification header (collective_verifier.h) is such a call too, and a
+// sum's data starts once its header has been compared (never waited for in start: it may be
+// queued behind megabytes of data), in the order they were started: two at a time while the
+// caller sleeps between looks (the other fills the gaps a sum's steps leave on the wire until the
+// next look), one at a time while it looks without sleeping (more at once were slower where the
+// link is as fast as the cores); four at a time in both where a one-element all-reduce, timed at
+// construction, takes 150 us or more (there each step of a sum waits for the network more than
+// it moves bytes).
 //
 // With a collective timeout, a CollectiveWatchdog (collective_watchdog.h) watches this rank's
 // collectives and heartbeats; the constructor's own collectives, which come before it, are
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "comm/communicator.h"
+#include "comm/collective_verifier.h"
 #include "comm/collective_watchdog.h"
 #include "comm/ordered_sum.h"
 
@@ -71,10 +73,6 @@ class MpiCommunicator final : public Communicator {
   MPI_Op operation_for(DType dtype, ReduceOp op) const;
   // With verify_collectives: throws on every rank, naming them, unless all are about to call the same collective.
   void verify_call();
-  // The newest call's header: its fingerprint and the complement.
-  void newest_header(int64_t* header) const;
-  // Throws on every rank, naming what each calls, unless the headers' MAX over the ranks agree.
-  void check_header(const int64_t* header, const CollectiveCall& call);
   // Started sums: starts the data of those whose header has been compared, in order.
   void move_sums_on();
 
@@ -91,12 +89,10 @@ class MpiCommunicator final : public Communicator {
   MPI_Op bfloat16_sum_ = MPI_OP_NULL;
   MPI_Op float16_sum_ = MPI_OP_NULL;
   bool nonblocking_ = false;  // start_sum returns before the sum is done
-  // A started sum: its header on verify_comm_ first (with verify_collectives), then its data.
+  // A started sum: its header compared first (with verify_collectives), then its data.
   struct StartedSum {
     enum Stage { kHeader, kChecked, kSumming } stage = kHeader;
-    CollectiveCall call;
-    int64_t header[2] = {0, 0};
-    MPI_Request header_request = MPI_REQUEST_NULL;
+    CollectiveVerifier::Pending header;
     MPI_Request data_request = MPI_REQUEST_NULL;
     void* data = nullptr;
     int count = 0;
@@ -116,7 +112,7 @@ class MpiCommunicator final : public Communicator {
   double small_all_reduce_seconds_ = 0;  // measured at construction where sums are non-blocking
 
   double timeout_seconds_ = 0;
-  MPI_Comm verify_comm_ = MPI_COMM_NULL;  // verify_collectives: headers travel here, apart from data
+  std::unique_ptr<CollectiveVerifier> verifier_;  // verify_collectives, more than one rank
   std::unique_ptr<CollectiveWatchdog> watchdog_;
 };
 
