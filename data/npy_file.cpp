@@ -24,8 +24,9 @@ std::string header_value(const std::string& header, const std::string& key, cons
 }
 }  // namespace
 
-NpyFile::NpyFile(const std::string& path) : path_(path) {
-  const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+NpyFile::NpyFile(const std::string& file, const std::string& name) : path_(name.empty() ? file : name) {
+  const std::string& path = path_;  // as messages name it
+  const int descriptor = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   RT_CHECK(descriptor >= 0, "cannot open {}: {}", path, std::strerror(errno));
   struct stat status {};
   const bool stated = fstat(descriptor, &status) == 0;

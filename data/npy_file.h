@@ -11,8 +11,9 @@ namespace rt {
 
 class NpyFile {
  public:
-  // Throws naming the file if it is not .npy, Fortran-ordered, big-endian or of another dtype.
-  explicit NpyFile(const std::string& path);
+  // Throws naming the file (as `name` where given) if it is not .npy, Fortran-ordered, big-endian
+  // or of another dtype.
+  explicit NpyFile(const std::string& file, const std::string& name = "");
   ~NpyFile();
   NpyFile(const NpyFile&) = delete;
   NpyFile& operator=(const NpyFile&) = delete;

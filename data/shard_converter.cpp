@@ -69,18 +69,20 @@ std::vector<std::string> convert_idx_to_shards(const ShardConversion& conversion
 
 
 std::vector<std::string> convert_npy_to_shards(const ShardConversion& conversion) {
-  NpyFile features(conversion.images);
-  NpyFile labels(conversion.labels);
+  const std::string images_name = conversion.images_name.empty() ? conversion.images : conversion.images_name;
+  const std::string labels_name = conversion.labels_name.empty() ? conversion.labels : conversion.labels_name;
+  NpyFile features(conversion.images, images_name);
+  NpyFile labels(conversion.labels, labels_name);
   const int64_t count = features.rows();
   RT_CHECK(features.shape().size() >= 2, "{}: expected features [count, ...], got shape of {} dimension(s)",
-           conversion.images, features.shape().size());
+           images_name, features.shape().size());
   RT_CHECK(labels.row_size() == 1 && labels.shape().size() <= 2, "{}: expected labels [count], got {} per row",
-           conversion.labels, labels.row_size());
+           labels_name, labels.row_size());
   RT_CHECK(labels.kind() == 'i' || labels.kind() == 'u', "{}: labels must be integers, not dtype {}",
-           conversion.labels, labels.dtype());
-  RT_CHECK(labels.rows() == count, "{} holds {} samples but {} holds {} labels", conversion.images, count,
-           conversion.labels, labels.rows());
-  RT_CHECK(count >= 1, "{} holds no samples", conversion.images);
+           labels_name, labels.dtype());
+  RT_CHECK(labels.rows() == count, "{} holds {} samples but {} holds {} labels", images_name, count,
+           labels_name, labels.rows());
+  RT_CHECK(count >= 1, "{} holds no samples", images_name);
 
   // The labels first (a pass over the mapped file): whole numbers in range, and the class count.
   std::vector<int32_t> all_labels(static_cast<size_t>(count));
@@ -94,13 +96,13 @@ std::vector<std::string> convert_npy_to_shards(const ShardConversion& conversion
       for (int64_t i = 0; i < n; ++i) {
         const float label = block[static_cast<size_t>(i)];
         RT_CHECK(label >= 0 && label < 2147483647.0f && label == static_cast<float>(static_cast<int64_t>(label)),
-                 "{}, row {}: label {} is not a class id (a whole number from 0)", conversion.labels, first + i, label);
+                 "{}, row {}: label {} is not a class id (a whole number from 0)", labels_name, first + i, label);
         all_labels[static_cast<size_t>(first + i)] = static_cast<int32_t>(label);
         largest = std::max<int64_t>(largest, static_cast<int64_t>(label));
       }
     }
     if (classes <= 0) classes = largest + 1;
-    RT_CHECK(largest < classes, "{}: label {} is outside the {} classes", conversion.labels, largest, classes);
+    RT_CHECK(largest < classes, "{}: label {} is outside the {} classes", labels_name, largest, classes);
   }
   const bool bytes = features.kind() == 'u' && features.item_bytes() == 1;
   const DType dtype = bytes ? DType::kUInt8 : DType::kFloat32;
@@ -126,7 +128,7 @@ std::vector<std::string> convert_npy_to_shards(const ShardConversion& conversion
     if (!bytes) {
       features.read_rows(first, info.samples, values.data());
       for (int64_t i = 0; i < info.samples * features.row_size(); ++i) {
-        RT_CHECK(std::isfinite(values[static_cast<size_t>(i)]), "{}, row {}: a feature is {}", conversion.images,
+        RT_CHECK(std::isfinite(values[static_cast<size_t>(i)]), "{}, row {}: a feature is {}", images_name,
                  first + i / features.row_size(), values[static_cast<size_t>(i)]);
       }
       stored = values.data();

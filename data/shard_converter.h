@@ -16,6 +16,9 @@ struct ShardConversion {
   int64_t shards = 0;          // this many shards of near-equal size; 0: cut by target_bytes
   int64_t target_bytes = int64_t{128} << 20;  // with shards = 0: each shard about this size (its features)
   int64_t classes = 10;
+  // How messages name the two files (default: their paths), e.g. the arrays of a .npz archive.
+  std::string images_name;
+  std::string labels_name;
 };
 
 // Writes the shards and returns their paths, then OUTPUT_DIR/NAME-manifest.json listing every

@@ -3,6 +3,7 @@
 #include "core/base/logging.h"
 #include "core/cli/commands.h"
 #include "data/csv_shards.h"
+#include "data/npz_member.h"
 #include "data/shard_converter.h"
 #include "data/text_shards.h"
 
@@ -13,6 +14,9 @@ struct ShardArguments {
   std::string idx_dir;
   std::string images;
   std::string npy;
+  std::string npz;
+  std::string features_key = "x";
+  std::string labels_key = "y";
   std::vector<std::string> csv;
   std::string label;
   std::vector<std::string> features;
@@ -77,6 +81,12 @@ CommandRunner add_shard_command(CLI::App& app) {
                       "and column, or with skip is counted and left out")
       ->capture_default_str()
       ->check(CLI::IsMember({"stop", "skip"}));
+  CLI::Option* npz = command->add_option(
+      "--npz", a->npz,
+      "A NumPy .npz archive (np.savez or np.savez_compressed) holding the features and labels as --npy takes them, "
+      "under --features-key and --labels-key");
+  command->add_option("--features-key", a->features_key, "With --npz: the features' array")->capture_default_str();
+  command->add_option("--labels-key", a->labels_key, "With --npz: the labels' array")->capture_default_str();
   CLI::Option* labels = command->add_option("--labels", a->labels, "Its label file (IDX with --images, .npy with --npy)");
   command->add_option("--name", a->name, "Shard name prefix with --images or --npy")->capture_default_str();
   command->add_option("--shards", a->shards, "Number of shards with --images or --npy (default: cut by --shard-mb)")
@@ -102,6 +112,7 @@ CommandRunner add_shard_command(CLI::App& app) {
   images->needs(labels);
   npy->needs(labels);
   class_names->needs(csv);
+  for (CLI::Option* other : {idx_dir, images, npy, csv, text, labels}) npz->excludes(other);
   csv->needs(label);
   csv->excludes(idx_dir);
   csv->excludes(images);
@@ -109,11 +120,12 @@ CommandRunner add_shard_command(CLI::App& app) {
   csv->excludes(text);
   csv->excludes(labels);
 
-  return [command, a, idx_dir, images, npy, csv, labels, text, shard_mb](Communicator& comm) {
+  return [command, a, idx_dir, images, npy, npz, csv, labels, text, shard_mb](Communicator& comm) {
     if (!command->parsed()) return -1;
-    if (idx_dir->count() == 0 && images->count() == 0 && npy->count() == 0 && csv->count() == 0 &&
-        text->count() == 0) {
-      throw CLI::RequiredError("--idx-dir, --images with --labels, --npy with --labels, --csv with --label, or --text");
+    if (idx_dir->count() == 0 && images->count() == 0 && npy->count() == 0 && npz->count() == 0 &&
+        csv->count() == 0 && text->count() == 0) {
+      throw CLI::RequiredError(
+          "--idx-dir, --images with --labels, --npy with --labels, --npz, --csv with --label, or --text");
     }
     if (csv->count() > 0 && a->shards > 0) {
       throw CLI::ValidationError("--shards", "needs the row count; with --csv the shards are cut by --shard-mb");
@@ -150,19 +162,27 @@ CommandRunner add_shard_command(CLI::App& app) {
           log_info("{} classes, by id:{}; convert the other parts of this data set with --class-names{}",
                    shards.class_names.size(), quoted, quoted);
         }
+      } else if (!a->npz.empty()) {
+        // Each array is extracted beside the shards, converted as a .npy, and removed.
+        const NpzMember features(a->npz, a->features_key, a->output);
+        const NpzMember labels(a->npz, a->labels_key, a->output);
+        const std::vector<std::string> paths = convert_npy_to_shards(
+            {features.path(), labels.path(), a->output, a->name, a->shards, target_bytes, a->classes,
+             fmt::format("{} (array {})", a->npz, a->features_key), fmt::format("{} (array {})", a->npz, a->labels_key)});
+        log_info("wrote {} shard(s) to {} ({} ... {})", paths.size(), a->output, paths.front(), paths.back());
       } else if (!a->npy.empty()) {
         const std::vector<std::string> paths = convert_npy_to_shards(
-            {a->npy, a->labels, a->output, a->name, a->shards, target_bytes, a->classes});
+            {a->npy, a->labels, a->output, a->name, a->shards, target_bytes, a->classes, "", ""});
         log_info("wrote {} shard(s) to {} ({} ... {})", paths.size(), a->output, paths.front(), paths.back());
       } else {
         const int64_t classes = a->classes > 0 ? a->classes : 10;
         if (!a->idx_dir.empty()) {
           convert({a->idx_dir + "/train-images-idx3-ubyte.gz", a->idx_dir + "/train-labels-idx1-ubyte.gz",
-                   a->output + "/train", "train", by_size ? 0 : a->train_shards, target_bytes, classes});
+                   a->output + "/train", "train", by_size ? 0 : a->train_shards, target_bytes, classes, "", ""});
           convert({a->idx_dir + "/t10k-images-idx3-ubyte.gz", a->idx_dir + "/t10k-labels-idx1-ubyte.gz",
-                   a->output + "/test", "test", by_size ? 0 : a->test_shards, target_bytes, classes});
+                   a->output + "/test", "test", by_size ? 0 : a->test_shards, target_bytes, classes, "", ""});
         } else {
-          convert({a->images, a->labels, a->output, a->name, a->shards, target_bytes, classes});
+          convert({a->images, a->labels, a->output, a->name, a->shards, target_bytes, classes, "", ""});
         }
       }
     }

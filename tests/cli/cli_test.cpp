@@ -422,6 +422,48 @@ TEST_F(CliTest, ShardCommandConvertsNpyArraysAndTrainsOnThem) {
                  "--labels");
 }
 
+// NumPy archives: `shard --npz` reads the arrays np.savez (stored) and np.savez_compressed
+// (deflated) write, under --features-key and --labels-key: the same samples as the arrays, a run
+// learns from them, the extracted files are gone; a missing key names the arrays there are, and an
+// error in an array names the archive and the array.
+TEST_F(CliTest, ShardCommandConvertsNpzArchives) {
+  Outcome made = run(std::string(RINGTRAIN_PYTHON) + " -c \"import numpy as np\n"
+                     "y = np.arange(300) % 3\n"
+                     "x = (np.arange(300 * 4).reshape(300, 4) % 5) * 0.01 + (np.arange(4) == y[:, None]) * 2.0\n"
+                     "np.savez('" + dir_.file("stored.npz") + "', x=x.astype(np.float32), y=y)\n"
+                     "np.savez_compressed('" + dir_.file("deflated.npz") + "', features=x, labels=y.astype(np.int16))\n"
+                     "np.savez('" + dir_.file("halves.npz") + "', x=x, y=y * 0.5)\" 2>&1");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  for (const std::string& args : {dir_.file("stored.npz"), dir_.file("deflated.npz") +
+                                                               " --features-key features --labels-key labels"}) {
+    const std::string out = dir_.file(args.find("deflated") != std::string::npos ? "deflated" : "stored");
+    Outcome converted = run(kBinary + " shard --npz " + args + " --output " + out);
+    ASSERT_EQ(converted.exit_code, 0) << converted.output;
+    ShardIndex index(out);
+    EXPECT_EQ(index.total_samples(), 300);
+    EXPECT_EQ(index.layout().classes, 3);
+    ShardReader reader(index.shards()[0].path);
+    float row[4];
+    int32_t label = -1;
+    reader.read(7, 1, row, &label);  // y = 1: feature 1 is 2 plus (29 % 5) * 0.01
+    EXPECT_EQ(label, 1);
+    EXPECT_FLOAT_EQ(row[1], 2.04f);
+    EXPECT_FLOAT_EQ(row[0], 0.03f);
+    for (const auto& entry : std::filesystem::directory_iterator(out)) {
+      EXPECT_EQ(entry.path().extension(), entry.path().filename() == "shard-manifest.json" ? ".json" : ".h5")
+          << "left behind: " << entry.path();
+    }
+  }
+  expect_learns("", dir_.file("stored"), dir_.file("deflated"), dir_.file("npz-run"));
+  expect_failure(run(kBinary + " shard --npz " + dir_.file("deflated.npz") + " --output " + dir_.file("bad")),
+                 dir_.file("deflated.npz") + " holds no array 'x' (it holds: features, labels)");
+  expect_failure(run(kBinary + " shard --npz " + dir_.file("halves.npz") + " --output " + dir_.file("bad")),
+                 dir_.file("halves.npz") + " (array y): labels must be integers");
+  std::ofstream(dir_.file("text.npz")) << "not a zip archive";
+  expect_failure(run(kBinary + " shard --npz " + dir_.file("text.npz") + " --output " + dir_.file("bad")),
+                 "cannot read " + dir_.file("text.npz") + " as a .npz archive");
+}
+
 // CSV tables: `shard --csv FILE... --label COLUMN` streams rows into shards of about --shard-mb
 // a run trains on; a malformed value is named by file, line and column, or skipped and counted.
 TEST_F(CliTest, ShardCommandConvertsCsvTablesAndNamesBadValues) {
