@@ -43,6 +43,14 @@ uint32_t crc32_of(const void* data, size_t bytes) {
 // Writes all bytes and forces them to storage before returning.
 void write_file(const std::string& path, const void* data, size_t bytes) {
   FILE* file = std::fopen(path.c_str(), "wb");
+  if (file == nullptr && errno == ENOENT) {
+    // Blob storage has no directories: a mount (rclone, blobfuse) keeps a new, still empty one in
+    // its cache only, and may forget it when it lists the container before the first file's upload
+    // is done. Made again, the next file goes in.
+    std::error_code error;
+    fs::create_directories(fs::path(path).parent_path(), error);
+    file = std::fopen(path.c_str(), "wb");
+  }
   RT_CHECK(file != nullptr, "cannot create checkpoint file {}: {}", path, std::strerror(errno));
   size_t written = bytes == 0 ? 0 : std::fwrite(data, 1, bytes, file);
   bool ok = written == bytes && std::fflush(file) == 0 && fsync(fileno(file)) == 0;
