@@ -3,6 +3,7 @@
 #include "comm/mpi_communicator.h"
 #include "comm/single_process_communicator.h"
 #include "core/base/check.h"
+#include "core/base/config.h"
 #include "core/base/environment.h"
 #include "core/base/hash.h"
 
@@ -123,12 +124,15 @@ const char* reduce_op_name(ReduceOp op) {
   return "?";
 }
 
-CommunicatorOptions::StartedAllReduces parse_started_all_reduces(const std::string& name) {
+const std::vector<std::pair<std::string, CommunicatorOptions::StartedAllReduces>>& started_all_reduces_names() {
   using Started = CommunicatorOptions::StartedAllReduces;
-  if (name == "auto") return Started::kAuto;
-  if (name == "on") return Started::kNonBlocking;
-  if (name == "off") return Started::kBlocking;
-  RT_FAIL("unknown non-blocking all-reduce setting \"{}\" (expected auto, on or off)", name);
+  static const std::vector<std::pair<std::string, Started>> names{
+      {"auto", Started::kAuto}, {"on", Started::kNonBlocking}, {"off", Started::kBlocking}};
+  return names;
+}
+
+CommunicatorOptions::StartedAllReduces parse_started_all_reduces(const std::string& name) {
+  return parse_choice(started_all_reduces_names(), name, "non-blocking all-reduce setting");
 }
 
 std::unique_ptr<Communicator> make_world_communicator(const CommunicatorOptions& options) {

@@ -199,7 +199,8 @@ struct CommunicatorOptions {
   StartedAllReduces started_all_reduces = StartedAllReduces::kAuto;
 };
 
-// "auto", "on" (kNonBlocking) or "off" (kBlocking), as comm.nonblocking says it.
+// The names comm.nonblocking takes: "auto", "on" (kNonBlocking) or "off" (kBlocking).
+const std::vector<std::pair<std::string, CommunicatorOptions::StartedAllReduces>>& started_all_reduces_names();
 CommunicatorOptions::StartedAllReduces parse_started_all_reduces(const std::string& name);
 
 // MPI when MPI is initialised, a single process otherwise.

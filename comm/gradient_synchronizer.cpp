@@ -6,6 +6,7 @@
 #include "comm/gradient_sync.h"
 #include "comm/nccl_communicator.h"
 #include "core/base/check.h"
+#include "core/base/config.h"
 
 namespace rt {
 
@@ -49,18 +50,19 @@ std::unique_ptr<GradientSynchronizer> make_device_synchronizer(Communicator& com
 
 }  // namespace
 
+const std::vector<std::pair<std::string, WireFormat>>& wire_format_names() {
+  static const std::vector<std::pair<std::string, WireFormat>> names{
+      {"fp32", WireFormat::kFloat32}, {"bf16", WireFormat::kBFloat16}, {"fp16", WireFormat::kFloat16}};
+  return names;
+}
+
 WireFormat parse_wire_format(const std::string& name) {
-  if (name == "fp32") return WireFormat::kFloat32;
-  if (name == "bf16") return WireFormat::kBFloat16;
-  if (name == "fp16") return WireFormat::kFloat16;
-  RT_FAIL("unknown gradient wire format \"{}\" (expected fp32, bf16 or fp16)", name);
+  return parse_choice(wire_format_names(), name, "gradient wire format");
 }
 
 const char* wire_format_name(WireFormat format) {
-  switch (format) {
-    case WireFormat::kFloat32: return "fp32";
-    case WireFormat::kBFloat16: return "bf16";
-    case WireFormat::kFloat16: return "fp16";
+  for (const auto& [name, value] : wire_format_names()) {
+    if (value == format) return name.c_str();
   }
   return "?";
 }
@@ -79,11 +81,14 @@ std::vector<GradientBucket> plan_buckets(size_t elements, const GradientSyncOpti
   return buckets;
 }
 
+const std::vector<std::pair<std::string, CollectiveBackend>>& collective_backend_names() {
+  static const std::vector<std::pair<std::string, CollectiveBackend>> names{
+      {"auto", CollectiveBackend::kAuto}, {"nccl", CollectiveBackend::kNccl}, {"mpi", CollectiveBackend::kMpi}};
+  return names;
+}
+
 CollectiveBackend parse_collective_backend(const std::string& name) {
-  if (name == "auto") return CollectiveBackend::kAuto;
-  if (name == "nccl") return CollectiveBackend::kNccl;
-  if (name == "mpi") return CollectiveBackend::kMpi;
-  RT_FAIL("unknown collective backend \"{}\" (expected auto, nccl or mpi)", name);
+  return parse_choice(collective_backend_names(), name, "collective backend");
 }
 
 std::unique_ptr<GradientSynchronizer> make_gradient_synchronizer(Communicator& comm, Span<float> gradients,

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "comm/communicator.h"
@@ -23,7 +24,9 @@
 namespace rt {
 
 enum class WireFormat { kFloat32, kBFloat16, kFloat16 };
-WireFormat parse_wire_format(const std::string& name);  // "fp32", "bf16", "fp16"
+// The names comm.wire takes ("fp32", "bf16", "fp16"), and the format each stands for.
+const std::vector<std::pair<std::string, WireFormat>>& wire_format_names();
+WireFormat parse_wire_format(const std::string& name);
 const char* wire_format_name(WireFormat format);
 
 struct GradientSyncOptions {
@@ -63,7 +66,9 @@ class GradientSynchronizer {
 };
 
 enum class CollectiveBackend { kAuto, kNccl, kMpi };
-CollectiveBackend parse_collective_backend(const std::string& name);  // "auto", "nccl", "mpi"
+// The names comm.backend takes ("auto", "nccl", "mpi").
+const std::vector<std::pair<std::string, CollectiveBackend>>& collective_backend_names();
+CollectiveBackend parse_collective_backend(const std::string& name);
 
 // Where the arena lives and which way its sums go.
 struct GradientSyncPlacement {

@@ -70,19 +70,13 @@ TrainConfig read_train_config(Config& config) {
   c.bucket_mb = config.get_double("comm.bucket_mb", c.bucket_mb, 0.0, 65536.0);
   c.first_bucket_mb = config.get_double("comm.first_bucket_mb", c.first_bucket_mb, 0.0, 65536.0);
   c.overlap = config.get_bool("comm.overlap", c.overlap);
-  c.wire = config.get_choice("comm.wire", c.wire,
-                             {{"fp32", WireFormat::kFloat32}, {"bf16", WireFormat::kBFloat16}, {"fp16", WireFormat::kFloat16}});
+  c.wire = config.get_choice("comm.wire", c.wire, wire_format_names());
   c.hierarchical = config.get_bool("comm.hierarchical", c.hierarchical);
   c.check_every = config.get_int("comm.check_every", c.check_every, 0, INT64_MAX);
   c.timeout_seconds = config.get_double("comm.timeout_seconds", c.timeout_seconds, 0.0, 1e7);
   c.verify_collectives = config.get_bool("comm.verify_collectives", c.verify_collectives);
-  using Started = CommunicatorOptions::StartedAllReduces;
-  c.nonblocking = config.get_choice("comm.nonblocking", c.nonblocking,
-                                    {{"auto", Started::kAuto}, {"on", Started::kNonBlocking}, {"off", Started::kBlocking}});
-  c.backend = config.get_choice("comm.backend", c.backend,
-                                {{"auto", CollectiveBackend::kAuto},
-                                 {"nccl", CollectiveBackend::kNccl},
-                                 {"mpi", CollectiveBackend::kMpi}});
+  c.nonblocking = config.get_choice("comm.nonblocking", c.nonblocking, started_all_reduces_names());
+  c.backend = config.get_choice("comm.backend", c.backend, collective_backend_names());
 
   c.checkpoint_dir_set = config.has("checkpoint.dir");
   c.checkpoint_dir = config.get_path("checkpoint.dir", "");

@@ -16,6 +16,8 @@
 
 #include <toml++/toml.h>
 
+#include "core/base/check.h"
+
 namespace rt {
 
 class Config {
@@ -86,6 +88,19 @@ class Config {
 // "optimizer.lr: 0.05 -> 0.1", "log.every: (not set) -> 10"; empty when they agree. A text that
 // is not TOML counts as setting no key.
 std::vector<std::string> config_differences(const std::string& before, const std::string& after);
+
+// The value `name` stands for among `choices` (a table a component keeps of the names its
+// settings take, which Config::get_choice reads too); throws naming `what` and the choices.
+template <typename Value>
+Value parse_choice(const std::vector<std::pair<std::string, Value>>& choices, const std::string& name,
+                   const std::string& what) {
+  std::string names;
+  for (const auto& [choice, value] : choices) {
+    if (choice == name) return value;
+    names += (names.empty() ? "" : ", ") + choice;
+  }
+  throw Error("unknown " + what + " \"" + name + "\" (expected " + names + ")");
+}
 
 // Replaces ${NAME} with the value of environment variable NAME; throws naming `what` if unset.
 std::string expand_environment(const std::string& text, const std::string& what);

@@ -35,10 +35,11 @@ struct ShardArguments {
   double held_out = 0.1;
 };
 
-void convert(const ShardConversion& conversion) {
-  std::vector<std::string> paths = convert_idx_to_shards(conversion);
-  log_info("wrote {} shard(s) to {} ({} ... {})", paths.size(), conversion.output_dir, paths.front(), paths.back());
+void log_written(const std::vector<std::string>& paths, const std::string& output) {
+  log_info("wrote {} shard(s) to {} ({} ... {})", paths.size(), output, paths.front(), paths.back());
 }
+
+void convert(const ShardConversion& conversion) { log_written(convert_idx_to_shards(conversion), conversion.output_dir); }
 }  // namespace
 
 CommandRunner add_shard_command(CLI::App& app) {
@@ -169,11 +170,11 @@ CommandRunner add_shard_command(CLI::App& app) {
         const std::vector<std::string> paths = convert_npy_to_shards(
             {features.path(), labels.path(), a->output, a->name, a->shards, target_bytes, a->classes,
              fmt::format("{} (array {})", a->npz, a->features_key), fmt::format("{} (array {})", a->npz, a->labels_key)});
-        log_info("wrote {} shard(s) to {} ({} ... {})", paths.size(), a->output, paths.front(), paths.back());
+        log_written(paths, a->output);
       } else if (!a->npy.empty()) {
         const std::vector<std::string> paths = convert_npy_to_shards(
             {a->npy, a->labels, a->output, a->name, a->shards, target_bytes, a->classes, "", ""});
-        log_info("wrote {} shard(s) to {} ({} ... {})", paths.size(), a->output, paths.front(), paths.back());
+        log_written(paths, a->output);
       } else {
         const int64_t classes = a->classes > 0 ? a->classes : 10;
         if (!a->idx_dir.empty()) {
