@@ -72,6 +72,39 @@ class FaultsTest : public ::testing::Test {
                " >/dev/null 2>&1 || [ $i -ge 3000 ]; do sleep 0.01; i=$((i+1)); done; sleep " +
                std::to_string(delay_seconds) + "; " + action + "; wait $job'");
   }
+  // Runs the mpiexec `job`, whose ranks are to end on their own (a watchdog ends the job), timed to
+  // the moment its last rank ended: `seconds` from the start, and `ended` (seconds since the
+  // epoch). Open MPI 4.1's launcher can hang in its own shutdown (PMIx_server_finalize) after it
+  // aborted a job with a stopped rank, every rank already ended; it is then killed 10 s later, and
+  // its output says so.
+  Outcome run_job_to_its_end(const std::string& job, double* ended = nullptr) {
+    const std::string script = dir_.file("watch.sh"), launcher = dir_.file("launcher.sh"),
+                      ended_at = dir_.file("job-ended-at");
+    std::ofstream(launcher, std::ios::trunc) << "exec " << job << "\n";  // the launcher's process id is $!
+    std::ofstream(script, std::ios::trunc)
+        << "alive() { ps -p \"$1\" -o stat= 2>/dev/null | grep -qv '^Z'; }\n"
+        << "sh " << launcher << " &\nlauncher=$!\nseen=0\n"
+        << "while alive $launcher; do\n"
+           "  if ps --ppid $launcher -o stat= | grep -qv '^Z'; then seen=1; elif [ $seen = 1 ]; then break; fi\n"
+           "  sleep 0.02\n"
+           "done\n"
+        << "date +%s.%N > " << ended_at << "\n"
+        << "i=0; while alive $launcher && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done\n"
+           "if alive $launcher; then echo 'the launcher hung after every rank had ended (in its own shutdown); killed'; "
+           "kill -9 $launcher; fi\n"
+           "wait $launcher\n";
+    const double started = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::filesystem::remove(ended_at);
+    Outcome outcome = run("sh " + script);
+    double end = 0;
+    EXPECT_TRUE(std::ifstream(ended_at) >> end) << outcome.output;
+    outcome.seconds = end - started;
+    if (outcome.output.find("the launcher hung after every rank had ended") != std::string::npos) {
+      std::printf("mpiexec hung in its own shutdown after every rank of the job had ended; killed\n");
+    }
+    if (ended) *ended = end;
+    return outcome;
+  }
   // The job's PREEMPTED record, or an empty object.
   static nlohmann::json preemption_record(const std::string& checkpoints) {
     std::ifstream in(checkpoints + "/PREEMPTED");
@@ -283,12 +316,12 @@ TEST_F(FaultsTest, AStoppedRankIsNamedByTheWatchdogAndTheJobEnds) {
     const std::string checkpoints = dir_.file(std::string("ck-") + nonblocking);
     const std::string stopped_at = dir_.file(std::string("stopped-") + nonblocking);
     std::string config = write_config(dir_.file("job.toml"), checkpoints);
-    Outcome outcome = run(mpiexec(4) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 2 ]; then (i=0; until ls " + checkpoints +
+    double ended = 0;
+    Outcome outcome = run_job_to_its_end(mpiexec(4) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 2 ]; then (i=0; until ls " + checkpoints +
                           "/*/manifest.json >/dev/null 2>&1; do [ $i -lt 1200 ] || exit; i=$((i+1)); sleep 0.05; "
                           "done; date +%s.%N > " + stopped_at + "; kill -STOP $$) & fi; exec " + kBinary + " train " + config +
                           " --set comm.timeout_seconds=3 --set train.epochs=100000 --set comm.nonblocking=" +
-                          nonblocking + "'");
-    const double ended = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+                          nonblocking + "'", &ended);
     EXPECT_NE(outcome.exit_code, 0) << outcome.output;
     EXPECT_TRUE(std::regex_search(outcome.output,
                                   std::regex("rank\\(s\\) 2 on host\\(s\\) \\S+ (did not arrive|gave no sign of life)")))
@@ -312,12 +345,12 @@ TEST_F(FaultsTest, AStoppedRankZeroEndsTheJobWithinTheTimeoutAndTwoSecondsWhileO
   const std::string run_dir = dir_.file("run");
   const std::string stopped_at = dir_.file("stopped");
   std::string config = write_config(dir_.file("job.toml"), "", 20, test_data);
-  Outcome outcome = run(mpiexec(4) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 0 ]; then (i=0; until grep -q train " +
+  double ended = 0;
+  Outcome outcome = run_job_to_its_end(mpiexec(4) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 0 ]; then (i=0; until grep -q train " +
                         run_dir + "/metrics.jsonl 2>/dev/null; do [ $i -lt 3000 ] || exit; i=$((i+1)); sleep 0.01; "
                         "done; date +%s.%N > " + stopped_at + "; kill -STOP $$) & fi; exec " + kBinary + " train " +
                         config + " --set comm.timeout_seconds=3 --set model.hidden=[2048,2048] --set log.every=10 "
-                        "--set train.eval_every=10 --set log.dir=" + run_dir + "'");
-  const double ended = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+                        "--set train.eval_every=10 --set log.dir=" + run_dir + "'", &ended);
   EXPECT_NE(outcome.exit_code, 0) << outcome.output;
   EXPECT_TRUE(std::regex_search(outcome.output, std::regex("rank\\(s\\) 0 on host\\(s\\) \\S+ gave no sign of life for "
                                                            "3\\.\\d s \\(timeout 3 s\\)")))
@@ -334,7 +367,7 @@ TEST_F(FaultsTest, AStoppedRankAtStartUpEndsTheJob) {
   // Rank 2 of 4 stops between MPI's start and the communicator's: the others wait in the
   // communicator's first collectives, before its watchdog runs, and end the job after the
   // collective timeout (2 s) instead of waiting for mpiexec's own limit (100 s).
-  Outcome outcome = run(mpiexec(4) + kWatchdogJob + " stopped-at-start-up");
+  Outcome outcome = run_job_to_its_end(mpiexec(4) + kWatchdogJob + " stopped-at-start-up");
   EXPECT_NE(outcome.exit_code, 0) << outcome.output;
   EXPECT_NE(outcome.output.find("setting up the communicator has waited 2 s"), std::string::npos) << outcome.output;
   EXPECT_EQ(outcome.output.find("constructed"), std::string::npos) << outcome.output;
@@ -345,7 +378,7 @@ TEST_F(FaultsTest, AStoppedRankAtStartUpEndsTheJob) {
 TEST_F(FaultsTest, ARankAliveButLateToACollectiveIsNamedAndTheJobEnds) {
   // Rank 2 of 4 is busy (its heartbeats go on) while the others wait in a barrier: past the
   // timeout (2 s) they report, and rank 0 ends the job naming rank 2 as the one that did not arrive.
-  Outcome outcome = run(mpiexec(4) + kWatchdogJob + " late");
+  Outcome outcome = run_job_to_its_end(mpiexec(4) + kWatchdogJob + " late");
   EXPECT_NE(outcome.exit_code, 0) << outcome.output;
   EXPECT_TRUE(std::regex_search(outcome.output, std::regex("timed out after 2\\.\\d s \\(timeout 2 s\\): rank\\(s\\) 2 on "
                                                            "host\\(s\\) \\S+ did not arrive")))
@@ -359,7 +392,7 @@ TEST_F(FaultsTest, ARankStoppedAfterTheLastCollectiveEndsTheJobNamingIt) {
   // Rank 2 of 4 stops after the job's last collective, before its communicator ends: the others
   // have nothing left to wait in, but their watchdogs wait for every rank's goodbye and end the job
   // naming rank 2, instead of leaving the launcher waiting for it for ever.
-  Outcome outcome = run(mpiexec(4) + kWatchdogJob + " stopped-after-the-last-collective");
+  Outcome outcome = run_job_to_its_end(mpiexec(4) + kWatchdogJob + " stopped-after-the-last-collective");
   EXPECT_NE(outcome.exit_code, 0) << outcome.output;
   EXPECT_TRUE(std::regex_search(outcome.output, std::regex("rank\\(s\\) 2 on host\\(s\\) \\S+ gave no sign of life for "
                                                            "2\\.\\d s \\(timeout 2 s\\): stopped, hung or lost, after "
