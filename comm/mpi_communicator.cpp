@@ -139,6 +139,9 @@ MpiCommunicator::MpiCommunicator(const CommunicatorOptions& options)
     RT_CHECK_MPI(MPI_Comm_free(&machine));
     RT_CHECK_MPI(MPI_Allreduce(&machine_size, &most_ranks_on_a_machine_, 1, MPI_INT, MPI_MAX, comm_));
   }
+  if (options.shared_memory_sums && one_machine() && size_ > 1 && !hierarchical_) {
+    shared_ = std::make_unique<SharedMemorySum>(comm_);
+  }
   using Started = CommunicatorOptions::StartedAllReduces;
   RT_CHECK(!(hierarchical_ && started == Started::kNonBlocking),
            "non-blocking gradient all-reduces and the hierarchical all-reduce do not go together");
@@ -177,6 +180,7 @@ MpiCommunicator::MpiCommunicator(const CommunicatorOptions& options)
 MpiCommunicator::~MpiCommunicator() {
   watchdog_.reset();  // stops watching first (at the job's end, once the ranks it watches are done)
   verifier_.reset();
+  shared_.reset();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (finalized) return;
@@ -191,7 +195,7 @@ MpiCommunicator::~MpiCommunicator() {
 
 std::string MpiCommunicator::backend() const {
   if (hierarchical_) return "mpi-hierarchical";
-  if (!nonblocking_) return "mpi";
+  if (!nonblocking_) return shared_ ? "mpi (float sums in shared memory)" : "mpi";
   if (sums_on_the_wire_eager_ == 1) return "mpi-nonblocking";
   return fmt::format("mpi-nonblocking, {} sums at once (a small all-reduce takes {:.0f} us)", sums_on_the_wire_eager_,
                      small_all_reduce_seconds_ * 1e6);
@@ -201,10 +205,14 @@ size_t MpiCommunicator::all_reduce_piece_bytes() const {
   return one_machine() && !hierarchical_ ? kSharedMemoryPieceBytes : 0;
 }
 
+bool MpiCommunicator::sums_floats(DType dtype, ReduceOp op) {
+  return (op == ReduceOp::kSum || op == ReduceOp::kAverage) &&
+         (dtype == DType::kFloat32 || dtype == DType::kBFloat16 || dtype == DType::kFloat16);
+}
+
 bool MpiCommunicator::ordered(DType dtype, ReduceOp op) const {
   // Two ranks add x0 + x1 in any algorithm (the sum is commutative); from three on, the order is ours.
-  return size_ > 2 && (op == ReduceOp::kSum || op == ReduceOp::kAverage) &&
-         (dtype == DType::kFloat32 || dtype == DType::kBFloat16 || dtype == DType::kFloat16);
+  return size_ > 2 && sums_floats(dtype, op);
 }
 
 MPI_Op MpiCommunicator::operation_for(DType dtype, ReduceOp op) const {
@@ -217,7 +225,9 @@ void MpiCommunicator::all_reduce_piece(void* data, int count, DType dtype, Reduc
   MPI_Op mpi_operation = operation_for(dtype, op);
   MPI_Datatype type = mpi_type(dtype);
   if (!hierarchical_ || nodes_ == 1 || nodes_ == size_) {
-    if (ordered(dtype, op)) {
+    if (shared_ && sums_floats(dtype, op)) {
+      shared_->sum(data, static_cast<size_t>(count), dtype);
+    } else if (ordered(dtype, op)) {
       ordered_->sum(data, count, dtype);
     } else {
       RT_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, data, count, type, mpi_operation, comm_));

@@ -3,7 +3,8 @@
 // on one machine, all-reduces go in pieces of 4 MiB, which shared memory reduces in cache. bfloat16 and
 // float16 travel as 16-bit words reduced by MPI operations of our own. From 3 ranks on, sums of
 // floating-point values (blocking or started) are OrderedSums, which add in an order fixed by the
-// rank count, whatever the layout. With `hierarchical`, an all-reduce runs as reduce in the node,
+// rank count, whatever the layout; where every rank is on one machine they go through a shared-memory
+// window instead (shared_memory_sum.h: the same sums). With `hierarchical`, an all-reduce runs as reduce in the node,
 // all-reduce among node leaders, broadcast in the node.
 //
 // Started all-reduces (gradient buckets, see Communicator::start_all_reduce) are non-blocking
@@ -35,6 +36,7 @@
 #include "comm/collective_verifier.h"
 #include "comm/collective_watchdog.h"
 #include "comm/ordered_sum.h"
+#include "comm/shared_memory_sum.h"
 
 namespace rt {
 
@@ -66,6 +68,8 @@ class MpiCommunicator final : public Communicator {
 
  private:
   void all_reduce_piece(void* data, int count, DType dtype, ReduceOp op);
+  // A sum (or average) of floating-point values.
+  static bool sums_floats(DType dtype, ReduceOp op);
   // Whether a flat sum of `dtype` goes through an OrderedSum: floating-point sums from 3 ranks on,
   // so that blocking and started sums, in any layout, add in the same order.
   bool ordered(DType dtype, ReduceOp op) const;
@@ -105,6 +109,7 @@ class MpiCommunicator final : public Communicator {
   std::vector<std::unique_ptr<OrderedSum>> started_ordered_sums_;
   uint64_t ordered_sums_started_ = 0;
   std::unique_ptr<OrderedSum> ordered_;  // the blocking sums' (from 3 ranks on)
+  std::unique_ptr<SharedMemorySum> shared_;  // the blocking float sums' where all ranks share a machine
   std::deque<StartedSum> started_sums_;  // oldest first; a deque keeps their addresses
   bool looked_eagerly_ = false;  // the last look did not sleep: sums_on_the_wire_eager_ at a time
   // Sums on the wire at once, set at construction (more where a small all-reduce is slow).

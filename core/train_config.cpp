@@ -75,6 +75,7 @@ TrainConfig read_train_config(Config& config) {
   c.check_every = config.get_int("comm.check_every", c.check_every, 0, INT64_MAX);
   c.timeout_seconds = config.get_double("comm.timeout_seconds", c.timeout_seconds, 0.0, 1e7);
   c.verify_collectives = config.get_bool("comm.verify_collectives", c.verify_collectives);
+  c.shared_memory = config.get_bool("comm.shared_memory", c.shared_memory);
   c.nonblocking = config.get_choice("comm.nonblocking", c.nonblocking, started_all_reduces_names());
   c.backend = config.get_choice("comm.backend", c.backend, collective_backend_names());
 

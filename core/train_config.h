@@ -72,6 +72,7 @@ struct TrainConfig {
   int64_t check_every = 1000;   // steps between cross-rank parameter checks (also at start and epoch ends)
   double timeout_seconds = 300; // a collective waiting longer ends the job, naming the ranks that did not arrive
   bool verify_collectives = true;  // ranks compare each collective's header before any data moves
+  bool shared_memory = true;  // every rank on one machine: float sums through a shared-memory window
   // "on": gradient buckets are non-blocking all-reduces, started as soon as they are final and
   // looked after by a thread that sleeps between looks while backward runs; "off": one blocking
   // all-reduce after another; "auto": on where each rank has a machine to itself (and not

@@ -81,7 +81,7 @@ CommandRunner add_train_command(CLI::App& app) {
     // Training gets a communicator of its own, with the hierarchy and collective watchdog asked for.
     std::unique_ptr<Communicator> training = make_world_communicator(
         {train_config.hierarchical, train_config.timeout_seconds, train_config.verify_collectives,
-         train_config.nonblocking});
+         train_config.nonblocking, train_config.shared_memory});
     Trainer trainer(train_config, *training);
     TrainingResult result = trainer.run();
     if (result.preempted) {

@@ -11,29 +11,14 @@
 #include "comm/mpi_communicator.h"
 #include "comm/ordered_sum.h"
 #include "core/base/half.h"
-#include "core/base/random.h"
+#include "tests/comm/sum_test_values.h"
 
 namespace rt {
 namespace {
 
-int world_rank() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
-int world_size() {
-  int size = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  return size;
-}
-
-// Values whose sum depends on the order of the additions: magnitudes far apart on each rank.
-std::vector<float> rank_values(int count, int rank, uint64_t seed) {
-  Rng rng(seed, static_cast<uint64_t>(rank));
-  std::vector<float> values(static_cast<size_t>(count));
-  for (float& v : values) v = rng.normal() * (rank % 2 == 0 ? 1000.0f : 0.001f) + rng.uniform();
-  return values;
-}
+using testing::rank_values;
+using testing::world_rank;
+using testing::world_size;
 
 // Every rank's values, rank after rank, summed locally in the expected tree.
 std::vector<float> expected_sum(int count, uint64_t seed) {

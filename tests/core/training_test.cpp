@@ -271,6 +271,13 @@ TEST_F(TrainingTest, EverySynchronisationModeTrainsTheSameModel) {
   compressed.wire = WireFormat::kBFloat16;
   EXPECT_LT(max_difference(train_parameters(compressed, *comm_), reference), 2e-2f);
 
+  // Summed through MPI's messages instead of the shared-memory window: the same bits.
+  CommunicatorOptions messages;
+  messages.shared_memory_sums = false;
+  std::unique_ptr<Communicator> through_messages = make_world_communicator(messages);
+  EXPECT_EQ(train_parameters(plain, *through_messages), reference) << "the shared-memory sums changed the arithmetic";
+  EXPECT_EQ(train_parameters(compressed, *through_messages), train_parameters(compressed, *comm_));
+
   setenv("RINGTRAIN_RANKS_PER_NODE", "2", 1);
   std::unique_ptr<Communicator> hierarchical = make_world_communicator({true});
   unsetenv("RINGTRAIN_RANKS_PER_NODE");

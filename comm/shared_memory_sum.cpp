@@ -1,0 +1,106 @@
+#include "comm/shared_memory_sum.h"
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+
+#include "comm/ordered_sum.h"
+#include "core/base/check.h"
+#include "core/base/check_mpi.h"
+
+namespace rt {
+
+namespace {
+// Elements added per round of the general tree: the ranks' copies of a block stay in L1.
+constexpr size_t kTreeBlock = 512;
+}  // namespace
+
+SharedMemorySum::SharedMemorySum(MPI_Comm comm) {
+  RT_CHECK_MPI(MPI_Comm_dup(comm, &comm_));
+  RT_CHECK_MPI(MPI_Comm_rank(comm_, &rank_));
+  RT_CHECK_MPI(MPI_Comm_size(comm_, &size_));
+  MPI_Info info = MPI_INFO_NULL;
+  RT_CHECK_MPI(MPI_Info_create(&info));
+  // Each rank's slots on its own pages (first touched by it, so on its NUMA node).
+  RT_CHECK_MPI(MPI_Info_set(info, "alloc_shared_noncontig", "true"));
+  void* mine = nullptr;
+  const int allocated = MPI_Win_allocate_shared(static_cast<MPI_Aint>(2 * kSlotBytes), 1, info, comm_, &mine, &window_);
+  MPI_Info_free(&info);
+  RT_CHECK_MPI(allocated);
+  bases_.resize(static_cast<size_t>(size_));
+  for (int r = 0; r < size_; ++r) {
+    MPI_Aint bytes = 0;
+    int unit = 0;
+    void* base = nullptr;
+    RT_CHECK_MPI(MPI_Win_shared_query(window_, r, &bytes, &unit, &base));
+    RT_CHECK(static_cast<size_t>(bytes) >= 2 * kSlotBytes, "rank {}'s shared slots hold {} bytes", r, bytes);
+    bases_[static_cast<size_t>(r)] = static_cast<unsigned char*>(base);
+  }
+  RT_CHECK_MPI(MPI_Win_lock_all(MPI_MODE_NOCHECK, window_));
+  tree_.resize(static_cast<size_t>(size_) * kTreeBlock * sizeof(float));
+}
+
+SharedMemorySum::~SharedMemorySum() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  // Freeing the window waits for every rank: not while an error unwinds (the job is ending).
+  if (finalized || std::uncaught_exceptions() > 0) return;
+  MPI_Win_unlock_all(window_);
+  MPI_Win_free(&window_);
+  MPI_Comm_free(&comm_);
+}
+
+void SharedMemorySum::barrier() {
+  RT_CHECK_MPI(MPI_Win_sync(window_));  // this rank's stores are visible before it arrives
+  RT_CHECK_MPI(MPI_Barrier(comm_));
+  RT_CHECK_MPI(MPI_Win_sync(window_));  // and the others' before it reads
+}
+
+void SharedMemorySum::sum(void* data, size_t count, DType dtype) {
+  RT_CHECK(dtype == DType::kFloat32 || dtype == DType::kBFloat16 || dtype == DType::kFloat16,
+           "a shared-memory sum takes float32, bfloat16 or float16, not {}", dtype_name(dtype));
+  const size_t element = dtype_size(dtype);
+  const size_t piece = kSlotBytes / element;
+  auto* bytes = static_cast<unsigned char*>(data);
+  for (size_t offset = 0; offset < count; offset += piece) {
+    sum_piece(bytes + offset * element, std::min(piece, count - offset), dtype);
+  }
+}
+
+void SharedMemorySum::sum_piece(unsigned char* data, size_t count, DType dtype) {
+  const size_t element = dtype_size(dtype);
+  const int slot = next_slot_;
+  next_slot_ ^= 1;
+  std::memcpy(slot_of(rank_, slot), data, count * element);
+  barrier();
+  // Slices as even as possible, the first `count % size` one element longer (as OrderedSum's).
+  const size_t ranks = static_cast<size_t>(size_), base = count / ranks, longer = count % ranks;
+  auto begin_of = [&](size_t r) { return r * base + std::min(r, longer); };
+  const size_t mine = static_cast<size_t>(rank_);
+  add_slice(slot, begin_of(mine), begin_of(mine + 1), dtype);
+  barrier();
+  for (size_t r = 0; r < ranks; ++r) {
+    const size_t begin = begin_of(r), end = begin_of(r + 1);
+    std::memcpy(data + begin * element, slot_of(static_cast<int>(r), slot) + begin * element, (end - begin) * element);
+  }
+}
+
+void SharedMemorySum::add_slice(int slot, size_t begin, size_t end, DType dtype) {
+  const size_t element = dtype_size(dtype);
+  if (size_ == 2 && dtype == DType::kFloat32) {  // x0 + x1 straight into this rank's copy
+    auto* into = reinterpret_cast<float*>(slot_of(rank_, slot)) + begin;
+    const auto* other = reinterpret_cast<const float*>(slot_of(1 - rank_, slot)) + begin;
+    for (size_t i = 0; i < end - begin; ++i) into[i] += other[i];
+    return;
+  }
+  for (size_t block = begin; block < end; block += kTreeBlock) {
+    const size_t n = std::min(kTreeBlock, end - block);
+    for (int r = 0; r < size_; ++r) {
+      std::memcpy(tree_.data() + static_cast<size_t>(r) * n * element, slot_of(r, slot) + block * element, n * element);
+    }
+    OrderedSum::add_in_tree(tree_.data(), size_, static_cast<int>(n), dtype);
+    std::memcpy(slot_of(rank_, slot) + block * element, tree_.data(), n * element);
+  }
+}
+
+}  // namespace rt
