@@ -1,5 +1,6 @@
 #include "comm/communicator.h"
 
+#include "comm/finite.h"
 #include "comm/mpi_communicator.h"
 #include "comm/single_process_communicator.h"
 #include "core/base/check.h"
@@ -74,6 +75,11 @@ void Communicator::end_collective() {
   std::lock_guard<std::mutex> lock(calls_mutex_);
   last_ = current_;
   in_progress_ = false;
+}
+
+bool Communicator::sum_checking_finite_elements(float* data, size_t count) {
+  all_reduce_elements(data, count, DType::kFloat32, ReduceOp::kSum);
+  return all_finite(Span<const float>(data, count));
 }
 
 uint64_t Communicator::collective_fingerprint() const {

@@ -68,6 +68,12 @@ class Communicator {
     all_reduce(Span<T>(&value, 1), op);
     return value;
   }
+  // A float32 sum in place (as all_reduce with kSum), and whether every sum is finite: the same
+  // answer on every rank. Where the backend can, the check is made while summing.
+  bool sum_checking_finite(Span<float> buffer) {
+    Tracked call(*this, CollectiveKind::kAllReduce, buffer.size(), DType::kFloat32);
+    return sum_checking_finite_elements(buffer.data(), buffer.size());
+  }
   // Every rank ends with root's elements.
   template <typename T>
   void broadcast(Span<T> buffer, int root) {
@@ -131,6 +137,8 @@ class Communicator {
   virtual void broadcast_elements(void* data, size_t count, DType dtype, int root) = 0;
   virtual void all_gather_elements(const void* sent, void* received, size_t count, DType dtype) = 0;
   virtual void barrier_all() = 0;
+  // The default sums, then checks.
+  virtual bool sum_checking_finite_elements(float* data, size_t count);
   // Starts a sum in place (the default: sums at once).
   virtual void start_sum(void* data, size_t count, DType dtype) { all_reduce_elements(data, count, dtype, ReduceOp::kSum); }
   // How many started sums are not finished yet (moving them on); with starts_all_reduces() only.

@@ -8,18 +8,6 @@
 
 namespace rt {
 
-bool all_finite(Span<const float> values) {
-  // NaN and infinity are the values whose exponent bits are all ones; an integer OR over the
-  // whole span vectorises (a float sum would not, without -ffast-math).
-  uint32_t any = 0;
-  for (size_t i = 0; i < values.size(); ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, &values[i], sizeof bits);
-    any |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-  }
-  return any == 0;
-}
-
 HostGradientSynchronizer::HostGradientSynchronizer(Communicator& comm, Span<float> gradients, GradientSyncOptions options,
                                            Timeline* timeline)
     : comm_(comm), gradients_(gradients), options_(options), timeline_(timeline),
@@ -55,6 +43,10 @@ void HostGradientSynchronizer::communicate(size_t index) {
                            : values.size();
   for (size_t offset = 0; offset < values.size(); offset += piece) {
     Span<float> part = values.subspan(offset, std::min(piece, values.size() - offset));
+    if (options_.wire == WireFormat::kFloat32) {
+      finite = comm_.sum_checking_finite(part) && finite;  // checked while summing where the backend can
+      continue;
+    }
     uint16_t* wire = wire_at(bucket.offset + offset);
     start_sum(wire, part);  // done on return: this communicator sums at once
     widen_sum(wire, part);

@@ -20,6 +20,7 @@
 
 #include "comm/bucket_worker.h"
 #include "comm/communicator.h"
+#include "comm/finite.h"
 #include "comm/gradient_synchronizer.h"
 #include "core/base/timeline.h"
 
@@ -72,8 +73,5 @@ class HostGradientSynchronizer final : public GradientSynchronizer {
   std::mutex mutex_;
   bool nonfinite_ = false;  // a bucket of this step held NaN or infinity
 };
-
-// True when every value is finite.
-bool all_finite(Span<const float> values);
 
 }  // namespace rt

@@ -210,6 +210,12 @@ bool MpiCommunicator::sums_floats(DType dtype, ReduceOp op) {
          (dtype == DType::kFloat32 || dtype == DType::kBFloat16 || dtype == DType::kFloat16);
 }
 
+bool MpiCommunicator::sums_in_shared_memory(size_t count, DType dtype, ReduceOp op) const {
+  // A few KiB go faster in MPI's own eager messages than through two barriers (4 KiB: 0.65x).
+  constexpr size_t kLeastBytes = size_t{16} << 10;
+  return shared_ && sums_floats(dtype, op) && count * dtype_size(dtype) >= kLeastBytes;
+}
+
 bool MpiCommunicator::ordered(DType dtype, ReduceOp op) const {
   // Two ranks add x0 + x1 in any algorithm (the sum is commutative); from three on, the order is ours.
   return size_ > 2 && sums_floats(dtype, op);
@@ -225,7 +231,7 @@ void MpiCommunicator::all_reduce_piece(void* data, int count, DType dtype, Reduc
   MPI_Op mpi_operation = operation_for(dtype, op);
   MPI_Datatype type = mpi_type(dtype);
   if (!hierarchical_ || nodes_ == 1 || nodes_ == size_) {
-    if (shared_ && sums_floats(dtype, op)) {
+    if (sums_in_shared_memory(static_cast<size_t>(count), dtype, op)) {
       shared_->sum(data, static_cast<size_t>(count), dtype);
     } else if (ordered(dtype, op)) {
       ordered_->sum(data, count, dtype);
@@ -263,6 +269,16 @@ void MpiCommunicator::all_reduce_elements(void* data, size_t count, DType dtype,
     if (dtype == DType::kFloat32) scale(data, count, 1.0f / static_cast<float>(size_));
     if (dtype == DType::kFloat64) scale(data, count, 1.0 / static_cast<double>(size_));
   }
+}
+
+bool MpiCommunicator::sum_checking_finite_elements(float* data, size_t count) {
+  if (!sums_in_shared_memory(count, DType::kFloat32, ReduceOp::kSum)) {
+    return Communicator::sum_checking_finite_elements(data, count);
+  }
+  verify_call();
+  bool finite = true;
+  shared_->sum(data, count, DType::kFloat32, &finite);
+  return finite;
 }
 
 void MpiCommunicator::start_sum(void* data, size_t count, DType dtype) {

@@ -63,6 +63,8 @@ class MpiCommunicator final : public Communicator {
   void broadcast_elements(void* data, size_t count, DType dtype, int root) override;
   void all_gather_elements(const void* sent, void* received, size_t count, DType dtype) override;
   void barrier_all() override;
+  // In the shared-memory window, each rank checks its slice as it adds it.
+  bool sum_checking_finite_elements(float* data, size_t count) override;
   void start_sum(void* data, size_t count, DType dtype) override;
   size_t sums_under_way(bool eager) override;
 
@@ -70,6 +72,8 @@ class MpiCommunicator final : public Communicator {
   void all_reduce_piece(void* data, int count, DType dtype, ReduceOp op);
   // A sum (or average) of floating-point values.
   static bool sums_floats(DType dtype, ReduceOp op);
+  // Whether this sum goes through the shared-memory window (the same bits as through MPI).
+  bool sums_in_shared_memory(size_t count, DType dtype, ReduceOp op) const;
   // Whether a flat sum of `dtype` goes through an OrderedSum: floating-point sums from 3 ranks on,
   // so that blocking and started sums, in any layout, add in the same order.
   bool ordered(DType dtype, ReduceOp op) const;

@@ -31,6 +31,6 @@ tps_ours, tps_peer = ours["samples_per_second"] * context, peer["tokens_per_seco
 print(f"\n{'':30}{'ringtrain':>12}{'PyTorch':>12}{'ratio':>8}")
 print(f"{'held-out bits per byte':30}{bits_ours:12.4f}{bits_peer:12.4f}{bits_ours / bits_peer:8.3f}")
 print(f"{'training tokens/s':30}{tps_ours:12.0f}{tps_peer:12.0f}{tps_ours / tps_peer:8.2f}")
-print(f"RESULT gpt_cpu_test_bits_per_byte: ours {bits_ours:.4f} bits, pytorch {bits_peer:.4f} bits, ratio {bits_ours / bits_peer:.3f}")
+print(f"RESULT gpt_cpu_test_bits_per_byte: ours {bits_ours:.4f} bits, pytorch {bits_peer:.4f} bits, ratio {bits_peer / bits_ours:.3f}")
 print(f"RESULT gpt_cpu_tokens_per_second: ours {tps_ours:.0f} tokens/s, pytorch {tps_peer:.0f} tokens/s, ratio {tps_ours / tps_peer:.2f}")
 PY

@@ -66,5 +66,5 @@ print(f"RESULT gpt2_124m_tensor_core_attention_tokens_per_second_vs_compile_bf16
       f"tokens/s, pytorch {r['tokens_per_second']:.0f} tokens/s, ratio {tensor_cores['tps'] / r['tokens_per_second']:.2f}")
 r = peer["compile bf16"]
 print(f"RESULT gpt2_124m_memory: ours {ours['mem']:.1f} GiB, pytorch {r['peak_allocated_gib']:.1f} GiB, "
-      f"ratio {ours['mem'] / r['peak_allocated_gib']:.2f}")
+      f"ratio {r['peak_allocated_gib'] / ours['mem']:.2f}")
 PY

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "comm/mpi_communicator.h"
@@ -75,6 +77,34 @@ TEST(SharedMemorySum, SixteenBitSumsRoundAfterEachAdditionAsOrderedSumsDo) {
   EXPECT_TRUE(bitwise_equal(half, expected_sum<float16>(count, 22, DType::kFloat16, to_float16)));
 }
 
+// The check made while adding: a NaN on one rank, deep in the third piece, or sums that overflow
+// to infinity though every rank's values are finite, make the answer false on every rank; the
+// next sum, finite, is true again.
+TEST(SharedMemorySum, ItsCheckSeesANonFiniteSumAnywhereOnEveryRank) {
+  SharedMemorySum shared(MPI_COMM_WORLD);
+  const size_t count = 3 * kPieceFloats - 5;
+  auto checked = [&](std::vector<float>& values) {
+    bool finite = false;
+    shared.sum(values.data(), values.size(), DType::kFloat32, &finite);
+    return finite;
+  };
+  std::vector<float> values = rank_values(count, world_rank(), 41);
+  EXPECT_TRUE(checked(values));
+  EXPECT_TRUE(bitwise_equal(values, expected_sum<float>(count, 41, DType::kFloat32, [](float v) { return v; })));
+  for (size_t where : {size_t{0}, kPieceFloats + 1, count - 1}) {
+    values = rank_values(count, world_rank(), 42);
+    if (world_rank() == world_size() - 1) values[where] = std::nanf("");
+    EXPECT_FALSE(checked(values)) << where;
+  }
+  std::vector<float> huge(count, 1.0f);
+  huge[2 * kPieceFloats + 3] = 3e38f;  // finite on each rank, infinite summed
+  EXPECT_FALSE(checked(huge));
+  values = rank_values(count, world_rank(), 43);
+  EXPECT_TRUE(checked(values));
+  std::vector<float> none;
+  EXPECT_TRUE(checked(none));
+}
+
 TEST(SharedMemorySum, RefusesWhatItDoesNotSum) {
   SharedMemorySum shared(MPI_COMM_WORLD);
   std::vector<int32_t> integers(4, 1);
@@ -96,6 +126,14 @@ TEST(SharedMemorySum, TheCommunicatorsSumsEqualItsSumsThroughMessages) {
     messages.all_reduce(Span<float>(b), op);
     EXPECT_TRUE(bitwise_equal(a, b));
     EXPECT_EQ(shared.all_reduce_value(1, ReduceOp::kSum), world_size());  // an integer sum between
+  }
+  // Summed and checked: the same bits and the same answer, finite or not.
+  for (bool poisoned : {false, true}) {
+    std::vector<float> a = rank_values(count, world_rank(), 33), b = a;
+    if (poisoned && world_rank() == 0) a[count / 2] = b[count / 2] = std::numeric_limits<float>::infinity();
+    EXPECT_EQ(shared.sum_checking_finite(Span<float>(a)), !poisoned);
+    EXPECT_EQ(messages.sum_checking_finite(Span<float>(b)), !poisoned);
+    EXPECT_TRUE(bitwise_equal(a, b));
   }
   std::vector<bfloat16> a = converted<bfloat16>(rank_values(count, world_rank(), 32), to_bfloat16), b = a;
   shared.all_reduce(Span<bfloat16>(a), ReduceOp::kSum);
