@@ -31,7 +31,7 @@ COPY --from=build /out/runtime-packages.txt /tmp/runtime-packages.txt
 COPY scripts/openmpi-defaults.sh /tmp/openmpi-defaults.sh
 RUN apt-get update -qq \
     && apt-get install -y -qq --no-install-recommends $(cat /tmp/runtime-packages.txt) \
-         openmpi-bin openssh-client openssh-server ca-certificates \
+         openmpi-bin openssh-client openssh-server ca-certificates libopenblas0-pthread \
     && rm -rf /var/lib/apt/lists/* \
     && bash /tmp/openmpi-defaults.sh && rm /tmp/runtime-packages.txt /tmp/openmpi-defaults.sh
 COPY --from=build /out/ringtrain /usr/local/bin/ringtrain

@@ -90,6 +90,7 @@ TrainConfig read_train_config(Config& config) {
 
   c.device = parse_device(config.get_string("runtime.device", "cpu", {"cpu", "cuda"}));
   c.threads = config.get_int("runtime.threads", c.threads, 0, 4096);
+  c.cpu_blas = config.get_choice("runtime.cpu_blas", c.cpu_blas, kernels::cpu_blas_names());
   using kernels::cuda::MatmulPrecision;
   c.precision = config.get_choice("runtime.precision", c.precision,
                                   {{"fp32", MatmulPrecision::kFp32},

@@ -13,6 +13,7 @@
 #include "core/base/device.h"
 #include "core/optimizer.h"
 #include "data/shard_index.h"
+#include "kernels/kernels.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/kernels.h"
 
@@ -97,6 +98,7 @@ struct TrainConfig {
   // [runtime]
   Device device = Device::kCpu;
   int64_t threads = 0;  // 0: the machine's cores shared among its ranks
+  kernels::CpuBlas cpu_blas = kernels::CpuBlas::kEigen;  // the CPU products' library
   // CUDA matrix products: fp32; tf32 or bf16: tensor cores with inputs rounded to 10 or 8
   // mantissa bits, fp32 accumulation; weights, optimizer state, activations and loss stay fp32
   kernels::cuda::MatmulPrecision precision = kernels::cuda::MatmulPrecision::kFp32;

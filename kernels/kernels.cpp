@@ -7,6 +7,7 @@
 #include "core/base/check.h"
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/openblas.h"
 #include "kernels/cuda/cuda_kernels.h"
 
 namespace rt::kernels {
@@ -280,6 +281,17 @@ void scale(Device device, float* values, int64_t count, float factor) {
 }
 
 void set_cpu_threads(int threads) { cpu::set_threads(threads); }
+
+void set_cpu_blas(CpuBlas blas) { cpu::set_blas(blas == CpuBlas::kOpenBlas); }
+CpuBlas cpu_blas() { return cpu::uses_openblas() ? CpuBlas::kOpenBlas : CpuBlas::kEigen; }
+std::string cpu_blas_description() {
+  return cpu::uses_openblas() ? "OpenBLAS (" + cpu::openblas::core_name() + " kernels)" : "Eigen";
+}
+const std::vector<std::pair<std::string, CpuBlas>>& cpu_blas_names() {
+  static const std::vector<std::pair<std::string, CpuBlas>> names = {{"eigen", CpuBlas::kEigen},
+                                                                      {"openblas", CpuBlas::kOpenBlas}};
+  return names;
+}
 
 void add(Device device, const float* a, Operand b, float* y, int64_t count) {
   if (device == Device::kCpu) return cpu::add(a, cpu_floats(b, count, 0), y, count);

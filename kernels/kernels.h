@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/base/device.h"
 #include "core/base/half.h"
@@ -244,5 +246,16 @@ void attention_backward(Device device, AttentionAlgorithm algorithm, const Atten
 
 // Threads used by CPU kernels in this process.
 void set_cpu_threads(int threads);
+
+// The library of the CPU matrix products (runtime.cpu_blas): Eigen, or OpenBLAS (single-threaded
+// inside each of the blocks the threads split a product into, so that results do not depend on
+// the thread count with either). Eigen by default.
+enum class CpuBlas { kEigen, kOpenBlas };
+void set_cpu_blas(CpuBlas blas);
+CpuBlas cpu_blas();
+// "Eigen", or "OpenBLAS (SkylakeX kernels)" with the kernels OpenBLAS runs.
+std::string cpu_blas_description();
+// "eigen", "openblas".
+const std::vector<std::pair<std::string, CpuBlas>>& cpu_blas_names();
 
 }  // namespace rt::kernels

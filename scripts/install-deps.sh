@@ -11,7 +11,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libopenmpi-dev openmpi-bin
-  libeigen3-dev
+  libeigen3-dev libopenblas-dev
   libhdf5-dev libzip-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev libcpp-httplib-dev libsimdjson-dev libonnx-dev libprotobuf-dev
 )

@@ -3,10 +3,12 @@
 // own GEMM kernel, and prints the samples/s a step could reach if it did nothing else. Also prints
 // the 1024^3 product for reference.
 // Usage: gemm_ceiling BATCH THREADS WIDTH...   e.g. gemm_ceiling 128 2 784 512 256 10
+// GEMM_CEILING_BLAS=openblas times the products through OpenBLAS (runtime.cpu_blas) instead of Eigen.
 #include <chrono>
 #include <functional>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "core/base/random.h"
@@ -42,6 +44,8 @@ int main(int argc, char** argv) {
   std::vector<int64_t> widths;
   for (int i = 3; i < argc; ++i) widths.push_back(std::atoll(argv[i]));
   rt::kernels::set_cpu_threads(threads);
+  const char* blas = std::getenv("GEMM_CEILING_BLAS");
+  if (blas && std::string(blas) == "openblas") rt::kernels::set_cpu_blas(rt::kernels::CpuBlas::kOpenBlas);
   const rt::Device cpu = rt::Device::kCpu;
 
   std::vector<std::vector<float>> weights, activations, grads, weight_grads;
@@ -75,7 +79,8 @@ int main(int argc, char** argv) {
   double square = time_seconds(20, [&] {
     rt::kernels::gemm(cpu, Transpose::kNo, Transpose::kNo, 1024, 1024, 1024, 1.0f, a.data(), b.data(), 0.0f, c.data());
   });
-  std::printf("gemm_ceiling batch=%lld threads=%d\n", static_cast<long long>(batch), threads);
+  std::printf("gemm_ceiling batch=%lld threads=%d products by %s\n", static_cast<long long>(batch), threads,
+              rt::kernels::cpu_blas_description().c_str());
   std::printf("step_gemm_seconds %.6e\nstep_gemm_gflops %.1f\nceiling_samples_per_second %.0f\n", step,
               flops / step / 1e9, batch / step);
   std::printf("flops_per_sample %.0f\nsquare1024_gflops %.1f\n", flops / batch, 2.0 * 1024 * 1024 * 1024 / square / 1e9);

@@ -65,8 +65,10 @@ CommandRunner add_train_command(CLI::App& app) {
     Placement placement = detect_placement();
     int threads = train_config.threads > 0 ? static_cast<int>(train_config.threads) : default_thread_count(placement);
     kernels::set_cpu_threads(threads);
+    kernels::set_cpu_blas(train_config.cpu_blas);
     // The first line of each rank says where it runs: host, local rank, and its GPU or CPU threads.
-    std::string compute = fmt::format("cpu, {} thread(s) on {} available core(s)", threads, cores_available());
+    std::string compute = fmt::format("cpu, {} thread(s) on {} available core(s), products by {}", threads,
+                                      cores_available(), kernels::cpu_blas_description());
     if (train_config.device == Device::kCuda) {
       GpuBinding gpu = bind_gpu(placement.local_rank);
       compute = fmt::format("cuda, GPU {} of {} ({})", gpu.device, gpu.visible, gpu.description);

@@ -1,8 +1,10 @@
-// Matrix products through Eigen: on this project's 2-core machines Eigen's GEMM, built with
-// -march=native -fopenmp, ran ahead of OpenBLAS (see docs/performance.md).
+// Matrix products through Eigen, or through OpenBLAS (runtime.cpu_blas): on an AVX-512 Xeon
+// Eigen's GEMM, built with -march=native, ran ahead of OpenBLAS; on an AVX2 EPYC behind it
+// (docs/performance.md).
 //
 // The threads split a product into blocks of C's columns of a fixed width, whatever their number,
-// and each block is an Eigen product on one thread (Eigen's own threading stays off: set_threads).
+// and each block is an Eigen or OpenBLAS product on one thread (their own threading stays off:
+// set_threads, set_blas).
 // Eigen picks its depth blocking, and so the order in which each element's sum is added up, by
 // the number of threads it runs on; with blocks that do not depend on it, every element is
 // computed by the same code in the same order, and results do not change with runtime.threads.
@@ -10,9 +12,12 @@
 
 #include <omp.h>
 
+#include <atomic>
+
 #include <Eigen/Core>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/openblas.h"
 
 namespace rt::kernels::cpu {
 
@@ -28,6 +33,58 @@ using ConstRowVectorMap = Eigen::Map<const Eigen::RowVectorXf>;
 constexpr int64_t kBlock = 128;
 // Below this many multiply-adds a product runs on one thread (the fork and join cost more).
 constexpr int64_t kParallelMultiplyAdds = int64_t{1} << 18;
+
+std::atomic<bool> products_by_openblas{false};
+
+// A row-major operand as OpenBLAS takes it: its first element, row stride and transposition.
+struct Operand {
+  const float* data;
+  int64_t stride;
+  bool transposed;
+};
+
+// C[m x n] (row stride ldc) = alpha op(A) op(B) + beta C, on this thread.
+void openblas_product(const Operand& a, const Operand& b, int64_t m, int64_t n, int64_t k, float alpha, float beta,
+                      float* c, int64_t ldc) {
+  openblas::sgemm(a.transposed ? CblasTrans : CblasNoTrans, b.transposed ? CblasTrans : CblasNoTrans,
+                  static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a.data,
+                  static_cast<blasint>(a.stride), b.data, static_cast<blasint>(b.stride), beta, c,
+                  static_cast<blasint>(ldc));
+}
+
+// Runs block(0) ... block(blocks - 1), on the threads where the product is worth it.
+template <typename Block>
+void run_blocks(int64_t blocks, int64_t multiply_adds, const Block& block) {
+  // A region is entered only to be shared: one of a single thread (too small a product, or called
+  // from a region already) still costs libgomp a reshaping of its team between the callers'
+  // two-thread regions (a tiny GPT's step 25x slower).
+  if (blocks > 1 && multiply_adds >= kParallelMultiplyAdds && !omp_in_parallel()) {
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) block(b);
+  } else {
+    for (int64_t b = 0; b < blocks; ++b) block(b);
+  }
+}
+
+// The same blocks as multiply_into's, each an OpenBLAS product: of C's rows where C is taller
+// than wide (op(A)'s rows with them), else of its columns (op(B)'s columns).
+void openblas_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b,
+                   float beta, float* c) {
+  const bool by_rows = m > n;
+  const int64_t extent = by_rows ? m : n;
+  // (BLAS wants a row stride of at least 1, also for an empty operand.)
+  const int64_t lda = std::max<int64_t>(1, ta ? m : k), ldb = std::max<int64_t>(1, tb ? k : n);
+  run_blocks((extent + kBlock - 1) / kBlock, m * n * k, [&](int64_t block) {
+    const int64_t first = block * kBlock, size = std::min(kBlock, extent - first);
+    if (by_rows) {  // rows first.. of op(A): of A's rows, or of its columns when transposed
+      const Operand a_part{ta ? a + first : a + first * lda, lda, ta};
+      openblas_product(a_part, Operand{b, ldb, tb}, size, n, k, alpha, beta, c + first * n, n);
+    } else {  // columns first.. of op(B): of B's columns, or of its rows when transposed
+      const Operand b_part{tb ? b + first * ldb : b + first, ldb, tb};
+      openblas_product(Operand{a, lda, ta}, b_part, m, size, k, alpha, beta, c + first, n);
+    }
+  });
+}
 
 template <typename A, typename B>
 void multiply_into(MatrixMap& c, float alpha, const A& op_a, const B& op_b, float beta) {
@@ -51,22 +108,25 @@ void multiply_into(MatrixMap& c, float alpha, const A& op_a, const B& op_b, floa
       multiply_part(c.middleCols(first, size), op_a, op_b.middleCols(first, size));
     }
   };
-  // A region is entered only to be shared: one of a single thread (too small a product, or called
-  // from a region already) still costs libgomp a reshaping of its team between the callers'
-  // two-thread regions (a tiny GPT's step 25x slower).
-  if (blocks > 1 && m * n * op_a.cols() >= kParallelMultiplyAdds && !omp_in_parallel()) {
-#pragma omp parallel for schedule(static)
-    for (int64_t block = 0; block < blocks; ++block) multiply_block(block);
-  } else {
-    for (int64_t block = 0; block < blocks; ++block) multiply_block(block);
-  }
+  run_blocks(blocks, m * n * op_a.cols(), multiply_block);
 }
 }  // namespace
 
+void set_blas(bool use_openblas) {
+  if (use_openblas) openblas::load();
+  products_by_openblas.store(use_openblas);
+}
+
+bool uses_openblas() { return products_by_openblas.load(); }
+
 void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha,
           const float* a, const float* b, float beta, float* c) {
-  MatrixMap c_map(c, m, n);
   bool ta = trans_a == Transpose::kYes, tb = trans_b == Transpose::kYes;
+  if (products_by_openblas.load(std::memory_order_relaxed)) {
+    if (m > 0 && n > 0) openblas_gemm(ta, tb, m, n, k, alpha, a, b, beta, c);
+    return;
+  }
+  MatrixMap c_map(c, m, n);
   ConstMatrixMap a_map(a, ta ? k : m, ta ? m : k);
   ConstMatrixMap b_map(b, tb ? n : k, tb ? k : n);
   if (!ta && !tb) multiply_into(c_map, alpha, a_map, b_map, beta);

@@ -202,7 +202,7 @@ TEST_F(TrainingTest, TheSameSeedTrainsTheSameModel) {
 }
 
 // A rank's thread count (runtime.threads, by default the cores divided among a machine's ranks)
-// does not change the arithmetic: products wide and deep enough to be split over the threads end
+// does not change the arithmetic, with Eigen or OpenBLAS: products wide and deep enough to be split over the threads end
 // bitwise where one thread ends, so layouts that give their ranks other thread counts agree.
 TEST_F(TrainingTest, TheThreadCountDoesNotChangeTheResult) {
   std::vector<uint8_t> path(4096, 0);
@@ -221,13 +221,18 @@ TEST_F(TrainingTest, TheThreadCountDoesNotChangeTheResult) {
   c.global_batch = 128;
   c.train_dir = dir + "/train";
   c.test_dir = dir + "/test";
-  uint64_t fingerprints[2] = {0, 0};
-  for (int threads : {1, 3}) {
-    kernels::set_cpu_threads(threads);
-    fingerprints[threads == 1 ? 0 : 1] = Trainer(c, *comm_).run().parameter_fingerprint;
+  for (kernels::CpuBlas blas : {kernels::CpuBlas::kEigen, kernels::CpuBlas::kOpenBlas}) {
+    kernels::set_cpu_blas(blas);
+    uint64_t fingerprints[2] = {0, 0};
+    for (int threads : {1, 3}) {
+      kernels::set_cpu_threads(threads);
+      fingerprints[threads == 1 ? 0 : 1] = Trainer(c, *comm_).run().parameter_fingerprint;
+    }
+    EXPECT_EQ(fingerprints[0], fingerprints[1])
+        << "1 thread and 3 threads end at different parameters with " << kernels::cpu_blas_description();
   }
+  kernels::set_cpu_blas(kernels::CpuBlas::kEigen);
   kernels::set_cpu_threads(1);
-  EXPECT_EQ(fingerprints[0], fingerprints[1]) << "1 thread and 3 threads end at different parameters";
   comm_->barrier();  // rank 0 removes the data only when every rank is done with it
 }
 

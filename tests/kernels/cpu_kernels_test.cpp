@@ -87,14 +87,28 @@ TEST(AttentionAlgorithm, AutomaticIsOnTensorCoresForBf16ProductsOnGpusThatHaveTh
   }
 }
 
-TEST_P(GemmTest, MatchesNaiveReference) {
+// Both libraries (runtime.cpu_blas), at 1 and 2 threads: close to the reference, and bitwise the
+// same whatever the thread count (the larger cases are split into blocks of rows or of columns).
+TEST_P(GemmTest, MatchesNaiveReferenceWithEitherLibraryAndAnyThreadCount) {
   GemmCase g = GetParam();
   std::vector<float> a = random_values(g.m * g.k, 1), b = random_values(g.k * g.n, 2);
-  std::vector<float> c = g.beta == 0.0f ? std::vector<float>(g.m * g.n, kNaN) : random_values(g.m * g.n, 3);
-  std::vector<double> expected = reference_gemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, a, b, g.beta, c);
-  gemm(kCpu, g.ta ? Transpose::kYes : Transpose::kNo, g.tb ? Transpose::kYes : Transpose::kNo, g.m, g.n, g.k,
-       g.alpha, a.data(), b.data(), g.beta, c.data());
-  expect_close(c, expected, 1e-5);
+  const std::vector<float> c0 = g.beta == 0.0f ? std::vector<float>(g.m * g.n, kNaN) : random_values(g.m * g.n, 3);
+  std::vector<double> expected = reference_gemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, a, b, g.beta, c0);
+  for (CpuBlas blas : {CpuBlas::kEigen, CpuBlas::kOpenBlas}) {
+    set_cpu_blas(blas);
+    std::vector<std::vector<float>> results;
+    for (int threads : {1, 2}) {
+      set_cpu_threads(threads);
+      std::vector<float> c = c0;
+      gemm(kCpu, g.ta ? Transpose::kYes : Transpose::kNo, g.tb ? Transpose::kYes : Transpose::kNo, g.m, g.n, g.k,
+           g.alpha, a.data(), b.data(), g.beta, c.data());
+      expect_close(c, expected, 1e-5);
+      results.push_back(c);
+    }
+    EXPECT_EQ(results[0], results[1]) << cpu_blas_names()[static_cast<size_t>(blas)].first;
+  }
+  set_cpu_blas(CpuBlas::kEigen);
+  set_cpu_threads(1);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTransposes, GemmTest,
@@ -103,7 +117,13 @@ INSTANTIATE_TEST_SUITE_P(AllTransposes, GemmTest,
                                            GemmCase{true, false, 16, 31, 9, 0.5f, 1.0f},
                                            GemmCase{true, true, 5, 64, 130, 2.0f, 0.25f},
                                            GemmCase{false, false, 128, 96, 200, 1.0f, 1.0f},
-                                           GemmCase{false, false, 1, 1, 1, 1.0f, 0.0f}));
+                                           GemmCase{false, false, 1, 1, 1, 1.0f, 0.0f},
+                                           GemmCase{false, true, 300, 40, 50, 1.0f, 0.0f},    // blocks of rows
+                                           GemmCase{true, false, 270, 60, 40, 0.5f, 1.0f},    // of rows, A transposed
+                                           GemmCase{true, false, 40, 300, 70, 1.0f, 0.5f},    // of columns
+                                           GemmCase{false, true, 50, 290, 30, 1.0f, 0.0f},    // of columns, B transposed
+                                           GemmCase{true, true, 260, 150, 20, 2.0f, 0.25f},
+                                           GemmCase{false, false, 4, 3, 0, 1.0f, 0.5f}));      // no depth: C scaled
 
 TEST(Linear, ForwardAndGradientsMatchReference) {
   const int64_t rows = 9, in = 13, out = 6;
