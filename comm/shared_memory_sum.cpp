@@ -27,7 +27,8 @@ SharedMemorySum::SharedMemorySum(MPI_Comm comm) {
   // Each rank's slots on its own pages (first touched by it, so on its NUMA node).
   RT_CHECK_MPI(MPI_Info_set(info, "alloc_shared_noncontig", "true"));
   void* mine = nullptr;
-  const int allocated = MPI_Win_allocate_shared(static_cast<MPI_Aint>(2 * kSlotBytes + kCountBytes), 1, info, comm_, &mine, &window_);
+  const auto bytes_per_rank = static_cast<MPI_Aint>(2 * kSlotBytes + kCountBytes);
+  const int allocated = MPI_Win_allocate_shared(bytes_per_rank, 1, info, comm_, &mine, &window_);
   MPI_Info_free(&info);
   RT_CHECK_MPI(allocated);
   bases_.resize(static_cast<size_t>(size_));
@@ -36,7 +37,7 @@ SharedMemorySum::SharedMemorySum(MPI_Comm comm) {
     int unit = 0;
     void* base = nullptr;
     RT_CHECK_MPI(MPI_Win_shared_query(window_, r, &bytes, &unit, &base));
-    RT_CHECK(static_cast<size_t>(bytes) >= 2 * kSlotBytes + kCountBytes, "rank {}'s shared slots hold {} bytes", r, bytes);
+    RT_CHECK(bytes >= bytes_per_rank, "rank {}'s shared slots hold {} bytes", r, bytes);
     bases_[static_cast<size_t>(r)] = static_cast<unsigned char*>(base);
   }
   RT_CHECK_MPI(MPI_Win_lock_all(MPI_MODE_NOCHECK, window_));
