@@ -289,11 +289,17 @@ const CheckpointStore::Verdict& CheckpointStore::verdict(const std::string& path
   return verdicts_[path] = verdict;
 }
 
-std::vector<std::string> CheckpointStore::checkpoint_paths() const {
+std::string CheckpointStore::directory_of(const std::string& path) {
+  fs::path checkpoint = fs::absolute(path).lexically_normal();
+  if (!checkpoint.has_filename()) checkpoint = checkpoint.parent_path();  // written with a trailing slash
+  return checkpoint.parent_path().string();
+}
+
+std::vector<std::string> CheckpointStore::checkpoint_paths_in(const std::string& directory) {
   std::vector<std::string> paths;
   std::error_code error;
-  if (!fs::is_directory(directory_, error)) return paths;
-  for (const fs::directory_entry& entry : fs::directory_iterator(directory_, error)) {
+  if (!fs::is_directory(directory, error)) return paths;
+  for (const fs::directory_entry& entry : fs::directory_iterator(directory, error)) {
     if (entry.is_directory() && step_in_name(entry.path().string()) >= 0) paths.push_back(entry.path().string());
   }
   std::sort(paths.begin(), paths.end(),

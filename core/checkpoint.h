@@ -51,6 +51,11 @@ class CheckpointStore {
   static Checkpoint load(const std::string& path);
 
   const std::string& directory() const { return directory_; }
+  // The checkpoints in `directory` (DIR/step-NNNNNNNNN, valid or not), newest first.
+  static std::vector<std::string> checkpoint_paths_in(const std::string& directory);
+  // The directory that holds the checkpoint `path` (as --resume names it, a trailing slash or not),
+  // absolute.
+  static std::string directory_of(const std::string& path);
 
   // DIR/PREEMPTED: a JSON record (step, UTC time, signal, checkpoint) that the run was stopped by
   // a termination signal after committing `checkpoint`, for whatever relaunches it (mpirun's own
@@ -72,7 +77,7 @@ class CheckpointStore {
   static Verdict verdict_of(const TrainingState& state) {
     return Verdict{true, state.run_id, state.evaluated, state.evaluation_score};
   }
-  std::vector<std::string> checkpoint_paths() const;  // newest first
+  std::vector<std::string> checkpoint_paths() const { return checkpoint_paths_in(directory_); }
   const Verdict& verdict(const std::string& path) const;
   void prune(const TrainingState& written);
 

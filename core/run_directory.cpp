@@ -14,6 +14,7 @@
 #include "core/base/check.h"
 #include "core/base/environment.h"
 #include "core/base/logging.h"
+#include "core/checkpoint.h"
 #include "core/step_meter.h"
 
 namespace rt {
@@ -33,12 +34,7 @@ std::string read_text(const fs::path& path) {
 }
 
 bool holds_checkpoints(const fs::path& directory) {
-  std::error_code error;
-  if (!fs::is_directory(directory, error)) return false;
-  for (const fs::directory_entry& entry : fs::directory_iterator(directory, error)) {
-    if (entry.is_directory() && entry.path().filename().string().rfind("step-", 0) == 0) return true;
-  }
-  return false;
+  return !CheckpointStore::checkpoint_paths_in(directory.string()).empty();
 }
 
 // The run directory a resumed run continues, or "" when there is none to continue.
@@ -47,12 +43,8 @@ std::string continued_run_directory(const TrainConfig& config) {
   if (config.checkpoint_dir_set || config.resume != "auto") {
     // The checkpoint directory says whose checkpoints it holds: checkpoint.dir, or the folder of
     // the checkpoint --resume names.
-    fs::path checkpoints = config.checkpoint_dir;
-    if (!config.checkpoint_dir_set) {
-      fs::path resumed = fs::path(config.resume).lexically_normal();
-      if (!resumed.has_filename()) resumed = resumed.parent_path();  // written with a trailing slash
-      checkpoints = resumed.parent_path();
-    }
+    const fs::path checkpoints = config.checkpoint_dir_set ? fs::path(config.checkpoint_dir)
+                                                           : fs::path(CheckpointStore::directory_of(config.resume));
     const std::string recorded = read_text(checkpoints / kRunRecord);
     return !recorded.empty() && fs::is_directory(recorded, error) ? recorded : std::string();
   }

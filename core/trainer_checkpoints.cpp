@@ -69,10 +69,10 @@ void Trainer::claim_checkpoint_dir() {
   if (!checkpoints_ || config_.resume == "auto" || comm_.rank() != 0) return;
   namespace fs = std::filesystem;
   if (config_.resume != "none") {
-    fs::path resumed = fs::absolute(config_.resume).lexically_normal();
-    if (!resumed.has_filename()) resumed = resumed.parent_path();  // written with a trailing slash
     std::error_code error;
-    if (fs::equivalent(resumed.parent_path(), checkpoints_->directory(), error)) return;  // continues that run there
+    if (fs::equivalent(CheckpointStore::directory_of(config_.resume), checkpoints_->directory(), error)) {
+      return;  // continues that run there
+    }
   }
   std::optional<Checkpoint> found = checkpoints_->load_newest();
   RT_CHECK(!found, "checkpoint.dir {} already holds another run's checkpoints (the newest: {}); continue that run with "

@@ -301,3 +301,30 @@ TEST_F(CheckpointTest, AFullDiskSaysSo) {
 
 }  // namespace
 }  // namespace rt
+
+namespace rt {
+namespace {
+
+// What --resume names and what the run directory looks for: the folder of a checkpoint, with a
+// trailing slash or not, absolute; the checkpoints of a folder, newest first, and nothing else.
+TEST(CheckpointPaths, TheFolderOfACheckpointAndTheCheckpointsOfAFolder) {
+  namespace fs = std::filesystem;
+  testing::TempDir dir;
+  const std::string folder = dir.file("ck");
+  for (const char* name : {"step-000000004", "step-000000012", "step-", "step-12a", "other"}) {
+    fs::create_directories(folder + "/" + name);
+  }
+  std::ofstream(folder + "/step-000000099") << "a file, not a checkpoint";
+  EXPECT_EQ(CheckpointStore::checkpoint_paths_in(folder),
+            (std::vector<std::string>{folder + "/step-000000012", folder + "/step-000000004"}));
+  EXPECT_TRUE(CheckpointStore::checkpoint_paths_in(dir.file("missing")).empty());
+  EXPECT_EQ(CheckpointStore::directory_of(folder + "/step-000000004"), folder);
+  EXPECT_EQ(CheckpointStore::directory_of(folder + "/step-000000004/"), folder);
+  const fs::path here = fs::current_path();
+  fs::current_path(dir.path());
+  EXPECT_EQ(CheckpointStore::directory_of("ck/step-000000004/"), folder);  // relative: made absolute
+  fs::current_path(here);
+}
+
+}  // namespace
+}  // namespace rt
