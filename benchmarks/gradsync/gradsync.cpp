@@ -3,9 +3,10 @@
 // ringtrain's HostGradientSynchronizer over the flat arena, at several bucket sizes, and with bf16 on
 // the wire; beside them one MPI_Allreduce of the whole arena, the default buckets through MPI's
 // messages rather than the shared-memory window, and the memory floor (every rank reading its
-// gradients once and writing them once). Run under mpirun (benchmarks/gradsync/run.sh); GRADSYNC_NONBLOCKING=auto|on|off is
-// comm.nonblocking (auto: non-blocking buckets where each rank has a host to itself); GRADSYNC_HIERARCHICAL=1
-// is comm.hierarchical (reduce within each host, all-reduce among the hosts' leaders, broadcast).
+// gradients once and writing them once). Run under mpirun (benchmarks/gradsync/run.sh);
+// GRADSYNC_NONBLOCKING=auto|on|off is comm.nonblocking (auto: non-blocking buckets where each rank
+// has a host to itself); GRADSYNC_HIERARCHICAL=1 is comm.hierarchical (reduce within each host,
+// all-reduce among the hosts' leaders, broadcast).
 #include <mpi.h>
 
 #include <algorithm>
@@ -70,55 +71,43 @@ int run() {
     std::printf("%-34s %10.2f %8d %14.2f\n", "MPI_Allreduce of the whole arena", whole_arena * 1e3, 1,
                 per_tensor / whole_arena);
   }
+  // Times a synchroniser over `through` with `options` and prints its row (rank 0).
+  auto time_synchroniser = [&](rt::Communicator& through, const rt::GradientSyncOptions& options,
+                               const std::string& name) {
+    rt::HostGradientSynchronizer sync(through, rt::Span<float>(arena), options);
+    const double seconds = rt::bench::time_collective(2, repeats, [&] {
+      sync.gradients_ready(arena.size());
+      sync.wait();
+    });
+    if (comm->rank() == 0) {
+      std::printf("%-34s %10.2f %8zu %14.2f\n", name.c_str(), seconds * 1e3, sync.buckets().size(),
+                  per_tensor / seconds);
+    }
+    return seconds;
+  };
   double default_buckets = 0, best = 1e9;
   for (double megabytes : {0.25, 1.0, 4.0, 25.0, 0.0}) {
     rt::GradientSyncOptions options;
     options.bucket_bytes = static_cast<size_t>(megabytes * (1 << 20));
     options.first_bucket_bytes = std::min<size_t>(options.bucket_bytes, size_t{1} << 20);
-    rt::HostGradientSynchronizer sync(*comm, rt::Span<float>(arena), options);
-    double seconds = rt::bench::time_collective(2, repeats, [&] {
-      sync.gradients_ready(arena.size());
-      sync.wait();
-    });
+    const std::string name =
+        megabytes > 0 ? fmt::format("ringtrain buckets of {} MiB", megabytes) : "ringtrain one bucket (whole arena)";
+    const double seconds = time_synchroniser(*comm, options, name);
     if (megabytes == 25.0) default_buckets = seconds;
     best = std::min(best, seconds);
-    if (comm->rank() == 0) {
-      std::string name = megabytes > 0 ? fmt::format("ringtrain buckets of {} MiB", megabytes) : "ringtrain one bucket (whole arena)";
-      std::printf("%-34s %10.2f %8zu %14.2f\n", name.c_str(), seconds * 1e3, sync.buckets().size(), per_tensor / seconds);
-    }
   }
   // The default buckets summed through MPI's messages (comm.shared_memory = false), where the
   // communicator would sum them in a shared-memory window.
-  double through_messages = 0;
   if (comm->backend().find("shared memory") != std::string::npos) {
     rt::CommunicatorOptions messages_options = comm_options;
     messages_options.shared_memory_sums = false;
     std::unique_ptr<rt::Communicator> messages = rt::make_world_communicator(messages_options);
-    rt::HostGradientSynchronizer sync(*messages, rt::Span<float>(arena), rt::GradientSyncOptions{});
-    through_messages = rt::bench::time_collective(2, repeats, [&] {
-      sync.gradients_ready(arena.size());
-      sync.wait();
-    });
-    if (comm->rank() == 0) {
-      std::printf("%-34s %10.2f %8zu %14.2f\n", "25 MiB buckets, MPI's messages", through_messages * 1e3,
-                  sync.buckets().size(), per_tensor / through_messages);
-    }
+    time_synchroniser(*messages, rt::GradientSyncOptions{}, "25 MiB buckets, MPI's messages");
   }
   // The same with the gradients sent as bf16 (comm.wire = "bf16": half the bytes, summed in 16 bits).
-  double compressed = 0;
-  {
-    rt::GradientSyncOptions options;
-    options.wire = rt::WireFormat::kBFloat16;
-    rt::HostGradientSynchronizer sync(*comm, rt::Span<float>(arena), options);
-    compressed = rt::bench::time_collective(2, repeats, [&] {
-      sync.gradients_ready(arena.size());
-      sync.wait();
-    });
-    if (comm->rank() == 0) {
-      std::printf("%-34s %10.2f %8zu %14.2f\n", "ringtrain 25 MiB buckets, bf16 wire", compressed * 1e3,
-                  sync.buckets().size(), per_tensor / compressed);
-    }
-  }
+  rt::GradientSyncOptions bf16_wire;
+  bf16_wire.wire = rt::WireFormat::kBFloat16;
+  const double compressed = time_synchroniser(*comm, bf16_wire, "ringtrain 25 MiB buckets, bf16 wire");
   if (comm->rank() == 0) {
     std::printf("RESULT gradsync_np%d_bf16_wire: ours %.2f ms, per_tensor %.2f ms, ratio %.2f\n", comm->size(),
                 compressed * 1e3, per_tensor * 1e3, per_tensor / compressed);
