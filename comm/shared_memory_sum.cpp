@@ -119,9 +119,7 @@ void SharedMemorySum::add_slice(int slot, unsigned char* data, size_t begin, siz
       const float sum = mine[i] + other[i];
       mine[i] = sum;
       shared[i] = sum;
-      uint32_t bits;
-      std::memcpy(&bits, &sum, sizeof bits);
-      bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);  // NaN or infinity
+      bad |= static_cast<uint32_t>(is_nonfinite(sum));
     }
     if (nonfinite) *nonfinite += bad;
     return;

@@ -283,7 +283,6 @@ void scale(Device device, float* values, int64_t count, float factor) {
 void set_cpu_threads(int threads) { cpu::set_threads(threads); }
 
 void set_cpu_blas(CpuBlas blas) { cpu::set_blas(blas == CpuBlas::kOpenBlas); }
-CpuBlas cpu_blas() { return cpu::uses_openblas() ? CpuBlas::kOpenBlas : CpuBlas::kEigen; }
 std::string cpu_blas_description() {
   return cpu::uses_openblas() ? "OpenBLAS (" + cpu::openblas::core_name() + " kernels)" : "Eigen";
 }

@@ -252,7 +252,6 @@ void set_cpu_threads(int threads);
 // the thread count with either). Eigen by default.
 enum class CpuBlas { kEigen, kOpenBlas };
 void set_cpu_blas(CpuBlas blas);
-CpuBlas cpu_blas();
 // "Eigen", or "OpenBLAS (SkylakeX kernels)" with the kernels OpenBLAS runs.
 std::string cpu_blas_description();
 // "eigen", "openblas".
