@@ -2,7 +2,7 @@
 // Eigen's GEMM, built with -march=native, ran ahead of OpenBLAS; on an AVX2 EPYC behind it
 // (docs/performance.md).
 //
-// The threads split a product into blocks of C's columns of a fixed width, whatever their number,
+// The threads split a product into blocks of C's rows or columns of a fixed width (for_each_block),
 // and each block is an Eigen or OpenBLAS product on one thread (their own threading stays off:
 // set_threads, set_blas).
 // Eigen picks its depth blocking, and so the order in which each element's sum is added up, by
@@ -52,30 +52,37 @@ void openblas_product(const Operand& a, const Operand& b, int64_t m, int64_t n, 
                   static_cast<blasint>(ldc));
 }
 
-// Runs block(0) ... block(blocks - 1), on the threads where the product is worth it.
+// Splits the product C[m x n] (k deep) into blocks of kBlock of C's rows where C is taller than
+// wide, else of its columns, and runs block(by_rows, first, size) for each, on the threads where
+// the product is worth it. Both libraries' products take these blocks, which do not depend on the
+// thread count.
 template <typename Block>
-void run_blocks(int64_t blocks, int64_t multiply_adds, const Block& block) {
+void for_each_block(int64_t m, int64_t n, int64_t k, const Block& block) {
+  const bool by_rows = m > n;
+  const int64_t extent = by_rows ? m : n;
+  const int64_t blocks = (extent + kBlock - 1) / kBlock;
+  const auto run = [&](int64_t b) {
+    const int64_t first = b * kBlock;
+    block(by_rows, first, std::min(kBlock, extent - first));
+  };
   // A region is entered only to be shared: one of a single thread (too small a product, or called
   // from a region already) still costs libgomp a reshaping of its team between the callers'
   // two-thread regions (a tiny GPT's step 25x slower).
-  if (blocks > 1 && multiply_adds >= kParallelMultiplyAdds && !omp_in_parallel()) {
+  if (blocks > 1 && m * n * k >= kParallelMultiplyAdds && !omp_in_parallel()) {
 #pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < blocks; ++b) block(b);
+    for (int64_t b = 0; b < blocks; ++b) run(b);
   } else {
-    for (int64_t b = 0; b < blocks; ++b) block(b);
+    for (int64_t b = 0; b < blocks; ++b) run(b);
   }
 }
 
-// The same blocks as multiply_into's, each an OpenBLAS product: of C's rows where C is taller
-// than wide (op(A)'s rows with them), else of its columns (op(B)'s columns).
+// Each block an OpenBLAS product: a block of C's rows takes op(A)'s rows with them, one of its
+// columns op(B)'s columns.
 void openblas_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b,
                    float beta, float* c) {
-  const bool by_rows = m > n;
-  const int64_t extent = by_rows ? m : n;
   // (BLAS wants a row stride of at least 1, also for an empty operand.)
   const int64_t lda = std::max<int64_t>(1, ta ? m : k), ldb = std::max<int64_t>(1, tb ? k : n);
-  run_blocks((extent + kBlock - 1) / kBlock, m * n * k, [&](int64_t block) {
-    const int64_t first = block * kBlock, size = std::min(kBlock, extent - first);
+  for_each_block(m, n, k, [&](bool by_rows, int64_t first, int64_t size) {
     if (by_rows) {  // rows first.. of op(A): of A's rows, or of its columns when transposed
       const Operand a_part{ta ? a + first : a + first * lda, lda, ta};
       openblas_product(a_part, Operand{b, ldb, tb}, size, n, k, alpha, beta, c + first * n, n);
@@ -88,10 +95,6 @@ void openblas_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alph
 
 template <typename A, typename B>
 void multiply_into(MatrixMap& c, float alpha, const A& op_a, const B& op_b, float beta) {
-  const int64_t m = c.rows(), n = c.cols();
-  const bool by_rows = m > n;
-  const int64_t extent = by_rows ? m : n;
-  const int64_t blocks = (extent + kBlock - 1) / kBlock;
   const auto multiply_part = [alpha, beta](auto&& c_part, const auto& a_part, const auto& b_part) {
     if (beta == 0.0f) {
       c_part.noalias() = alpha * (a_part * b_part);
@@ -100,15 +103,13 @@ void multiply_into(MatrixMap& c, float alpha, const A& op_a, const B& op_b, floa
       c_part.noalias() += alpha * (a_part * b_part);
     }
   };
-  const auto multiply_block = [&](int64_t block) {
-    const int64_t first = block * kBlock, size = std::min(kBlock, extent - first);
+  for_each_block(c.rows(), c.cols(), op_a.cols(), [&](bool by_rows, int64_t first, int64_t size) {
     if (by_rows) {
       multiply_part(c.middleRows(first, size), op_a.middleRows(first, size), op_b);
     } else {
       multiply_part(c.middleCols(first, size), op_a, op_b.middleCols(first, size));
     }
-  };
-  run_blocks(blocks, m * n * op_a.cols(), multiply_block);
+  });
 }
 }  // namespace
 
