@@ -13,6 +13,7 @@ class ShardManifest {
   void add(const std::string& shard_path, int64_t samples);
   void write(const std::string& output_dir, const std::string& name) const;
   const std::vector<std::string>& paths() const { return paths_; }
+  int64_t total_samples() const { return total_samples_; }
 
  private:
   struct Entry {

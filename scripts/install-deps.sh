@@ -12,7 +12,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libopenmpi-dev openmpi-bin
   libeigen3-dev libopenblas-dev
-  libhdf5-dev libzip-dev
+  libhdf5-dev libzip-dev libpng-dev libjpeg-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev libcpp-httplib-dev libsimdjson-dev libonnx-dev libprotobuf-dev
 )
 if [[ "${1:-}" != "--image-build" ]]; then

@@ -22,6 +22,8 @@
 #include "core/base/check.h"
 #include "core/base/random.h"
 #include "core/metrics_log.h"
+#include "data/shard_index.h"
+#include "data/shard_reader.h"
 #include "data/shard_writer.h"
 #include "data/text_shards.h"
 
@@ -91,6 +93,24 @@ TempDir::TempDir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "ringtrain-test-XXXXXX").string();
   RT_CHECK(mkdtemp(pattern.data()) != nullptr, "cannot create a temporary directory");
   path_ = pattern;
+}
+
+std::vector<std::vector<uint8_t>> stored_byte_samples(const std::string& dir) {
+  std::vector<std::vector<uint8_t>> all;
+  const ShardIndex index(dir);
+  for (const ShardInfo& shard : index.shards()) {
+    ShardReader reader(shard.path);
+    std::vector<uint8_t> pixels(static_cast<size_t>(shard.samples * shard.feature_size()));
+    std::vector<int32_t> labels(static_cast<size_t>(shard.samples));
+    reader.read(0, shard.samples, pixels.data(), labels.data());
+    for (int64_t i = 0; i < shard.samples; ++i) {
+      std::vector<uint8_t> sample(pixels.begin() + i * shard.feature_size(),
+                                  pixels.begin() + (i + 1) * shard.feature_size());
+      sample.push_back(static_cast<uint8_t>(labels[static_cast<size_t>(i)]));
+      all.push_back(std::move(sample));
+    }
+  }
+  return all;
 }
 
 TempDir::~TempDir() {

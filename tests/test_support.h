@@ -49,6 +49,10 @@ class TempDir {
   std::string path_;
 };
 
+// Every sample of the uint8 shards in `dir`, in shard order: its feature bytes, then its label as
+// one more byte.
+std::vector<std::vector<uint8_t>> stored_byte_samples(const std::string& dir);
+
 // Writes shards of the given sizes as DIR/shard-NNNNN.h5 with float32 features [features]; the
 // first feature of every sample is its global index (0, 1, 2, ... across shards in name order),
 // so tests can tell exactly which samples a loader returned. Labels are index % classes.

@@ -1,8 +1,11 @@
+#include <filesystem>
 #include <string>
 
 #include "core/base/logging.h"
 #include "core/cli/commands.h"
+#include "core/cli/parallel_conversion.h"
 #include "data/csv_shards.h"
+#include "data/image_folder_shards.h"
 #include "data/npz_member.h"
 #include "data/shard_converter.h"
 #include "data/text_shards.h"
@@ -22,6 +25,10 @@ struct ShardArguments {
   std::vector<std::string> features;
   std::vector<std::string> class_names;
   std::string on_bad_row = "stop";
+  std::string size;
+  int channels = 3;
+  std::string fit = "crop";
+  uint64_t seed = 0;
   std::string labels;
   std::string name = "shard";
   std::string output;
@@ -52,7 +59,22 @@ CommandRunner add_shard_command(CLI::App& app) {
       "--idx-dir", a->idx_dir,
       "Directory with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
       "t10k-labels-idx1-ubyte.gz: writes OUTPUT/train and OUTPUT/test");
-  CLI::Option* images = command->add_option("--images", a->images, "One IDX image file (instead of --idx-dir)");
+  CLI::Option* images = command->add_option(
+      "--images", a->images,
+      "A folder of images, one subfolder of PNG and JPEG files per class (with --size), or one IDX image file "
+      "(with --labels)");
+  command->add_option("--size", a->size,
+                      "With an image folder: the stored size, HEIGHTxWIDTH (or one number for a square)");
+  command->add_option("--channels", a->channels, "With an image folder: 1 (grey) or 3 (RGB)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({1, 3}));
+  command->add_option("--fit", a->fit,
+                      "With an image folder: crop (scale until the image covers the size, keep its centre) or "
+                      "resize (stretch to the size)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"crop", "resize"}));
+  command->add_option("--seed", a->seed, "With an image folder: the images' order in the shards is drawn from it")
+      ->capture_default_str();
   CLI::Option* npy = command->add_option(
       "--npy", a->npy,
       "A NumPy .npy array of features [count, ...] (any fixed-size numeric dtype, C order; uint8 is kept as bytes "
@@ -75,11 +97,12 @@ CommandRunner add_shard_command(CLI::App& app) {
   command->add_option("--features", a->features, "With --csv: the feature columns, in order (default: all but the label)");
   CLI::Option* class_names = command->add_option(
       "--class-names", a->class_names,
-      "With --csv: the class names the labels are, by id (default: the distinct names found, sorted; give the same "
-      "list to every part of a data set so that their ids agree)");
+      "With --csv or an image folder: the class names the labels are, by id (default: the distinct names found, or "
+      "the class folders, sorted; give the same list to every part of a data set so that their ids agree)");
   command->add_option("--on-bad-row", a->on_bad_row,
                       "With --csv: a row with a missing or malformed value stops the conversion naming its file, line "
-                      "and column, or with skip is counted and left out")
+                      "and column, or with skip is counted and left out; with an image folder, the same for an "
+                      "unreadable image")
       ->capture_default_str()
       ->check(CLI::IsMember({"stop", "skip"}));
   CLI::Option* npz = command->add_option(
@@ -110,9 +133,7 @@ CommandRunner add_shard_command(CLI::App& app) {
   npy->excludes(images);
   npy->excludes(text);
   idx_dir->excludes(labels);
-  images->needs(labels);
   npy->needs(labels);
-  class_names->needs(csv);
   for (CLI::Option* other : {idx_dir, images, npy, csv, text, labels}) npz->excludes(other);
   csv->needs(label);
   csv->excludes(idx_dir);
@@ -121,8 +142,31 @@ CommandRunner add_shard_command(CLI::App& app) {
   csv->excludes(text);
   csv->excludes(labels);
 
-  return [command, a, idx_dir, images, npy, npz, csv, labels, text, shard_mb](Communicator& comm) {
+  return [command, a, idx_dir, images, npy, npz, csv, labels, text, shard_mb, class_names](Communicator& comm) {
     if (!command->parsed()) return -1;
+    if (images->count() > 0 && std::filesystem::is_directory(a->images)) {
+      if (labels->count() > 0) throw CLI::ValidationError("--labels", "goes with an IDX file, not an image folder");
+      ImageFolderConversion conversion;
+      conversion.root = a->images;
+      conversion.output_dir = a->output;
+      conversion.name = a->name;
+      std::tie(conversion.height, conversion.width) = parse_image_size(a->size);
+      conversion.channels = a->channels;
+      conversion.fit = a->fit == "crop" ? ImageFit::kCrop : ImageFit::kResize;
+      conversion.shards = a->shards;
+      conversion.target_bytes = static_cast<int64_t>(a->shard_mb * 1024 * 1024);
+      conversion.seed = a->seed;
+      conversion.skip_bad_images = a->on_bad_row == "skip";
+      conversion.class_names = a->class_names;
+      convert_image_folder(conversion, comm);
+      return 0;
+    }
+    if (images->count() > 0 && labels->count() == 0) {
+      throw CLI::ValidationError("--images", a->images + " is not a folder: an IDX image file needs --labels");
+    }
+    if (class_names->count() > 0 && csv->count() == 0) {
+      throw CLI::ValidationError("--class-names", "goes with --csv or an image folder");
+    }
     if (idx_dir->count() == 0 && images->count() == 0 && npy->count() == 0 && npz->count() == 0 &&
         csv->count() == 0 && text->count() == 0) {
       throw CLI::RequiredError(
