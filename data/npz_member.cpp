@@ -50,9 +50,7 @@ NpzMember::NpzMember(const std::string& archive, const std::string& key, const s
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   RT_CHECK(!error, "cannot create {}: {}", directory, error.message());
-  path_ = (std::filesystem::path(directory) /
-           fmt::format(".{}.{}.npy", std::filesystem::path(archive).stem().string(), key))
-              .string();
+  path_ = path_in(archive, key, directory);
   std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> member(zip_fopen_index(zip.get(), static_cast<zip_uint64_t>(index), 0),
                                                           zip_fclose);
   RT_CHECK(member != nullptr, "{}: cannot open its array '{}': {}", archive, key, zip_strerror(zip.get()));
@@ -67,6 +65,11 @@ NpzMember::NpzMember(const std::string& archive, const std::string& key, const s
   }
   out.close();
   RT_CHECK(out.good(), "cannot write {} (is the disk full?)", path_);
+}
+
+std::string NpzMember::path_in(const std::string& archive, const std::string& key, const std::string& directory) {
+  return (std::filesystem::path(directory) / fmt::format(".{}.{}.npy", std::filesystem::path(archive).stem().string(), key))
+      .string();
 }
 
 NpzMember::~NpzMember() { std::remove(path_.c_str()); }

@@ -18,6 +18,8 @@ class NpzMember {
   NpzMember& operator=(const NpzMember&) = delete;
 
   const std::string& path() const { return path_; }  // the extracted .npy
+  // Where the member `key` of `archive` is extracted in `directory`.
+  static std::string path_in(const std::string& archive, const std::string& key, const std::string& directory);
 
  private:
   std::string path_;

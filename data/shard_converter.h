@@ -9,8 +9,8 @@
 namespace rt {
 
 struct ShardConversion {
-  std::string images;      // IDX file of images [count, rows, cols], uint8
-  std::string labels;      // IDX file of labels [count], uint8
+  std::string images;      // IDX file of images [count, rows, cols], uint8 (or .npy features: npy_shards.h)
+  std::string labels;      // IDX file of labels [count], uint8 (or .npy class ids)
   std::string output_dir;  // created if missing
   std::string name;        // shards are written as NAME-00000.h5 ...
   int64_t shards = 0;          // this many shards of near-equal size; 0: cut by target_bytes
@@ -25,12 +25,5 @@ struct ShardConversion {
 // shard's file name, size in bytes and sample count (what a loader or an upload can check against).
 // Features stay uint8 with feature_scale 1/255.
 std::vector<std::string> convert_idx_to_shards(const ShardConversion& conversion);
-
-// The same from NumPy arrays (data/npy_file.h, memory-mapped): `images` holds the features
-// [count, ...] in any fixed-size numeric dtype, `labels` integer class ids [count] (or [count, 1]).
-// uint8 features stay uint8 with feature_scale 1/255 (as images); any other dtype is stored as
-// float32, scale 1. `classes` 0: the largest label + 1. A label that is not a whole number in
-// [0, classes) is an error naming the file and the row.
-std::vector<std::string> convert_npy_to_shards(const ShardConversion& conversion);
 
 }  // namespace rt

@@ -9,7 +9,9 @@
 #include <utility>
 
 #include "comm/communicator.h"
+#include "data/csv_shards.h"
 #include "data/image_folder_shards.h"
+#include "data/shard_converter.h"
 
 namespace rt {
 
@@ -17,5 +19,10 @@ namespace rt {
 std::pair<int64_t, int64_t> parse_image_size(const std::string& text);
 
 void convert_image_folder(const ImageFolderConversion& conversion, Communicator& comm);
+void convert_csv(const CsvConversion& conversion, Communicator& comm);
+// NumPy arrays: `conversion.images` and `.labels` the .npy files, or with `npz` an archive's
+// members `features_key` and `labels_key` (rank 0 extracts them beside the shards).
+void convert_arrays(ShardConversion conversion, const std::string& npz, const std::string& features_key,
+                    const std::string& labels_key, Communicator& comm);
 
 }  // namespace rt

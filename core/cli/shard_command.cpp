@@ -6,7 +6,6 @@
 #include "core/cli/parallel_conversion.h"
 #include "data/csv_shards.h"
 #include "data/image_folder_shards.h"
-#include "data/npz_member.h"
 #include "data/shard_converter.h"
 #include "data/text_shards.h"
 
@@ -178,6 +177,26 @@ CommandRunner add_shard_command(CLI::App& app) {
     if (labels->count() > 0 && images->count() == 0 && npy->count() == 0) {
       throw CLI::ValidationError("--labels", "goes with --images or --npy");
     }
+    if (csv->count() > 0) {
+      CsvConversion conversion;
+      conversion.files = a->csv;
+      conversion.label = a->label;
+      conversion.features = a->features;
+      conversion.output_dir = a->output;
+      conversion.name = a->name;
+      conversion.target_bytes = static_cast<int64_t>(a->shard_mb * 1024 * 1024);
+      conversion.classes = a->classes;
+      conversion.class_names = a->class_names;
+      conversion.skip_bad_rows = a->on_bad_row == "skip";
+      convert_csv(conversion, comm);
+      return 0;
+    }
+    if (npy->count() > 0 || npz->count() > 0) {
+      convert_arrays({a->npy, a->labels, a->output, a->name, a->shards, static_cast<int64_t>(a->shard_mb * 1024 * 1024),
+                      a->classes, "", ""},
+                     a->npz, a->features_key, a->labels_key, comm);
+      return 0;
+    }
     if (comm.rank() == 0) {
       const auto target_bytes = static_cast<int64_t>(a->shard_mb * 1024 * 1024);
       const bool by_size = shard_mb->count() > 0;
@@ -187,38 +206,6 @@ CommandRunner add_shard_command(CLI::App& app) {
                  "file(s) -> {} windows in {} shard(s) in {}/test",
                  shards.train.tokens, shards.train.files, shards.train.windows, a->context, shards.train.shards,
                  a->output, shards.test.tokens, shards.test.files, shards.test.windows, shards.test.shards, a->output);
-      } else if (!a->csv.empty()) {
-        CsvConversion conversion;
-        conversion.files = a->csv;
-        conversion.label = a->label;
-        conversion.features = a->features;
-        conversion.output_dir = a->output;
-        conversion.name = a->name;
-        conversion.target_bytes = target_bytes;
-        conversion.classes = a->classes;
-        conversion.class_names = a->class_names;
-        conversion.skip_bad_rows = a->on_bad_row == "skip";
-        const CsvShards shards = convert_csv_to_shards(conversion);
-        log_info("wrote {} rows in {} shard(s) to {}{}", shards.rows, shards.paths.size(), a->output,
-                 shards.skipped > 0 ? fmt::format("; {} bad row(s) skipped", shards.skipped) : std::string());
-        if (!shards.class_names.empty() && a->class_names.empty()) {
-          std::string quoted;
-          for (const std::string& name : shards.class_names) quoted += " '" + name + "'";
-          log_info("{} classes, by id:{}; convert the other parts of this data set with --class-names{}",
-                   shards.class_names.size(), quoted, quoted);
-        }
-      } else if (!a->npz.empty()) {
-        // Each array is extracted beside the shards, converted as a .npy, and removed.
-        const NpzMember features(a->npz, a->features_key, a->output);
-        const NpzMember labels(a->npz, a->labels_key, a->output);
-        const std::vector<std::string> paths = convert_npy_to_shards(
-            {features.path(), labels.path(), a->output, a->name, a->shards, target_bytes, a->classes,
-             fmt::format("{} (array {})", a->npz, a->features_key), fmt::format("{} (array {})", a->npz, a->labels_key)});
-        log_written(paths, a->output);
-      } else if (!a->npy.empty()) {
-        const std::vector<std::string> paths = convert_npy_to_shards(
-            {a->npy, a->labels, a->output, a->name, a->shards, target_bytes, a->classes, "", ""});
-        log_written(paths, a->output);
       } else {
         const int64_t classes = a->classes > 0 ? a->classes : 10;
         if (!a->idx_dir.empty()) {

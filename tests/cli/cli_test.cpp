@@ -450,7 +450,8 @@ TEST_F(CliTest, ShardCommandConvertsNpzArchives) {
     EXPECT_FLOAT_EQ(row[1], 2.04f);
     EXPECT_FLOAT_EQ(row[0], 0.03f);
     for (const auto& entry : std::filesystem::directory_iterator(out)) {
-      EXPECT_EQ(entry.path().extension(), entry.path().filename() == "shard-manifest.json" ? ".json" : ".h5")
+      const std::string file = entry.path().filename().string();
+      EXPECT_EQ(entry.path().extension(), file == "shard-manifest.json" || file == "shard-plan.json" ? ".json" : ".h5")
           << "left behind: " << entry.path();
     }
   }
@@ -464,8 +465,8 @@ TEST_F(CliTest, ShardCommandConvertsNpzArchives) {
                  "cannot read " + dir_.file("text.npz") + " as a .npz archive");
 }
 
-// CSV tables: `shard --csv FILE... --label COLUMN` streams rows into shards of about --shard-mb
-// a run trains on; a malformed value is named by file, line and column, or skipped and counted.
+// CSV tables: `shard --csv FILE... --label COLUMN` cuts the files into shards of about --shard-mb
+// of text a run trains on; a malformed value is named by file, line and column, or skipped and counted.
 TEST_F(CliTest, ShardCommandConvertsCsvTablesAndNamesBadValues) {
   for (int part : {0, 1}) {
     std::ofstream out(dir_.file(fmt::format("table-{}.csv", part)));
@@ -480,7 +481,8 @@ TEST_F(CliTest, ShardCommandConvertsCsvTablesAndNamesBadValues) {
   Outcome converted = run(kBinary + " shard --csv " + tables + " --label kind --features a b c --shard-mb 0.002 " +
                           "--output " + dir_.file("csv-train"));
   ASSERT_EQ(converted.exit_code, 0) << converted.output;
-  EXPECT_NE(converted.output.find("wrote 300 rows in 2 shard(s)"), std::string::npos) << converted.output;  // 174 rows of 12 bytes a shard: the first spans both files
+  // Each file cut into pieces of about 2 KiB of text, one shard a piece.
+  EXPECT_NE(converted.output.find("wrote 4 shard(s) (300 rows)"), std::string::npos) << converted.output;
   ShardIndex index(dir_.file("csv-train"));
   EXPECT_EQ(index.total_samples(), 300);
   EXPECT_EQ(index.shards()[0].classes, 3);
@@ -501,7 +503,8 @@ TEST_F(CliTest, ShardCommandConvertsCsvTablesAndNamesBadValues) {
   Outcome skipped = run(kBinary + " shard --csv " + dir_.file("bad.csv") + " --label y --on-bad-row skip --output " +
                         dir_.file("skipped"));
   ASSERT_EQ(skipped.exit_code, 0) << skipped.output;
-  EXPECT_NE(skipped.output.find("wrote 2 rows in 1 shard(s)"), std::string::npos) << skipped.output;
+  EXPECT_NE(skipped.output.find("wrote 1 shard(s) (2 rows; 2 bad row(s) skipped)"), std::string::npos)
+      << skipped.output;
   EXPECT_NE(skipped.output.find("2 bad row(s) skipped"), std::string::npos) << skipped.output;
   expect_failure(run(kBinary + " shard --csv " + dir_.file("bad.csv") + " --label z --output " + dir_.file("bad")),
                  dir_.file("bad.csv") + ": no column 'z' in its header");

@@ -23,6 +23,41 @@ std::string mpi(int ranks) {
   return std::string(RINGTRAIN_MPIEXEC) + " -n " + std::to_string(ranks) + " --oversubscribe --timeout 60 ";
 }
 
+// Every sample of the float32 shards in `output`, in shard order: its features, then its label.
+std::vector<std::vector<float>> rows_of(const std::string& output) {
+  std::vector<std::vector<float>> rows;
+  const ShardIndex index(output);
+  for (const ShardInfo& shard : index.shards()) {
+    ShardReader reader(shard.path);
+    const int64_t width = shard.feature_size();
+    std::vector<float> features(static_cast<size_t>(shard.samples * width));
+    std::vector<int32_t> labels(static_cast<size_t>(shard.samples));
+    reader.read(0, shard.samples, features.data(), labels.data());
+    for (int64_t i = 0; i < shard.samples; ++i) {
+      rows.emplace_back(features.begin() + i * width, features.begin() + (i + 1) * width);
+      rows.back().push_back(static_cast<float>(labels[static_cast<size_t>(i)]));
+    }
+  }
+  return rows;
+}
+
+// Converts with `args` + OUTPUT at 2 and 4 ranks (OUTPUT: DIR/np2, DIR/np4), expecting the rows
+// `expected`; then a rerun at 4 ranks, one shard removed, writes that shard alone.
+void expect_ranks_agree(const std::string& args, const testing::TempDir& dir,
+                        const std::vector<std::vector<float>>& expected) {
+  for (int ranks : {2, 4}) {
+    const std::string output = dir.file("np" + std::to_string(ranks));
+    Outcome parallel = run(mpi(ranks) + kBinary + args + output);
+    ASSERT_EQ(parallel.exit_code, 0) << parallel.output;
+    EXPECT_EQ(rows_of(output), expected) << ranks << " ranks";
+  }
+  std::filesystem::remove(dir.file("np4/shard-00003.h5"));
+  Outcome rerun = run(mpi(4) + kBinary + args + dir.file("np4"));
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  EXPECT_NE(rerun.output.find("wrote 1 shard(s)"), std::string::npos) << rerun.output;
+  EXPECT_EQ(rows_of(dir.file("np4")), expected);
+}
+
 // Three classes of 16x16 images, PNG and JPEG of several sizes: a class is a colour, lighter or
 // darker, with noise, so that a small cnn tells them apart only from the pixels.
 class ShardCliTest : public ::testing::Test {
@@ -141,6 +176,69 @@ TEST_F(ShardCliTest, MistakesAreNamed) {
   ASSERT_EQ(skipped.exit_code, 0) << skipped.output;
   EXPECT_NE(skipped.output.find("1 unreadable left out"), std::string::npos) << skipped.output;
   EXPECT_EQ(ShardIndex(dir_.file("o")).total_samples(), 180);
+}
+
+// CSV tables cut into pieces at line starts: every row once, in file order, whichever rank converts
+// which piece; class names found by every rank's labels together; a rerun keeps complete shards.
+TEST(ShardCliCsvTest, OneTwoAndFourRanksWriteTheSameShards) {
+  testing::TempDir dir;
+  const std::vector<std::string> kinds{"oak", "elm", "ash", "yew"};
+  Rng rng(3);
+  std::vector<std::string> tables;
+  for (int part = 0; part < 3; ++part) {
+    tables.push_back(dir.file("part-" + std::to_string(part) + ".csv"));
+    std::ofstream out(tables.back());
+    out << "height,\"girth, cm\",kind\r\n";
+    const int rows = 100 + 37 * part;
+    for (int r = 0; r < rows; ++r) {
+      // A long quoted comment now and then, so that pieces end in the middle of lines.
+      out << rng.uniform(1, 30) << "," << (r % 11 == 0 ? "\" 7.5 \"" : std::to_string(r)) << ","
+          << kinds[rng.below(kinds.size())] << "\r\n";
+    }
+  }
+  std::string files;
+  for (const std::string& table : tables) files += table + " ";
+  const std::string args = " shard --csv " + files + " --label kind --shard-mb 0.0005 --output ";
+  ASSERT_EQ(run(kBinary + args + dir.file("np1")).exit_code, 0);
+  std::vector<std::vector<float>> expected;
+  const ShardIndex index(dir.file("np1"));
+  EXPECT_EQ(index.total_samples(), 100 + 137 + 174);
+  EXPECT_EQ(index.layout().class_names, (std::vector<std::string>{"ash", "elm", "oak", "yew"}));
+  EXPECT_GE(index.shards().size(), 9u);
+  expected = rows_of(dir.file("np1"));
+  // In file order: the second column counts the rows of each file (7.5 every eleventh).
+  EXPECT_EQ(expected[1][1], 1.0f);
+  EXPECT_EQ(expected[11][1], 7.5f);
+  EXPECT_EQ(expected[101][1], 1.0f);
+  expect_ranks_agree(args, dir, expected);
+}
+
+// NumPy arrays: row ranges shared by the ranks; a .npz archive extracted once, by rank 0.
+TEST(ShardCliNpyTest, OneTwoAndFourRanksWriteTheSameShards) {
+  testing::TempDir dir;
+  std::vector<float> features(500 * 6);
+  std::vector<int16_t> labels(500);
+  for (size_t i = 0; i < features.size(); ++i) features[i] = static_cast<float>(i) * 0.5f;
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int16_t>(i % 7);
+  testing::write_npy(dir.file("x.npy"), "<f4", "(500, 2, 3)", features.data(), features.size() * sizeof(float));
+  testing::write_npy(dir.file("y.npy"), "<i2", "(500,)", labels.data(), labels.size() * sizeof(int16_t));
+  const std::string args = " shard --npy " + dir.file("x.npy") + " --labels " + dir.file("y.npy") + " --shards 9 --output ";
+  ASSERT_EQ(run(kBinary + args + dir.file("np1")).exit_code, 0);
+  const std::vector<std::vector<float>> expected = rows_of(dir.file("np1"));
+  ASSERT_EQ(expected.size(), 500u);
+  EXPECT_EQ(expected[499][5], features[499 * 6 + 5]);
+  EXPECT_EQ(expected[499][6], 499 % 7);
+  expect_ranks_agree(args, dir, expected);
+
+  // The same arrays in an archive (np.savez, stored), converted by two ranks.
+  const std::string script = "import numpy as np; np.savez('" + dir.file("xy.npz") + "', x=np.load('" +
+                             dir.file("x.npy") + "'), y=np.load('" + dir.file("y.npy") + "'))";
+  ASSERT_EQ(run(std::string(RINGTRAIN_PYTHON) + " -c \"" + script + "\"").exit_code, 0);
+  Outcome archive = run(mpi(2) + kBinary + " shard --npz " + dir.file("xy.npz") + " --shards 9 --output " +
+                        dir.file("npz"));
+  ASSERT_EQ(archive.exit_code, 0) << archive.output;
+  EXPECT_EQ(rows_of(dir.file("npz")), expected);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("npz/.xy.x.npy"))) << "the extracted array is removed";
 }
 
 }  // namespace
