@@ -34,6 +34,8 @@ const Column kColumns[] = {
     {"accuracy", "accuracy"},
     {"test_loss", "test_loss"},
     {"test_accuracy", "test_accuracy"},
+    {"r2", "r2"},
+    {"test_r2", "test_r2"},
     {"lr", "lr"},
     {"samples_per_second", "samples_per_second"},
     {"tokens_per_second", "tokens_per_second"},
@@ -150,6 +152,16 @@ void MetricsLog::write(const nlohmann::json& row) {
   csv_ << metrics_csv_line(row) << '\n';
   csv_.flush();
   RT_CHECK(out_.good() && csv_.good(), "cannot write the metrics file {}", path_);
+}
+
+double r_squared(double squared_error, double sum, double sum_of_squares, double count) {
+  const double total = count > 0 ? sum_of_squares - sum * sum / count : 0.0;
+  return total > 0 ? 1.0 - squared_error / total : std::nan("");
+}
+
+std::string EpochMetrics::test_text() const {
+  if (regression) return fmt::format("test mse {:.4g}, test R^2 {:.4f}", test_loss, test_r2);
+  return fmt::format("test loss {:.4f}, test accuracy {:.2f}%", test_loss, 100 * test_accuracy);
 }
 
 }  // namespace rt

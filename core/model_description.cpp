@@ -91,6 +91,13 @@ ModelDescription parse(const json& j, const std::string& source) {
   RT_CHECK(d.input.size() <= (int64_t{1} << 30), "{}: the input of shape {} is too large", source,
            input.at("shape").dump());
   d.classes = positive_int(j, "classes", source);
+  if (j.contains("task")) {  // written since regression; before, every model classified
+    const std::string task = text(j, "task", source);
+    RT_CHECK(task == "classification" || task == "regression", "{}: the model's task '{}' is not classification or "
+             "regression", source, task);
+    d.regression = task == "regression";
+    RT_CHECK(!d.regression || d.classes == 1, "{}: a regression model has one output, not {}", source, d.classes);
+  }
   const json& names = member(j, "class_names", source);
   RT_CHECK(names.is_array() && (names.empty() || static_cast<int64_t>(names.size()) == d.classes),
            "{}: the model's class_names ({}) do not name its {} classes", source, names.dump(), d.classes);
@@ -143,6 +150,7 @@ std::string model_description_json(const ModelDescription& d) {
              {{"shape", d.input.shape},
               {"dtype", d.input.dtype == DType::kUInt8 ? "uint8" : "float32"},
               {"scale", d.input.scale}}},
+            {"task", d.regression ? "regression" : "classification"},
             {"classes", d.classes},
             {"class_names", d.class_names},
             {"ringtrain_version", d.ringtrain_version.empty() ? ringtrain_version() : d.ringtrain_version},

@@ -29,6 +29,7 @@ struct ModelDescription {
   std::string kind;  // "mlp", "cnn" or "gpt"
   InputDescription input;
   int64_t classes = 0;                   // outputs per sample (a gpt: its vocabulary, per token)
+  bool regression = false;               // one output, a predicted value (model.task = "regression")
   std::vector<std::string> class_names;  // empty where the shards name none
   // mlp
   std::vector<int64_t> hidden;

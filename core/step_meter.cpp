@@ -58,7 +58,6 @@ nlohmann::json StepMeter::finish(Communicator& comm, const StepRowContext& conte
                         {"first_step", first_step_},
                         {"step", context.step},
                         {"loss", rows > 0 ? loss / rows : 0.0},
-                        {"accuracy", rows > 0 ? correct / rows : 0.0},
                         {"lr", context.lr},
                         {"samples_per_second", samples_per_second},
                         {"step_ms", steps_ > 0 ? 1e3 * step_seconds_ / static_cast<double>(steps_) : 0.0},
@@ -67,6 +66,7 @@ nlohmann::json StepMeter::finish(Communicator& comm, const StepRowContext& conte
                         {"gradient_wait_seconds", gradient_wait},
                         {"cpu_percent", cpu},
                         {"memory_mb", memory}};
+  if (!context.regression) row["accuracy"] = rows > 0 ? correct / rows : 0.0;
   if (context.context > 0) row["tokens_per_second"] = samples_per_second * static_cast<double>(context.context);
   start(context.step, sums);
   return row;

@@ -26,6 +26,7 @@ struct StepRowContext {
   double lr = 0;
   int64_t global_batch = 0;   // samples per step, all ranks
   int64_t context = 0;        // a language model's tokens per sample (0: a classifier)
+  bool regression = false;    // the loss is a mean squared error, and there is no accuracy
 };
 
 class StepMeter {

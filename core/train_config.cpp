@@ -10,6 +10,7 @@ TrainConfig read_train_config(Config& config) {
   TrainConfig c;
   c.model_kind = config.get_string("model.kind", c.model_kind, registered_models());
   if (!model_is_built_in(c.model_kind)) config.check_keys_later("model.");
+  c.regression = config.get_string("model.task", "classification", {"classification", "regression"}) == "regression";
   c.hidden = config.get_int_list("model.hidden", c.model_kind == "cnn" ? std::vector<int64_t>{128} : c.hidden, 1, 1 << 20);
   c.channels = config.get_int_list("model.channels", c.channels, 1, 1 << 16);
   c.activation = config.get_string("model.activation", c.activation, mlp_activations());

@@ -22,6 +22,7 @@ namespace rt {
 struct TrainConfig {
   // [model]
   std::string model_kind = "mlp";
+  bool regression = false;                      // model.task = "regression": mean squared error on float targets
   std::vector<int64_t> hidden = {512, 256};     // mlp: hidden widths; cnn: the fully connected layers
   std::vector<int64_t> channels = {32, 64};     // cnn: a 3x3 convolution, ReLU and 2x2 max pool per entry
   std::string activation = "relu";              // mlp: "relu" or "gelu"

@@ -75,6 +75,15 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
 
   const ShardInfo& train_layout = train_loader_->index().layout();
   const ShardInfo& test_layout = test_loader_->index().layout();
+  RT_CHECK(train_layout.regression == config_.regression && test_layout.regression == config_.regression,
+           "{}", config_.regression
+                     ? fmt::format("model.task = \"regression\" trains on shards of regression targets, and {} holds "
+                                   "class labels (convert with --task regression)",
+                                   train_layout.regression ? test_layout.path : train_layout.path)
+                     : fmt::format("{} holds regression targets: set model.task = \"regression\"",
+                                   train_layout.regression ? train_layout.path : test_layout.path));
+  RT_CHECK(!config_.regression || config_.model_kind != "gpt", "model.task = \"regression\" is for the mlp and cnn, "
+           "not a gpt");
   // Ids mean the same classes in both (a table converted in two parts: --class-names).
   RT_CHECK(test_layout.class_names == train_layout.class_names,
            "test shards ({}) name their classes [{}], training shards ({}) [{}]: convert both with the same "
@@ -88,6 +97,7 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
 
   ModelDescription description;
   description.kind = config_.model_kind;
+  description.regression = config_.regression;
   description.input = {train_layout.feature_shape, train_layout.feature_dtype, train_layout.feature_scale};
   description.classes = train_layout.classes;
   description.class_names = train_layout.class_names;
@@ -118,7 +128,7 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   optimizer_ = build_optimizer(config_.optimizer, optimizer_spec);
   if (!optimizer_is_built_in(config_.optimizer)) config_keys->reject_unknown_keys_under("optimizer.");
   config_.source = nullptr;  // the configuration's owner may go now
-  loss_counter_ = Tensor::zeros({1}, DType::kFloat64, device);
+  loss_counter_ = Tensor::zeros({3}, DType::kFloat64, device);  // a regression's squared error, sum, squares
   correct_counter_ = Tensor::zeros({1}, DType::kInt64, device);
   GradientSyncOptions sync_options;
   sync_options.bucket_bytes = megabytes_to_bytes(config_.bucket_mb);
@@ -213,16 +223,21 @@ TrainingResult Trainer::run() {
     if (evaluated) {
       metrics.test_loss = evaluation_.test_loss;
       metrics.test_accuracy = evaluation_.test_accuracy;
+      metrics.test_r2 = evaluation_.test_r2;
     } else {
       evaluate(metrics);
     }
     const bool whole_epoch = state_.step_in_epoch == steps_per_epoch_;
     result.parameter_fingerprint = check_ranks_identical(
         whole_epoch ? fmt::format("the end of epoch {}", state_.epoch + 1) : fmt::format("step {}", state_.step));
-    log_info("epoch {}/{}: loss {:.4f} train acc {:.2f}% test loss {:.4f} test acc {:.2f}% | {:.0f} samples/s, "
-             "{:.2f} s (data wait {:.3f} s, gradient wait {:.3f} s)",
-             metrics.epoch, config_.epochs, metrics.train_loss, 100 * metrics.train_accuracy, metrics.test_loss,
-             100 * metrics.test_accuracy, metrics.samples_per_second, metrics.train_seconds, metrics.data_wait_seconds,
+    log_info("epoch {}/{}: {} | {:.0f} samples/s, {:.2f} s (data wait {:.3f} s, gradient wait {:.3f} s)",
+             metrics.epoch, config_.epochs,
+             config_.regression
+                 ? fmt::format("loss (mse) {:.4g} test mse {:.4g} test R^2 {:.4f}", metrics.train_loss,
+                               metrics.test_loss, metrics.test_r2)
+                 : fmt::format("loss {:.4f} train acc {:.2f}% test loss {:.4f} test acc {:.2f}%", metrics.train_loss,
+                               100 * metrics.train_accuracy, metrics.test_loss, 100 * metrics.test_accuracy),
+             metrics.samples_per_second, metrics.train_seconds, metrics.data_wait_seconds,
              metrics.communication_seconds);
     if (context_ > 0) {
       log_info("epoch {}: {:.0f} tokens/s; loss in bits per token: train {:.4f}, test {:.4f}", metrics.epoch,
@@ -231,19 +246,24 @@ TrainingResult Trainer::run() {
     }
     if (!evaluated) write_eval_row(metrics);
     if (comm_.rank() == 0) {
-      metrics_log_.write({{"kind", "epoch"},
-                          {"time", unix_time_now()},
-                          {"epoch", metrics.epoch},
-                          {"step", state_.step},
-                          {"steps", metrics.steps},
-                          {"train_loss", metrics.train_loss},
-                          {"train_accuracy", metrics.train_accuracy},
-                          {"test_loss", metrics.test_loss},
-                          {"test_accuracy", metrics.test_accuracy},
-                          {"train_seconds", metrics.train_seconds},
-                          {"samples_per_second", metrics.samples_per_second},
-                          {"data_wait_seconds", metrics.data_wait_seconds},
-                          {"communication_seconds", metrics.communication_seconds}});
+      nlohmann::json row = {{"kind", "epoch"},
+                            {"time", unix_time_now()},
+                            {"epoch", metrics.epoch},
+                            {"step", state_.step},
+                            {"steps", metrics.steps},
+                            {"train_loss", metrics.train_loss},
+                            {"test_loss", metrics.test_loss},
+                            {"train_seconds", metrics.train_seconds},
+                            {"samples_per_second", metrics.samples_per_second},
+                            {"data_wait_seconds", metrics.data_wait_seconds},
+                            {"communication_seconds", metrics.communication_seconds}};
+      if (config_.regression) {
+        row["test_r2"] = metrics.test_r2;
+      } else {
+        row["train_accuracy"] = metrics.train_accuracy;
+        row["test_accuracy"] = metrics.test_accuracy;
+      }
+      metrics_log_.write(row);
     }
     result.epochs.push_back(metrics);
     if (!whole_epoch) break;  // train.max_steps reached
@@ -276,8 +296,9 @@ TrainingResult Trainer::run() {
   }
   refresh_report(true);
   log_info("done: {}, parameter fingerprint {:016x} (identical on all {} ranks){}",
-           result.epochs.empty() ? std::string("no epoch was left to train")
-                                 : fmt::format("test accuracy {:.2f}%", 100 * result.epochs.back().test_accuracy),
+           result.epochs.empty()          ? std::string("no epoch was left to train")
+           : result.epochs.back().regression ? result.epochs.back().test_text()
+                                            : fmt::format("test accuracy {:.2f}%", 100 * result.epochs.back().test_accuracy),
            result.parameter_fingerprint, comm_.size(),
            state_.skipped_steps > 0 ? fmt::format(", {} step(s) skipped for non-finite gradients", state_.skipped_steps)
                                     : std::string());

@@ -93,7 +93,9 @@ class Trainer {
   // Scales the summed gradients to L2 norm optimizer.clip_norm when they exceed it.
   void clip_gradients();
   // The loss sum and correct count accumulated on the model's device since the last call, reset.
-  void take_counters(double& loss, double& correct);
+  // A regression's loss is its summed squared error; `target_sums` (2) gets the sum of its targets
+  // and of their squares.
+  void take_counters(double& loss, double& correct, double* target_sums = nullptr);
   // Adds them to this rank's running sums of the epoch (loss, correct, samples).
   void add_counters(std::vector<double>& sums);
   // The labels and row count of a batch's loss: the batch's labels, or a language model's next

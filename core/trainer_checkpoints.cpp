@@ -34,8 +34,8 @@ std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums, int p
     state.evaluated = true;
     state.evaluation_loss = evaluation_.test_loss;
     state.evaluation_accuracy = evaluation_.test_accuracy;
-    // Higher is better: a classifier's accuracy, a language model's negative loss.
-    state.evaluation_score = context_ > 0 ? -evaluation_.test_loss : evaluation_.test_accuracy;
+    // Higher is better: a classifier's accuracy, a language model's or a regression's negative loss.
+    state.evaluation_score = context_ > 0 || config_.regression ? -evaluation_.test_loss : evaluation_.test_accuracy;
   }
   state.epoch_loss_sums.clear();
   state.epoch_correct.clear();
@@ -58,9 +58,7 @@ std::string Trainer::save_checkpoint(const std::vector<double>& rank_sums, int p
   comm_.barrier();  // committed before any rank goes on (or exits)
   log_info("checkpoint of step {} written to {}{}", state_.step,
            comm_.rank() == 0 ? path : checkpoints_->directory() + " by rank 0",
-           state.evaluated ? fmt::format(" (test loss {:.4f}, test accuracy {:.2f}%)", state.evaluation_loss,
-                                         100 * state.evaluation_accuracy)
-                           : std::string());
+           state.evaluated ? " (" + evaluation_.test_text() + ")" : std::string());
   last_checkpoint_ = path;
   return path;
 }

@@ -29,22 +29,30 @@ void Trainer::evaluate(EpochMetrics& metrics) {
   while (const DeviceBatch* batch = next_test_batch()) {
     const Tensor& logits = model_->forward(batch->features);
     const LossRows loss = loss_rows(*batch);
-    kernels::softmax_cross_entropy(config_.device, as_operand(logits), loss.labels, loss.rows, classes, 0.0f,
-                                   nullptr, loss_counter_.data<double>());
-    kernels::count_correct(config_.device, as_operand(logits), loss.labels, loss.rows, classes,
-                           correct_counter_.data<int64_t>());
+    if (config_.regression) {
+      kernels::squared_error(config_.device, logits.data<float>(), targets_of(loss.labels), loss.rows, 0.0f, nullptr,
+                             loss_counter_.data<double>());
+    } else {
+      kernels::softmax_cross_entropy(config_.device, as_operand(logits), loss.labels, loss.rows, classes, 0.0f,
+                                     nullptr, loss_counter_.data<double>());
+      kernels::count_correct(config_.device, as_operand(logits), loss.labels, loss.rows, classes,
+                             correct_counter_.data<int64_t>());
+    }
     samples += loss.rows;
   }
-  double totals[3] = {0, 0, static_cast<double>(samples)};
-  take_counters(totals[0], totals[1]);
-  comm_.all_reduce(Span<double>(totals, 3), ReduceOp::kSum);
+  // Loss, correct, samples, and a regression's sums of targets and of their squares.
+  double totals[5] = {0, 0, static_cast<double>(samples), 0, 0};
+  take_counters(totals[0], totals[1], totals + 3);
+  comm_.all_reduce(Span<double>(totals, 5), ReduceOp::kSum);
+  metrics.regression = config_.regression;
   metrics.test_loss = totals[0] / totals[2];
   metrics.test_accuracy = totals[1] / totals[2];
+  metrics.test_r2 = r_squared(totals[0], totals[3], totals[4], totals[2]);
 }
 
 void Trainer::write_train_row(std::vector<double>& sums, float lr) {
   add_counters(sums);
-  const StepRowContext context{state_.epoch + 1, state_.step, lr, config_.global_batch, context_};
+  const StepRowContext context{state_.epoch + 1, state_.step, lr, config_.global_batch, context_, config_.regression};
   const nlohmann::json row = step_meter_.finish(comm_, context, LossSums{sums[0], sums[1], sums[2]});
   if (comm_.rank() == 0) metrics_log_.write(row);
   refresh_report(false);
@@ -56,13 +64,15 @@ void Trainer::write_eval_row(const EpochMetrics& metrics) {
   if (comm_.rank() != 0) return;
   nlohmann::json row = {{"kind", "eval"},         {"time", unix_time_now()},
                         {"epoch", state_.epoch + 1}, {"step", state_.step},
-                        {"loss", metrics.test_loss}, {"accuracy", metrics.test_accuracy}};
+                        {"loss", metrics.test_loss}};
+  if (config_.regression) {
+    row["r2"] = metrics.test_r2;
+  } else {
+    row["accuracy"] = metrics.test_accuracy;
+  }
   if (context_ > 0) row["bits_per_token"] = metrics.test_loss / std::log(2.0);
   metrics_log_.write(row);
-  if (state_.step_in_epoch < steps_per_epoch_) {
-    log_info("evaluation at step {}: test loss {:.4f}, test accuracy {:.2f}%", state_.step, metrics.test_loss,
-             100 * metrics.test_accuracy);
-  }
+  if (state_.step_in_epoch < steps_per_epoch_) log_info("evaluation at step {}: {}", state_.step, metrics.test_text());
 }
 
 void Trainer::refresh_report(bool now) {

@@ -30,6 +30,7 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
   state_.epoch_samples.clear();
   const int64_t classes = model_->output_features();
   const int64_t total_steps = planned_steps();
+  metrics.regression = config_.regression;
   Clock::time_point start = Clock::now();
 
   waiting_for_ = train_loader_.get();
@@ -67,14 +68,20 @@ bool Trainer::train_epoch(EpochMetrics& metrics) {
         logits = &model_->forward(batch->features);
       }
       const LossRows loss = loss_rows(*batch);
-      kernels::count_correct(config_.device, as_operand(*logits), loss.labels, loss.rows, classes,
-                             correct_counter_.data<int64_t>());
+      if (!config_.regression) {
+        kernels::count_correct(config_.device, as_operand(*logits), loss.labels, loss.rows, classes,
+                               correct_counter_.data<int64_t>());
+      }
       // The gradient of the mean loss over the global batch: the synchroniser's sum over the
       // ranks is then the average, with no extra pass over the arena. A language model's goes
       // where gpt_cross_entropy puts it (over the logits, or in bf16).
       const float grad_scale = 1.0f / static_cast<float>(loss.rows * config_.accumulate * comm_.size());
       const Tensor* grad_logits = logits;
-      if (context_ > 0) {
+      if (config_.regression) {
+        grad_logits = &grad_logits_.ensure(batch->rows, 1, config_.device);
+        kernels::squared_error(config_.device, logits->data<float>(), targets_of(loss.labels), loss.rows, grad_scale,
+                               grad_logits->data<float>(), loss_counter_.data<double>());
+      } else if (context_ > 0) {
         grad_logits = &gpt_cross_entropy(bf16_logit_gradient_, config_.device, *logits, loss.labels, grad_scale,
                                          grad_logits_, loss_counter_.data<double>());
       } else {
@@ -203,17 +210,21 @@ Trainer::LossRows Trainer::loss_rows(const DeviceBatch& batch) {
   return {targets.data<int32_t>(), batch.rows * context_};
 }
 
-void Trainer::take_counters(double& loss, double& correct) {
-  double loss_value = 0;
+void Trainer::take_counters(double& loss, double& correct, double* target_sums) {
+  double loss_values[3] = {0, 0, 0};
   int64_t correct_value = 0;
-  download(config_.device, loss_counter_.data<double>(), &loss_value, sizeof loss_value);
+  download(config_.device, loss_counter_.data<double>(), loss_values, sizeof loss_values);
   download(config_.device, correct_counter_.data<int64_t>(), &correct_value, sizeof correct_value);
-  const double zero_loss = 0;
+  const double zero_loss[3] = {0, 0, 0};
   const int64_t zero_correct = 0;
-  upload(config_.device, &zero_loss, loss_counter_.data<double>(), sizeof zero_loss);
+  upload(config_.device, zero_loss, loss_counter_.data<double>(), sizeof zero_loss);
   upload(config_.device, &zero_correct, correct_counter_.data<int64_t>(), sizeof zero_correct);
-  loss = loss_value;
+  loss = loss_values[0];
   correct = static_cast<double>(correct_value);
+  if (target_sums != nullptr) {
+    target_sums[0] = loss_values[1];
+    target_sums[1] = loss_values[2];
+  }
 }
 
 void Trainer::add_counters(std::vector<double>& sums) {

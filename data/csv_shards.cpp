@@ -1,6 +1,7 @@
 #include "data/csv_shards.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -106,7 +107,8 @@ std::string identity(const CsvConversion& c, const CsvPlan& plan) {
   const nlohmann::json what = {{"converter", "csv"}, {"files", files}, {"label", c.label},
                                {"features", c.features}, {"name", c.name}, {"target_bytes", c.target_bytes},
                                {"classes", c.classes}, {"class_names", c.class_names},
-                               {"skip_bad_rows", c.skip_bad_rows}, {"shards", plan.pieces.size()}};
+                               {"skip_bad_rows", c.skip_bad_rows}, {"regression", c.regression},
+                               {"shards", plan.pieces.size()}};
   return what.dump(2) + "\n";
 }
 }  // namespace
@@ -160,7 +162,9 @@ void CsvLabels::add(const CsvLabels& other) {
   names.insert(other.names.begin(), other.names.end());
 }
 
-bool csv_needs_label_survey(const CsvConversion& c) { return c.class_names.empty() && c.classes <= 0; }
+bool csv_needs_label_survey(const CsvConversion& c) {
+  return !c.regression && c.class_names.empty() && c.classes <= 0;
+}
 
 CsvLabels survey_csv_labels(const CsvConversion& c, const CsvPlan& plan, ConversionPart part) {
   CsvLabels labels;
@@ -192,6 +196,11 @@ CsvLabels survey_csv_labels(const CsvConversion& c, const CsvPlan& plan, Convers
 
 CsvClasses csv_classes(const CsvConversion& c, const CsvLabels& survey) {
   CsvClasses classes{c.classes, c.class_names, false};
+  if (c.regression) {
+    RT_CHECK(c.class_names.empty() && c.classes <= 0, "a regression's labels are values, not classes: no class "
+             "names or class count go with it");
+    return {1, {}, false};
+  }
   if (!classes.names.empty()) {
     RT_CHECK(c.classes <= 0 || c.classes == static_cast<int64_t>(classes.names.size()), "{} class names for --classes {}",
              classes.names.size(), c.classes);
@@ -217,9 +226,16 @@ CsvPart convert_csv_part(const CsvConversion& c, const CsvPlan& plan, const CsvC
   std::map<std::string, int32_t> ids;
   for (size_t i = 0; i < classes.names.size(); ++i) ids[classes.names[i]] = static_cast<int32_t>(i);
   const std::string& label_name = plan.header[plan.label_column];
-  // A row's class id, or what is wrong with its label.
+  // A row's class id (a regression's target, in its 4 bytes), or what is wrong with its label.
   auto bad_label = [&](const std::string& field, int32_t& id) -> std::string {
     const std::string text = trimmed(field);
+    if (c.regression) {
+      const std::optional<double> value = csv_number(text);
+      if (!value) return fmt::format("column '{}': '{}' is not a number", label_name, field);
+      const auto target = static_cast<float>(*value);
+      std::memcpy(&id, &target, sizeof id);
+      return "";
+    }
     if (!classes.names.empty()) {
       auto found = ids.find(text);
       if (found == ids.end()) {
@@ -269,6 +285,7 @@ CsvPart convert_csv_part(const CsvConversion& c, const CsvPlan& plan, const CsvC
     info.feature_dtype = DType::kFloat32;
     info.feature_scale = 1.0;
     info.class_names = classes.names;
+    info.regression = c.regression;
     write_shard(info, features.data(), labels.data());
     ++done.shards_written;
     done.rows += info.samples;

@@ -5,7 +5,8 @@
 // arguments converts only the shards still missing, and a file larger than memory converts with the
 // memory of one piece.
 //
-// Labels: where class names are given, each label is one of them (id = its place in the list).
+// Labels: a regression's are real numbers, stored as float32 targets (shard_info.h). Otherwise,
+// where class names are given, each label is one of them (id = its place in the list).
 // Otherwise, where any label is a non-negative integer, the labels are class ids (classes: the
 // largest + 1, or `classes`; any other label is a bad row); where none is, they are names, the
 // classes being the distinct names in sorted order, found by a first pass over the labels
@@ -32,6 +33,7 @@ struct CsvConversion {
   int64_t classes = 0;                 // 0: the largest label + 1 (a first pass reads the labels)
   std::vector<std::string> class_names;  // the names labels must be, by id (empty: as the first pass finds)
   bool skip_bad_rows = false;          // a row with a missing or malformed value: counted and left out
+  bool regression = false;             // the label column holds real numbers: float32 targets, one output
 };
 
 struct CsvPiece {

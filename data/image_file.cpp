@@ -131,6 +131,68 @@ DecodedImage read_image(const std::string& path, int channels) {
   return decoded;
 }
 
+namespace {
+void write_png(const std::string& path, const DecodedImage& image) {
+  png_image png{};
+  png.version = PNG_IMAGE_VERSION;
+  png.width = static_cast<png_uint_32>(image.width);
+  png.height = static_cast<png_uint_32>(image.height);
+  png.format = image.channels == 1 ? PNG_FORMAT_GRAY : image.channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_RGBA;
+  const bool written = png_image_write_to_file(&png, path.c_str(), 0, image.pixels.data(), 0, nullptr) != 0;
+  RT_CHECK(written, "cannot write image {}: {}", path, png.message);
+}
+
+// As decode_jpeg: the library's errors jump back here; returns its message, empty when written.
+std::string write_jpeg(FILE* file, const DecodedImage& image, int quality) {
+  jpeg_compress_struct info{};
+  JpegErrors errors;
+  info.err = jpeg_std_error(&errors.manager);
+  errors.manager.error_exit = jpeg_fail;
+  if (setjmp(errors.jump) != 0) {
+    jpeg_destroy_compress(&info);
+    return errors.message;
+  }
+  jpeg_create_compress(&info);
+  jpeg_stdio_dest(&info, file);
+  info.image_width = static_cast<JDIMENSION>(image.width);
+  info.image_height = static_cast<JDIMENSION>(image.height);
+  info.input_components = static_cast<int>(image.channels);
+  info.in_color_space = image.channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_set_defaults(&info);
+  jpeg_set_quality(&info, quality, TRUE);
+  jpeg_start_compress(&info, TRUE);
+  while (info.next_scanline < info.image_height) {
+    auto* row = const_cast<JSAMPLE*>(image.pixels.data() +
+                                     static_cast<size_t>(info.next_scanline) * image.width * image.channels);
+    jpeg_write_scanlines(&info, &row, 1);
+  }
+  jpeg_finish_compress(&info);
+  jpeg_destroy_compress(&info);
+  return "";
+}
+}  // namespace
+
+void write_image(const std::string& path, const DecodedImage& image, int jpeg_quality) {
+  RT_CHECK(static_cast<int64_t>(image.pixels.size()) == image.height * image.width * image.channels,
+           "image {}: {} bytes for {} x {} x {}", path, image.pixels.size(), image.height, image.width, image.channels);
+  const size_t dot = path.find_last_of('.');
+  std::string extension = dot == std::string::npos ? "" : path.substr(dot + 1);
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (extension == "png") {
+    RT_CHECK(image.channels >= 1 && image.channels <= 4 && image.channels != 2, "image {}: a PNG of {} channels",
+             path, image.channels);
+    return write_png(path, image);
+  }
+  RT_CHECK(extension == "jpg" || extension == "jpeg", "image {}: not a .png, .jpg or .jpeg name", path);
+  RT_CHECK(image.channels == 1 || image.channels == 3, "image {}: a JPEG of {} channels", path, image.channels);
+  FILE* file = std::fopen(path.c_str(), "wb");
+  RT_CHECK(file != nullptr, "cannot write image {}", path);
+  const std::string problem = write_jpeg(file, image, jpeg_quality);
+  const bool closed = std::fclose(file) == 0;
+  RT_CHECK(problem.empty() && closed, "cannot write image {}: {}", path, problem.empty() ? "a full disk?" : problem);
+}
+
 bool has_image_extension(const std::string& path) {
   const size_t dot = path.find_last_of('.');
   if (dot == std::string::npos) return false;

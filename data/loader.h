@@ -59,10 +59,14 @@ struct Batch {
   const float* features = nullptr;  // rows x feature_size (null when `stored` is given instead)
   const uint8_t* stored = nullptr;  // rows x feature_size uint8, with stored_features: feature = stored * scale
   float scale = 1.0f;
-  const int32_t* labels = nullptr;  // rows
+  const int32_t* labels = nullptr;  // rows: class ids, or a regression's float32 targets (targets_of)
   int64_t rows = 0;
   int64_t feature_size = 0;
 };
+
+// A regression shard's labels are float32 targets, carried in the 4 bytes a class id takes
+// (shard_info.h): the loader moves them as it moves ids, and the loss reads them as floats.
+inline const float* targets_of(const int32_t* labels) { return reinterpret_cast<const float*>(labels); }
 
 class Loader {
  public:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -36,7 +37,8 @@ NpyShards::NpyShards(const ShardConversion& c, const std::string& inputs)
            features_name, features.shape().size());
   RT_CHECK(labels.row_size() == 1 && labels.shape().size() <= 2, "{}: expected labels [count], got {} per row",
            labels_name, labels.row_size());
-  RT_CHECK(labels.kind() == 'i' || labels.kind() == 'u', "{}: labels must be integers, not dtype {}", labels_name,
+  RT_CHECK(c.regression || labels.kind() == 'i' || labels.kind() == 'u',
+           "{}: labels must be integers, not dtype {} (for real-numbered targets: --task regression)", labels_name,
            labels.dtype());
   RT_CHECK(labels.rows() == count, "{} holds {} samples but {} holds {} labels", features_name, count, labels_name,
            labels.rows());
@@ -52,11 +54,21 @@ NpyShards::NpyShards(const ShardConversion& c, const std::string& inputs)
     labels.read_rows(first, n, block.data());
     for (int64_t i = 0; i < n; ++i) {
       const float label = block[static_cast<size_t>(i)];
+      if (c.regression) {
+        RT_CHECK(std::isfinite(label), "{}, row {}: the target is {}", labels_name, first + i, label);
+        std::memcpy(&all_labels_[static_cast<size_t>(first + i)], &label, sizeof label);
+        continue;
+      }
       RT_CHECK(label >= 0 && label < 2147483647.0f && label == static_cast<float>(static_cast<int64_t>(label)),
                "{}, row {}: label {} is not a class id (a whole number from 0)", labels_name, first + i, label);
       all_labels_[static_cast<size_t>(first + i)] = static_cast<int32_t>(label);
       largest = std::max<int64_t>(largest, static_cast<int64_t>(label));
     }
+  }
+  if (c.regression) {
+    RT_CHECK(c.classes <= 0, "a regression's labels are values, not classes: no class count goes with it");
+    classes_ = 1;
+    largest = 0;
   }
   if (classes_ <= 0) classes_ = largest + 1;
   RT_CHECK(largest < classes_, "{}: label {} is outside the {} classes", labels_name, largest, classes_);
@@ -76,7 +88,7 @@ NpyShards::NpyShards(const ShardConversion& c, const std::string& inputs)
       {"converter", "npy"},
       {"inputs", inputs.empty() ? nlohmann::json::array({file_identity(c.images), file_identity(c.labels)})
                                 : nlohmann::json(inputs)},
-      {"name", c.name}, {"shards", shards}, {"classes", classes_}};
+      {"name", c.name}, {"shards", shards}, {"classes", classes_}, {"regression", c.regression}};
   plan_ = ShardPlan(c.output_dir, c.name, shards, what.dump(2) + "\n");
 }
 
@@ -100,6 +112,7 @@ int64_t NpyShards::convert_part(ConversionPart part) const {
     info.classes = classes_;
     info.feature_dtype = bytes ? DType::kUInt8 : DType::kFloat32;
     info.feature_scale = bytes ? 1.0 / 255.0 : 1.0;
+    info.regression = conversion_.regression;
     const void* stored = features.raw_rows(first);
     if (!bytes) {
       values.resize(static_cast<size_t>(info.samples * features.row_size()));

@@ -1,7 +1,8 @@
 // Converts NumPy arrays (data/npy_file.h, memory-mapped) into shards: features [count, ...] in any
 // fixed-size numeric dtype, labels integer class ids [count] (or [count, 1]). uint8 features stay
 // uint8 with feature_scale 1/255 (as images); any other dtype is stored as float32, scale 1.
-// The shards are row ranges fixed before any is written (data/shard_plan.h): the ranks of a job
+// With conversion.regression, the labels are real numbers of any numeric dtype, stored as float32
+// targets. The shards are row ranges fixed before any is written (data/shard_plan.h): the ranks of a job
 // each convert their part, and a rerun with the same arguments converts only the missing ones.
 #pragma once
 

@@ -19,6 +19,7 @@ struct ShardConversion {
   // How messages name the two files (default: their paths), e.g. the arrays of a .npz archive.
   std::string images_name;
   std::string labels_name;
+  bool regression = false;  // .npy labels: real numbers, stored as float32 targets (one output)
 };
 
 // Writes the shards and returns their paths, then OUTPUT_DIR/NAME-manifest.json listing every

@@ -12,6 +12,9 @@ namespace rt {
 namespace {
 // Throws unless `info` agrees with `first` on everything a batch depends on.
 void check_same_layout(const ShardInfo& info, const ShardInfo& first) {
+  RT_CHECK(info.regression == first.regression, "shard {} holds {} but {} holds {}", info.path,
+           info.regression ? "regression targets" : "class labels", first.path,
+           first.regression ? "regression targets" : "class labels");
   RT_CHECK(info.class_names == first.class_names, "shard {} names its classes differently from {} ({} against {})",
            info.path, first.path, fmt::join(info.class_names, ", "), fmt::join(first.class_names, ", "));
   RT_CHECK(info.feature_shape == first.feature_shape && info.feature_dtype == first.feature_dtype &&

@@ -18,6 +18,9 @@ struct ShardInfo {
   double feature_scale = 1.0;           // float feature = stored value * feature_scale
   int64_t file_bytes = 0;               // the file's size when it was opened
   std::vector<std::string> class_names; // by id; empty where the shard names no classes
+  // Labels are float32 targets (num_classes 1), held in the same 4 bytes a class id takes in the
+  // loader's label buffers; otherwise int32 class ids.
+  bool regression = false;
 
   int64_t feature_size() const {
     int64_t size = 1;

@@ -233,6 +233,14 @@ void ShardReader::open() {
   info_.feature_scale = read_double(file, shard_format::kAttrFeatureScale, path);
   RT_CHECK(std::isfinite(info_.feature_scale) && info_.feature_scale != 0.0, "shard {}: feature_scale is {}", path,
            info_.feature_scale);
+  if (H5Aexists(file, shard_format::kAttrTask) > 0) {
+    const std::string task = read_string(file, shard_format::kAttrTask, path);
+    RT_CHECK(task == shard_format::kTaskRegression || task == "classification",
+             "shard {}: task is '{}', expected 'classification' or 'regression'", path, task);
+    info_.regression = task == shard_format::kTaskRegression;
+    RT_CHECK(!info_.regression || info_.classes == 1, "shard {}: a regression shard has num_classes 1, not {}", path,
+             info_.classes);
+  }
   if (H5Aexists(file, shard_format::kAttrClassNames) > 0) {
     info_.class_names = parse_class_names(read_string(file, shard_format::kAttrClassNames, path), info_.classes, path);
   }
@@ -256,12 +264,19 @@ void ShardReader::open() {
   labels_ = open_dataset(file, shard_format::kLabels, path);
   Hdf5Handle label_type(H5Dget_type(labels_.get()), H5Tclose);
   stored = type_text(label_type.get());
-  RT_CHECK(stored == "int32" && standard_layout(label_type.get(), {H5T_STD_I32LE, H5T_STD_I32BE}),
-           "shard {}: dataset 'labels' has type {}, expected int32", path, stored);
+  if (info_.regression) {
+    RT_CHECK(stored == "float32" && standard_layout(label_type.get(), {H5T_IEEE_F32LE, H5T_IEEE_F32BE}),
+             "shard {}: dataset 'labels' has type {}, expected float32 (task = regression)", path, stored);
+  } else {
+    RT_CHECK(stored == "int32" && standard_layout(label_type.get(), {H5T_STD_I32LE, H5T_STD_I32BE}),
+             "shard {}: dataset 'labels' has type {}, expected int32", path, stored);
+  }
   dims = dataset_dims(labels_.get());
   RT_CHECK(dims == std::vector<int64_t>{info_.samples}, "shard {}: dataset 'labels' has shape [{}], expected [{}]",
            path, fmt::join(dims, ", "), info_.samples);
 }
+
+hid_t ShardReader::label_memory_type() const { return info_.regression ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32; }
 
 void ShardReader::plan_reads() {
   const std::string& path = info_.path;
@@ -274,7 +289,7 @@ void ShardReader::plan_reads() {
   const hid_t feature_memory = info_.feature_dtype == DType::kUInt8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT;
   direct_features_ = DirectChunks::plan(file, features_.get(), feature_memory, path, shard_format::kFeatures,
                                         info_.file_bytes);
-  direct_labels_ = DirectChunks::plan(file, labels_.get(), H5T_NATIVE_INT32, path, shard_format::kLabels,
+  direct_labels_ = DirectChunks::plan(file, labels_.get(), label_memory_type(), path, shard_format::kLabels,
                                       info_.file_bytes);
   if (!direct_features_ || !direct_labels_) {
     direct_features_.reset();
@@ -309,6 +324,12 @@ void ShardReader::read(int64_t first, int64_t count, void* features, int32_t* la
     }
   }
   for (int64_t i = 0; i < count; ++i) {
+    if (info_.regression) {
+      float target;
+      std::memcpy(&target, &labels[i], sizeof(target));
+      RT_CHECK(std::isfinite(target), "shard {}: the target of row {} is {}", info_.path, first + i, target);
+      continue;
+    }
     RT_CHECK(labels[i] >= 0 && labels[i] < info_.classes, "shard {}: label {} of row {} is outside [0, {})",
              info_.path, labels[i], first + i, info_.classes);
   }
@@ -348,7 +369,7 @@ void ShardReader::read_once(int64_t first, int64_t count, void* features, int32_
   RT_CHECK_HDF5(H5Sselect_hyperslab(label_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr),
                 "shard {}: selecting labels", info_.path);
   Hdf5Handle label_memory(H5Screate_simple(1, extent.data(), nullptr), H5Sclose);
-  RT_CHECK_HDF5(H5Dread(labels_.get(), H5T_NATIVE_INT32, label_memory.get(), label_space.get(), H5P_DEFAULT, labels),
+  RT_CHECK_HDF5(H5Dread(labels_.get(), label_memory_type(), label_memory.get(), label_space.get(), H5P_DEFAULT, labels),
                 "shard {}: reading labels of rows [{}, {})", info_.path, first, first + count);
 }
 

@@ -38,7 +38,8 @@ class ShardReader {
 
   const ShardInfo& info() const { return info_; }
   // Reads rows [first, first + count): features as stored (info().feature_dtype, feature_size()
-  // elements per row) and labels, which are checked to lie in [0, classes).
+  // elements per row) and labels, which are checked to lie in [0, classes); a regression shard's
+  // labels are its float32 targets, in the same 4 bytes each, checked to be finite.
   void read(int64_t first, int64_t count, void* features, int32_t* labels);
   // Whether reads go straight to the file's chunks (direct_chunks.h) rather than through HDF5
   // (known from the first read on).
@@ -47,6 +48,7 @@ class ShardReader {
  private:
   void open();
   void read_once(int64_t first, int64_t count, void* features, int32_t* labels);
+  hid_t label_memory_type() const;  // int32, or a regression's float32
   void close_file();
   // Audits the datasets' chunks (chunk_audit.h) and finds where they lie, for direct reads (on
   // the first read, not on open: an index opens every shard only to check its header).

@@ -1,6 +1,8 @@
 #include "data/shard_writer.h"
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -73,15 +75,26 @@ void write_dataset(hid_t file, const char* name, hid_t stored_type, hid_t memory
 
 }  // namespace
 
-void write_shard(const ShardInfo& info, const void* features, const int32_t* labels) {
+void write_shard(const ShardInfo& info, const void* features, const void* labels) {
   silence_hdf5_errors();
   RT_CHECK(info.classes > 0, "{}: a shard needs num_classes > 0", info.path);
   RT_CHECK(info.class_names.empty() || static_cast<int64_t>(info.class_names.size()) == info.classes,
            "{}: {} class names for {} classes", info.path, info.class_names.size(), info.classes);
+  const auto* bytes = static_cast<const uint8_t*>(labels);
   for (int64_t i = 0; i < info.samples; ++i) {
-    RT_CHECK(labels[i] >= 0 && labels[i] < info.classes, "{}: label {} of sample {} is outside [0, {})", info.path,
-             labels[i], i, info.classes);
+    if (info.regression) {
+      float target;
+      std::memcpy(&target, bytes + 4 * i, 4);
+      RT_CHECK(std::isfinite(target), "{}: the target of sample {} is {}", info.path, i, target);
+    } else {
+      int32_t label;
+      std::memcpy(&label, bytes + 4 * i, 4);
+      RT_CHECK(label >= 0 && label < info.classes, "{}: label {} of sample {} is outside [0, {})", info.path, label, i,
+               info.classes);
+    }
   }
+  RT_CHECK(!info.regression || (info.classes == 1 && info.class_names.empty()),
+           "{}: a regression shard has one output and no class names", info.path);
   std::string partial = info.path + ".partial";
   {
     Hdf5Handle file(RT_CHECK_HDF5(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
@@ -93,8 +106,14 @@ void write_shard(const ShardInfo& info, const void* features, const int32_t* lab
     write_dataset(file.get(), shard_format::kFeatures,
                   info.feature_dtype == DType::kUInt8 ? H5T_STD_U8LE : H5T_IEEE_F32LE, type, feature_dims, features,
                   partial);
-    write_dataset(file.get(), shard_format::kLabels, H5T_STD_I32LE, H5T_NATIVE_INT32,
-                  {static_cast<hsize_t>(info.samples)}, labels, partial);
+    if (info.regression) {
+      write_dataset(file.get(), shard_format::kLabels, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+                    {static_cast<hsize_t>(info.samples)}, labels, partial);
+      write_string_attribute(file.get(), shard_format::kAttrTask, shard_format::kTaskRegression, partial);
+    } else {
+      write_dataset(file.get(), shard_format::kLabels, H5T_STD_I32LE, H5T_NATIVE_INT32,
+                    {static_cast<hsize_t>(info.samples)}, labels, partial);
+    }
     write_string_attribute(file.get(), shard_format::kAttrFormat, shard_format::kFormatName, partial);
     write_int64_attribute(file.get(), shard_format::kAttrVersion, {shard_format::kVersion}, true, partial);
     write_int64_attribute(file.get(), shard_format::kAttrSamples, {info.samples}, true, partial);

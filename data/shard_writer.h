@@ -8,8 +8,9 @@
 
 namespace rt {
 
-// `info` gives the header (path, samples, feature shape and dtype, classes, scale); `features`
-// holds info.samples * info.feature_size() elements of info.feature_dtype.
-void write_shard(const ShardInfo& info, const void* features, const int32_t* labels);
+// `info` gives the header (path, samples, feature shape and dtype, classes, scale, task); `features`
+// holds info.samples * info.feature_size() elements of info.feature_dtype, `labels` info.samples
+// int32 class ids, or float32 targets where info.regression.
+void write_shard(const ShardInfo& info, const void* features, const void* labels);
 
 }  // namespace rt

@@ -78,6 +78,7 @@ void pointwise_activation_forward(PointwiseActivation activation, const float*, 
 void pointwise_activation_backward(PointwiseActivation activation, const float*, const float*, float*, int64_t) {
   unavailable((std::string("kernel ") + pointwise_activation_name(activation) + "_backward").c_str());
 }
+void squared_error(const float*, const float*, int64_t, float, float*, double*) { unavailable("kernel squared_error"); }
 void softmax_cross_entropy(Operand, const int32_t*, int64_t, int64_t, float, float*, double*) {
   unavailable("kernel softmax_cross_entropy");
 }

@@ -201,6 +201,12 @@ void softmax_cross_entropy_bf16_gradient(Device device, Operand logits, const in
   round_into(values, dlogits, rows * classes);
 }
 
+void squared_error(Device device, const float* outputs, const float* targets, int64_t rows, float grad_scale,
+                   float* grad, double* sums) {
+  if (device == Device::kCpu) return cpu::squared_error(outputs, targets, rows, grad_scale, grad, sums);
+  cuda::squared_error(outputs, targets, rows, grad_scale, grad, sums);
+}
+
 void count_correct(Device device, Operand logits, const int32_t* labels, int64_t rows, int64_t classes,
                    int64_t* correct) {
   if (device == Device::kCpu) {

@@ -122,6 +122,12 @@ void softmax_cross_entropy(Device device, Operand logits, const int32_t* labels,
 void softmax_cross_entropy_bf16_gradient(Device device, Operand logits, const int32_t* labels, int64_t rows,
                                          int64_t classes, float grad_scale, bfloat16* dlogits, double* loss_sum);
 
+// Squared error of a regression's outputs[rows] (one a row) against its float targets[rows]: adds
+// the summed squared error to sums[0], and the targets' sum and sum of squares to sums[1] and
+// sums[2] (what R^2 needs). If grad is not null, writes grad = 2 (output - target) * grad_scale.
+void squared_error(Device device, const float* outputs, const float* targets, int64_t rows, float grad_scale,
+                   float* grad, double* sums);
+
 // Adds to *correct the number of rows whose largest logit is at the label (first maximum wins).
 void count_correct(Device device, Operand logits, const int32_t* labels, int64_t rows,
                    int64_t classes, int64_t* correct);

@@ -1,4 +1,4 @@
-// Writes PNG and JPEG files for the tests of `ringtrain shard --images` (libpng, libjpeg-turbo).
+// Image files for the tests of `ringtrain shard --images` (written by data/image_file.h).
 #pragma once
 
 #include <cstdint>

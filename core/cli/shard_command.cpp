@@ -24,6 +24,7 @@ struct ShardArguments {
   std::vector<std::string> features;
   std::vector<std::string> class_names;
   std::string on_bad_row = "stop";
+  std::string task = "classification";
   std::string size;
   int channels = 3;
   std::string fit = "crop";
@@ -98,6 +99,11 @@ CommandRunner add_shard_command(CLI::App& app) {
       "--class-names", a->class_names,
       "With --csv or an image folder: the class names the labels are, by id (default: the distinct names found, or "
       "the class folders, sorted; give the same list to every part of a data set so that their ids agree)");
+  command->add_option("--task", a->task,
+                      "With --csv or --npy: classification (labels are classes) or regression (labels are real "
+                      "numbers, stored as float32 targets for model.task = \"regression\")")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"classification", "regression"}));
   command->add_option("--on-bad-row", a->on_bad_row,
                       "With --csv: a row with a missing or malformed value stops the conversion naming its file, line "
                       "and column, or with skip is counted and left out; with an image folder, the same for an "
@@ -188,12 +194,13 @@ CommandRunner add_shard_command(CLI::App& app) {
       conversion.classes = a->classes;
       conversion.class_names = a->class_names;
       conversion.skip_bad_rows = a->on_bad_row == "skip";
+      conversion.regression = a->task == "regression";
       convert_csv(conversion, comm);
       return 0;
     }
     if (npy->count() > 0 || npz->count() > 0) {
       convert_arrays({a->npy, a->labels, a->output, a->name, a->shards, static_cast<int64_t>(a->shard_mb * 1024 * 1024),
-                      a->classes, "", ""},
+                      a->classes, "", "", a->task == "regression"},
                      a->npz, a->features_key, a->labels_key, comm);
       return 0;
     }

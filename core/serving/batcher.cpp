@@ -83,9 +83,14 @@ void Batcher::score(std::vector<Request>& batch) {
       mine.step = all.step;
       mine.rows = request.rows;
       mine.classes = classes;
-      mine.predicted.assign(all.predicted.begin() + first, all.predicted.begin() + first + request.rows);
-      mine.probabilities.assign(all.probabilities.begin() + first * classes,
-                                all.probabilities.begin() + (first + request.rows) * classes);
+      mine.regression = all.regression;
+      if (all.regression) {
+        mine.values.assign(all.values.begin() + first, all.values.begin() + first + request.rows);
+      } else {
+        mine.predicted.assign(all.predicted.begin() + first, all.predicted.begin() + first + request.rows);
+        mine.probabilities.assign(all.probabilities.begin() + first * classes,
+                                  all.probabilities.begin() + (first + request.rows) * classes);
+      }
       mine.logits.assign(all.logits.begin() + first * classes, all.logits.begin() + (first + request.rows) * classes);
       first += request.rows;
       request.answer.set_value(std::move(mine));

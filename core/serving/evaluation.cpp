@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/check.h"
+#include "core/metrics_log.h"
 #include "data/loader.h"
 
 namespace rt {
@@ -12,6 +13,10 @@ int64_t Evaluation::correct() const {
   int64_t correct = 0;
   for (int64_t c = 0; c < classes; ++c) correct += confusion[static_cast<size_t>(c * classes + c)];
   return correct;
+}
+
+double Evaluation::r_squared() const {
+  return rt::r_squared(squared_error_sum, target_sum, target_square_sum, static_cast<double>(samples));
 }
 
 double Evaluation::accuracy() const {
@@ -44,6 +49,9 @@ Evaluation evaluate(Predictor& predictor, const std::string& data_dir, Communica
   const ModelDescription& model = predictor.description();
   ShardIndex index(data_dir);
   const ShardInfo& layout = index.layout();
+  RT_CHECK(layout.regression == model.regression, "{} holds {}, and the model of {} {}", data_dir,
+           layout.regression ? "regression targets" : "class labels", predictor.checkpoint_path(),
+           model.regression ? "predicts values (a regression)" : "classifies");
   RT_CHECK(layout.feature_size() == model.input.size() && layout.classes <= model.classes,
            "{} holds samples of shape {} in {} classes; the model of {} reads {} in {} classes", data_dir,
            shape_text(layout.feature_shape), layout.classes, predictor.checkpoint_path(),
@@ -56,12 +64,25 @@ Evaluation evaluate(Predictor& predictor, const std::string& data_dir, Communica
   Loader loader(std::move(index), options);
   Evaluation evaluation;
   evaluation.classes = model.classes;
+  evaluation.regression = model.regression;
   evaluation.confusion.assign(static_cast<size_t>(model.classes * model.classes), 0);
   loader.start_epoch(0);
   while (const Batch* batch_read = loader.next()) {
     const Scores scores = predictor.score_scaled(
         Span<const float>(batch_read->features, static_cast<size_t>(batch_read->rows * batch_read->feature_size)),
         batch_read->rows);
+    evaluation.samples += batch_read->rows;
+    if (model.regression) {
+      const float* targets = targets_of(batch_read->labels);
+      for (int64_t r = 0; r < batch_read->rows; ++r) {
+        const double target = targets[r], error = scores.values[static_cast<size_t>(r)] - target;
+        evaluation.squared_error_sum += error * error;
+        evaluation.absolute_error_sum += std::abs(error);
+        evaluation.target_sum += target;
+        evaluation.target_square_sum += target * target;
+      }
+      continue;
+    }
     for (int64_t r = 0; r < batch_read->rows; ++r) {
       const int64_t label = batch_read->labels[r];
       const float* logits = scores.logits.data() + r * model.classes;
@@ -72,15 +93,26 @@ Evaluation evaluate(Predictor& predictor, const std::string& data_dir, Communica
       evaluation.loss_sum += top + std::log(total) - static_cast<double>(logits[label]);
       ++evaluation.confusion[static_cast<size_t>(label * model.classes + scores.predicted[static_cast<size_t>(r)])];
     }
-    evaluation.samples += batch_read->rows;
   }
   comm.all_reduce(Span<int64_t>(evaluation.confusion), ReduceOp::kSum);
-  comm.all_reduce(Span<double>(&evaluation.loss_sum, 1), ReduceOp::kSum);
+  double sums[5] = {evaluation.loss_sum, evaluation.squared_error_sum, evaluation.absolute_error_sum,
+                    evaluation.target_sum, evaluation.target_square_sum};
+  comm.all_reduce(Span<double>(sums, 5), ReduceOp::kSum);
+  evaluation.loss_sum = sums[0];
+  evaluation.squared_error_sum = sums[1];
+  evaluation.absolute_error_sum = sums[2];
+  evaluation.target_sum = sums[3];
+  evaluation.target_square_sum = sums[4];
   evaluation.samples = comm.all_reduce_value(evaluation.samples, ReduceOp::kSum);
   return evaluation;
 }
 
 std::string evaluation_table(const Evaluation& e, const ModelDescription& model) {
+  if (e.regression) {
+    return fmt::format("{} samples: mean squared error {:.6g} (root {:.6g}), mean absolute error {:.6g}, R^2 {:.6f}\n",
+                       e.samples, e.mean_squared_error(), std::sqrt(e.mean_squared_error()), e.mean_absolute_error(),
+                       e.r_squared());
+  }
   std::string out = fmt::format("{} samples: loss {:.4f}, accuracy {:.2f}% ({} correct)\n", e.samples, e.loss(),
                                 100.0 * e.accuracy(), e.correct());
   size_t width = 5;
@@ -104,6 +136,15 @@ std::string evaluation_table(const Evaluation& e, const ModelDescription& model)
 }
 
 std::string evaluation_json(const Evaluation& e, const ModelDescription& model) {
+  if (e.regression) {
+    const double r2 = e.r_squared();
+    return nlohmann::json{{"samples", e.samples},
+                          {"mse", e.mean_squared_error()},
+                          {"rmse", std::sqrt(e.mean_squared_error())},
+                          {"mae", e.mean_absolute_error()},
+                          {"r2", std::isfinite(r2) ? nlohmann::json(r2) : nlohmann::json()}}
+        .dump(2);
+  }
   nlohmann::json classes = nlohmann::json::array();
   for (int64_t c = 0; c < e.classes; ++c) {
     classes.push_back({{"class", c},

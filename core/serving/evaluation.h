@@ -1,5 +1,6 @@
 // A checkpoint measured on labelled shards: the mean cross-entropy, the accuracy, each class's
-// precision and recall, and the confusion matrix. Under several ranks each scores its share of
+// precision and recall, and the confusion matrix; a regression's mean squared and absolute error
+// and R^2. Under several ranks each scores its share of
 // the samples (the loader's evaluation split) and the counts are summed, so every rank holds the
 // whole result.
 #pragma once
@@ -18,6 +19,12 @@ struct Evaluation {
   double loss_sum = 0;  // cross-entropy, in nats, summed over the samples
   int64_t classes = 0;
   std::vector<int64_t> confusion;  // classes x classes: [true class][predicted class]
+  // A regression's sums: squared and absolute errors, targets, and their squares.
+  bool regression = false;
+  double squared_error_sum = 0, absolute_error_sum = 0, target_sum = 0, target_square_sum = 0;
+  double mean_squared_error() const { return samples > 0 ? squared_error_sum / static_cast<double>(samples) : 0.0; }
+  double mean_absolute_error() const { return samples > 0 ? absolute_error_sum / static_cast<double>(samples) : 0.0; }
+  double r_squared() const;  // NaN where the targets do not vary
 
   double loss() const { return samples > 0 ? loss_sum / static_cast<double>(samples) : 0.0; }
   int64_t correct() const;
@@ -32,10 +39,11 @@ struct Evaluation {
 // naming the directory when its samples do not fit the model's input or classes.
 Evaluation evaluate(Predictor& predictor, const std::string& data_dir, Communicator& comm, int64_t batch = 1000);
 
-// For the terminal: loss, accuracy, a row per class, the confusion matrix.
+// For the terminal: loss, accuracy, a row per class, the confusion matrix (a regression: its errors
+// and R^2).
 std::string evaluation_table(const Evaluation& evaluation, const ModelDescription& model);
 // {"samples", "loss", "accuracy", "classes": [{"class", "name", "precision", "recall", "samples"}],
-//  "confusion": [[...], ...]}.
+//  "confusion": [[...], ...]}; a regression's {"samples", "mse", "rmse", "mae", "r2"}.
 std::string evaluation_json(const Evaluation& evaluation, const ModelDescription& model);
 
 }  // namespace rt

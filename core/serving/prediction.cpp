@@ -39,6 +39,7 @@ class RowWriter {
     RT_CHECK(out_.good(), "cannot write {}", path);
   }
   void write(const Scores& scores, int64_t first_row) {
+    if (scores.regression) return write_values(scores, first_row);
     std::vector<int64_t> order(static_cast<size_t>(scores.classes));
     for (int64_t r = 0; r < scores.rows; ++r) {
       const float* p = scores.probabilities.data() + r * scores.classes;
@@ -80,6 +81,22 @@ class RowWriter {
       if (format_ == Format::kJsonLines) line_ += "}";
       line_ += "\n";
       out_ << line_;
+    }
+    RT_CHECK(out_.good(), "cannot write {} (a full disk?)", path_);
+  }
+  // A regression's rows: each its predicted value (an HDF5 record: class 0, then the value).
+  void write_values(const Scores& scores, int64_t first_row) {
+    for (int64_t r = 0; r < scores.rows; ++r) {
+      const float value = scores.values[static_cast<size_t>(r)];
+      if (format_ == Format::kHdf5) {
+        const int32_t none = 0;
+        out_.write(reinterpret_cast<const char*>(&none), 4);
+        out_.write(reinterpret_cast<const char*>(&value), 4);
+      } else if (format_ == Format::kCsv) {
+        out_ << fmt::format("{},{}\n", first_row + r, value);
+      } else {
+        out_ << fmt::format("{{\"row\":{},\"value\":{}}}\n", first_row + r, value);
+      }
     }
     RT_CHECK(out_.good(), "cannot write {} (a full disk?)", path_);
   }
@@ -133,6 +150,7 @@ class RowWriter {
 };
 
 std::string csv_header(const ModelDescription& model, int64_t classes, int64_t top_k) {
+  if (model.regression) return "row,value\n";
   std::string header = "row,class";
   if (!model.class_names.empty()) header += ",name";
   if (top_k > 0) {
@@ -360,6 +378,9 @@ PredictSummary predict(Predictor& predictor, const PredictOptions& options, Comm
                       : ends_with(options.input, ".jsonl")         ? Input::kJsonLines
                       : ends_with(options.input, ".npy")           ? Input::kNpy
                                                                    : Input::kIdx;
+  RT_CHECK(!predictor.description().regression || options.top_k == 0,
+           "--top-k ranks classes; {} holds a regression model, which predicts one value a row",
+           predictor.checkpoint_path());
   const std::string part = part_path(options.output, comm.rank(), comm.size());
   int64_t rows_here = 0;
   try {

@@ -48,11 +48,13 @@ void join_predictions_hdf5(const std::vector<std::string>& parts, int64_t rows, 
                                   joined),
                     H5Fclose);
     const int64_t width = record.top_k > 0 ? record.top_k : record.classes;
-    Hdf5Handle classes = make_dataset(file.get(), "class", H5T_STD_I32LE, rows, 0);
+    // A regression's records hold its value where a classifier's hold the probabilities.
+    Hdf5Handle classes = model.regression ? Hdf5Handle() : make_dataset(file.get(), "class", H5T_STD_I32LE, rows, 0);
     Hdf5Handle top_classes = record.top_k > 0 ? make_dataset(file.get(), "top_class", H5T_STD_I32LE, rows, width)
                                               : Hdf5Handle();
-    Hdf5Handle probabilities = make_dataset(file.get(), record.top_k > 0 ? "top_probability" : "probabilities",
-                                            H5T_IEEE_F32LE, rows, width);
+    Hdf5Handle probabilities =
+        make_dataset(file.get(), model.regression ? "value" : record.top_k > 0 ? "top_probability" : "probabilities",
+                     H5T_IEEE_F32LE, rows, model.regression ? 0 : width);
     if (!model.class_names.empty()) {
       size_t longest = 1;
       for (const std::string& name : model.class_names) longest = std::max(longest, name.size());
@@ -92,9 +94,9 @@ void join_predictions_hdf5(const std::vector<std::string>& parts, int64_t rows, 
           std::memcpy(&probability[static_cast<size_t>(r * width)], at, static_cast<size_t>(4 * width));
         }
         RT_CHECK(row + n <= rows, "the parts hold more than the {} rows scored", rows);
-        write_rows(classes.get(), H5T_NATIVE_INT32, row, n, 0, class_of.data());
+        if (!model.regression) write_rows(classes.get(), H5T_NATIVE_INT32, row, n, 0, class_of.data());
         if (record.top_k > 0) write_rows(top_classes.get(), H5T_NATIVE_INT32, row, n, width, top.data());
-        write_rows(probabilities.get(), H5T_NATIVE_FLOAT, row, n, width, probability.data());
+        write_rows(probabilities.get(), H5T_NATIVE_FLOAT, row, n, model.regression ? 0 : width, probability.data());
         row += n;
         if (n < kBlock) break;
       }

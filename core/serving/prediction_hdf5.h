@@ -4,6 +4,8 @@
 //   probabilities    float32 [rows, classes]                  (without --top-k)
 //   top_class        int32 [rows, k], top_probability float32 [rows, k]   (with --top-k k)
 //   class_names      strings [classes]                        (where the model has them)
+// or a regression model's
+//   value            float32 [rows]
 #pragma once
 
 #include <cstdint>

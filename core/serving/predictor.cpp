@@ -83,8 +83,13 @@ Scores Predictor::score_locked(const float* values, int64_t rows, bool scale_the
   scores.step = step_;
   scores.rows = rows;
   scores.classes = classes;
-  scores.predicted.resize(static_cast<size_t>(rows));
-  scores.probabilities.resize(static_cast<size_t>(rows * classes));
+  scores.regression = description_.regression;
+  if (scores.regression) {
+    scores.values.resize(static_cast<size_t>(rows));
+  } else {
+    scores.predicted.resize(static_cast<size_t>(rows));
+    scores.probabilities.resize(static_cast<size_t>(rows * classes));
+  }
   scores.logits.resize(static_cast<size_t>(rows * classes));
   const float scale = static_cast<float>(description_.input.scale);
   for (int64_t first = 0; first < rows; first += max_batch_) {
@@ -98,6 +103,11 @@ Scores Predictor::score_locked(const float* values, int64_t rows, bool scale_the
     }
     const Tensor& logits = model_->forward(Tensor::view(input, Shape{n, size}));
     const float* out = logits.data<float>();
+    if (scores.regression) {
+      std::copy(out, out + n, scores.values.begin() + first);
+      std::copy(out, out + n, scores.logits.begin() + first);
+      continue;
+    }
     for (int64_t r = 0; r < n; ++r) {
       const float* row = out + r * classes;
       float* logit = scores.logits.data() + (first + r) * classes;

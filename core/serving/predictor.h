@@ -27,6 +27,10 @@ struct Scores {
   std::vector<int64_t> predicted;     // per row: the most probable class
   std::vector<float> probabilities;   // rows x classes
   std::vector<float> logits;          // rows x classes
+  // A regression model's (model.task = "regression"): the predicted value of each row; predicted
+  // and probabilities are then empty.
+  bool regression = false;
+  std::vector<float> values;
 };
 
 class Predictor {

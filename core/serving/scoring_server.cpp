@@ -190,6 +190,10 @@ void ScoringServer::add_routes() {
     std::vector<float> values = std::move(parsed.values);
     const int64_t rows = checked_rows(values, "\"data\"");
     Scores scores = batcher_->submit(std::move(values), rows).get();
+    if (scores.regression) {
+      answer_json(response, 200, json{{"predictions", scores.values}});
+      return;
+    }
     json predictions = json::array(), probabilities = json::array();
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t predicted = scores.predicted[static_cast<size_t>(r)];
@@ -236,7 +240,9 @@ void ScoringServer::add_routes() {
     input_shape.insert(input_shape.end(), model.input.shape.begin(), model.input.shape.end());
     json outputs = json::array({json{{"name", "probabilities"}, {"datatype", "FP32"}, {"shape", json::array({-1, model.classes})}},
                                 json{{"name", "predicted_class"}, {"datatype", "INT64"}, {"shape", json::array({-1})}}});
-    if (!model.class_names.empty()) {
+    if (model.regression) {
+      outputs = json::array({json{{"name", "predicted_value"}, {"datatype", "FP32"}, {"shape", json::array({-1})}}});
+    } else if (!model.class_names.empty()) {
       outputs.push_back(json{{"name", "predicted_label"}, {"datatype", "BYTES"}, {"shape", json::array({-1})}});
     }
     answer_json(response, 200,
@@ -246,7 +252,8 @@ void ScoringServer::add_routes() {
                      {"inputs", json::array({json{{"name", "input"}, {"datatype", input_datatype}, {"shape", input_shape}}})},
                      {"outputs", outputs},
                      {"parameters",
-                      {{"kind", model.kind}, {"input_scale", model.input.scale}, {"class_names", model.class_names},
+                      {{"kind", model.kind}, {"task", model.regression ? "regression" : "classification"},
+                       {"input_scale", model.input.scale}, {"class_names", model.class_names},
                        {"checkpoint", models_.current()->checkpoint_path()}}}});
   }));
   http_->Get(models + "/ready", guarded([=](const httplib::Request& request, httplib::Response& response) {
@@ -284,6 +291,23 @@ void ScoringServer::add_routes() {
     }
     std::vector<float> values = std::move(parsed.values);
     checked_rows(values, "the input's \"data\"");
+    if (model.regression) {  // one output: the predicted value
+      for (const std::string& wanted : parsed.outputs) {
+        if (wanted != "predicted_value") {
+          throw RequestError{400, fmt::format("no output named '{}' (the model's is predicted_value)", wanted)};
+        }
+      }
+      Scores scores = batcher_->submit(std::move(values), rows).get();
+      json answer = {{"model_name", name},
+                     {"model_version", std::to_string(scores.step)},
+                     {"outputs", json::array({json{{"name", "predicted_value"},
+                                                   {"datatype", "FP32"},
+                                                   {"shape", json::array({rows})},
+                                                   {"data", scores.values}}})}};
+      if (!parsed.id.empty()) answer["id"] = parsed.id;
+      answer_json(response, 200, answer);
+      return;
+    }
     // Which outputs: those asked for, else all.
     bool want_probabilities = true, want_class = true, want_label = !model.class_names.empty();
     if (parsed.outputs_named) {

@@ -34,6 +34,21 @@ void softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t r
   *loss_sum += total;
 }
 
+void squared_error(const float* outputs, const float* targets, int64_t rows, float grad_scale, float* grad,
+                   double* sums) {
+  double error = 0.0, sum = 0.0, squares = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const double difference = static_cast<double>(outputs[r]) - targets[r];
+    error += difference * difference;
+    sum += targets[r];
+    squares += static_cast<double>(targets[r]) * targets[r];
+    if (grad) grad[r] = static_cast<float>(2.0 * difference * grad_scale);
+  }
+  sums[0] += error;
+  sums[1] += sum;
+  sums[2] += squares;
+}
+
 void count_correct(const float* logits, const int32_t* labels, int64_t rows, int64_t classes,
                    int64_t* correct) {
   int64_t hits = 0;

@@ -111,6 +111,8 @@ void relu_backward(const float* y, const float* dy, float* dx, int64_t count);
 void pointwise_activation_forward(PointwiseActivation activation, const float* x, float* y, int64_t count);
 void pointwise_activation_backward(PointwiseActivation activation, const float* x, const float* dy, float* dx,
                                    int64_t count);
+void squared_error(const float* outputs, const float* targets, int64_t rows, float grad_scale, float* grad,
+                   double* sums);
 void softmax_cross_entropy(Operand logits, const int32_t* labels, int64_t rows, int64_t classes,
                            float grad_scale, float* dlogits, double* loss_sum);
 void softmax_cross_entropy_bf16_gradient(Operand logits, const int32_t* labels, int64_t rows, int64_t classes,

@@ -24,6 +24,11 @@ void softmax_cross_entropy_bf16_gradient(Operand logits, const int32_t* labels, 
   });
 }
 
+void squared_error(const float* outputs, const float* targets, int64_t rows, float grad_scale, float* grad,
+                   double* sums) {
+  launch_squared_error(StreamLaunch{}, outputs, targets, rows, grad_scale, grad, sums);
+}
+
 void count_correct(Operand logits, const int32_t* labels, int64_t rows, int64_t classes, int64_t* correct) {
   static_assert(sizeof(int64_t) == sizeof(unsigned long long), "the counter is added to as 64 bits");
   with_values(logits, [&](auto x) {

@@ -71,6 +71,34 @@ __global__ void count_correct_kernel(const In* logits, const int32_t* labels, in
   if (best == labels[row]) atomicAdd(correct, 1ULL);
 }
 
+// A thread per row; each block's three sums reduced in shared memory, then added once.
+__global__ void squared_error_kernel(const float* outputs, const float* targets, int64_t rows, float grad_scale,
+                                     float* grad, double* sums) {
+  __shared__ double shared[kThreads];
+  const int64_t row = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  double difference = 0.0, target = 0.0;
+  if (row < rows) {
+    target = targets[row];
+    difference = static_cast<double>(outputs[row]) - target;
+    if (grad) grad[row] = static_cast<float>(2.0 * difference * grad_scale);
+  }
+  const double error = block_sum(difference * difference, shared);
+  const double sum = block_sum(target, shared);
+  const double squares = block_sum(target * target, shared);
+  if (threadIdx.x == 0) {
+    atomicAdd(sums, error);
+    atomicAdd(sums + 1, sum);
+    atomicAdd(sums + 2, squares);
+  }
+}
+
+template <typename Launch>
+void launch_squared_error(const Launch& launch, const float* outputs, const float* targets, int64_t rows,
+                          float grad_scale, float* grad, double* sums) {
+  if (rows == 0) return;
+  launch(squared_error_kernel, Grid{blocks_for(rows)}, kThreads, 0, outputs, targets, rows, grad_scale, grad, sums);
+}
+
 // logits: float* or __nv_bfloat16*; dlogits: float* (may be fp32 logits, or null: the loss only)
 // or __nv_bfloat16* (may be bf16 logits).
 template <typename Launch, typename In, typename Grad>

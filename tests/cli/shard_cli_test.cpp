@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/base/random.h"
+#include "data/loader.h"
 #include "data/shard_index.h"
 #include "data/shard_reader.h"
 #include "tests/image_files.h"
@@ -239,6 +240,25 @@ TEST(ShardCliNpyTest, OneTwoAndFourRanksWriteTheSameShards) {
   ASSERT_EQ(archive.exit_code, 0) << archive.output;
   EXPECT_EQ(rows_of(dir.file("npz")), expected);
   EXPECT_FALSE(std::filesystem::exists(dir.file("npz/.xy.x.npy"))) << "the extracted array is removed";
+
+  // Real-numbered labels: refused as classes, stored as a regression's targets with --task regression.
+  std::vector<double> targets(500);
+  for (size_t i = 0; i < targets.size(); ++i) targets[i] = 0.5 * static_cast<double>(i) - 7.25;
+  testing::write_npy(dir.file("t.npy"), "<f8", "(500,)", targets.data(), targets.size() * sizeof(double));
+  const std::string values = " shard --npy " + dir.file("x.npy") + " --labels " + dir.file("t.npy") + " --output ";
+  Outcome as_classes = run(kBinary + values + dir.file("classes"));
+  EXPECT_NE(as_classes.output.find("labels must be integers, not dtype <f8 (for real-numbered targets: --task "
+                                   "regression)"),
+            std::string::npos)
+      << as_classes.output;
+  ASSERT_EQ(run(mpi(2) + kBinary + values + dir.file("values") + " --task regression").exit_code, 0);
+  const ShardIndex regression(dir.file("values"));
+  EXPECT_TRUE(regression.layout().regression);
+  ShardReader reader(regression.shards().back().path);
+  std::vector<float> x(6);
+  int32_t target = 0;
+  reader.read(reader.info().samples - 1, 1, x.data(), &target);
+  EXPECT_EQ(*targets_of(&target), static_cast<float>(targets.back()));
 }
 
 }  // namespace

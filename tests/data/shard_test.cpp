@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "core/base/check.h"
+#include "data/loader.h"
 #include "data/shard_format.h"
 #include "data/shard_image.h"
 #include "data/shard_index.h"
@@ -196,6 +197,56 @@ TEST_F(ShardFile, WrongLabelDtypeIsNamed) {
   edit_shard(path_, [](hid_t file) { replace_dataset(file, shard_format::kLabels, H5T_STD_I64LE, {5}); });
   std::string text = open_error();
   EXPECT_NE(text.find("dataset 'labels' has type int64, expected int32"), std::string::npos) << text;
+}
+
+// A regression's shard: float32 targets under "labels", task = "regression", one output; read back
+// in the 4 bytes a class id takes; a non-finite target refused; mixed with class shards, named.
+TEST(RegressionShard, TargetsReadBackAndMismatchesAreNamed) {
+  TempDir dir;
+  ShardInfo info;
+  info.path = dir.file("values/a.h5");
+  info.samples = 4;
+  info.feature_shape = {2};
+  info.classes = 1;
+  info.feature_dtype = DType::kFloat32;
+  info.regression = true;
+  std::filesystem::create_directories(dir.file("values"));
+  const std::vector<float> features{1, 2, 3, 4, 5, 6, 7, 8}, targets{-1.5f, 0.25f, 1e6f, 3.0f};
+  write_shard(info, features.data(), targets.data());
+  {
+    ShardReader reader(info.path);
+    EXPECT_TRUE(reader.info().regression);
+    EXPECT_EQ(reader.info().classes, 1);
+    std::vector<float> got_features(4);
+    std::vector<int32_t> got(2);
+    reader.read(2, 2, got_features.data(), got.data());
+    EXPECT_EQ(targets_of(got.data())[0], 1e6f);
+    EXPECT_EQ(targets_of(got.data())[1], 3.0f);
+  }
+
+  const std::vector<float> nan_target{0, 0, 0, NAN};
+  info.path = dir.file("values/b.h5");
+  EXPECT_NE(error_message([&] { write_shard(info, features.data(), nan_target.data()); }).find("the target of sample 3"),
+            std::string::npos);
+  info.classes = 3;
+  EXPECT_NE(error_message([&] { write_shard(info, features.data(), targets.data()); })
+                .find("a regression shard has one output and no class names"),
+            std::string::npos);
+
+  // A class shard beside it: the directory is refused, naming both.
+  ShardInfo classes = info;
+  classes.regression = false;
+  classes.path = dir.file("values/c.h5");
+  const std::vector<int32_t> ids{0, 1, 2, 0};
+  write_shard(classes, features.data(), ids.data());
+  const std::string mixed = error_message([&] { ShardIndex index(dir.file("values")); });
+  EXPECT_NE(mixed.find("holds class labels but"), std::string::npos) << mixed;
+  // A regression shard whose targets are stored as integers.
+  edit_shard(dir.file("values/a.h5"),
+             [](hid_t file) { replace_dataset(file, shard_format::kLabels, H5T_STD_I32LE, {4}); });
+  EXPECT_NE(error_message([&] { ShardReader bad(dir.file("values/a.h5")); })
+                .find("dataset 'labels' has type int32, expected float32 (task = regression)"),
+            std::string::npos);
 }
 
 TEST_F(ShardFile, LabelOutOfRangeIsNamedWhenRead) {

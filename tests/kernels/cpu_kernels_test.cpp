@@ -230,6 +230,25 @@ TEST(SoftmaxCrossEntropy, LabelOutsideTheClassesIsAnError) {
   EXPECT_THROW(softmax_cross_entropy(kCpu, logits.data(), labels.data(), 2, 3, 1.0f, nullptr, &loss), Error);
 }
 
+TEST(SquaredError, SumsErrorTargetsAndSquaresAndWritesTheGradient) {
+  const std::vector<float> outputs{1.0f, -2.0f, 0.5f}, targets{2.0f, -2.0f, -1.0f};
+  std::vector<float> grad(3, NAN);
+  double sums[3] = {1.0, 0.0, 0.0};  // the kernel adds to them
+  squared_error(kCpu, outputs.data(), targets.data(), 3, 0.25f, grad.data(), sums);
+  EXPECT_DOUBLE_EQ(sums[0], 1.0 + 1.0 + 0.0 + 2.25);
+  EXPECT_DOUBLE_EQ(sums[1], -1.0);
+  EXPECT_DOUBLE_EQ(sums[2], 4.0 + 4.0 + 1.0);
+  EXPECT_EQ(grad, (std::vector<float>{-0.5f, 0.0f, 0.75f}));  // 2 (output - target) / 4
+  // Against a finite difference of the summed loss, at grad_scale 1.
+  const float step = 1e-2f;
+  std::vector<float> moved = outputs;
+  moved[2] += step;
+  double up[3] = {0, 0, 0}, base[3] = {0, 0, 0};
+  squared_error(kCpu, moved.data(), targets.data(), 3, 1.0f, nullptr, up);
+  squared_error(kCpu, outputs.data(), targets.data(), 3, 1.0f, grad.data(), base);
+  EXPECT_NEAR((up[0] - base[0]) / step, grad[2], 2e-2);
+}
+
 TEST(CountCorrect, CountsArgmaxHitsWithFirstMaximumWinning) {
   std::vector<float> logits{0.1f, 0.9f, 0.0f,   // argmax 1
                             2.0f, 2.0f, 1.0f,   // tie: first (0) wins

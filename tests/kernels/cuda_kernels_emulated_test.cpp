@@ -21,7 +21,7 @@
 #include "core/base/half.h"
 #include "core/base/random.h"
 #include "kernels/cpu/cpu_kernels.h"
-#include "tests/kernels/cross_entropy_case.h"
+#include "tests/kernels/loss_cases.h"
 #include "tests/kernels/expect_close.h"
 
 namespace rt::kernels {
@@ -226,6 +226,18 @@ TEST_F(EmulatedCudaKernels, SoftmaxCrossEntropyAndAccuracy) {
     gpu::launch_count_correct(launch_, c.logits.data(), c.labels.data(), rows, classes, &correct);
     EXPECT_EQ(static_cast<int64_t>(correct), c.correct);
   }
+}
+
+// A regression's squared error across several blocks (and a short last one): the CPU's gradient,
+// and its sums within rounding (the blocks add in another order).
+TEST_F(EmulatedCudaKernels, SquaredError) {
+  const int64_t rows = 700;
+  const SquaredErrorCase c = squared_error_case(rng_, rows, 0.125f);
+  std::vector<float> got(rows, NAN);
+  double got_sums[3] = {0, 0, 0};
+  gpu::launch_squared_error(launch_, c.outputs.data(), c.targets.data(), rows, 0.125f, got.data(), got_sums);
+  EXPECT_EQ(got, c.grad);
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(got_sums[i], c.sums[i], 1e-9 * (1 + std::abs(c.sums[i])));
 }
 
 // bf16 logits (a GPT's bf16 activations): the loss, the bf16 gradient written over them and the

@@ -14,7 +14,7 @@
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/stream.h"
-#include "tests/kernels/cross_entropy_case.h"
+#include "tests/kernels/loss_cases.h"
 #include "tests/kernels/expect_close.h"
 
 namespace rt::kernels {
@@ -331,6 +331,19 @@ TEST_F(CudaKernelTest, SoftmaxCrossEntropyOverBf16LogitsInPlaceIsTheFp32OneOnThe
 // A product stored in bf16 (an output head's bf16 logits): the fp32 product of the operands
 // rounded to bf16, rounded once more as it is stored, so within the fp32 bound plus half a bf16
 // step of the CPU's; beta must be 0.
+// A regression's squared error: the CPU's gradient, and its three sums within rounding.
+TEST_F(CudaKernelTest, SquaredErrorMatchesTheCpu) {
+  const int64_t rows = 1000;
+  const SquaredErrorCase c = squared_error_case(rng_, rows, 0.5f);
+  DeviceBuffer<float> doutputs(c.outputs), dtargets(c.targets), dgrad(static_cast<size_t>(rows));
+  DeviceBuffer<double> dsums(std::vector<double>(3, 0.0));
+  dgrad.poison();
+  cuda::squared_error(doutputs.data(), dtargets.data(), rows, 0.5f, dgrad.data(), dsums.data());
+  EXPECT_EQ(dgrad.download(), c.grad);
+  const std::vector<double> sums = dsums.download();
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(sums[i], c.sums[i], 1e-9 * (1 + std::abs(c.sums[i])));
+}
+
 TEST_F(CudaKernelTest, Bf16ProductsMayStoreTheirResultInBf16) {
   if (cuda::compute_capability_major() < 8) GTEST_SKIP() << "bf16 products need compute capability 8.0";
   cuda::set_matmul_precision(cuda::MatmulPrecision::kBf16);
