@@ -6,28 +6,53 @@
 
 namespace rt {
 
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        fields.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        fields.back() += c;
+void split_csv_line(const std::string& line, std::vector<std::string>& fields) {
+  size_t count = 0;
+  auto next_field = [&]() -> std::string& {
+    if (count == fields.size()) fields.emplace_back();
+    std::string& field = fields[count++];
+    field.clear();
+    return field;
+  };
+  std::string* field = &next_field();
+  const size_t n = line.size();
+  for (size_t i = 0; i < n;) {
+    // An unquoted run, appended whole (a plain loop: find_first_of searches the set per character).
+    size_t stop = i;
+    while (stop < n && line[stop] != ',' && line[stop] != '"' && line[stop] != '\r') ++stop;
+    if (stop == n) {
+      field->append(line, i, n - i);
+      break;
+    }
+    field->append(line, i, stop - i);
+    i = stop + 1;
+    if (line[stop] == ',') {
+      field = &next_field();
+    } else if (line[stop] == '"') {
+      // A quoted run: up to the closing quote, "" standing for one.
+      while (i < n) {
+        const size_t quote = line.find('"', i);
+        if (quote == std::string::npos) {
+          field->append(line, i, n - i);
+          i = n;
+        } else if (quote + 1 < n && line[quote + 1] == '"') {
+          field->append(line, i, quote + 1 - i);
+          i = quote + 2;
+          continue;
+        } else {
+          field->append(line, i, quote - i);
+          i = quote + 1;
+        }
+        break;
       }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.emplace_back();
-    } else if (c != '\r') {
-      fields.back() += c;
     }
   }
+  fields.resize(count);
+}
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> fields;
+  split_csv_line(line, fields);
   return fields;
 }
 

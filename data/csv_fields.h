@@ -9,7 +9,8 @@
 namespace rt {
 
 // Splits one line (RFC 4180 quoting within the line: "a,b", and "" for a quote); a '\r' outside
-// quotes is dropped.
+// quotes is dropped. The first form reuses `fields` and its strings' memory, line after line.
+void split_csv_line(const std::string& line, std::vector<std::string>& fields);
 std::vector<std::string> split_csv_line(const std::string& line);
 
 // The text without leading and trailing blanks and tabs.

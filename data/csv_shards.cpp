@@ -71,11 +71,13 @@ void for_each_row(const CsvConversion& c, const CsvPiece& piece, Row row) {
     in.get(previous);
     if (previous != '\n' && std::getline(in, line)) at += static_cast<int64_t>(line.size()) + 1;
   }
+  std::vector<std::string> fields;
   while (at < piece.end && std::getline(in, line)) {
     const int64_t start = at;
     at += static_cast<int64_t>(line.size()) + 1;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    row(start, split_csv_line(line));
+    split_csv_line(line, fields);
+    row(start, fields);
   }
   RT_CHECK(!in.bad(), "cannot read {}", file);
 }

@@ -83,14 +83,22 @@ void fit_image(const DecodedImage& image, int64_t height, int64_t width, ImageFi
       }
     }
   }
+  // Down: each output row the weighted sum of whole narrowed rows (a loop the compiler vectorises).
+  const int64_t row_values = width * channels;
+  std::vector<float> sum(static_cast<size_t>(row_values));
   for (int64_t y = 0; y < height; ++y) {
     const float* w = &down.weights[static_cast<size_t>(y * down.taps)];
     const int64_t first = down.first[static_cast<size_t>(y)], count = down.count[static_cast<size_t>(y)];
+    std::fill(sum.begin(), sum.end(), 0.0f);
+    for (int64_t k = 0; k < count; ++k) {
+      const float* source = narrowed.data() + (first + k) * row_values;
+      for (int64_t i = 0; i < row_values; ++i) sum[static_cast<size_t>(i)] += w[k] * source[i];
+    }
+    // Weights are non-negative and sum to 1: a sum lies in [0, 255] up to rounding.
     for (int64_t x = 0; x < width; ++x) {
       for (int64_t c = 0; c < channels; ++c) {
-        float sum = 0;
-        for (int64_t k = 0; k < count; ++k) sum += w[k] * narrowed[static_cast<size_t>(((first + k) * width + x) * channels + c)];
-        out[(c * height + y) * width + x] = static_cast<uint8_t>(std::clamp(std::lround(sum), 0L, 255L));
+        const float value = std::clamp(sum[static_cast<size_t>(x * channels + c)], 0.0f, 255.0f);
+        out[(c * height + y) * width + x] = static_cast<uint8_t>(value + 0.5f);
       }
     }
   }

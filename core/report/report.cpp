@@ -191,7 +191,11 @@ Run read_run(const std::string& directory) {
       const json state = json::parse(read_whole(entry.path() / "state.json"), nullptr, false);
       if (state.is_object() && state.contains("evaluation") && state["evaluation"].is_object()) {
         const json& e = state["evaluation"];
-        evaluation = fmt::format("test accuracy {:.2f}%, loss {:.4f}", 100 * number(e, "accuracy"), number(e, "loss"));
+        const json model = json::parse(state.value("model", std::string("{}")), nullptr, false);
+        evaluation = model.is_object() && model.value("task", std::string()) == "regression"
+                         ? fmt::format("test mse {:.4g}", number(e, "loss"))
+                         : fmt::format("test accuracy {:.2f}%, loss {:.4f}", 100 * number(e, "accuracy"),
+                                       number(e, "loss"));
       }
       run.checkpoints.push_back({entry.path().filename().string(), bytes, evaluation});
     }
@@ -300,9 +304,12 @@ std::string summary_rows(const Run& run) {
   }
   std::sort(rates.begin(), rates.end());
   const double median_rate = rates.empty() ? std::nan("") : rates[rates.size() / 2];
+  // The best evaluation: by accuracy, or a regression's (its rows hold "r2") by R^2.
   const json* best = nullptr;
+  const bool regression = !run.evaluations.empty() && run.evaluations.front().contains("r2");
+  const char* measure = regression ? "r2" : "accuracy";
   for (const json& e : run.evaluations) {
-    if (!best || number(e, "accuracy") > number(*best, "accuracy")) best = &e;
+    if (!best || number(e, measure) > number(*best, measure)) best = &e;
   }
   auto figure = [](double v, const char* format) {
     return std::isfinite(v) ? fmt::format(fmt::runtime(format), v) : std::string("-");
@@ -312,7 +319,9 @@ std::string summary_rows(const Run& run) {
       "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
       escape_html(run.name), last ? fmt::format("{:.0f}", last->step) : "-",
       last ? figure(last->seconds, "{:.1f}") : "-", last ? figure(last->loss, "{:.4f}") : "-",
-      best ? figure(100 * number(*best, "accuracy"), "{:.2f}%") + fmt::format(" (step {:.0f})", number(*best, "step"))
+      best ? (regression ? "R^2 " + figure(number(*best, "r2"), "{:.4f}")
+                         : figure(100 * number(*best, "accuracy"), "{:.2f}%")) +
+                 fmt::format(" (step {:.0f})", number(*best, "step"))
            : std::string("-"),
       figure(median_rate, "{:.0f}") + (run.tokens ? " tokens/s" : " samples/s"),
       escape_html(fmt::format("{}", run.machine.value("ranks", 0))),

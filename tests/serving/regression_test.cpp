@@ -83,6 +83,11 @@ TEST_F(RegressionTest, AnMlpLearnsALinearFunctionAndEveryCommandReturnsValues) {
   EXPECT_NE(metrics.find("\"test_r2\""), std::string::npos);
   EXPECT_EQ(metrics.find("accuracy"), std::string::npos);
 
+  // The run's report shows the best R^2, not an accuracy.
+  Outcome report = run(kBinary + " report " + dir_.file("run") + " --output " + dir_.file("report.html"));
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_NE(testing::read_file(dir_.file("report.html")).find("R^2 0.99"), std::string::npos);
+
   // evaluate: the same R^2 as training's last evaluation, alone and on two ranks.
   for (const std::string launcher : {std::string(), kMpi2}) {
     Outcome evaluated = run(launcher + kBinary + " evaluate " + dir_.file("run/checkpoints") + " --data " +
