@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "comm/consistency.h"
+#include "core/cpu_blas_choice.h"
 #include "core/base/environment.h"
 #include "core/base/logging.h"
 #include "core/base/stall_watch.h"
@@ -119,6 +120,9 @@ Trainer::Trainer(const TrainConfig& config, Communicator& comm)
   bf16_logit_gradient_ = model_spec.bf16_logit_gradient;
   model_description_ = model_description_json(description);
   model_->initialize(config_.seed);
+  if (device == Device::kCpu && config_.cpu_blas == kernels::CpuBlas::kAuto) {
+    log_info("products by {}", choose_cpu_blas(*model_, micro_batch_, comm_).describe());
+  }
   model_->set_timeline(&timeline_);
   // Every rank starts from rank 0's parameters.
   Span<float> parameters = on_host(model_->parameters(), host_parameters_);

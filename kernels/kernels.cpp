@@ -2,6 +2,7 @@
 // build without CUDA, throw an error that says so).
 #include "kernels/kernels.h"
 
+#include <chrono>
 #include <vector>
 
 #include "core/base/check.h"
@@ -287,14 +288,42 @@ void scale(Device device, float* values, int64_t count, float factor) {
 }
 
 void set_cpu_threads(int threads) { cpu::set_threads(threads); }
+int cpu_threads() { return cpu::threads(); }
 
 void set_cpu_blas(CpuBlas blas) { cpu::set_blas(blas == CpuBlas::kOpenBlas); }
+
+void record_cpu_gemm_shapes(std::vector<GemmShape>* sink) { cpu::record_gemm_shapes(sink); }
+
+double time_cpu_gemms(CpuBlas blas, const std::vector<GemmShape>& shapes, int repetitions) {
+  RT_CHECK(blas != CpuBlas::kAuto, "a measurement is of one library");
+  const bool was_openblas = cpu::uses_openblas();
+  cpu::set_blas(blas == CpuBlas::kOpenBlas);
+  std::vector<std::vector<float>> a, b, c;
+  for (const GemmShape& s : shapes) {
+    a.emplace_back(static_cast<size_t>(s.m * s.k), 0.5f);
+    b.emplace_back(static_cast<size_t>(s.k * s.n), 0.25f);
+    c.emplace_back(static_cast<size_t>(s.m * s.n), 0.0f);
+  }
+  auto run_all = [&] {
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      const GemmShape& s = shapes[i];
+      cpu::gemm(s.transpose_a ? Transpose::kYes : Transpose::kNo, s.transpose_b ? Transpose::kYes : Transpose::kNo,
+                s.m, s.n, s.k, 1.0f, a[i].data(), b[i].data(), 0.0f, c[i].data());
+    }
+  };
+  run_all();  // first touches, and OpenBLAS's buffers
+  const auto start = std::chrono::steady_clock::now();
+  for (int r = 0; r < repetitions; ++r) run_all();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  cpu::set_blas(was_openblas);
+  return seconds;
+}
 std::string cpu_blas_description() {
   return cpu::uses_openblas() ? "OpenBLAS (" + cpu::openblas::core_name() + " kernels)" : "Eigen";
 }
 const std::vector<std::pair<std::string, CpuBlas>>& cpu_blas_names() {
-  static const std::vector<std::pair<std::string, CpuBlas>> names = {{"eigen", CpuBlas::kEigen},
-                                                                      {"openblas", CpuBlas::kOpenBlas}};
+  static const std::vector<std::pair<std::string, CpuBlas>> names = {
+      {"eigen", CpuBlas::kEigen}, {"openblas", CpuBlas::kOpenBlas}, {"auto", CpuBlas::kAuto}};
   return names;
 }
 

@@ -252,15 +252,33 @@ void attention_backward(Device device, AttentionAlgorithm algorithm, const Atten
 
 // Threads used by CPU kernels in this process.
 void set_cpu_threads(int threads);
+int cpu_threads();
 
 // The library of the CPU matrix products (runtime.cpu_blas): Eigen, or OpenBLAS (single-threaded
 // inside each of the blocks the threads split a product into, so that results do not depend on
-// the thread count with either). Eigen by default.
-enum class CpuBlas { kEigen, kOpenBlas };
+// the thread count with either). Eigen by default; kAuto is the trainer's choice between them by
+// a measurement (choose_cpu_blas), Eigen until it is made.
+enum class CpuBlas { kEigen, kOpenBlas, kAuto };
 void set_cpu_blas(CpuBlas blas);
+
+// One CPU matrix product's shape: C[m x n] = op(A)[m x k] op(B)[k x n].
+struct GemmShape {
+  bool transpose_a = false;
+  bool transpose_b = false;
+  int64_t m = 0, n = 0, k = 0;
+  bool operator==(const GemmShape& o) const {
+    return transpose_a == o.transpose_a && transpose_b == o.transpose_b && m == o.m && n == o.n && k == o.k;
+  }
+};
+// While `sink` is set (not null), every CPU product's shape is appended to it once (a model's
+// products, recorded over one step). Not thread-safe: set and read from one thread.
+void record_cpu_gemm_shapes(std::vector<GemmShape>* sink);
+// Seconds that `repetitions` runs of every shape in `shapes` take with `blas` (Eigen or OpenBLAS)
+// on the current CPU threads, after one untimed run.
+double time_cpu_gemms(CpuBlas blas, const std::vector<GemmShape>& shapes, int repetitions);
 // "Eigen", or "OpenBLAS (SkylakeX kernels)" with the kernels OpenBLAS runs.
 std::string cpu_blas_description();
-// "eigen", "openblas".
+// "eigen", "openblas", "auto".
 const std::vector<std::pair<std::string, CpuBlas>>& cpu_blas_names();
 
 }  // namespace rt::kernels

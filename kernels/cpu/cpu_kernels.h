@@ -59,8 +59,10 @@ void adamw(float* params, const float* grads, float* m, float* v, int64_t count,
 double sum_of_squares(const float* values, int64_t count);
 void scale(float* values, int64_t count, float factor);
 void set_threads(int threads);
+int threads();
 // The products through OpenBLAS rather than Eigen (matmul.cpp).
 void set_blas(bool openblas);
+void record_gemm_shapes(std::vector<GemmShape>* sink);
 bool uses_openblas();
 void embedding_forward(const float* tokens, int64_t rows, int64_t context, int64_t vocab, int64_t width,
                        const float* wte, const float* wpe, float* y);

@@ -113,6 +113,10 @@ void multiply_into(MatrixMap& c, float alpha, const A& op_a, const B& op_b, floa
 }
 }  // namespace
 
+static std::vector<GemmShape>* recorded_shapes = nullptr;  // record_gemm_shapes
+
+void record_gemm_shapes(std::vector<GemmShape>* sink) { recorded_shapes = sink; }
+
 void set_blas(bool use_openblas) {
   if (use_openblas) openblas::load();
   products_by_openblas.store(use_openblas);
@@ -123,6 +127,12 @@ bool uses_openblas() { return products_by_openblas.load(); }
 void gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, float alpha,
           const float* a, const float* b, float beta, float* c) {
   bool ta = trans_a == Transpose::kYes, tb = trans_b == Transpose::kYes;
+  if (recorded_shapes != nullptr) {
+    const GemmShape shape{ta, tb, m, n, k};
+    if (std::find(recorded_shapes->begin(), recorded_shapes->end(), shape) == recorded_shapes->end()) {
+      recorded_shapes->push_back(shape);
+    }
+  }
   if (products_by_openblas.load(std::memory_order_relaxed)) {
     if (m > 0 && n > 0) openblas_gemm(ta, tb, m, n, k, alpha, a, b, beta, c);
     return;

@@ -12,4 +12,6 @@ void set_threads(int threads) {
   Eigen::setNbThreads(1);
 }
 
+int threads() { return omp_get_max_threads(); }
+
 }  // namespace rt::kernels::cpu

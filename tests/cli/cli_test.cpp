@@ -134,6 +134,34 @@ TEST_F(CliTest, TrainsWithTwoRanksIntoARunDirectory) {
 
 // checkpoint.keep_best with train.eval_every: a checkpoint at each evaluation; the newest and the
 // one of the best evaluation stay.
+// runtime.cpu_blas = "auto": both ranks time the model's products, agree on one library, keep the
+// choice in the cache, and the next run reads it from there instead of measuring.
+TEST_F(CliTest, AutoCpuBlasMeasuresOnceAndEveryRankAgrees) {
+  const std::string cache = dir_.file("cache");
+  const std::string command = "XDG_CACHE_HOME=" + cache + " " + kMpi2 + kBinary + " train " +
+                              config(dir_.file("train"), dir_.file("test")) +
+                              " --set runtime.cpu_blas=auto --set log.all_ranks=true --set log.dir=";
+  Outcome measured = run(command + dir_.file("auto-1"));
+  ASSERT_EQ(measured.exit_code, 0) << measured.output;
+  const std::regex chose("rank ([01])/2[^\n]*products by (Eigen|OpenBLAS) \\(runtime.cpu_blas = \"auto\": the model's "
+                         "([0-9]+) product shapes");
+  std::set<std::string> choices;
+  int ranks = 0;
+  for (std::sregex_iterator m(measured.output.begin(), measured.output.end(), chose), end; m != end; ++m, ++ranks) {
+    choices.insert((*m)[2]);
+    EXPECT_GE(std::stoi((*m)[3]), 4) << "two Linear layers make at least four product shapes a pass";
+  }
+  EXPECT_EQ(ranks, 2) << measured.output;
+  EXPECT_EQ(choices.size(), 1u) << measured.output;
+  std::ifstream cache_file(cache + "/ringtrain/cpu-blas.json");
+  const std::string cached((std::istreambuf_iterator<char>(cache_file)), std::istreambuf_iterator<char>());
+  EXPECT_NE(cached.find("\"eigen_ms\""), std::string::npos) << cached;
+  Outcome again = run(command + dir_.file("auto-2"));
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("products by " + *choices.begin()), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("as measured before on this processor"), std::string::npos) << again.output;
+}
+
 TEST_F(CliTest, KeepBestKeepsTheCheckpointOfTheBestEvaluation) {
   const std::string run_dir = dir_.file("run");
   Outcome outcome = run(kMpi2 + kBinary + " train " + config(dir_.file("train"), dir_.file("test")) +

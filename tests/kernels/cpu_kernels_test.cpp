@@ -249,6 +249,26 @@ TEST(SquaredError, SumsErrorTargetsAndSquaresAndWritesTheGradient) {
   EXPECT_NEAR((up[0] - base[0]) / step, grad[2], 2e-2);
 }
 
+// runtime.cpu_blas = "auto" measures the model's own products: each distinct shape recorded once
+// while a sink is set, none after; timing a library leaves the chosen one in place.
+TEST(CpuBlasChoice, ShapesAreRecordedOnceAndTimingRestoresTheLibrary) {
+  std::vector<float> a(6 * 4, 1.0f), b(4 * 5, 1.0f), c(6 * 5);
+  std::vector<GemmShape> shapes;
+  record_cpu_gemm_shapes(&shapes);
+  for (int i = 0; i < 2; ++i) gemm(kCpu, Transpose::kNo, Transpose::kNo, 6, 5, 4, 1.0f, a.data(), b.data(), 0.0f, c.data());
+  gemm(kCpu, Transpose::kYes, Transpose::kNo, 4, 5, 6, 1.0f, a.data(), c.data(), 0.0f, b.data());
+  record_cpu_gemm_shapes(nullptr);
+  gemm(kCpu, Transpose::kNo, Transpose::kYes, 6, 4, 5, 1.0f, c.data(), b.data(), 0.0f, a.data());
+  ASSERT_EQ(shapes.size(), 2u);
+  EXPECT_TRUE((shapes[0] == GemmShape{false, false, 6, 5, 4}));
+  EXPECT_TRUE((shapes[1] == GemmShape{true, false, 4, 5, 6}));
+  EXPECT_EQ(c[0], 4.0f);
+  set_cpu_blas(CpuBlas::kEigen);
+  EXPECT_GT(time_cpu_gemms(CpuBlas::kOpenBlas, shapes, 3), 0.0);
+  EXPECT_EQ(cpu_blas_description(), "Eigen");
+  EXPECT_GT(time_cpu_gemms(CpuBlas::kEigen, shapes, 3), 0.0);
+}
+
 TEST(CountCorrect, CountsArgmaxHitsWithFirstMaximumWinning) {
   std::vector<float> logits{0.1f, 0.9f, 0.0f,   // argmax 1
                             2.0f, 2.0f, 1.0f,   // tie: first (0) wins
